@@ -1,0 +1,3 @@
+"""quizapp: practise PyTorch interview questions in the terminal."""
+
+__version__ = "0.1.0"

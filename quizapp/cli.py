@@ -1,0 +1,236 @@
+"""The `quizapp` command. Thin: it parses arguments and calls the layers below.
+
+Exit codes: 0 success, 1 the thing checked has problems, 2 usage or pack errors.
+Nothing here imports torch or textual at module level, so `quizapp --help` is instant.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TextIO
+
+from . import __version__
+from .packs import Catalogue, discover, json_schema, model
+from .packs.discovery import pack_files
+from .packs.loader import check_pack_file
+
+EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE = 0, 1, 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="quizapp",
+        description="Practise PyTorch interview questions. With no command, starts the app.",
+    )
+    parser.add_argument("--version", action="version", version=f"quizapp {__version__}")
+    parser.add_argument(
+        "-p",
+        "--pack",
+        dest="packs",
+        action="append",
+        default=[],
+        metavar="PATH",
+        help="also load packs from this file or folder (repeatable); QUIZAPP_PACKS lists more",
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    listing = commands.add_parser("list", help="list packs and their questions")
+    listing.add_argument("--json", action="store_true", help="one JSON document, for tools")
+
+    show = commands.add_parser("show", help="show a question as a learner sees it")
+    show.add_argument("target", metavar="PACK/QUESTION")
+    show.add_argument("--solution", action="store_true", help="also show answers, solutions and explanations")
+
+    commands.add_parser("schema", help="print the JSON Schema of pack format 1, for YAML editors")
+
+    validate = commands.add_parser(
+        "validate", help="check pack files; exit 0 when clean, 1 with problems (file:line:col: message)"
+    )
+    validate.add_argument("paths", nargs="*", metavar="PATH", help="files or folders (default: every known pack)")
+    validate.add_argument("--json", action="store_true", help="problems as JSON, for tools")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    extra = [Path(p) for p in args.packs]
+    if args.command is None:
+        return _start_app(extra)
+    if args.command == "schema":
+        json.dump(json_schema(), sys.stdout, indent=2)
+        sys.stdout.write("\n")
+        return EXIT_OK
+    if args.command == "validate":
+        return _validate(args.paths, extra, args.json)
+    catalogue = discover(extra)
+    if args.command == "list":
+        return _list(catalogue, args.json)
+    if args.command == "show":
+        return _show(catalogue, args.target, args.solution)
+    raise AssertionError(args.command)
+
+
+def _start_app(extra: list[Path]) -> int:
+    # The TUI is not built yet: show what it would open.
+    catalogue = discover(extra)
+    code = _list(catalogue, as_json=False)
+    print("\nThe practice app is not built yet. Try: quizapp show torch-modules/resnet-residual-block")
+    return code
+
+
+def _broken_note(catalogue: Catalogue, out: TextIO) -> None:
+    broken = [r.file for r in catalogue.results if r.pack is None]
+    if broken:
+        names = ", ".join(broken)
+        print(f"quizapp: {len(broken)} pack file(s) could not be loaded: {names}", file=out)
+        print("quizapp: run 'quizapp validate' to see why", file=out)
+    missing = [p for p in catalogue.problems if p.message.startswith("no such pack")]
+    for problem in missing:
+        print(f"quizapp: {problem.file}: {problem.message}", file=out)
+
+
+def _list(catalogue: Catalogue, as_json: bool) -> int:
+    if as_json:
+        document = [
+            {
+                "id": pack.id,
+                "title": pack.title,
+                "version": pack.version,
+                "file": str(catalogue.sources[pack.id].path),
+                "origin": catalogue.sources[pack.id].origin,
+                "questions": [
+                    {
+                        "id": q.id,
+                        "kind": q.kind,
+                        "title": q.title,
+                        "difficulty": q.difficulty,
+                        "minutes": q.minutes,
+                        "tags": q.tags,
+                    }
+                    for q in pack.questions
+                ],
+            }
+            for pack in catalogue.packs.values()
+        ]
+        json.dump(document, sys.stdout, indent=2)
+        sys.stdout.write("\n")
+    else:
+        if not catalogue.packs:
+            print("No packs found.")
+        for pack in catalogue.packs.values():
+            origin = catalogue.sources[pack.id].origin
+            count = len(pack.questions)
+            print(f"{pack.id}  {pack.title}  (v{pack.version}, {count} questions, {origin})")
+            width = max(len(q.id) for q in pack.questions)
+            for q in pack.questions:
+                minutes = f"{q.minutes:g} min"
+                print(f"  {q.id:<{width}}  {q.kind:<7}  {q.difficulty:<6}  {minutes:>7}  {q.title}")
+    _broken_note(catalogue, sys.stderr)
+    return EXIT_OK
+
+
+def _show(catalogue: Catalogue, target: str, with_solution: bool) -> int:
+    pack_id, _, question_id = target.partition("/")
+    pack = catalogue.packs.get(pack_id)
+    if pack is None:
+        known = ", ".join(catalogue.packs) or "none"
+        print(f"quizapp: no pack '{pack_id}' (known packs: {known})", file=sys.stderr)
+        _broken_note(catalogue, sys.stderr)
+        return EXIT_USAGE
+    try:
+        question = pack.question(question_id)
+    except KeyError:
+        print(
+            f"quizapp: pack '{pack_id}' has no question '{question_id}'; "
+            f"its questions: {', '.join(q.id for q in pack.questions)}",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
+    print(render_question(question, with_solution))
+    return EXIT_OK
+
+
+def render_question(question: model.AnyQuestion, with_solution: bool = False) -> str:
+    """A question as plain text: what the learner is asked, and with `with_solution` what is expected."""
+    lines = [
+        f"# {question.title}",
+        f"{question.kind} · {question.difficulty} · about {question.minutes:g} min"
+        + (f" · {', '.join(question.tags)}" if question.tags else ""),
+        "",
+        question.prompt.rstrip(),
+        "",
+    ]
+    if isinstance(question, model.ChoiceQuestion):
+        how = "Select all that apply" if question.selects_many else "Select one"
+        lines.append(f"{how}:")
+        for option in question.options:
+            mark = ("[x] " if option.correct else "[ ] ") if with_solution else ""
+            lines.append(f"  {option.id}) {mark}{option.text.strip()}")
+            if with_solution and option.feedback:
+                lines.append(f"       {option.feedback.strip()}")
+    elif isinstance(question, model.PredictQuestion):
+        lines += ["```python", question.snippet.rstrip(), "```"]
+        if with_solution:
+            lines += ["", "It prints:", question.answer.rstrip()]
+    elif isinstance(question, model.CodeBase):
+        lines += [f"Define: {question.signature}", "", "Starter:", "```python", question.starter.rstrip(), "```"]
+        visible = [c for c in question.checks if c.visible]
+        lines.append(f"Checks: {len(visible)} run by Run, {len(question.checks)} by Submit")
+        if with_solution:
+            lines += ["", "Reference solution:", "```python", question.solution.rstrip(), "```"]
+    elif isinstance(question, model.ExplainQuestion) and with_solution:
+        lines += ["Model answer:", question.model_answer.rstrip(), "", "Rubric:"]
+        lines += [f"  - {point.text.strip()}" for point in question.rubric]
+    if question.hints:
+        lines += ["", f"{len(question.hints)} hint(s) available."]
+    if with_solution:
+        lines += ["", "Explanation:", question.explanation.rstrip()]
+    return "\n".join(lines)
+
+
+def _validate(paths: list[str], extra: list[Path], as_json: bool) -> int:
+    if paths:
+        files: list[Path] = []
+        missing: list[str] = []
+        for raw in paths:
+            path = Path(raw)
+            if not path.exists():
+                missing.append(raw)
+            else:
+                files.extend(pack_files(path))
+        if missing:
+            for raw in missing:
+                print(f"quizapp: no such file or folder: {raw}", file=sys.stderr)
+            return EXIT_USAGE
+        if not files:
+            print(f"quizapp: no pack files (*.yaml, *.yml) in {', '.join(paths)}", file=sys.stderr)
+            return EXIT_PROBLEMS
+        results = [check_pack_file(file) for file in files]
+    else:
+        results = discover(extra).results
+    problems = [p for r in results for p in r.problems]
+    errors = [p for p in problems if p.severity == "error"]
+    if as_json:
+        document = {
+            "ok": not errors,
+            "files": [
+                {"file": r.file, "pack": r.pack.id if r.pack else None, "problems": [p.to_json() for p in r.problems]}
+                for r in results
+            ],
+        }
+        json.dump(document, sys.stdout, indent=2)
+        sys.stdout.write("\n")
+    else:
+        for problem in problems:
+            print(problem)
+        packs = sum(1 for r in results if r.pack is not None)
+        summary = f"{len(results)} file(s), {packs} valid pack(s), {len(errors)} error(s)"
+        warnings = len(problems) - len(errors)
+        if warnings:
+            summary += f", {warnings} warning(s)"
+        print(summary, file=sys.stderr)
+    return EXIT_PROBLEMS if errors else EXIT_OK

@@ -1,0 +1,399 @@
+"""Pack format 1: the typed model of a question pack.
+
+The models are the single source of truth for the format: the loader validates YAML against them, and
+`quizapp schema` prints their JSON Schema. docs/pack-format.md explains every field to authors.
+
+Check specifications are defined and validated here; the judge gives them meaning.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+
+FORMAT_VERSION = 1
+
+SLUG_PATTERN = r"^[a-z0-9][a-z0-9-]*$"
+Slug = Annotated[
+    str,
+    Field(
+        pattern=SLUG_PATTERN,
+        max_length=64,
+        description="lowercase letters, digits and dashes, starting with a letter or digit",
+    ),
+]
+OptionId = Annotated[
+    str,
+    Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]*$", max_length=32),
+    BeforeValidator(lambda v: str(v) if isinstance(v, int) and not isinstance(v, bool) else v),
+]
+Markdown = Annotated[str, Field(min_length=1, description="Markdown text")]
+PythonSource = Annotated[str, Field(min_length=1, description="Python source code")]
+OpName = Annotated[str, Field(pattern=r"^[a-z_][a-z0-9_]*$", description="a normalised op name, e.g. add")]
+
+
+class Strict(BaseModel):
+    """Every pack model rejects unknown keys, so a misspelt key is an error, not silently ignored."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# --- limits -----------------------------------------------------------------------------------------
+
+
+class Limits(Strict):
+    """Resource limits for one job in the jail. A pack may change the defaults within these bounds."""
+
+    cpu_seconds: float = Field(5.0, ge=0.1, le=60, description="CPU time of the learner's process")
+    wall_seconds: float = Field(10.0, ge=0.2, le=120, description="wall-clock time of the whole job")
+    memory_mb: int = Field(768, ge=128, le=4096, description="memory the job may use beyond the warm worker")
+    output_kb: int = Field(64, ge=1, le=1024, description="stdout and stderr kept, together")
+    processes: int = Field(1, ge=1, le=16, description="processes and threads the learner may start")
+    file_size_kb: int = Field(1024, ge=0, le=65536, description="largest file written in the scratch dir")
+    open_files: int = Field(64, ge=16, le=1024, description="file descriptors open at once")
+
+
+class Defaults(Strict):
+    limits: Limits = Field(default_factory=Limits)
+
+
+# --- inputs to probes ---------------------------------------------------------------------------------
+
+DType = Literal["float32", "float64", "float16", "bfloat16", "int64", "int32", "bool"]
+
+
+def _shape_shorthand(value: Any) -> Any:
+    """`[2, 16, 8, 8]` is short for `{shape: [2, 16, 8, 8]}`."""
+    if isinstance(value, list):
+        return {"shape": value}
+    return value
+
+
+class TensorSpec(Strict):
+    """A tensor made for a probe: random normal (or uniform in [low, high)) from the check's seed."""
+
+    shape: list[Annotated[int, Field(ge=0, le=4096)]] = Field(max_length=8)
+    dtype: DType = "float32"
+    low: float | None = Field(None, description="uniform in [low, high) instead of normal")
+    high: float | None = None
+    requires_grad: bool = Field(True, description="for gradient checks: whether the input gets a gradient")
+
+
+Tensor = Annotated[
+    TensorSpec, BeforeValidator(_shape_shorthand, json_schema_input_type=TensorSpec | list[int])
+]
+
+
+class Case(Strict):
+    """One construction of the learner's entry point and the calls made on it.
+
+    Either `args`/`kwargs` (plain values) or `build` (a Python expression, evaluated with torch, nn, F and
+    the learner's definitions in scope) says how to construct it.
+    """
+
+    name: str | None = Field(None, description="shown in messages, e.g. 'stride 2, channels change'")
+    args: list[Any] = Field(default_factory=list, description="positional constructor arguments")
+    kwargs: dict[str, Any] = Field(default_factory=dict, description="keyword constructor arguments")
+    build: PythonSource | None = Field(None, description="an expression that builds the object")
+    inputs: list[Tensor] = Field(
+        min_length=1, description="one forward call per entry, each with one tensor of this spec"
+    )
+
+
+class CheckBase(Strict):
+    id: Slug
+    title: str | None = Field(None, description="a short name shown in results; defaults to the id")
+    visible: bool = Field(True, description="run by Run and Submit (true), or only by Submit (false)")
+    message: str | None = Field(
+        None, description="the author's message when the check fails; all a learner sees of a hidden check"
+    )
+    points: float = Field(1.0, ge=0, le=100, description="weight in mock-interview scores")
+
+
+Mode = Literal["train", "eval"]
+
+
+class OutputsCheck(CheckBase):
+    """Outputs of the learner's module equal the reference's, with canonical initialisation."""
+
+    kind: Literal["outputs"]
+    cases: list[Case] = Field(min_length=1)
+    modes: list[Mode] = Field(default_factory=lambda: ["train", "eval"], min_length=1)
+    rtol: float = Field(1e-5, ge=0, le=1)
+    atol: float = Field(1e-6, ge=0, le=1)
+    seed: int = 0
+
+
+class GradientsCheck(CheckBase):
+    """Gradients of a fixed random projection of the output, with respect to the input and parameters."""
+
+    kind: Literal["gradients"]
+    cases: list[Case] = Field(min_length=1)
+    modes: list[Mode] = Field(default_factory=lambda: ["train"], min_length=1)
+    wrt: list[Literal["input", "parameters"]] = Field(
+        default_factory=lambda: ["input", "parameters"], min_length=1
+    )
+    rtol: float = Field(1e-4, ge=0, le=1)
+    atol: float = Field(1e-5, ge=0, le=1)
+    seed: int = 0
+
+
+class CountRange(Strict):
+    min: int | None = Field(None, ge=0)
+    max: int | None = Field(None, ge=0)
+
+
+def _count_shorthand(value: Any) -> Any:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return {"min": value, "max": value}
+    return value
+
+
+Count = Annotated[
+    CountRange, BeforeValidator(_count_shorthand, json_schema_input_type=CountRange | int)
+]
+
+
+class StructureCheck(CheckBase):
+    """Facts about the constructed module tree, for each case's construction."""
+
+    kind: Literal["structure"]
+    cases: list[Case] = Field(min_length=1)
+    modules: dict[str, Count] = Field(
+        default_factory=dict, description="module type name to an exact count or {min, max}"
+    )
+    same_module_types_as_reference: bool = Field(
+        False, description="the multiset of module types equals the reference's"
+    )
+    param_count: Literal["reference"] | int | None = Field(
+        None, description="'reference' or a number: the count of trainable scalars"
+    )
+    unregistered_modules: bool = Field(
+        False, description="whether modules kept in plain lists, tuples or dicts are allowed"
+    )
+
+
+class TraceRule(Strict):
+    """One rule about the ops that forward ran. Exactly one of the rule fields is set."""
+
+    input_reaches: OpName | None = Field(
+        None, description="the forward's input (directly, or through a shortcut path) is an operand of this op"
+    )
+    op: OpName | None = Field(None, description="with count: how often this op runs")
+    count: Count | None = None
+    last: OpName | None = Field(None, description="the last op whose result is returned")
+    message: str | None = Field(None, description="the reviewer's message when the rule fails")
+
+
+class TraceCheck(CheckBase):
+    """Rules over the trace of ops that forward ran (a torch function mode in the worker)."""
+
+    kind: Literal["trace"]
+    cases: list[Case] = Field(min_length=1)
+    rules: list[TraceRule] = Field(min_length=1)
+
+
+class Expression(Strict):
+    expr: PythonSource
+    equals: Any = Field(
+        None, description="the expected value; when absent, the value the reference solution gives"
+    )
+    message: str | None = None
+
+
+class ExpressionCheck(CheckBase):
+    """Python expressions evaluated after `setup`, compared with given values or the reference's."""
+
+    kind: Literal["expression"]
+    setup: PythonSource | None = Field(None, description="statements run first, in the learner's namespace")
+    expressions: list[Expression] = Field(min_length=1)
+
+
+class SourceRule(Strict):
+    """A static rule over the learner's source, checked with `ast` without running it."""
+
+    forbid_names: list[str] = Field(
+        default_factory=list, description="dotted names that must not appear, e.g. nn.Sequential"
+    )
+    forbid_imports: list[str] = Field(default_factory=list, description="modules that must not be imported")
+    require_names: list[str] = Field(default_factory=list, description="dotted names that must appear")
+    subclass: dict[str, str] | None = Field(
+        None, description="{class: base}: the class must be defined with this direct base, e.g. nn.Module"
+    )
+    max_lines: int | None = Field(None, ge=1, description="at most this many non-blank lines of code")
+    message: str | None = None
+
+
+class SourceCheck(CheckBase):
+    kind: Literal["source"]
+    rules: list[SourceRule] = Field(min_length=1)
+
+
+class CustomCheck(CheckBase):
+    """What the other kinds cannot say.
+
+    `probe` runs in the jail, once against the learner's definitions and once against the reference's: it
+    defines `probe(ns)` returning JSON-compatible facts. `verdict`, if given, runs in the grader (never in
+    the jail) and defines `verdict(learner, reference)` returning None for a pass or a message. Without
+    it, the facts must be equal.
+    """
+
+    kind: Literal["custom"]
+    probe: PythonSource
+    verdict: PythonSource | None = None
+
+
+Check = Annotated[
+    OutputsCheck | GradientsCheck | StructureCheck | TraceCheck | ExpressionCheck | SourceCheck | CustomCheck,
+    Field(discriminator="kind"),
+]
+CHECK_KINDS = ("outputs", "gradients", "structure", "trace", "expression", "source", "custom")
+
+
+class Decoy(Strict):
+    """A known-wrong answer kept in the pack: it must fail the check it names, proving that check works."""
+
+    id: Slug
+    description: str = Field(min_length=1, description="the mistake it makes, as a learner would make it")
+    code: PythonSource
+    fails: Slug = Field(description="the id of the check this decoy must fail")
+
+
+# --- questions -------------------------------------------------------------------------------------
+
+Difficulty = Literal["easy", "medium", "hard"]
+
+
+class QuestionBase(Strict):
+    id: Slug
+    title: str = Field(min_length=1, max_length=120)
+    difficulty: Difficulty
+    tags: list[str] = Field(default_factory=list)
+    minutes: float = Field(gt=0, le=240, description="estimated minutes to answer")
+    prompt: Markdown
+    hints: list[Markdown] = Field(default_factory=list, description="revealed one at a time, in this order")
+    explanation: Markdown = Field(description="shown after answering: why the answer is what it is")
+
+
+class Option(Strict):
+    id: OptionId
+    text: Markdown
+    correct: bool = False
+    feedback: Markdown | None = Field(None, description="why this option is right or wrong")
+
+
+class ChoiceQuestion(QuestionBase):
+    kind: Literal["choice"]
+    options: list[Option] = Field(min_length=2)
+    select: Literal["one", "many"] | None = Field(
+        None, description="'one' (radio) or 'many' (tick all that apply); by default 'many' iff several are correct"
+    )
+    shuffle: bool = True
+
+    @property
+    def correct_ids(self) -> list[str]:
+        return [option.id for option in self.options if option.correct]
+
+    @property
+    def selects_many(self) -> bool:
+        return self.select == "many" if self.select else len(self.correct_ids) > 1
+
+
+class PredictQuestion(QuestionBase):
+    kind: Literal["predict"]
+    snippet: PythonSource = Field(description="runs as a script; its stdout is the answer")
+    answer: str = Field(min_length=1, description="exactly what the snippet prints")
+    accept: list[str] = Field(default_factory=list, description="other spellings accepted as the same answer")
+
+
+class CodeBase(QuestionBase):
+    entry_point: Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")] = Field(
+        description="the class or function the learner defines"
+    )
+    signature: str = Field(min_length=1, description="how it is called, e.g. ResidualBlock(in_channels, ...)")
+    starter: str = Field("", description="the code the editor starts with")
+    solution: PythonSource = Field(description="the reference solution; never shown before an answer")
+    checks: list[Check] = Field(min_length=1)
+    decoys: list[Decoy] = Field(default_factory=list)
+    limits: Limits | None = Field(None, description="overrides the pack's default limits, field by field")
+
+
+class CodeQuestion(CodeBase):
+    kind: Literal["code"]
+
+
+class FixQuestion(CodeBase):
+    kind: Literal["fix"]
+    starter: PythonSource = Field(description="the code with defects the learner must fix")
+    defects: int | None = Field(None, ge=1, description="how many defects there are, if the prompt says")
+
+
+class RubricPoint(Strict):
+    id: Slug
+    text: Markdown
+    points: float = Field(1.0, ge=0, le=100)
+
+
+class ExplainQuestion(QuestionBase):
+    kind: Literal["explain"]
+    model_answer: Markdown
+    rubric: list[RubricPoint] = Field(min_length=1, description="points the learner ticks against their answer")
+
+
+Question = Annotated[
+    ChoiceQuestion | PredictQuestion | CodeQuestion | FixQuestion | ExplainQuestion,
+    Field(discriminator="kind"),
+]
+QUESTION_KINDS = ("choice", "predict", "code", "fix", "explain")
+AnyQuestion = ChoiceQuestion | PredictQuestion | CodeQuestion | FixQuestion | ExplainQuestion
+
+
+class PackHeader(Strict):
+    """Everything in a pack but its questions."""
+
+    format: Literal[1] = Field(description="the pack format's version; this loader reads format 1")
+    id: Slug
+    title: str = Field(min_length=1, max_length=120)
+    version: Annotated[str, Field(pattern=r"^\d+(\.\d+){0,2}([-+.][0-9A-Za-z.-]+)?$")] = Field(
+        description="the pack's own version, e.g. 1.2.0"
+    )
+    description: Markdown
+    authors: list[str] = Field(min_length=1)
+    licence: str = Field(min_length=1, description="an SPDX identifier, e.g. CC-BY-4.0")
+    tags: list[str] = Field(default_factory=list)
+    defaults: Defaults = Field(default_factory=Defaults)
+
+
+class Pack(PackHeader):
+    """A question pack, format 1."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        frozen=True,
+        title="quizapp question pack",
+        json_schema_extra={"$schema": "https://json-schema.org/draft/2020-12/schema"},
+    )
+
+    questions: list[Question] = Field(min_length=1)
+
+    def question(self, question_id: str) -> AnyQuestion:
+        for question in self.questions:
+            if question.id == question_id:
+                return question
+        raise KeyError(question_id)
+
+    def limits_for(self, question: CodeBase) -> Limits:
+        """The pack's default limits with the question's overrides applied."""
+        if question.limits is None:
+            return self.defaults.limits
+        overrides = question.limits.model_dump(exclude_unset=True)
+        return self.defaults.limits.model_copy(update=overrides)
+
+
+def json_schema() -> dict[str, Any]:
+    """The JSON Schema of format 1, for editors and tools (validation mode: what a YAML file may say)."""
+    schema = Pack.model_json_schema(mode="validation")
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["$id"] = "https://quizapp.invalid/schema/pack-format-1.json"
+    return schema
