@@ -289,7 +289,12 @@ class _Checker:
             self._check_check(check, (*at, "checks", index))
 
     def _check_check(self, check: Any, at: Path) -> None:
+        runs_forward = isinstance(check, model.OutputsCheck | model.GradientsCheck | model.TraceCheck)
         for index, case in enumerate(getattr(check, "cases", [])):
+            if runs_forward and not case.inputs:
+                self.at_value(
+                    (*at, "cases", index), f"a case of a {check.kind} check needs 'inputs': the forward calls to make"
+                )
             if case.build is not None and (case.args or case.kwargs):
                 self.at_value(
                     (*at, "cases", index, "build"), "give either 'build' or 'args'/'kwargs' for a case, not both"
@@ -299,9 +304,9 @@ class _Checker:
         if isinstance(check, model.TraceCheck):
             for index, rule in enumerate(check.rules):
                 where = (*at, "rules", index)
-                set_fields = [name for name in ("input_reaches", "op", "last") if getattr(rule, name)]
+                set_fields = [name for name in ("merges_input", "op", "last") if getattr(rule, name)]
                 if len(set_fields) != 1:
-                    self.at_value(where, "a trace rule needs exactly one of 'input_reaches', 'op' (with 'count'), 'last'")
+                    self.at_value(where, "a trace rule needs exactly one of 'merges_input', 'op' (with 'count'), 'last'")
                 elif (rule.op is None) != (rule.count is None):
                     self.at_value(where, "'op' and 'count' go together in a trace rule")
         elif isinstance(check, model.SourceCheck):

@@ -97,7 +97,9 @@ class Case(Strict):
     kwargs: dict[str, Any] = Field(default_factory=dict, description="keyword constructor arguments")
     build: PythonSource | None = Field(None, description="an expression that builds the object")
     inputs: list[Tensor] = Field(
-        min_length=1, description="one forward call per entry, each with one tensor of this spec"
+        default_factory=list,
+        description="one forward call per entry, each with one tensor of this spec; outputs, gradients and "
+        "trace checks need at least one",
     )
 
 
@@ -163,9 +165,6 @@ class StructureCheck(CheckBase):
     modules: dict[str, Count] = Field(
         default_factory=dict, description="module type name to an exact count or {min, max}"
     )
-    same_module_types_as_reference: bool = Field(
-        False, description="the multiset of module types equals the reference's"
-    )
     param_count: Literal["reference"] | int | None = Field(
         None, description="'reference' or a number: the count of trainable scalars"
     )
@@ -177,8 +176,10 @@ class StructureCheck(CheckBase):
 class TraceRule(Strict):
     """One rule about the ops that forward ran. Exactly one of the rule fields is set."""
 
-    input_reaches: OpName | None = Field(
-        None, description="the forward's input (directly, or through a shortcut path) is an operand of this op"
+    merges_input: OpName | None = Field(
+        None,
+        description="some call of this op has two operands that both depend on the forward's input: two paths "
+        "from the input meet there, as in a skip connection",
     )
     op: OpName | None = Field(None, description="with count: how often this op runs")
     count: Count | None = None
