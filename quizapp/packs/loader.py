@@ -245,8 +245,12 @@ class _Checker:
 
     def _check_unique_ids(self, raw: dict[Any, Any], at: Path) -> None:
         """Ids within a question's lists, checked on the raw data so a question's other errors don't hide them."""
-        for key, what in (("options", "option id"), ("checks", "check id"), ("decoys", "decoy id"),
-                          ("rubric", "rubric point id")):
+        for key, what in (
+            ("options", "option id"),
+            ("checks", "check id"),
+            ("decoys", "decoy id"),
+            ("rubric", "rubric point id"),
+        ):
             items = raw.get(key)
             if isinstance(items, list):
                 self._check_unique(
@@ -257,9 +261,7 @@ class _Checker:
     def _check_choice(self, question: model.ChoiceQuestion, at: Path) -> None:
         correct = question.correct_ids
         if not correct:
-            self.at_value(
-                (*at, "options"), "no option is correct: mark at least one option with 'correct: true'"
-            )
+            self.at_value((*at, "options"), "no option is correct: mark at least one option with 'correct: true'")
         elif question.select == "one" and len(correct) > 1:
             self.at_value(
                 (*at, "select"),
@@ -306,15 +308,19 @@ class _Checker:
                 where = (*at, "rules", index)
                 set_fields = [name for name in ("merges_input", "op", "last") if getattr(rule, name)]
                 if len(set_fields) != 1:
-                    self.at_value(where, "a trace rule needs exactly one of 'merges_input', 'op' (with 'count'), 'last'")
+                    self.at_value(
+                        where, "a trace rule needs exactly one of 'merges_input', 'op' (with 'count'), 'last'"
+                    )
                 elif (rule.op is None) != (rule.count is None):
                     self.at_value(where, "'op' and 'count' go together in a trace rule")
         elif isinstance(check, model.SourceCheck):
             for index, rule in enumerate(check.rules):
                 fields = rule.model_dump(exclude={"message"}, exclude_defaults=True)
                 if not fields:
-                    self.at_value((*at, "rules", index), "an empty source rule: give forbid_names, forbid_imports, "
-                                  "require_names, subclass or max_lines")
+                    self.at_value(
+                        (*at, "rules", index),
+                        "an empty source rule: give forbid_names, forbid_imports, require_names, subclass or max_lines",
+                    )
         elif isinstance(check, model.ExpressionCheck):
             if check.setup:
                 self._check_python(check.setup, (*at, "setup"), "setup")
@@ -327,7 +333,9 @@ class _Checker:
             if check.verdict:
                 tree = self._check_python(check.verdict, (*at, "verdict"), "verdict")
                 if tree is not None and "verdict" not in _top_level_names(tree):
-                    self.at_value((*at, "verdict"), "a custom check's verdict must define 'def verdict(learner, reference):'")
+                    self.at_value(
+                        (*at, "verdict"), "a custom check's verdict must define 'def verdict(learner, reference):'"
+                    )
 
     def _check_python(self, source: str, at: Path, what: str, mode: str = "exec") -> ast.AST | None:
         try:

@@ -80,9 +80,7 @@ class TensorSpec(Strict):
     requires_grad: bool = Field(True, description="for gradient checks: whether the input gets a gradient")
 
 
-Tensor = Annotated[
-    TensorSpec, BeforeValidator(_shape_shorthand, json_schema_input_type=TensorSpec | list[int])
-]
+Tensor = Annotated[TensorSpec, BeforeValidator(_shape_shorthand, json_schema_input_type=TensorSpec | list[int])]
 
 
 class Case(Strict):
@@ -133,9 +131,7 @@ class GradientsCheck(CheckBase):
     kind: Literal["gradients"]
     cases: list[Case] = Field(min_length=1)
     modes: list[Mode] = Field(default_factory=lambda: ["train"], min_length=1)
-    wrt: list[Literal["input", "parameters"]] = Field(
-        default_factory=lambda: ["input", "parameters"], min_length=1
-    )
+    wrt: list[Literal["input", "parameters"]] = Field(default_factory=lambda: ["input", "parameters"], min_length=1)
     rtol: float = Field(1e-4, ge=0, le=1)
     atol: float = Field(1e-5, ge=0, le=1)
     seed: int = 0
@@ -152,9 +148,7 @@ def _count_shorthand(value: Any) -> Any:
     return value
 
 
-Count = Annotated[
-    CountRange, BeforeValidator(_count_shorthand, json_schema_input_type=CountRange | int)
-]
+Count = Annotated[CountRange, BeforeValidator(_count_shorthand, json_schema_input_type=CountRange | int)]
 
 
 class StructureCheck(CheckBase):
@@ -197,9 +191,7 @@ class TraceCheck(CheckBase):
 
 class Expression(Strict):
     expr: PythonSource
-    equals: Any = Field(
-        None, description="the expected value; when absent, the value the reference solution gives"
-    )
+    equals: Any = Field(None, description="the expected value; when absent, the value the reference solution gives")
     message: str | None = None
 
 
