@@ -7,6 +7,7 @@ Nothing here imports torch or textual at module level, so `quizapp --help` is in
 from __future__ import annotations
 
 import argparse
+import difflib
 import json
 import sys
 from collections.abc import Sequence
@@ -42,7 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
     listing.add_argument("--json", action="store_true", help="one JSON document, for tools")
 
     show = commands.add_parser("show", help="show a question as a learner sees it")
-    show.add_argument("target", metavar="PACK/QUESTION")
+    show.add_argument("target", metavar="PACK/QUESTION", help="a question, or a pack alone for its summary")
     show.add_argument("--solution", action="store_true", help="also show answers, solutions and explanations")
 
     commands.add_parser("schema", help="print the JSON Schema of pack format 1, for YAML editors")
@@ -141,12 +142,17 @@ def _show(catalogue: Catalogue, target: str, with_solution: bool) -> int:
         print(f"quizapp: no pack '{pack_id}' (known packs: {known})", file=sys.stderr)
         _broken_note(catalogue, sys.stderr)
         return EXIT_USAGE
+    ids = [q.id for q in pack.questions]
+    if not question_id:
+        print(f"{pack.title} (v{pack.version})\n\n{pack.description.rstrip()}\n\nQuestions: {', '.join(ids)}")
+        return EXIT_OK
     try:
         question = pack.question(question_id)
     except KeyError:
+        close = difflib.get_close_matches(question_id, ids, n=1)
+        guess = f" Did you mean '{pack_id}/{close[0]}'?" if close else ""
         print(
-            f"quizapp: pack '{pack_id}' has no question '{question_id}'; "
-            f"its questions: {', '.join(q.id for q in pack.questions)}",
+            f"quizapp: pack '{pack_id}' has no question '{question_id}'.{guess} Its questions: {', '.join(ids)}",
             file=sys.stderr,
         )
         return EXIT_USAGE
