@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TextIO
 
 from . import __version__
-from .packs import Catalogue, discover, json_schema, model
+from .packs import Catalogue, Problem, discover, json_schema, model
 from .packs.discovery import pack_files
 from .packs.loader import check_pack_file
 
@@ -84,14 +84,20 @@ def _start_app(extra: list[Path]) -> int:
 
 
 def _broken_note(catalogue: Catalogue, out: TextIO) -> None:
+    """What went wrong while finding packs, in a few lines: broken files by name, then missing paths and
+    packs that replaced others (problems that belong to no file's load result)."""
     broken = [r.file for r in catalogue.results if r.pack is None]
     if broken:
         names = ", ".join(broken)
         print(f"quizapp: {len(broken)} pack file(s) could not be loaded: {names}", file=out)
         print("quizapp: run 'quizapp validate' to see why", file=out)
-    missing = [p for p in catalogue.problems if p.message.startswith("no such pack")]
-    for problem in missing:
-        print(f"quizapp: {problem.file}: {problem.message}", file=out)
+    for problem in _catalogue_only_problems(catalogue):
+        print(f"quizapp: {problem.severity}: {problem.file}: {problem.message}", file=out)
+
+
+def _catalogue_only_problems(catalogue: Catalogue) -> list[Problem]:
+    per_file = {id(p) for r in catalogue.results for p in r.problems}
+    return [p for p in catalogue.problems if id(p) not in per_file]
 
 
 def _list(catalogue: Catalogue, as_json: bool) -> int:
@@ -216,13 +222,16 @@ def _validate(paths: list[str], extra: list[Path], as_json: bool) -> int:
             print(f"quizapp: no pack files (*.yaml, *.yml) in {', '.join(paths)}", file=sys.stderr)
             return EXIT_PROBLEMS
         results = [check_pack_file(file) for file in files]
+        problems = [p for r in results for p in r.problems]
     else:
-        results = discover(extra).results
-    problems = [p for r in results for p in r.problems]
+        catalogue = discover(extra)
+        results = catalogue.results
+        problems = catalogue.problems
     errors = [p for p in problems if p.severity == "error"]
     if as_json:
         document = {
             "ok": not errors,
+            "problems": [p.to_json() for p in problems],
             "files": [
                 {"file": r.file, "pack": r.pack.id if r.pack else None, "problems": [p.to_json() for p in r.problems]}
                 for r in results

@@ -62,7 +62,8 @@ def discover(extra: Iterable[Path] = (), include_defaults: bool = True) -> Catal
     catalogue = Catalogue()
     for root, origin in roots:
         if not root.exists():
-            catalogue.problems.append(Problem(str(root), 1, 1, f"no such pack file or folder ({origin})"))
+            where = {"env": f"listed in {locations.PACKS_VARIABLE}", "cli": "given with --pack"}.get(origin, origin)
+            catalogue.problems.append(Problem(str(root), 1, 1, f"no such pack file or folder ({where})"))
             continue
         for file in pack_files(root):
             result = check_pack_file(file)

@@ -89,7 +89,8 @@ class _Checker:
         """A problem inside a block of source code kept in a YAML string."""
         start = self.document.value_position(path)
         offset = 1 if path in self.document.block_scalars else 0
-        where = self.document.block_indent.get(path, start.column - 1)
+        quote = 1 if path in self.document.quoted_scalars else 0
+        where = self.document.block_indent.get(path, start.column - 1 + quote)
         self.problems.append(
             Problem(self.name, start.line + offset + line - 1, where + column, message, format_path(path))
         )
@@ -136,7 +137,7 @@ class _Checker:
         if "format" not in data:
             self.at_value((), "missing required key 'format': start the pack with 'format: 1'")
             return False
-        if data["format"] != model.FORMAT_VERSION or isinstance(data["format"], bool):
+        if type(data["format"]) is not int or data["format"] != model.FORMAT_VERSION:
             self.at_value(
                 ("format",),
                 f"format {data['format']!r} is not one this quizapp reads: it reads format {model.FORMAT_VERSION}",
@@ -344,7 +345,10 @@ class _Checker:
             line = error.lineno or 1
             column = error.offset or 1
             self.at_source_line(at, line, column, f"syntax error in the {what}: {error.msg}")
-            return None
+        except (RecursionError, MemoryError, ValueError) as error:
+            reason = "nested too deeply to parse" if not isinstance(error, ValueError) else str(error)
+            self.at_value(at, f"the {what} cannot be parsed: {reason}")
+        return None
 
 
 _TYPE_WORDS = {

@@ -26,7 +26,9 @@ Slug = Annotated[
 OptionId = Annotated[
     str,
     Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]*$", max_length=32),
-    BeforeValidator(lambda v: str(v) if isinstance(v, int) and not isinstance(v, bool) else v),
+    BeforeValidator(
+        lambda v: str(v) if isinstance(v, int) and not isinstance(v, bool) else v, json_schema_input_type=str | int
+    ),
 ]
 Markdown = Annotated[str, Field(min_length=1, description="Markdown text")]
 PythonSource = Annotated[str, Field(min_length=1, description="Python source code")]
@@ -52,6 +54,18 @@ class Limits(Strict):
     processes: int = Field(1, ge=1, le=16, description="processes and threads the learner may start")
     file_size_kb: int = Field(1024, ge=0, le=65536, description="largest file written in the scratch dir")
     open_files: int = Field(64, ge=16, le=1024, description="file descriptors open at once")
+
+
+class LimitOverrides(Strict):
+    """A question's changes to the pack's default limits: the keys given replace the defaults' values."""
+
+    cpu_seconds: float | None = Field(None, ge=0.1, le=60)
+    wall_seconds: float | None = Field(None, ge=0.2, le=120)
+    memory_mb: int | None = Field(None, ge=128, le=4096)
+    output_kb: int | None = Field(None, ge=1, le=1024)
+    processes: int | None = Field(None, ge=1, le=16)
+    file_size_kb: int | None = Field(None, ge=0, le=65536)
+    open_files: int | None = Field(None, ge=16, le=1024)
 
 
 class Defaults(Strict):
@@ -309,7 +323,7 @@ class CodeBase(QuestionBase):
     solution: PythonSource = Field(description="the reference solution; never shown before an answer")
     checks: list[Check] = Field(min_length=1)
     decoys: list[Decoy] = Field(default_factory=list)
-    limits: Limits | None = Field(None, description="overrides the pack's default limits, field by field")
+    limits: LimitOverrides | None = Field(None, description="overrides the pack's default limits, key by key")
 
 
 class CodeQuestion(CodeBase):
@@ -380,7 +394,7 @@ class Pack(PackHeader):
         """The pack's default limits with the question's overrides applied."""
         if question.limits is None:
             return self.defaults.limits
-        overrides = question.limits.model_dump(exclude_unset=True)
+        overrides = question.limits.model_dump(exclude_none=True)
         return self.defaults.limits.model_copy(update=overrides)
 
 

@@ -34,6 +34,7 @@ class Document:
     duplicate_keys: list[tuple[Path, Position, Position]] = field(default_factory=list)
     block_scalars: set[Path] = field(default_factory=set)
     block_indent: dict[Path, int] = field(default_factory=dict)
+    quoted_scalars: set[Path] = field(default_factory=set)
 
     def value_position(self, path: Path) -> Position:
         """Where the value at `path` starts, or its nearest written ancestor."""
@@ -57,13 +58,18 @@ class YamlSyntaxError(Exception):
 
 def parse(text: str) -> Document:
     """Parse one YAML document. Raises YamlSyntaxError with the position of the problem."""
-    loader = yaml.SafeLoader(text)
+    loader: yaml.SafeLoader | None = None
     try:
+        loader = yaml.SafeLoader(text)
         node = loader.get_single_node()
         document = Document(data=None)
         if node is not None:
-            document.data = _convert(loader, node, (), document, text.splitlines())
+            document.data = _convert(loader, node, (), document, text.splitlines(), set())
         return document
+    except yaml.reader.ReaderError as error:
+        line, column = _offset_position(text, error.position)
+        message = f"YAML syntax: character {chr(error.character)!r} is not allowed in YAML text"
+        raise YamlSyntaxError(message, Position(line, column)) from None
     except yaml.MarkedYAMLError as error:
         mark = error.problem_mark or error.context_mark
         position = Position.of(mark) if mark else Position(1, 1)
@@ -74,34 +80,84 @@ def parse(text: str) -> Document:
     except yaml.YAMLError as error:
         raise YamlSyntaxError(f"YAML syntax: {error}", Position(1, 1)) from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
 
 
-def _convert(loader: yaml.SafeLoader, node: yaml.Node, path: Path, document: Document, lines: list[str]) -> Any:
+def _offset_position(text: str, offset: int) -> tuple[int, int]:
+    before = text[:offset]
+    return before.count("\n") + 1, offset - (before.rfind("\n") + 1) + 1
+
+
+def _error(message: str, node: yaml.Node) -> yaml.MarkedYAMLError:
+    return yaml.constructor.ConstructorError(None, None, message, node.start_mark)
+
+
+def _convert(
+    loader: yaml.SafeLoader, node: yaml.Node, path: Path, document: Document, lines: list[str], active: set[int]
+) -> Any:
+    """Plain data from a node, recording positions. `active` holds the nodes being converted, so an alias
+    that refers to one of its own ancestors is reported instead of recursing forever."""
+    if id(node) in active:
+        raise _error("this alias refers to a node that contains it (a recursive alias)", node)
     document.values[path] = Position.of(node.start_mark)
-    if isinstance(node, yaml.MappingNode):
-        loader.flatten_mapping(node)  # resolves `<<: *anchor` merge keys
-        result: dict[Any, Any] = {}
-        for key_node, value_node in node.value:
-            key = loader.construct_object(key_node, deep=True)
-            if not isinstance(key, str | int | float | bool) and key is not None:
-                raise yaml.constructor.ConstructorError(
-                    None, None, "a mapping key must be a plain scalar", key_node.start_mark
-                )
-            child: Path = (*path, key)
-            if key in result:
-                document.duplicate_keys.append((child, document.keys[child], Position.of(key_node.start_mark)))
-                continue
-            document.keys[child] = Position.of(key_node.start_mark)
-            result[key] = _convert(loader, value_node, child, document, lines)
-        return result
-    if isinstance(node, yaml.SequenceNode):
-        return [_convert(loader, item, (*path, index), document, lines) for index, item in enumerate(node.value)]
-    if isinstance(node, yaml.ScalarNode) and node.style in ("|", ">"):
+    if isinstance(node, yaml.ScalarNode):
+        return _scalar(loader, node, path, document, lines)
+    active.add(id(node))
+    try:
+        if isinstance(node, yaml.SequenceNode):
+            return [
+                _convert(loader, item, (*path, index), document, lines, active) for index, item in enumerate(node.value)
+            ]
+        return _mapping(loader, node, path, document, lines, active)
+    finally:
+        active.discard(id(node))
+
+
+def _mapping(
+    loader: yaml.SafeLoader, node: yaml.Node, path: Path, document: Document, lines: list[str], active: set[int]
+) -> dict[Any, Any]:
+    own = [(k, v) for k, v in node.value if k.tag != "tag:yaml.org,2002:merge"]
+    own_keys = {id(k) for k, _ in own}
+    loader.flatten_mapping(node)  # resolves `<<: *anchor` merge keys into the node's pairs
+    merged = [(k, v) for k, v in node.value if id(k) not in own_keys]
+    result: dict[Any, Any] = {}
+    for key_node, value_node in own:
+        key = _scalar(loader, key_node, path, document, lines, record=False)
+        if not isinstance(key, str | int | float | bool):
+            raise _error("a mapping key must be a plain word or number", key_node)
+        child: Path = (*path, key)
+        if key in result:
+            document.duplicate_keys.append((child, document.keys[child], Position.of(key_node.start_mark)))
+            continue
+        document.keys[child] = Position.of(key_node.start_mark)
+        result[key] = _convert(loader, value_node, child, document, lines, active)
+    # Merged keys fill in what the mapping does not say itself; the mapping's own keys win (YAML merge rules).
+    for key_node, value_node in merged:
+        key = _scalar(loader, key_node, path, document, lines, record=False)
+        if not isinstance(key, str | int | float | bool) or key in result:
+            continue
+        child = (*path, key)
+        document.keys[child] = Position.of(key_node.start_mark)
+        result[key] = _convert(loader, value_node, child, document, lines, active)
+    return result
+
+
+def _scalar(
+    loader: yaml.SafeLoader, node: yaml.Node, path: Path, document: Document, lines: list[str], record: bool = True
+) -> Any:
+    if not isinstance(node, yaml.ScalarNode):
+        raise _error("a mapping key must be a plain word or number", node)
+    if record and node.style in ("|", ">"):
         # A block scalar's text starts on the line after its indicator, at the block's indentation.
         document.block_scalars.add(path)
         for line in lines[node.start_mark.line + 1 : node.end_mark.line + 1]:
             if line.strip():
                 document.block_indent[path] = len(line) - len(line.lstrip(" "))
                 break
-    return loader.construct_object(node, deep=True)
+    elif record and node.style in ('"', "'"):
+        document.quoted_scalars.add(path)
+    try:
+        return loader.construct_object(node, deep=True)
+    except ValueError as error:  # e.g. an integer longer than Python will convert
+        raise _error(f"cannot read this value: {error}", node) from None

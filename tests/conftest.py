@@ -1,0 +1,231 @@
+"""Shared fixtures: an isolated QUIZAPP_HOME for every test, and a small valid pack to derive broken ones from."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+# A valid format-1 pack with all five question kinds. The code question has one check of every kind and a
+# decoy. Tests derive broken packs from this text by replacing exact snippets of it, so keep each line
+# distinctive: `mutate` in the tests insists that the replaced text occurs exactly once.
+VALID_PACK = """\
+format: 1
+id: test-pack
+title: Test pack
+version: "1.2.0"
+description: A small pack for the tests.
+authors: [Test Author]
+licence: CC-BY-4.0
+tags: [testing]
+defaults:
+  limits:
+    cpu_seconds: 4
+    memory_mb: 512
+questions:
+  - id: pick-activation
+    kind: choice
+    title: Pick an activation
+    difficulty: easy
+    minutes: 1
+    tags: [basics]
+    prompt: Which of these are activation functions?
+    explanation: ReLU and GELU are activations; Linear is a layer.
+    hints:
+      - Think of nonlinearities.
+    options:
+      - id: a
+        text: nn.ReLU
+        correct: true
+        feedback: ReLU is an activation.
+      - id: b
+        text: nn.Linear
+      - id: c
+        text: nn.GELU
+        correct: true
+  - id: predict-shape
+    kind: predict
+    title: Predict a shape
+    difficulty: medium
+    minutes: 2
+    prompt: What does this print?
+    explanation: Matrix multiplication of 2x3 by 3x4 gives 2x4.
+    snippet: |
+      import torch
+      print(tuple((torch.ones(2, 3) @ torch.ones(3, 4)).shape))
+    answer: (2, 4)
+    accept: ["(2,4)"]
+  - id: scale-module
+    kind: code
+    title: A scaling module
+    difficulty: hard
+    minutes: 10
+    prompt: Write a module that multiplies its input by a learnt scale.
+    explanation: One parameter, one multiplication.
+    entry_point: Scale
+    signature: Scale(features)
+    starter: |
+      class Scale:
+          pass
+    solution: |
+      import torch
+      from torch import nn
+
+
+      class Scale(nn.Module):
+          def __init__(self, features):
+              super().__init__()
+              self.weight = nn.Parameter(torch.ones(features))
+
+          def forward(self, x):
+              return x * self.weight
+    limits:
+      wall_seconds: 20
+    checks:
+      - id: same-outputs
+        kind: outputs
+        cases:
+          - name: three features
+            args: [3]
+            inputs:
+              - [2, 3]
+              - {shape: [4, 3], dtype: float64, low: -1, high: 1}
+      - id: same-gradients
+        kind: gradients
+        visible: false
+        message: Check how the scale enters the product.
+        cases:
+          - build: Scale(3)
+            inputs: [[2, 3]]
+      - id: has-parameter
+        kind: structure
+        cases:
+          - kwargs: {features: 3}
+            inputs: [[1, 3]]
+        modules:
+          Scale: 1
+          Linear: {max: 0}
+        param_count: reference
+      - id: multiplies
+        kind: trace
+        cases:
+          - args: [3]
+            inputs: [[2, 3]]
+        rules:
+          - merges_input: mul
+          - op: mul
+            count: 1
+          - last: mul
+            message: The product should be returned.
+      - id: weight-shape
+        kind: expression
+        setup: |
+          m = Scale(3)
+        expressions:
+          - expr: tuple(m.weight.shape)
+            equals: [3]
+          - expr: m.weight.requires_grad
+      - id: is-a-module
+        kind: source
+        rules:
+          - subclass: {Scale: nn.Module}
+          - forbid_names: [nn.Linear]
+            max_lines: 40
+      - id: custom-probe
+        kind: custom
+        probe: |
+          def probe(ns):
+              return {"name": ns["Scale"].__name__}
+        verdict: |
+          def verdict(learner, reference):
+              return None
+    decoys:
+      - id: adds-instead
+        description: Adds the scale instead of multiplying.
+        code: |
+          import torch
+          from torch import nn
+
+
+          class Scale(nn.Module):
+              def __init__(self, features):
+                  super().__init__()
+                  self.weight = nn.Parameter(torch.ones(features))
+
+              def forward(self, x):
+                  return x + self.weight
+        fails: same-outputs
+  - id: fix-relu
+    kind: fix
+    title: Fix the activation
+    difficulty: medium
+    minutes: 5
+    prompt: The function should apply ReLU.
+    explanation: relu clamps at zero from below.
+    entry_point: act
+    signature: act(x)
+    defects: 1
+    starter: |
+      import torch
+
+
+      def act(x):
+          return torch.sigmoid(x)
+    solution: |
+      import torch
+
+
+      def act(x):
+          return torch.relu(x)
+    checks:
+      - id: relu-values
+        kind: expression
+        expressions:
+          - expr: act(torch.tensor([-1.0, 2.0])).tolist()
+            equals: [0.0, 2.0]
+  - id: why-no-grad
+    kind: explain
+    title: Why no_grad
+    difficulty: easy
+    minutes: 3
+    prompt: Why wrap evaluation in torch.no_grad()?
+    explanation: It saves memory and time.
+    model_answer: No graph is recorded, so activations are not kept for backward.
+    rubric:
+      - id: no-graph
+        text: No autograd graph is built.
+      - id: memory
+        text: Saves memory.
+        points: 2
+"""
+
+VALID_PACK_ID = "test-pack"
+VALID_QUESTION_IDS = ["pick-activation", "predict-shape", "scale-module", "fix-relu", "why-no-grad"]
+
+
+@pytest.fixture(autouse=True)
+def quizapp_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Every test gets its own empty QUIZAPP_HOME and no QUIZAPP_PACKS, so none touches the user's data."""
+    home = tmp_path_factory.mktemp("quizapp-home")
+    monkeypatch.setenv("QUIZAPP_HOME", str(home))
+    monkeypatch.delenv("QUIZAPP_PACKS", raising=False)
+    return home
+
+
+def write_pack(directory: Path, text: str = VALID_PACK, name: str = "pack.yaml") -> Path:
+    """Write pack text to directory/name (creating the folder) and return the file's path."""
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def valid_pack_text() -> str:
+    return VALID_PACK
+
+
+@pytest.fixture
+def valid_pack_file(tmp_path: Path) -> Path:
+    """VALID_PACK written to a file in a fresh temporary folder."""
+    return write_pack(tmp_path / "packs", VALID_PACK, "test-pack.yaml")
