@@ -41,3 +41,8 @@ def builtin_packs_dir() -> Path:
     if shipped.is_dir():
         return shipped
     return package.parent / "questions"
+
+
+def cache_dir() -> Path:
+    """What can be rebuilt at any time: reference facts computed by the judge. Never visible to the jail."""
+    return data_dir() / "cache"

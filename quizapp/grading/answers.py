@@ -1,0 +1,152 @@
+"""Choice, predict and explain answers, graded in the calling process: no torch, no judge.
+
+A predict answer is accepted in the usual spellings of the same printout: the tensor repr or nested
+lists with the same values and shape, `torch.Size([3, 8])` or `[3, 8]`, any line breaks and spacing.
+"""
+
+from __future__ import annotations
+
+import ast
+import math
+import re
+from collections.abc import Iterable
+from typing import Any
+
+from ..packs import model
+from .result import Result, TestResult
+
+
+def grade_choice(question: model.ChoiceQuestion, selected: Iterable[str]) -> Result:
+    chosen = [s.strip() for s in selected if s.strip()]
+    known = {option.id: option for option in question.options}
+    unknown = [s for s in chosen if s not in known]
+    if unknown:
+        return Result(
+            "wrong_answer",
+            message=f"no option {', '.join(repr(u) for u in unknown)}: the options are {', '.join(known)}",
+        )
+    correct = set(question.correct_ids)
+    picked = set(chosen)
+    tests = []
+    for option in question.options:
+        if option.id in picked or option.correct:
+            right = (option.id in picked) == option.correct
+            if option.id in picked:
+                what = "correct" if option.correct else "not correct"
+            else:
+                what = "a correct option you did not select"
+            message = f"{option.id}: {what}" + (f". {option.feedback.strip()}" if option.feedback else "")
+            tests.append(TestResult(name=f"option {option.id}", status="pass" if right else "fail", message=message))
+    if not question.selects_many and len(picked) > 1:
+        return Result("wrong_answer", tests=tests, message="select exactly one option")
+    verdict = "accepted" if picked == correct else "wrong_answer"
+    return Result(verdict, tests=tests, score=_choice_score(correct, picked, len(question.options)))
+
+
+def _choice_score(correct: set[str], picked: set[str], total: int) -> float:
+    """Partial credit: each option judged right (picked when correct, left when not) counts."""
+    right = sum(1 for option in correct | picked if (option in correct) == (option in picked))
+    wrong_left = total - len(correct | picked)
+    return (right + wrong_left) / total if total else 0.0
+
+
+def grade_predict(question: model.PredictQuestion, printed: str) -> Result:
+    if not printed.strip():
+        return Result("wrong_answer", message="the answer is empty: type what the snippet prints")
+    for expected in [question.answer, *question.accept]:
+        if same_printout(printed, expected):
+            return Result("accepted", tests=[TestResult("printout", "pass", "matches what the snippet prints")])
+    return Result(
+        "wrong_answer",
+        tests=[TestResult("printout", "fail", "not what the snippet prints")],
+        message="not what the snippet prints",
+    )
+
+
+def grade_explain(question: model.ExplainQuestion, text: str, ticked: Iterable[str] = ()) -> Result:
+    """An explanation is graded by the learner against the rubric: the score is the points they tick."""
+    if not text.strip():
+        return Result("wrong_answer", message="the answer is empty")
+    ticks = set(ticked)
+    total = sum(point.points for point in question.rubric)
+    earned = sum(point.points for point in question.rubric if point.id in ticks)
+    tests = [
+        TestResult(point.id, "pass" if point.id in ticks else "fail", point.text.strip()) for point in question.rubric
+    ]
+    return Result("accepted", tests=tests, score=earned / total if total else None)
+
+
+# --- printouts -----------------------------------------------------------------------------------------
+
+_TOKEN = re.compile(r"\[|\]|\(|\)|,|[^\s\[\](),]+")
+_NUMBER = re.compile(r"^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$|^[-+]?(inf|nan)$")
+_WRAPPERS = ("tensor", "torch.Size", "Parameter", "Parameter containing:")
+
+
+def same_printout(given: str, expected: str) -> bool:
+    if _words(given) == _words(expected):
+        return True
+    left, right = printed_values(given), printed_values(expected)
+    return left is not None and right is not None and _close(left, right)
+
+
+def _words(text: str) -> list[str]:
+    return text.split()
+
+
+def printed_values(text: str) -> list[Any] | None:
+    """A printout as a list of values: numbers, words, and nested lists for tensors, sizes and lists."""
+    cleaned = re.sub(r"Parameter containing:\s*", "", text)
+    cleaned = re.sub(r",\s*(dtype|device|grad_fn|requires_grad|size|layout)=[^,()\[\]]*(\([^)]*\))?", "", cleaned)
+    cleaned = re.sub(r"grad_fn=<\w+>", "", cleaned)
+    tokens = _TOKEN.findall(cleaned)
+    values: list[Any] = []
+    position = 0
+    try:
+        while position < len(tokens):
+            value, position = _value(tokens, position)
+            values.append(value)
+    except (ValueError, IndexError, SyntaxError):
+        return None
+    return values
+
+
+def _value(tokens: list[str], position: int) -> tuple[Any, int]:
+    token = tokens[position]
+    if token in ("tensor", "torch.Size", "Size") and position + 1 < len(tokens) and tokens[position + 1] == "(":
+        inner, position = _value(tokens, position + 2)
+        while tokens[position] == ",":  # leftover keyword arguments already stripped; skip stray commas
+            position += 1
+        if tokens[position] != ")":
+            raise ValueError("unclosed call")
+        return inner, position + 1
+    if token in ("[", "("):
+        closing = "]" if token == "[" else ")"
+        items: list[Any] = []
+        position += 1
+        while tokens[position] != closing:
+            if tokens[position] == ",":
+                position += 1
+                continue
+            item, position = _value(tokens, position)
+            items.append(item)
+        return items, position + 1
+    if _NUMBER.match(token):
+        return float(token), position + 1
+    if token in ("True", "False"):
+        return token == "True", position + 1
+    if token in ("]", ")", ","):
+        raise ValueError("unexpected " + token)
+    return ast.literal_eval(repr(token)), position + 1
+
+
+def _close(left: Any, right: Any) -> bool:
+    if isinstance(left, list) and isinstance(right, list):
+        return len(left) == len(right) and all(_close(a, b) for a, b in zip(left, right, strict=True))
+    if isinstance(left, bool) or isinstance(right, bool):
+        return left is right
+    if isinstance(left, float) and isinstance(right, float):
+        if math.isnan(left) and math.isnan(right):
+            return True
+        return math.isclose(left, right, rel_tol=1e-4, abs_tol=1e-4)
+    return left == right

@@ -1,0 +1,265 @@
+"""The grader: one entry point for every kind of answer, and one Result for every front end.
+
+Code answers: the learner's source is parsed here (a syntax error never reaches the judge), sent to the
+pool as a probe job, and judged against the reference's facts, which are computed once per machine and
+cached on disk (key: the question's content, the torch version and the probes' code).
+"""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+import json
+import time
+from collections.abc import Iterable
+from concurrent.futures import Future
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+from typing import Any, Protocol
+
+from .. import locations
+from ..packs import model
+from . import answers
+from .checks import Context, Facts, ReferenceFailed, describe_exception, judge_check
+from .result import Result, TestResult
+
+PROBES_SOURCE = Path(__file__).resolve().parent.parent / "judge" / "probes.py"
+_VERDICT_OF_STATUS = {
+    "time_limit": "time_limit",
+    "memory_limit": "memory_limit",
+    "output_limit": "output_limit",
+    "runtime_error": "runtime_error",
+    "internal_error": "internal_error",
+}
+
+
+class Outcome(Protocol):
+    """What the judge's pool returns for a job (quizapp.judge.protocol.JobOutcome)."""
+
+    status: str
+    facts: dict[str, Any] | None
+    tensors: bytes
+    stdout: str
+    stderr: str
+    wall_ms: float
+    jail_mode: str
+    detail: str
+
+
+class Runner(Protocol):
+    def run(self, task: str, payload: dict[str, Any], limits: model.Limits) -> Outcome: ...
+
+    def submit(self, task: str, payload: dict[str, Any], limits: model.Limits) -> Future[Outcome]: ...
+
+
+def probe_payload(question: model.CodeBase, code: str, checks: Iterable[Any]) -> dict[str, Any]:
+    """What the jailed child needs to collect facts: probes only, never expected values or messages."""
+    specs = []
+    for check in checks:
+        if check.kind == "source":
+            continue
+        spec: dict[str, Any] = {"id": check.id, "kind": check.kind}
+        if hasattr(check, "cases"):
+            spec["cases"] = [case.model_dump(mode="json", exclude={"name"}) for case in check.cases]
+        for key in ("modes", "seed", "wrt", "setup", "probe"):
+            if hasattr(check, key):
+                spec[key] = getattr(check, key)
+        if check.kind == "expression":
+            spec["expressions"] = [expression.expr for expression in check.expressions]
+        specs.append(spec)
+    return {"code": code, "entry_point": question.entry_point, "checks": specs}
+
+
+def decode_tensors(blob: bytes) -> dict[str, Any]:
+    if not blob:
+        return {}
+    from safetensors.numpy import load
+
+    return load(blob)
+
+
+@dataclass
+class ReferenceCache:
+    """Reference facts on disk, one pair of files per key: facts as JSON, tensors as safetensors."""
+
+    folder: Path
+
+    @classmethod
+    def default(cls) -> ReferenceCache:
+        return cls(locations.cache_dir() / "reference")
+
+    def load(self, key: str) -> tuple[dict[str, Any], bytes] | None:
+        facts_file = self.folder / f"{key}.json"
+        tensors_file = self.folder / f"{key}.safetensors"
+        try:
+            return json.loads(facts_file.read_text()), tensors_file.read_bytes()
+        except (OSError, ValueError):
+            return None
+
+    def store(self, key: str, facts: dict[str, Any], tensors: bytes) -> None:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        for name, data in ((f"{key}.safetensors", tensors), (f"{key}.json", json.dumps(facts).encode())):
+            partial = self.folder / f"{name}.partial"
+            partial.write_bytes(data)
+            partial.replace(self.folder / name)
+
+
+def reference_key(question: model.CodeBase) -> str:
+    try:
+        torch_version = metadata.version("torch")
+    except metadata.PackageNotFoundError:
+        torch_version = "none"
+    digest = hashlib.sha256()
+    digest.update(question.model_dump_json().encode())
+    digest.update(torch_version.encode())
+    digest.update(PROBES_SOURCE.read_bytes())
+    return digest.hexdigest()[:32]
+
+
+class Grader:
+    def __init__(self, runner: Runner | None, cache: ReferenceCache | None = None):
+        self.runner = runner
+        self.cache = cache
+
+    def grade(
+        self,
+        pack: model.Pack,
+        question: model.AnyQuestion,
+        answer: str,
+        mode: str = "submit",
+        ticked: Iterable[str] = (),
+    ) -> Result:
+        """Grade an answer as text: source code, a printout, option ids (comma or space separated)."""
+        started = time.perf_counter()
+        if isinstance(question, model.ChoiceQuestion):
+            result = answers.grade_choice(question, answer.replace(",", " ").split())
+        elif isinstance(question, model.PredictQuestion):
+            result = answers.grade_predict(question, answer)
+        elif isinstance(question, model.ExplainQuestion):
+            result = answers.grade_explain(question, answer, ticked)
+        else:
+            result = self.grade_code(pack, question, answer, mode)
+        result.mode = mode
+        if not result.duration_ms:
+            result.duration_ms = (time.perf_counter() - started) * 1000
+        return result
+
+    # --- code ------------------------------------------------------------------------------------------
+
+    def grade_code(self, pack: model.Pack, question: model.CodeBase, source: str, mode: str = "submit") -> Result:
+        started = time.perf_counter()
+        try:
+            ast.parse(source, filename="answer.py")
+        except SyntaxError as error:
+            return Result(
+                "syntax_error",
+                message=f"line {error.lineno}, column {error.offset}: {error.msg}",
+                line=error.lineno,
+                column=error.offset,
+                duration_ms=(time.perf_counter() - started) * 1000,
+            )
+        if self.runner is None:
+            raise RuntimeError("grading code needs the judge's pool")
+        checks = [c for c in question.checks if mode == "submit" or c.visible]
+        limits = pack.limits_for(question)
+        pending = self._reference_job(question, limits)
+        outcome = self.runner.run("probe", probe_payload(question, source, checks), limits)
+        try:
+            reference = self._reference_facts(question, pending)
+        except ReferenceFailed as problem:
+            return self._internal(f"the reference solution failed: {problem}", started, outcome)
+        result = self._judge(question, source, checks, outcome, reference)
+        result.duration_ms = (time.perf_counter() - started) * 1000
+        result.jail_mode = outcome.jail_mode
+        result.stdout, result.stderr = outcome.stdout, outcome.stderr
+        return result
+
+    def _reference_job(self, question: model.CodeBase, limits: model.Limits) -> Any:
+        key = reference_key(question)
+        cached = self.cache.load(key) if self.cache else None
+        if cached is not None:
+            return cached
+        payload = probe_payload(question, question.solution, question.checks)
+        assert self.runner is not None
+        return self.runner.submit("probe", payload, limits)
+
+    def _reference_facts(self, question: model.CodeBase, pending: Any) -> Facts:
+        if isinstance(pending, tuple):
+            facts, blob = pending
+        else:
+            outcome = pending.result()
+            if outcome.status != "ok" or not outcome.facts:
+                raise ReferenceFailed(f"{outcome.status}: {outcome.detail or outcome.stderr[-500:]}")
+            facts, blob = outcome.facts, outcome.tensors
+            definition = facts.get("definition", {})
+            if not definition.get("ok"):
+                raise ReferenceFailed(json.dumps(definition)[:500])
+            if self.cache:
+                self.cache.store(reference_key(question), facts, blob)
+        return Facts(facts.get("checks", {}), decode_tensors(blob))
+
+    def reference_facts(self, pack: model.Pack, question: model.CodeBase) -> Facts:
+        """The reference's facts for every check, from the cache or from one run in the jail."""
+        return self._reference_facts(question, self._reference_job(question, pack.limits_for(question)))
+
+    def _internal(self, message: str, started: float, outcome: Outcome | None = None) -> Result:
+        return Result(
+            "internal_error",
+            message=message,
+            duration_ms=(time.perf_counter() - started) * 1000,
+            jail_mode=outcome.jail_mode if outcome else "",
+        )
+
+    def _judge(
+        self, question: model.CodeBase, source: str, checks: list[Any], outcome: Outcome, reference: Facts
+    ) -> Result:
+        if outcome.status != "ok" or outcome.facts is None:
+            verdict = _VERDICT_OF_STATUS.get(outcome.status, "internal_error")
+            return Result(verdict, message=outcome.detail or outcome.status)  # type: ignore[arg-type]
+        definition = outcome.facts.get("definition", {})
+        if not definition.get("ok"):
+            return _definition_result(question, definition)
+        learner = Facts(outcome.facts.get("checks", {}), decode_tensors(outcome.tensors))
+        context = Context(question, learner, reference, source)
+        tests: list[TestResult] = []
+        for check in checks:
+            try:
+                tests.append(judge_check(check, context))
+            except ReferenceFailed as problem:
+                return Result("internal_error", message=f"the reference solution failed: {problem}")
+        if any(t.status == "error" for t in tests):
+            verdict = "runtime_error"
+        elif any(t.status == "fail" for t in tests):
+            verdict = "wrong_answer"
+        else:
+            verdict = "accepted"
+        points = sum(c.points for c in checks)
+        earned = sum(c.points for c, t in zip(checks, tests, strict=True) if t.status == "pass")
+        first = next((t for t in tests if t.status != "pass"), None)
+        return Result(
+            verdict,  # type: ignore[arg-type]
+            tests=tests,
+            message=first.message if first else "",
+            score=earned / points if points else None,
+            line=first.line if first else None,
+        )
+
+
+def _definition_result(question: model.CodeBase, definition: dict[str, Any]) -> Result:
+    if "missing" in definition:
+        defined = ", ".join(definition.get("defined", [])) or "nothing"
+        return Result(
+            "wrong_answer",
+            message=f"the answer does not define {question.entry_point} (it defines: {defined})",
+        )
+    if "syntax" in definition:
+        syntax = definition["syntax"]
+        return Result(
+            "syntax_error",
+            message=f"line {syntax['line']}, column {syntax['column']}: {syntax['message']}",
+            line=syntax["line"],
+            column=syntax["column"],
+        )
+    finding = describe_exception(definition.get("exception", {}), "defining the answer")
+    return Result("runtime_error", message=finding.message, line=finding.line)

@@ -1,0 +1,605 @@
+"""What a jailed child does with a code answer: run it and collect facts for the checks. Worker side: torch.
+
+The child never sees what it is judged on: the payload carries the checks' *probes* (cases, modes, seeds,
+expressions to evaluate, setup code), not expected values, counts or messages. The grader compares the
+facts from the learner's run with the facts from the reference's run, outside the jail.
+
+Canonical initialisation makes learner and reference comparable whatever their attribute names and
+registration order: every parameter and buffer is set from a seed derived from (module type, local name,
+shape), so equal roles get equal values.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import linecache
+import math
+import sys
+import traceback
+import zlib
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+from torch.overrides import TorchFunctionMode
+
+ANSWER_FILE = "answer.py"
+MAX_TRACE_OPS = 4000
+MAX_VALUE_ITEMS = 10_000
+
+
+def run(payload: dict[str, Any]) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
+    """The task the judge's child runs: payload {code, entry_point, checks: [probe specs]}."""
+    tensors: dict[str, torch.Tensor] = {}
+    namespace, error = define(payload["code"])
+    if error is not None:
+        return {"definition": error}, tensors
+    entry_point = payload.get("entry_point")
+    facts: dict[str, Any] = {"definition": {"ok": True}, "checks": {}}
+    if entry_point and entry_point not in namespace:
+        facts["definition"] = {"ok": False, "missing": entry_point, "defined": _public_names(namespace)}
+        return facts, tensors
+    for spec in payload.get("checks", []):
+        probe = _PROBES[spec["kind"]]
+        facts["checks"][spec["id"]] = probe(spec, namespace, entry_point, tensors, f"{spec['id']}/")
+    return facts, tensors
+
+
+# --- defining the answer -------------------------------------------------------------------------------
+
+
+def define(code: str) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """Execute the answer as module `answer`; its tracebacks name answer.py with the editor's line numbers."""
+    namespace: dict[str, Any] = {"__name__": "answer", "__file__": ANSWER_FILE, "__builtins__": __builtins__}
+    lines = code.splitlines(keepends=True)
+    linecache.cache[ANSWER_FILE] = (len(code), None, lines, ANSWER_FILE)
+    try:
+        compiled = compile(code, ANSWER_FILE, "exec")
+    except SyntaxError as exc:
+        return namespace, {"ok": False, "syntax": {"line": exc.lineno, "column": exc.offset, "message": exc.msg}}
+    try:
+        exec(compiled, namespace)
+    except SystemExit as exc:
+        return namespace, {"ok": False, "exception": _exception_facts(exc, "the answer called exit()")}
+    except BaseException as exc:  # noqa: BLE001 - the learner's code may raise anything
+        return namespace, {"ok": False, "exception": _exception_facts(exc)}
+    return namespace, None
+
+
+def _public_names(namespace: dict[str, Any]) -> list[str]:
+    return sorted(name for name in namespace if not name.startswith("_") and name not in _SCOPE_NAMES)[:50]
+
+
+_SCOPE_NAMES = {"torch", "nn", "F"}
+
+
+def _scope(namespace: dict[str, Any]) -> dict[str, Any]:
+    return {"torch": torch, "nn": nn, "F": F, **namespace}
+
+
+def _exception_facts(exc: BaseException, note: str | None = None) -> dict[str, Any]:
+    """The exception as facts: type, message, and the frames of the learner's own file only."""
+    frames = [
+        {"line": frame.lineno, "function": frame.name, "text": (frame.line or "").strip()}
+        for frame in traceback.extract_tb(exc.__traceback__)
+        if frame.filename == ANSWER_FILE
+    ]
+    message = str(exc)
+    if len(message) > 2000:
+        message = message[:2000] + " ..."
+    facts: dict[str, Any] = {"type": type(exc).__name__, "message": message, "frames": frames[-8:]}
+    if isinstance(exc, MemoryError) or "can't allocate memory" in message:
+        facts["memory"] = True
+    if note:
+        facts["note"] = note
+    return facts
+
+
+# --- building and initialising -------------------------------------------------------------------------
+
+
+def build(case: dict[str, Any], namespace: dict[str, Any], entry_point: str | None, fast: bool = False) -> Any:
+    """Construct the case's object; with `fast`, skip default initialisation (canonical init follows)."""
+    with default_init_skipped() if fast else contextlib.nullcontext():
+        if case.get("build"):
+            return eval(compile(case["build"], "<case>", "eval"), _scope(namespace))
+        return namespace[entry_point](*case.get("args", []), **case.get("kwargs", {}))
+
+
+def _stable_seed(*parts: object) -> int:
+    return zlib.crc32(":".join(str(p) for p in parts).encode())
+
+
+def canonical_init(module: nn.Module, seed: int) -> None:
+    """Set every parameter and buffer from (module type, local name, shape), whatever the module's layout."""
+    with torch.no_grad():
+        for sub in module.modules():
+            kind = type(sub).__name__
+            for name, tensor in [*sub.named_parameters(recurse=False), *sub.named_buffers(recurse=False)]:
+                if tensor is None or not tensor.is_floating_point() or _is_lazy(tensor):
+                    continue
+                generator = torch.Generator().manual_seed(_stable_seed(seed, kind, name, tuple(tensor.shape)))
+                if "var" in name or (tensor.dim() <= 1 and name == "weight"):
+                    # running variances stay positive; norm layers' scales sit around one
+                    tensor.uniform_(0.5, 1.5, generator=generator)
+                else:
+                    fan_in = math.prod(tensor.shape[1:]) if tensor.dim() > 1 else max(tensor.numel(), 1)
+                    bound = 1 / math.sqrt(fan_in)
+                    tensor.uniform_(-bound, bound, generator=generator)
+
+
+_INIT_FUNCTIONS = (
+    "uniform_",
+    "normal_",
+    "constant_",
+    "ones_",
+    "zeros_",
+    "xavier_uniform_",
+    "xavier_normal_",
+    "kaiming_uniform_",
+    "kaiming_normal_",
+    "trunc_normal_",
+    "orthogonal_",
+    "eye_",
+    "dirac_",
+)
+
+
+@contextmanager
+def default_init_skipped() -> Iterator[None]:
+    """While building for probes that canonically initialise, skip PyTorch's default initialisation: it is
+    overwritten anyway, and for large layers it costs most of a job."""
+    saved = {name: getattr(nn.init, name) for name in _INIT_FUNCTIONS if hasattr(nn.init, name)}
+
+    def keep(tensor: torch.Tensor, *args: Any, **kwargs: Any) -> torch.Tensor:
+        return tensor
+
+    for name in saved:
+        setattr(nn.init, name, keep)
+    try:
+        yield
+    finally:
+        for name, function in saved.items():
+            setattr(nn.init, name, function)
+
+
+def _is_lazy(tensor: torch.Tensor) -> bool:
+    return isinstance(tensor, nn.parameter.UninitializedTensorMixin)
+
+
+def make_input(spec: dict[str, Any], seed: int) -> torch.Tensor:
+    generator = torch.Generator().manual_seed(seed)
+    shape = tuple(spec["shape"])
+    dtype = getattr(torch, spec.get("dtype", "float32"))
+    if dtype == torch.bool:
+        return torch.rand(shape, generator=generator) > 0.5
+    low, high = spec.get("low"), spec.get("high")
+    if not dtype.is_floating_point:
+        lo = int(low if low is not None else 0)
+        hi = int(high if high is not None else 10)
+        return torch.randint(lo, max(hi, lo + 1), shape, generator=generator, dtype=dtype)
+    if low is not None or high is not None:
+        lo = float(low if low is not None else 0.0)
+        hi = float(high if high is not None else 1.0)
+        values = lo + (hi - lo) * torch.rand(shape, generator=generator, dtype=torch.float64)
+    else:
+        values = torch.randn(shape, generator=generator, dtype=torch.float64)
+    return values.to(dtype)
+
+
+# --- reviewer's context for an exception: which module was running ---------------------------------------
+
+
+@contextmanager
+def module_context(root: Any) -> Iterator[list[dict[str, Any]]]:
+    """While active, the last element of the yielded list describes the innermost module that was running."""
+    stack: list[dict[str, Any]] = []
+    failed: list[dict[str, Any]] = []
+    handles = []
+    if isinstance(root, nn.Module):
+        names = {id(m): name for name, m in root.named_modules()}
+
+        def before(module: nn.Module, args: tuple[Any, ...]) -> None:
+            first = args[0] if args else None
+            shape = list(first.shape) if isinstance(first, torch.Tensor) else None
+            stack.append({"path": names.get(id(module), "?"), "repr": _short_repr(module), "input_shape": shape})
+            failed[:] = stack[-1:]
+
+        def after(module: nn.Module, args: tuple[Any, ...], output: Any) -> None:
+            if stack:
+                stack.pop()
+
+        for module in root.modules():
+            handles.append(module.register_forward_pre_hook(before))
+            handles.append(module.register_forward_hook(after))
+    try:
+        yield failed
+    finally:
+        for handle in handles:
+            handle.remove()
+
+
+def _short_repr(module: nn.Module) -> str:
+    extra = module.extra_repr()
+    text = f"{type(module).__name__}({extra})"
+    return text if len(text) <= 120 else text[:117] + "..."
+
+
+def _run_guarded(action: Callable[[], Any], root: Any) -> tuple[Any, dict[str, Any] | None]:
+    """Run learner code; an exception becomes facts, with the module that was running when it happened."""
+    with module_context(root) as failed:
+        try:
+            return action(), None
+        except SystemExit as exc:
+            return None, _exception_facts(exc, "the answer called exit() while being probed")
+        except BaseException as exc:  # noqa: BLE001
+            facts = _exception_facts(exc)
+            if failed:
+                facts["module"] = failed[-1]
+            return None, facts
+
+
+# --- probes by check kind --------------------------------------------------------------------------------
+
+
+def _tensor_summary(value: Any) -> dict[str, Any]:
+    if isinstance(value, torch.Tensor):
+        return {"shape": list(value.shape), "dtype": str(value.dtype).removeprefix("torch.")}
+    return {"type": type(value).__name__}
+
+
+def probe_outputs(
+    spec: dict[str, Any],
+    namespace: dict[str, Any],
+    entry_point: str | None,
+    tensors: dict[str, torch.Tensor],
+    prefix: str,
+) -> dict[str, Any]:
+    """For each case, mode and input: the output tensor (sent as data), or the exception."""
+    seed = spec.get("seed", 0)
+    results: list[dict[str, Any]] = []
+    for case_index, case in enumerate(spec["cases"]):
+        module, error = _run_guarded(lambda case=case: build(case, namespace, entry_point, fast=True), None)
+        if error is not None:
+            results.append({"case": case_index, "construct_error": error})
+            continue
+        for mode in spec.get("modes", ["train", "eval"]):
+            for input_index, input_spec in enumerate(case.get("inputs", [])):
+                key = f"{prefix}{case_index}/{mode}/{input_index}"
+                entry: dict[str, Any] = {"case": case_index, "mode": mode, "input": input_index}
+                if isinstance(module, nn.Module):
+                    canonical_init(module, seed)
+                    module.train(mode == "train")
+                x = make_input(input_spec, _stable_seed(seed, "input", case_index, input_index))
+                with torch.no_grad():
+                    output, error = _run_guarded(lambda x=x, module=module: module(x), module)
+                if error is not None:
+                    entry["error"] = error
+                elif isinstance(output, torch.Tensor):
+                    tensors[key] = output.detach().contiguous()
+                    entry["output"] = _tensor_summary(output)
+                else:
+                    entry["output"] = _tensor_summary(output)
+                results.append(entry)
+    return {"results": results}
+
+
+def probe_gradients(
+    spec: dict[str, Any],
+    namespace: dict[str, Any],
+    entry_point: str | None,
+    tensors: dict[str, torch.Tensor],
+    prefix: str,
+) -> dict[str, Any]:
+    """Gradients of sum(output * w), w a fixed random tensor, with respect to the input and the parameters.
+
+    Parameters are identified by (module type, local name, shape), the same key as canonical
+    initialisation, so the grader can pair them with the reference's whatever the attribute names.
+    """
+    seed = spec.get("seed", 0)
+    wrt = spec.get("wrt", ["input", "parameters"])
+    results: list[dict[str, Any]] = []
+    for case_index, case in enumerate(spec["cases"]):
+        module, error = _run_guarded(lambda case=case: build(case, namespace, entry_point, fast=True), None)
+        if error is not None:
+            results.append({"case": case_index, "construct_error": error})
+            continue
+        for mode in spec.get("modes", ["train"]):
+            for input_index, input_spec in enumerate(case.get("inputs", [])):
+                key = f"{prefix}{case_index}/{mode}/{input_index}"
+                entry: dict[str, Any] = {"case": case_index, "mode": mode, "input": input_index}
+                if isinstance(module, nn.Module):
+                    canonical_init(module, seed)
+                    module.train(mode == "train")
+                    module.zero_grad(set_to_none=True)
+                x = make_input(input_spec, _stable_seed(seed, "input", case_index, input_index))
+                x.requires_grad_(input_spec.get("requires_grad", True) and x.is_floating_point())
+
+                def backward(x: torch.Tensor = x, module: Any = module, case_index: int = case_index) -> torch.Tensor:
+                    output = module(x)
+                    generator = torch.Generator().manual_seed(_stable_seed(seed, "projection", case_index))
+                    weights = torch.randn(output.shape, generator=generator, dtype=torch.float64).to(output.dtype)
+                    (output * weights).sum().backward()
+                    return output
+
+                output, error = _run_guarded(backward, module)
+                if error is not None:
+                    entry["error"] = error
+                    results.append(entry)
+                    continue
+                entry["output"] = _tensor_summary(output)
+                if "input" in wrt:
+                    if x.grad is None:
+                        entry["input_grad"] = None
+                    else:
+                        tensors[f"{key}/input"] = x.grad.detach().contiguous()
+                        entry["input_grad"] = f"{key}/input"
+                if "parameters" in wrt and isinstance(module, nn.Module):
+                    entry["parameters"] = _parameter_grads(module, key, tensors)
+                results.append(entry)
+    return {"results": results}
+
+
+def _parameter_grads(module: nn.Module, key: str, tensors: dict[str, torch.Tensor]) -> list[dict[str, Any]]:
+    grads: list[dict[str, Any]] = []
+    seen: set[int] = set()
+    for path, sub in module.named_modules():
+        for name, parameter in sub.named_parameters(recurse=False):
+            if id(parameter) in seen or not parameter.requires_grad:
+                continue
+            seen.add(id(parameter))
+            role = f"{type(sub).__name__}.{name}"
+            entry = {"role": role, "path": f"{path}.{name}" if path else name, "shape": list(parameter.shape)}
+            if parameter.grad is not None:
+                tensor_key = f"{key}/param{len(grads)}"
+                tensors[tensor_key] = parameter.grad.detach().contiguous()
+                entry["grad"] = tensor_key
+            else:
+                entry["grad"] = None
+            grads.append(entry)
+    return grads
+
+
+def probe_structure(
+    spec: dict[str, Any],
+    namespace: dict[str, Any],
+    entry_point: str | None,
+    tensors: dict[str, torch.Tensor],
+    prefix: str,
+) -> dict[str, Any]:
+    """For each case: module type counts, trainable parameter count, modules held outside registration."""
+    results: list[dict[str, Any]] = []
+    for case_index, case in enumerate(spec["cases"]):
+        module, error = _run_guarded(lambda case=case: build(case, namespace, entry_point, fast=True), None)
+        if error is not None:
+            results.append({"case": case_index, "construct_error": error})
+            continue
+        if not isinstance(module, nn.Module):
+            results.append({"case": case_index, "not_a_module": type(module).__name__})
+            continue
+        counts: dict[str, int] = {}
+        for sub in module.modules():
+            counts[type(sub).__name__] = counts.get(type(sub).__name__, 0) + 1
+        trainable = sum(p.numel() for p in module.parameters() if p.requires_grad and not _is_lazy(p))
+        results.append(
+            {
+                "case": case_index,
+                "modules": counts,
+                "param_count": trainable,
+                "unregistered": _unregistered(module),
+                "tree": [
+                    {"path": path or "(root)", "type": _short_repr(sub)}
+                    for path, sub in list(module.named_modules())[:60]
+                ],
+            }
+        )
+    return {"results": results}
+
+
+def _unregistered(root: nn.Module) -> list[dict[str, Any]]:
+    """Modules kept in plain lists, tuples, sets or dicts: invisible to parameters(), to() and state_dict()."""
+    found: list[dict[str, Any]] = []
+    for path, module in root.named_modules():
+        for name, value in vars(module).items():
+            if name.startswith("_") or not isinstance(value, list | tuple | dict | set):
+                continue
+            items = value.values() if isinstance(value, dict) else value
+            held = [type(item).__name__ for item in items if isinstance(item, nn.Module)]
+            if held:
+                where = f"{path}.{name}" if path else name
+                found.append({"attribute": where, "container": type(value).__name__, "modules": held[:20]})
+    return found
+
+
+class _Tracer(TorchFunctionMode):
+    """Records each torch op forward runs, and which tensor operands derive from the forward's input."""
+
+    def __init__(self, source: torch.Tensor):
+        super().__init__()
+        self.tainted: dict[int, torch.Tensor] = {id(source): source}
+        self.producer: dict[int, str] = {}
+        self.ops: list[dict[str, Any]] = []
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):  # type: ignore[no-untyped-def]
+        kwargs = kwargs or {}
+        result = func(*args, **kwargs)
+        name = normalise_op(func)
+        if name is None or len(self.ops) >= MAX_TRACE_OPS:
+            return result
+        operands = [a for a in _flatten(args, kwargs) if isinstance(a, torch.Tensor)]
+        from_input = sum(1 for a in operands if id(a) in self.tainted)
+        outputs = [r for r in _flatten((result,), {}) if isinstance(r, torch.Tensor)]
+        if not outputs:
+            return result
+        self.ops.append({"op": name, "tensors": len(operands), "from_input": from_input})
+        for out in outputs:
+            self.producer[id(out)] = name
+            if from_input:
+                self.tainted[id(out)] = out
+        return result
+
+
+def _flatten(args: tuple[Any, ...], kwargs: dict[str, Any]) -> Iterator[Any]:
+    for value in [*args, *kwargs.values()]:
+        if isinstance(value, list | tuple):
+            yield from _flatten(tuple(value), {})
+        else:
+            yield value
+
+
+_SKIP_OPS = {
+    "size",
+    "dim",
+    "numel",
+    "shape",
+    "get",
+    "__get__",
+    "is_floating_point",
+    "__len__",
+    "__bool__",
+    "__index__",
+    "item",
+    "tolist",
+    "detach",
+    "requires_grad_",
+    "__format__",
+    "__repr__",
+    "__setstate__",
+}
+_ALIASES = {
+    "iadd": "add",
+    "radd": "add",
+    "isub": "sub",
+    "rsub": "sub",
+    "imul": "mul",
+    "rmul": "mul",
+    "itruediv": "div",
+    "truediv": "div",
+    "rtruediv": "div",
+    "matmul": "matmul",
+    "rmatmul": "matmul",
+    "relu6": "relu6",
+    "conv2d": "conv2d",
+}
+
+
+def normalise_op(func: Any) -> str | None:
+    """F.relu, torch.relu, Tensor.relu_ and nn.ReLU all trace as 'relu'; +, torch.add, add_ and += as 'add'."""
+    name = getattr(func, "__name__", None) or str(func)
+    bare = name.strip("_")
+    if bare in _SKIP_OPS or name in _SKIP_OPS:
+        return None
+    if bare.endswith("_") and not bare.endswith("__"):
+        bare = bare.rstrip("_")
+    return _ALIASES.get(bare, bare)
+
+
+def probe_trace(
+    spec: dict[str, Any],
+    namespace: dict[str, Any],
+    entry_point: str | None,
+    tensors: dict[str, torch.Tensor],
+    prefix: str,
+) -> dict[str, Any]:
+    seed = spec.get("seed", 0)
+    results: list[dict[str, Any]] = []
+    for case_index, case in enumerate(spec["cases"]):
+        module, error = _run_guarded(lambda case=case: build(case, namespace, entry_point, fast=True), None)
+        if error is not None:
+            results.append({"case": case_index, "construct_error": error})
+            continue
+        if isinstance(module, nn.Module):
+            canonical_init(module, seed)
+            module.eval()
+        for input_index, input_spec in enumerate(case.get("inputs", [])):
+            x = make_input(input_spec, _stable_seed(seed, "input", case_index, input_index))
+            tracer = _Tracer(x)
+
+            def traced(x: torch.Tensor = x, tracer: _Tracer = tracer, module: Any = module) -> Any:
+                with torch.no_grad(), tracer:
+                    return module(x)
+
+            output, error = _run_guarded(traced, module)
+            entry: dict[str, Any] = {"case": case_index, "input": input_index, "ops": tracer.ops}
+            if error is not None:
+                entry["error"] = error
+            else:
+                entry["last"] = tracer.producer.get(id(output)) if isinstance(output, torch.Tensor) else None
+                entry["returns_input"] = output is x
+            results.append(entry)
+    return {"results": results}
+
+
+def to_plain(value: Any, budget: list[int] | None = None) -> Any:
+    """A JSON-compatible copy of a value: tensors and sizes become lists, unknown objects their repr."""
+    budget = budget if budget is not None else [MAX_VALUE_ITEMS]
+    budget[0] -= 1
+    if budget[0] < 0:
+        return "..."
+    if value is None or isinstance(value, bool | int | str):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else repr(value)
+    if isinstance(value, torch.Size):
+        return list(value)
+    if isinstance(value, torch.Tensor):
+        return {"tensor": to_plain(value.detach().tolist(), budget), "dtype": str(value.dtype).removeprefix("torch.")}
+    if isinstance(value, list | tuple):
+        return [to_plain(item, budget) for item in value]
+    if isinstance(value, dict):
+        return {str(key): to_plain(item, budget) for key, item in value.items()}
+    if isinstance(value, set | frozenset):
+        return sorted((to_plain(item, budget) for item in value), key=repr)
+    return {"repr": repr(value)[:500]}
+
+
+def probe_expression(
+    spec: dict[str, Any],
+    namespace: dict[str, Any],
+    entry_point: str | None,
+    tensors: dict[str, torch.Tensor],
+    prefix: str,
+) -> dict[str, Any]:
+    scope = _scope(namespace)
+    if spec.get("setup"):
+        _, error = _run_guarded(lambda: exec(compile(spec["setup"], "<setup>", "exec"), scope), None)
+        if error is not None:
+            return {"setup_error": error}
+    values: list[dict[str, Any]] = []
+    for expr in spec["expressions"]:
+        value, error = _run_guarded(lambda expr=expr: eval(compile(expr, "<expression>", "eval"), scope), None)
+        values.append({"error": error} if error is not None else {"value": to_plain(value)})
+    return {"values": values}
+
+
+def probe_custom(
+    spec: dict[str, Any],
+    namespace: dict[str, Any],
+    entry_point: str | None,
+    tensors: dict[str, torch.Tensor],
+    prefix: str,
+) -> dict[str, Any]:
+    scope: dict[str, Any] = {"torch": torch, "nn": nn, "F": F, "__name__": "probe"}
+    exec(compile(spec["probe"], "<probe>", "exec"), scope)
+    value, error = _run_guarded(lambda: scope["probe"](dict(_scope(namespace))), None)
+    return {"error": error} if error is not None else {"value": to_plain(value)}
+
+
+_PROBES: dict[str, Callable[..., dict[str, Any]]] = {
+    "outputs": probe_outputs,
+    "gradients": probe_gradients,
+    "structure": probe_structure,
+    "trace": probe_trace,
+    "expression": probe_expression,
+    "custom": probe_custom,
+}
+
+
+def run_snippet(payload: dict[str, Any]) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
+    """A predict question's snippet, run as a script; its printout is the job's stdout."""
+    _, error = define(payload["code"])
+    sys.stdout.flush()
+    return ({"ok": True} if error is None else {"definition": error}), {}
