@@ -12,7 +12,7 @@ import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 from . import __version__
 from .packs import Catalogue, Problem, discover, json_schema, model
@@ -48,6 +48,20 @@ def build_parser() -> argparse.ArgumentParser:
 
     commands.add_parser("schema", help="print the JSON Schema of pack format 1, for YAML editors")
 
+    grade = commands.add_parser(
+        "grade",
+        help="grade answer files: source code, a printout, or option ids; exit 0 when all pass",
+        description="Grade each FILE as an answer to PACK/QUESTION: source code for code and fix questions, "
+        "the printed text for predict questions, option ids for choice questions. Exit 0 when every file "
+        "passed, 1 when any did not, 2 for a usage or pack error.",
+    )
+    grade.add_argument("target", metavar="PACK/QUESTION")
+    grade.add_argument("files", nargs="+", metavar="FILE")
+    grade.add_argument("--json", action="store_true", help="one JSON object per file per line")
+    grade.add_argument(
+        "--mode", choices=("run", "submit"), default="submit", help="run: visible checks only; submit: all"
+    )
+
     validate = commands.add_parser(
         "validate", help="check pack files; exit 0 when clean, 1 with problems (file:line:col: message)"
     )
@@ -68,6 +82,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "validate":
         return _validate(args.paths, extra, args.json)
     catalogue = discover(extra)
+    if args.command == "grade":
+        return _grade(catalogue, args)
     if args.command == "list":
         return _list(catalogue, args.json)
     if args.command == "show":
@@ -140,20 +156,22 @@ def _list(catalogue: Catalogue, as_json: bool) -> int:
     return EXIT_OK
 
 
-def _show(catalogue: Catalogue, target: str, with_solution: bool) -> int:
+def _find(catalogue: Catalogue, target: str, need_question: bool = True) -> tuple[Any, Any]:
+    """(pack, question) for PACK/QUESTION, or None where not found, after saying why on stderr."""
     pack_id, _, question_id = target.partition("/")
     pack = catalogue.packs.get(pack_id)
     if pack is None:
         known = ", ".join(catalogue.packs) or "none"
         print(f"quizapp: no pack '{pack_id}' (known packs: {known})", file=sys.stderr)
         _broken_note(catalogue, sys.stderr)
-        return EXIT_USAGE
+        return None, None
     ids = [q.id for q in pack.questions]
     if not question_id:
-        print(f"{pack.title} (v{pack.version})\n\n{pack.description.rstrip()}\n\nQuestions: {', '.join(ids)}")
-        return EXIT_OK
+        if need_question:
+            print(f"quizapp: name a question: {pack_id}/QUESTION; its questions: {', '.join(ids)}", file=sys.stderr)
+        return pack, None
     try:
-        question = pack.question(question_id)
+        return pack, pack.question(question_id)
     except KeyError:
         close = difflib.get_close_matches(question_id, ids, n=1)
         guess = f" Did you mean '{pack_id}/{close[0]}'?" if close else ""
@@ -161,9 +179,74 @@ def _show(catalogue: Catalogue, target: str, with_solution: bool) -> int:
             f"quizapp: pack '{pack_id}' has no question '{question_id}'.{guess} Its questions: {', '.join(ids)}",
             file=sys.stderr,
         )
+        return None, None
+
+
+def _show(catalogue: Catalogue, target: str, with_solution: bool) -> int:
+    pack, question = _find(catalogue, target, need_question=False)
+    if pack is None:
         return EXIT_USAGE
+    if question is None:
+        if "/" in target and target.partition("/")[2]:
+            return EXIT_USAGE
+        ids = ", ".join(q.id for q in pack.questions)
+        print(f"{pack.title} (v{pack.version})\n\n{pack.description.rstrip()}\n\nQuestions: {ids}")
+        return EXIT_OK
     print(render_question(question, with_solution))
     return EXIT_OK
+
+
+def _grade(catalogue: Catalogue, args: argparse.Namespace) -> int:
+    pack, question = _find(catalogue, args.target)
+    if question is None:
+        return EXIT_USAGE
+    answers: list[tuple[str, str]] = []
+    for name in args.files:
+        try:
+            answers.append((name, Path(name).read_text(encoding="utf-8")))
+        except (OSError, UnicodeDecodeError) as error:
+            print(f"quizapp: cannot read {name}: {getattr(error, 'strerror', None) or error}", file=sys.stderr)
+            return EXIT_USAGE
+    from .grading.grader import Grader, ReferenceCache
+
+    pool = None
+    if isinstance(question, model.CodeBase):
+        from .judge.pool import Pool
+
+        pool = Pool(size=min(2, len(answers)))
+    try:
+        grader = Grader(pool, ReferenceCache.default())
+        all_passed = True
+        for name, text in answers:
+            result = grader.grade(pack, question, text, mode=args.mode)
+            all_passed = all_passed and result.passed
+            if args.json:
+                print(json.dumps(result.to_json(file=name)), flush=True)
+            else:
+                print(render_result(name, result), flush=True)
+    finally:
+        if pool is not None:
+            pool.close()
+    return EXIT_OK if all_passed else EXIT_PROBLEMS
+
+
+def render_result(name: str, result: Any) -> str:
+    """A result for a terminal: the verdict, then each check with a mark and its message."""
+    jail = f", jail: {result.jail_mode}" if result.jail_mode else ""
+    lines = [f"{name}: {result.verdict} ({result.duration_ms:.0f} ms{jail})"]
+    if result.message and (not result.tests or result.verdict not in ("wrong_answer", "runtime_error")):
+        lines.append(f"  {result.message}")
+    for test in result.tests:
+        mark = {"pass": "✓", "fail": "✗", "error": "!"}[test.status]
+        hidden = " (hidden)" if not test.visible else ""
+        text = f": {test.message}" if test.message and test.status != "pass" else ""
+        lines.append(f"  {mark} {test.name}{hidden}{text}")
+    if result.stdout.strip():
+        lines.append("  printed:")
+        lines.extend(f"    {line}" for line in result.stdout.rstrip().splitlines()[:20])
+    if result.score is not None and result.verdict != "accepted":
+        lines.append(f"  score: {result.score:.0%}")
+    return "\n".join(lines)
 
 
 def render_question(question: model.AnyQuestion, with_solution: bool = False) -> str:

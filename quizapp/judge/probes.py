@@ -26,6 +26,8 @@ from torch import nn
 from torch.nn import functional as F
 from torch.overrides import TorchFunctionMode
 
+from .protocol import is_out_of_memory
+
 ANSWER_FILE = "answer.py"
 MAX_TRACE_OPS = 4000
 MAX_VALUE_ITEMS = 10_000
@@ -65,6 +67,8 @@ def define(code: str) -> tuple[dict[str, Any], dict[str, Any] | None]:
     except SystemExit as exc:
         return namespace, {"ok": False, "exception": _exception_facts(exc, "the answer called exit()")}
     except BaseException as exc:  # noqa: BLE001 - the learner's code may raise anything
+        if is_out_of_memory(exc):
+            raise  # the job's outcome is memory_limit, not a fact about the answer
         return namespace, {"ok": False, "exception": _exception_facts(exc)}
     return namespace, None
 
@@ -236,6 +240,8 @@ def _run_guarded(action: Callable[[], Any], root: Any) -> tuple[Any, dict[str, A
         except SystemExit as exc:
             return None, _exception_facts(exc, "the answer called exit() while being probed")
         except BaseException as exc:  # noqa: BLE001
+            if is_out_of_memory(exc):
+                raise
             facts = _exception_facts(exc)
             if failed:
                 facts["module"] = failed[-1]
