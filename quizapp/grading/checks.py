@@ -186,8 +186,21 @@ def judge_outputs(check: model.OutputsCheck, context: Context) -> Finding | None
             context.learner.tensors[key], context.reference.tensors[key], check.rtol, check.atol
         )
         if difference:
-            problems.append(Finding("fail", f"output differs in {entry['mode']} mode for {label}: {difference}"))
+            message = f"output differs in {entry['mode']} mode for {label}: {difference}"
+            held = context.learner.of(check.id).get("unregistered", {}).get(str(entry["case"]))
+            if held:
+                message = f"{unregistered_message(held[0])}; {message}"
+            problems.append(Finding("fail", message))
     return _first(problems, len(learner))
+
+
+def unregistered_message(held: dict[str, Any]) -> str:
+    names = ", ".join(held["modules"][:4]) + (", ..." if len(held["modules"]) > 4 else "")
+    return (
+        f"`{held['attribute']}` keeps modules ({names}) in a plain {held['container']}, so they are not "
+        "registered: parameters(), to() and state_dict() cannot see them; use nn.ModuleList, nn.ModuleDict or "
+        "nn.Sequential"
+    )
 
 
 def _first(problems: list[Finding], total: int) -> Finding | None:
@@ -278,14 +291,7 @@ def judge_structure(check: model.StructureCheck, context: Context) -> Finding | 
         if "not_a_module" in entry:
             return Finding("fail", f"{label} built a {entry['not_a_module']}, not an nn.Module")
         if entry["unregistered"] and not check.unregistered_modules:
-            held = entry["unregistered"][0]
-            names = ", ".join(held["modules"][:4]) + (", ..." if len(held["modules"]) > 4 else "")
-            return Finding(
-                "fail",
-                f"`{held['attribute']}` keeps modules ({names}) in a plain {held['container']}, so they are not "
-                "registered: parameters(), to() and state_dict() cannot see them; use nn.ModuleList, "
-                "nn.ModuleDict or nn.Sequential",
-            )
+            return Finding("fail", unregistered_message(entry["unregistered"][0]))
         for type_name, expected in check.modules.items():
             got = entry["modules"].get(type_name, 0)
             if (expected.min is not None and got < expected.min) or (expected.max is not None and got > expected.max):

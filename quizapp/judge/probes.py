@@ -267,11 +267,14 @@ def probe_outputs(
     """For each case, mode and input: the output tensor (sent as data), or the exception."""
     seed = spec.get("seed", 0)
     results: list[dict[str, Any]] = []
+    unregistered: dict[str, list[dict[str, Any]]] = {}
     for case_index, case in enumerate(spec["cases"]):
         module, error = _run_guarded(lambda case=case: build(case, namespace, entry_point, fast=True), None)
         if error is not None:
             results.append({"case": case_index, "construct_error": error})
             continue
+        if isinstance(module, nn.Module) and (held := _unregistered(module)):
+            unregistered[str(case_index)] = held  # canonical init cannot reach these: say so with any difference
         for mode in spec.get("modes", ["train", "eval"]):
             for input_index, input_spec in enumerate(case.get("inputs", [])):
                 key = f"{prefix}{case_index}/{mode}/{input_index}"
@@ -290,7 +293,7 @@ def probe_outputs(
                 else:
                     entry["output"] = _tensor_summary(output)
                 results.append(entry)
-    return {"results": results}
+    return {"results": results, "unregistered": unregistered}
 
 
 def probe_gradients(
@@ -432,19 +435,20 @@ class _Tracer(TorchFunctionMode):
     def __torch_function__(self, func, types, args=(), kwargs=None):  # type: ignore[no-untyped-def]
         kwargs = kwargs or {}
         result = func(*args, **kwargs)
-        name = normalise_op(func)
-        if name is None or len(self.ops) >= MAX_TRACE_OPS:
+        outputs = [r for r in _flatten((result,), {}) if isinstance(r, torch.Tensor)]
+        if not outputs:
             return result
         operands = [a for a in _flatten(args, kwargs) if isinstance(a, torch.Tensor)]
         from_input = sum(1 for a in operands if id(a) in self.tainted)
-        outputs = [r for r in _flatten((result,), {}) if isinstance(r, torch.Tensor)]
-        if not outputs:
+        if from_input:  # values flow through every op, detach() included: taint follows them
+            for out in outputs:
+                self.tainted[id(out)] = out
+        name = normalise_op(func)
+        if name is None or len(self.ops) >= MAX_TRACE_OPS:
             return result
         self.ops.append({"op": name, "tensors": len(operands), "from_input": from_input})
         for out in outputs:
             self.producer[id(out)] = name
-            if from_input:
-                self.tainted[id(out)] = out
         return result
 
 
