@@ -56,6 +56,21 @@ class Finding:
     status: str
     message: str
     line: int | None = None
+    traceback: str = ""
+
+
+def format_traceback(error: dict[str, Any]) -> str:
+    """The learner's traceback, only the frames of their own answer.py, as Python would print them."""
+    frames = error.get("frames") or []
+    if not frames:
+        return ""
+    lines = ["Traceback (most recent call last, your code only):"]
+    for frame in frames:
+        lines.append(f'  File "answer.py", line {frame["line"]}, in {frame["function"]}')
+        if frame.get("text"):
+            lines.append(f"    {frame['text']}")
+    lines.append(f"{error.get('type', 'Exception')}: {error.get('message', '')}".rstrip(": "))
+    return "\n".join(lines)
 
 
 def judge_check(check: Any, context: Context) -> TestResult:
@@ -73,6 +88,7 @@ def judge_check(check: Any, context: Context) -> TestResult:
     if check.message and check.message not in message:
         message = f"{check.message}: {message}" if finding.status == "fail" else f"{message} ({check.message})"
     return TestResult(
+        output=finding.traceback,
         name=title,
         status=finding.status,
         message=message,
@@ -87,6 +103,12 @@ def judge_check(check: Any, context: Context) -> TestResult:
 
 def describe_exception(error: dict[str, Any], doing: str) -> Finding:
     """'BatchNorm2d(32) receives 64 channels' rather than a bare 'running_mean should contain...'."""
+    finding = _describe_exception(error, doing)
+    finding.traceback = format_traceback(error)
+    return finding
+
+
+def _describe_exception(error: dict[str, Any], doing: str) -> Finding:
     kind = error.get("type", "Exception")
     message = error.get("message", "")
     frames = error.get("frames") or []
@@ -212,7 +234,7 @@ def _first(problems: list[Finding], total: int) -> Finding | None:
     lead = errors[0] if errors else first
     more = len(problems) - 1
     suffix = f" (and {more} more of {total} runs)" if more else ""
-    return Finding(lead.status, lead.message + suffix, lead.line)
+    return Finding(lead.status, lead.message + suffix, lead.line, lead.traceback)
 
 
 def judge_gradients(check: model.GradientsCheck, context: Context) -> Finding | None:

@@ -262,4 +262,4 @@ def _definition_result(question: model.CodeBase, definition: dict[str, Any]) -> 
             column=syntax["column"],
         )
     finding = describe_exception(definition.get("exception", {}), "defining the answer")
-    return Result("runtime_error", message=finding.message, line=finding.line)
+    return Result("runtime_error", message=finding.message, line=finding.line, traceback=finding.traceback)

@@ -59,6 +59,7 @@ class Result:
     column: int | None = None
     stdout: str = ""
     stderr: str = ""
+    traceback: str = ""  # the learner's own frames, when the answer raised before any check ran
 
     @property
     def status(self) -> Status:
@@ -97,6 +98,8 @@ class Result:
             data["stdout"] = cut(self.stdout)
         if self.stderr:
             data["stderr"] = cut(self.stderr)
+        if self.traceback:
+            data["traceback"] = self.traceback
         return data
 
 

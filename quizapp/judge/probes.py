@@ -613,3 +613,51 @@ def run_snippet(payload: dict[str, Any]) -> tuple[dict[str, Any], dict[str, torc
     _, error = define(payload["code"])
     sys.stdout.flush()
     return ({"ok": True} if error is None else {"definition": error}), {}
+
+
+_WARM_UP_CODE = """
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+
+class WarmUp(nn.Module):
+    def __init__(self, channels, stride=1):
+        super().__init__()
+        self.conv = nn.Conv2d(channels, channels, 3, stride=stride, padding=1, bias=False)
+        self.norm = nn.BatchNorm2d(channels)
+        self.skip = nn.Sequential(nn.Conv2d(channels, channels, 1, stride=stride, bias=False), nn.BatchNorm2d(channels))
+        self.head = nn.Linear(channels, channels)
+
+    def forward(self, x):
+        out = F.relu(self.norm(self.conv(x)))
+        out = out + self.skip(x)
+        out = torch.relu(out)
+        return self.head(out.mean((2, 3)))
+"""
+
+
+def warm_up() -> None:
+    """Run every probe once on our own small model, in the worker before it forks any job.
+
+    Lazy initialisation in torch (dispatch tables, kernels, the autograd engine, allocator pools) then
+    happens once in the server, shared copy-on-write, instead of in every job: a forked ResNet job goes
+    from about 50 ms to about 30 ms. Nothing from any pack is involved.
+    """
+    case = {"args": [4], "kwargs": {"stride": 2}, "inputs": [{"shape": [2, 4, 6, 6]}]}
+    checks = [
+        {"id": "o", "kind": "outputs", "cases": [case], "modes": ["train", "eval"], "seed": 0},
+        {"id": "g", "kind": "gradients", "cases": [case], "modes": ["train"], "seed": 0},
+        {"id": "s", "kind": "structure", "cases": [case]},
+        {"id": "t", "kind": "trace", "cases": [case], "seed": 0},
+        {"id": "e", "kind": "expression", "setup": "m = WarmUp(4)", "expressions": ["len(list(m.children()))"]},
+    ]
+    for _ in range(2):
+        _, tensors = run({"code": _WARM_UP_CODE, "entry_point": "WarmUp", "checks": checks})
+    try:
+        from safetensors.torch import save
+
+        save({key: value.contiguous() for key, value in tensors.items()})
+    except ImportError:
+        pass
+    linecache.cache.pop(ANSWER_FILE, None)
