@@ -1,0 +1,227 @@
+"""The judge's wire format and the outcome of one job. Plain Python: imported by the host (no torch).
+
+Frames
+------
+Every message, on every channel (host <-> server, jailed child -> server), is one frame::
+
+    b"QZF1" | header length (u32, big endian) | blob length (u64, big endian) | header (UTF-8 JSON) | blob
+
+The header is a small JSON object; the blob is opaque bytes (a job's payload, a child's facts and tensors,
+an outcome's stdout/stderr/facts/tensors). Sizes are checked before anything is allocated, so a hostile or
+broken peer cannot make a reader allocate more than it allowed.
+
+Nothing on any channel is ever unpickled: facts are JSON and tensors are a safetensors blob, which the
+grader reads with `safetensors.numpy` (no torch on the host).
+"""
+
+from __future__ import annotations
+
+import json
+import struct
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+MAGIC = b"QZF1"
+PREFIX = struct.Struct(">4sIQ")
+MAX_HEADER_BYTES = 1 << 20
+# Facts plus tensors a job may send back. Over this, the job's outcome is output_limit.
+MAX_RESULT_BYTES = 64 << 20
+# A job's payload (the learner's code, the probes): generous, but bounded.
+MAX_PAYLOAD_BYTES = 16 << 20
+
+Status = Literal["ok", "runtime_error", "time_limit", "memory_limit", "output_limit", "internal_error"]
+STATUSES: tuple[str, ...] = ("ok", "runtime_error", "time_limit", "memory_limit", "output_limit", "internal_error")
+
+
+class ProtocolError(Exception):
+    """A frame was malformed, too large, or the stream ended in the middle of one."""
+
+
+def encode_frame(header: dict[str, Any], blob: bytes | bytearray | memoryview = b"") -> bytes:
+    head = json.dumps(header, separators=(",", ":"), allow_nan=False).encode()
+    if len(head) > MAX_HEADER_BYTES:
+        raise ProtocolError(f"header of {len(head)} bytes is too large")
+    return PREFIX.pack(MAGIC, len(head), len(blob)) + head + bytes(blob)
+
+
+def frame_prefix(header: dict[str, Any], blob_len: int) -> bytes:
+    """The prefix and header of a frame whose blob (of blob_len bytes) the caller writes itself."""
+    head = json.dumps(header, separators=(",", ":"), allow_nan=False).encode()
+    if len(head) > MAX_HEADER_BYTES:
+        raise ProtocolError(f"header of {len(head)} bytes is too large")
+    return PREFIX.pack(MAGIC, len(head), blob_len) + head
+
+
+def parse_prefix(prefix: bytes, max_blob: int) -> tuple[int, int]:
+    """(header length, blob length) from a frame's first PREFIX.size bytes, checked against the limits."""
+    if len(prefix) != PREFIX.size:
+        raise ProtocolError("truncated frame prefix")
+    magic, head_len, blob_len = PREFIX.unpack(prefix)
+    if magic != MAGIC:
+        raise ProtocolError("bad frame magic")
+    if head_len > MAX_HEADER_BYTES:
+        raise ProtocolError(f"header of {head_len} bytes is too large")
+    if blob_len > max_blob:
+        raise ProtocolError(f"blob of {blob_len} bytes is too large")
+    return head_len, blob_len
+
+
+def parse_header(data: bytes | memoryview) -> dict[str, Any]:
+    try:
+        header = json.loads(bytes(data))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ProtocolError(f"header is not JSON: {exc}") from None
+    if not isinstance(header, dict):
+        raise ProtocolError("header is not a JSON object")
+    return header
+
+
+def decode_single_frame(data: bytes | memoryview, max_blob: int) -> tuple[dict[str, Any], memoryview]:
+    """The one frame that `data` must consist of exactly: anything before, after or malformed is an error."""
+    view = memoryview(data)
+    if len(view) < PREFIX.size:
+        raise ProtocolError("truncated frame")
+    head_len, blob_len = parse_prefix(bytes(view[: PREFIX.size]), max_blob)
+    end = PREFIX.size + head_len + blob_len
+    if len(view) != end:
+        raise ProtocolError("channel holds more or less than one frame")
+    header = parse_header(view[PREFIX.size : PREFIX.size + head_len])
+    return header, view[PREFIX.size + head_len : end]
+
+
+# --- what jobs and tasks share -------------------------------------------------------------------------
+
+OOM_MARKERS = (
+    "can't allocate memory",
+    "cannot allocate memory",
+    "not enough memory",
+    "out of memory",
+    "std::bad_alloc",
+    "bad_alloc",
+)
+
+
+def is_out_of_memory(exc: BaseException) -> bool:
+    """Whether an exception means the job ran out of its memory allowance.
+
+    MemoryError, and torch's allocator failures, which arrive as RuntimeError ("DefaultCPUAllocator: can't
+    allocate memory: you tried to allocate ..."). Task code (probes) that catches the learner's exceptions
+    should re-raise these, so the job's outcome is memory_limit rather than a fact about the answer.
+    """
+    if isinstance(exc, MemoryError):
+        return True
+    if isinstance(exc, RuntimeError):
+        text = str(exc).lower()
+        return any(marker in text for marker in OOM_MARKERS)
+    return False
+
+
+# --- the outcome of one job ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class JobOutcome:
+    """What happened to one job. `facts` and `tensors` are the task's, only when status is 'ok'.
+
+    status:
+      ok              the task returned its facts (which may describe an error in the learner's code)
+      runtime_error   the program crashed, exited before the judge could probe it, or wrote to the judge's
+                      result channel
+      time_limit      over its CPU time (SIGXCPU or measured) or its wall-clock time
+      memory_limit    an allocation failed under its memory allowance
+      output_limit    printed more than output_kb, or sent back more than MAX_RESULT_BYTES of results
+      internal_error  the judge's fault (a worker died, a protocol error): never the learner's
+    """
+
+    status: Status
+    facts: dict[str, Any] | None = None
+    tensors: bytes = b""
+    stdout: str = ""
+    stderr: str = ""
+    stdout_truncated: bool = False
+    wall_ms: float = 0.0
+    cpu_ms: float = 0.0
+    max_rss_kb: int = 0
+    exit_code: int | None = None
+    signal: int | None = None
+    jail_mode: str = "unknown"
+    detail: str = ""
+    worker: int = -1
+    extra: dict[str, Any] = field(default_factory=dict, compare=False)
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+    def summary(self) -> dict[str, Any]:
+        """Everything but the blobs, for logs and JSON output."""
+        data = asdict(self)
+        data.pop("tensors")
+        data["tensors_bytes"] = len(self.tensors)
+        return data
+
+
+def internal_error(detail: str, *, worker: int = -1, jail_mode: str = "unknown", **extra: Any) -> JobOutcome:
+    return JobOutcome(status="internal_error", detail=detail, worker=worker, jail_mode=jail_mode, extra=extra)
+
+
+# Fields of an outcome frame's header that map one to one onto JobOutcome.
+OUTCOME_FIELDS = (
+    "status",
+    "stdout_truncated",
+    "wall_ms",
+    "cpu_ms",
+    "max_rss_kb",
+    "exit_code",
+    "signal",
+    "jail_mode",
+    "detail",
+    "worker",
+)
+
+
+def outcome_from_frame(header: dict[str, Any], blob: bytes | memoryview) -> JobOutcome:
+    """Build the JobOutcome from a server's outcome frame.
+
+    The blob is stdout | stderr | facts JSON | safetensors, with the lengths in the header. The server never
+    parses the facts (so they never sit in its memory, which later jobs share); the host does, here, and a
+    result that is not a JSON object is the job's doing: runtime_error.
+    """
+    view = memoryview(blob)
+    lengths = [int(header.get(key, 0)) for key in ("stdout_len", "stderr_len", "facts_len", "tensors_len")]
+    if any(n < 0 for n in lengths) or sum(lengths) != len(view):
+        raise ProtocolError("outcome blob does not match its lengths")
+    parts = []
+    offset = 0
+    for n in lengths:
+        parts.append(view[offset : offset + n])
+        offset += n
+    stdout, stderr, facts_bytes, tensors = parts
+    values = {key: header[key] for key in OUTCOME_FIELDS if key in header}
+    if values.get("status") not in STATUSES:
+        raise ProtocolError(f"unknown status {values.get('status')!r}")
+    facts: dict[str, Any] | None = None
+    extra: dict[str, Any] = dict(header.get("extra") or {})
+    if len(facts_bytes):
+        try:
+            decoded = json.loads(bytes(facts_bytes))
+        except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
+            decoded = None
+        if not isinstance(decoded, dict):
+            values["status"] = "runtime_error"
+            values["detail"] = "the judge's result channel was written to"
+            tensors = memoryview(b"")
+        elif values["status"] == "ok":
+            facts = decoded
+        else:
+            extra["task_report"] = decoded
+    if values["status"] != "ok":
+        tensors = memoryview(b"")
+    return JobOutcome(
+        facts=facts,
+        tensors=bytes(tensors),
+        stdout=bytes(stdout).decode("utf-8", errors="replace"),
+        stderr=bytes(stderr).decode("utf-8", errors="replace"),
+        extra=extra,
+        **values,
+    )

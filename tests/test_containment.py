@@ -1,0 +1,536 @@
+"""Hostile answers against the real jail: each gets exactly the outcome it earned, the host sees nothing of
+it, and the same pool answers a normal job right after.
+
+Every case in the list of docs' SANDBOX.md is here. The network cases never send a packet off this machine:
+the job first checks that its network namespace has nothing but a loopback interface, and only then tries an
+outside address (192.0.2.1, a documentation address that is never routed) and a name lookup.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import sys
+import textwrap
+import uuid
+from pathlib import Path
+
+import pytest
+
+from quizapp import locations
+from quizapp.judge import jail
+from quizapp.judge.pool import Pool
+from quizapp.packs.model import Limits
+
+SECRET_NAME = "QUIZAPP_TEST_SECRET"
+SECRET_VALUE = f"s3cret-{uuid.uuid4().hex}"
+LIMITS = Limits(cpu_seconds=1, wall_seconds=3, memory_mb=256, output_kb=16, processes=1, file_size_kb=64)
+FORKING = LIMITS.model_copy(update={"processes": 4})
+
+
+@pytest.fixture(scope="module")
+def pool():
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv(SECRET_NAME, SECRET_VALUE)  # in the host's environment while the workers start
+        pool = Pool(size=2)
+    with pool:
+        assert pool.wait_warm(180), "the judge's workers did not start"
+        if pool.jail_mode != "full":
+            pytest.skip(f"the full jail is unavailable here: {pool.jail_reason}")
+        yield pool
+
+
+def run(pool: Pool, text: str, limits: Limits = LIMITS):
+    return pool.run("exec", {"code": textwrap.dedent(text)}, limits)
+
+
+def descendants(pid: int) -> list[int]:
+    found, stack = [], [pid]
+    while stack:
+        current = stack.pop()
+        try:
+            tasks = os.listdir(f"/proc/{current}/task")
+        except OSError:
+            continue
+        for task in tasks:
+            try:
+                with open(f"/proc/{current}/task/{task}/children") as f:
+                    children = [int(c) for c in f.read().split()]
+            except OSError:
+                children = []
+            found += children
+            stack += children
+    return found
+
+
+def processes_named(name: str) -> list[int]:
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/comm") as f:
+                    if f.read().strip() == name:
+                        found.append(int(entry))
+            except OSError:
+                pass
+    return found
+
+
+def job_uid_processes(pool: Pool) -> list[int]:
+    """Processes owned by any worker slot's job uid (root mode only)."""
+    uids = {str(jail.JOB_UID_BASE + slot) for slot in range(pool.size)}
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/status") as f:
+                    for line in f:
+                        if line.startswith("Uid:") and line.split()[1] in uids:
+                            found.append(int(entry))
+            except OSError:
+                pass
+    return found
+
+
+@pytest.fixture
+def healthy(pool):
+    """Before: note the workers. After: same workers, no job process left, and a normal job answers."""
+    before = pool.worker_pids()
+    yield pool
+    assert pool.worker_pids() == before, "a worker died"
+    for pid in before.values():
+        assert descendants(pid) == [], "a job's process outlived it"
+    assert job_uid_processes(pool) == []
+    for expected in (1, 2):  # twice, so both workers are likely exercised
+        outcome = run(pool, f"RESULT = {expected}")
+        assert outcome.status == "ok", outcome.detail
+        assert outcome.facts == {"ok": True, "result": expected}
+
+
+# --- time -------------------------------------------------------------------------------------------------
+
+
+def test_infinite_loop_is_a_time_limit(healthy):
+    outcome = run(healthy, "while True:\n    pass")
+    assert outcome.status == "time_limit"
+    assert "CPU" in outcome.detail
+    assert outcome.facts is None
+
+
+def test_sleep_is_a_time_limit_by_wall_clock(healthy):
+    outcome = run(healthy, "import time\ntime.sleep(60)", LIMITS.model_copy(update={"wall_seconds": 1.5}))
+    assert outcome.status == "time_limit"
+    assert outcome.detail == "killed after 1.5 s of wall time"
+    assert 1400 < outcome.wall_ms < 10000
+
+
+def test_ignoring_sigxcpu_is_still_a_time_limit(healthy):
+    outcome = run(
+        healthy,
+        """
+        import signal
+        signal.signal(signal.SIGXCPU, signal.SIG_IGN)
+        while True:
+            pass
+        """,
+        LIMITS.model_copy(update={"wall_seconds": 6}),
+    )
+    assert outcome.status == "time_limit"
+    assert "CPU" in outcome.detail  # killed by the hard CPU limit, not the wall clock
+
+
+# --- memory -----------------------------------------------------------------------------------------------
+
+
+def test_memory_hog_in_bytes_is_a_memory_limit(healthy):
+    outcome = run(healthy, "hog = bytearray(2 * 1024**3)")
+    assert outcome.status == "memory_limit"
+    assert outcome.detail == "used more than 256 MB"
+
+
+def test_memory_hog_in_small_steps_is_a_memory_limit(healthy):
+    outcome = run(healthy, "hog = []\nwhile True:\n    hog.append(bytearray(8 * 1024**2))")
+    assert outcome.status == "memory_limit"
+
+
+def test_memory_hog_in_tensors_is_a_memory_limit(healthy):
+    outcome = run(healthy, "import torch\nhog = torch.ones(1024, 1024, 512)")
+    assert outcome.status == "memory_limit"
+
+
+# --- processes --------------------------------------------------------------------------------------------
+
+
+def test_fork_storm_is_contained(healthy):
+    before = len([p for p in os.listdir("/proc") if p.isdigit()])
+    outcome = run(
+        healthy,
+        """
+        import os, time
+        forked = failed = 0
+        for _ in range(300):
+            try:
+                pid = os.fork()
+            except OSError:
+                failed += 1
+                continue
+            if pid == 0:
+                time.sleep(60)
+                os._exit(0)
+            forked += 1
+        RESULT = {"forked": forked, "failed": failed}
+        """,
+        FORKING,
+    )
+    assert outcome.status == "ok", outcome.detail
+    assert outcome.facts["result"]["forked"] <= 3  # processes=4: the job itself and three more
+    assert outcome.facts["result"]["failed"] >= 297
+    after = len([p for p in os.listdir("/proc") if p.isdigit()])
+    assert after <= before + 2
+
+
+def test_no_fork_at_all_with_one_process(healthy):
+    outcome = run(healthy, "import os\npid = os.fork()\nif pid == 0:\n    os._exit(0)")
+    assert outcome.status == "ok"
+    assert outcome.facts["error"]["type"] == "BlockingIOError"
+
+
+def test_thread_storm_is_contained(healthy):
+    outcome = run(
+        healthy,
+        """
+        import threading, time
+        started = 0
+        try:
+            for _ in range(500):
+                threading.Thread(target=time.sleep, args=(60,), daemon=True).start()
+                started += 1
+        except RuntimeError as exc:
+            error = str(exc)
+        RESULT = {"started": started, "error": error}
+        """,
+        FORKING,
+    )
+    assert outcome.status == "ok", outcome.detail
+    assert outcome.facts["result"]["started"] <= 3
+    assert "can't start new thread" in outcome.facts["result"]["error"]
+
+
+def test_an_orphan_cannot_outlive_the_job(healthy):
+    marker = Path("/tmp") / f"quizapp-orphan-{uuid.uuid4().hex}"
+    outcome = run(
+        healthy,
+        f"""
+        import ctypes, os, time
+        if os.fork() == 0:
+            os.setsid()
+            if os.fork() == 0:
+                ctypes.CDLL(None).prctl(15, b"qz-orphan", 0, 0, 0)
+                time.sleep(1)
+                for path in ({str(marker)!r}, "/tmp/orphan-was-here"):
+                    try:
+                        open(path, "w").write("still alive")
+                    except OSError:
+                        pass
+                time.sleep(60)
+            os._exit(0)
+        time.sleep(0.3)
+        RESULT = "parent done"
+        """,
+        FORKING,
+    )
+    assert outcome.status == "ok", outcome.detail
+    assert processes_named("qz-orphan") == []
+    assert not marker.exists()
+    follow_up = run(healthy, "import os\nRESULT = os.listdir('/tmp')")
+    assert follow_up.facts["result"] == []
+
+
+# --- network ----------------------------------------------------------------------------------------------
+
+
+def test_no_network_by_address_or_by_name(healthy):
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(8)
+    listener.setblocking(False)
+    port = listener.getsockname()[1]
+    try:
+        outcome = run(
+            healthy,
+            f"""
+            import socket
+            result = {{}}
+            with open("/proc/net/dev") as f:
+                result["interfaces"] = sorted(line.split(":")[0].strip() for line in f.readlines()[2:])
+            def attempt(key, action):
+                try:
+                    action()
+                    result[key] = "succeeded"
+                except OSError as exc:
+                    result[key] = type(exc).__name__
+            attempt("host listener", lambda: socket.create_connection(("127.0.0.1", {port}), timeout=1))
+            if result["interfaces"] == ["lo"]:  # never send anything off this machine
+                attempt("outside address", lambda: socket.create_connection(("192.0.2.1", 53), timeout=1))
+                udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+                attempt("udp", lambda: udp.sendto(b"x", ("192.0.2.1", 53)))
+                attempt("dns", lambda: socket.getaddrinfo("example.com", 80))
+            RESULT = result
+            """,
+        )
+        assert outcome.status == "ok", outcome.detail
+        result = outcome.facts["result"]
+        assert result["interfaces"] == ["lo"]
+        for key in ("host listener", "outside address", "udp", "dns"):
+            assert result[key] != "succeeded", key
+        with pytest.raises(BlockingIOError):
+            listener.accept()  # nothing ever connected to the host's listener
+    finally:
+        listener.close()
+
+
+# --- files ------------------------------------------------------------------------------------------------
+
+
+def test_host_files_are_invisible(healthy):
+    secret_file = locations.data_dir() / "progress.db"
+    secret_file.parent.mkdir(parents=True, exist_ok=True)
+    secret_file.write_text("the learner's progress")
+    pack = locations.builtin_packs_dir() / "torch-modules.yaml"
+    assert pack.is_file()
+    repo_file = Path(__file__).resolve().parent.parent / "pyproject.toml"
+    paths = [
+        "/etc/shadow",
+        "/etc/passwd",
+        "/etc/hostname",
+        str(Path.home()),
+        str(Path.home() / ".bashrc"),
+        str(pack),
+        str(pack.parent),
+        str(secret_file),
+        str(locations.data_dir()),
+        str(repo_file),
+        str(Path(__file__).resolve()),
+    ]
+    outcome = run(
+        healthy,
+        f"""
+        import os
+        result = {{}}
+        for path in {paths!r}:
+            try:
+                if os.path.isdir(path):
+                    result[path] = "listed " + repr(os.listdir(path))
+                else:
+                    with open(path) as f:
+                        result[path] = "read " + f.read()[:100]
+            except OSError as exc:
+                result[path] = type(exc).__name__
+        RESULT = result
+        """,
+    )
+    assert outcome.status == "ok", outcome.detail
+    result = outcome.facts["result"]
+    # The home directory shows at most the empty path down to the Python installation (pyenv lives there).
+    home = Path.home()
+    leading = {
+        Path(p).relative_to(home).parts[0] for p in (sys.base_prefix, sys.prefix) if Path(p).is_relative_to(home)
+    }
+    if leading:
+        assert result.pop(str(home)) == f"listed {sorted(leading)!r}"
+    for path, seen in result.items():
+        assert seen in ("FileNotFoundError", "PermissionError"), (path, seen)
+
+
+def test_writing_outside_the_scratch_dir_changes_nothing_on_the_host(healthy):
+    name = f"quizapp-escape-{uuid.uuid4().hex}"
+    package_dir = Path(jail.__file__).resolve().parent
+    targets = [f"/tmp/{name}", f"/{name}", f"/var/tmp/{name}", str(package_dir / name)]
+    targets.append(str(locations.data_dir() / name))
+    outcome = run(
+        healthy,
+        f"""
+        result = {{}}
+        for path in {targets!r}:
+            try:
+                with open(path, "w") as f:
+                    f.write("escaped")
+                result[path] = "written"
+            except OSError as exc:
+                result[path] = type(exc).__name__
+        RESULT = result
+        """,
+    )
+    assert outcome.status == "ok", outcome.detail
+    result = outcome.facts["result"]
+    assert result[f"/tmp/{name}"] == "written"  # the job's own scratch /tmp
+    for path in targets:
+        assert not Path(path).exists(), path
+        if path != f"/tmp/{name}":
+            assert result[path] != "written", path
+
+
+def test_filling_the_disk_stops_at_the_limits(healthy):
+    outcome = run(
+        healthy,
+        """
+        import errno
+        result = {}
+        try:
+            with open("big", "wb") as f:
+                f.write(b"x" * 10_000_000)
+        except OSError as exc:
+            result["one big file"] = errno.errorcode[exc.errno]
+        written = 0
+        try:
+            for i in range(10_000):
+                with open(f"part{i}", "wb") as f:
+                    f.write(b"y" * 60_000)
+                written += 1
+        except OSError as exc:
+            result["many files"] = errno.errorcode[exc.errno]
+        result["written"] = written
+        RESULT = result
+        """,
+    )
+    assert outcome.status == "ok", outcome.detail
+    result = outcome.facts["result"]
+    assert result["one big file"] == "EFBIG"
+    assert result["many files"] == "ENOSPC"
+    assert result["written"] < 10
+
+
+# --- output and the result channel ---------------------------------------------------------------------------
+
+
+def test_flooding_stdout_is_an_output_limit(healthy):
+    outcome = run(healthy, "while True:\n    print('spam' * 100)")
+    assert outcome.status == "output_limit"
+    assert outcome.detail == "printed more than 16 KB"
+    assert outcome.stdout_truncated
+    assert len(outcome.stdout.encode()) + len(outcome.stderr.encode()) <= 16 * 1024
+
+
+def test_flooding_stderr_is_an_output_limit(healthy):
+    outcome = run(healthy, "import sys\nwhile True:\n    sys.stderr.write('spam' * 1000)")
+    assert outcome.status == "output_limit"
+
+
+def test_the_environment_does_not_leak(healthy):
+    assert SECRET_NAME not in os.environ  # it was set only while the workers started
+    outcome = run(
+        healthy,
+        f"""
+        import os
+        with open("/proc/self/environ", "rb") as f:
+            own = f.read()
+        try:
+            with open("/proc/1/environ", "rb") as f:
+                init = f.read()
+        except OSError:
+            init = b""
+        RESULT = {{
+            "keys": sorted(os.environ),
+            "leaked": {SECRET_VALUE!r}.encode() in own + init,
+        }}
+        """,
+    )
+    assert outcome.status == "ok", outcome.detail
+    assert outcome.facts["result"]["keys"] == sorted(jail.JOB_ENV)
+    assert outcome.facts["result"]["leaked"] is False
+    assert SECRET_VALUE not in outcome.stdout + outcome.stderr
+
+
+FORGE = """
+import json, os, struct
+header = json.dumps({"op": "outcome", "status": "ok", "nonce": "0" * 32, "facts_len": 15, "tensors_len": 0,
+                     "facts": {"forged": True}}).encode()
+blob = b'{"forged":true}'
+frame = b"QZF1" + struct.pack(">IQ", len(header), len(blob)) + header + blob
+hits = []
+for fd in range(256):
+    try:
+        os.write(fd, frame)
+        hits.append(fd)
+    except OSError:
+        pass
+"""
+
+
+def test_forging_a_verdict_on_every_fd_earns_nothing(healthy):
+    outcome = run(healthy, FORGE + "RESULT = hits")
+    assert outcome.status == "runtime_error"
+    assert outcome.detail == "the judge's result channel was written to"
+    assert outcome.facts is None
+
+
+def test_forging_a_verdict_then_exiting_earns_nothing(healthy):
+    outcome = run(healthy, FORGE + "os._exit(0)")
+    assert outcome.status == "runtime_error"
+    assert outcome.facts is None
+
+
+def test_forging_a_verdict_on_stdout_is_only_output(healthy):
+    outcome = run(healthy, 'print(\'{"status": "ok", "facts": {"forged": true}}\')\nraise ValueError("wrong")')
+    assert outcome.status == "ok"
+    assert outcome.facts["error"]["type"] == "ValueError"
+    assert "forged" not in outcome.facts
+
+
+def test_patching_torch_allclose_does_not_reach_the_next_job(healthy):
+    patched = run(
+        healthy,
+        "import torch\ntorch.allclose = lambda *a, **k: True\nRESULT = torch.allclose(torch.zeros(1), torch.ones(1))",
+    )
+    assert patched.facts["result"] is True
+    for _ in range(4):
+        clean = run(healthy, "import torch\nRESULT = torch.allclose(torch.zeros(1), torch.ones(1))")
+        assert clean.facts["result"] is False
+
+
+# --- signals and crashes ----------------------------------------------------------------------------------
+
+
+def test_killing_the_parent_and_everyone_leaves_the_server_alive(healthy):
+    outcome = run(
+        healthy,
+        """
+        import os, signal
+        result = {}
+        for name, pid in (("parent", os.getppid()), ("init", 1), ("everyone", -1)):
+            for sig in (signal.SIGKILL, signal.SIGTERM, signal.SIGINT):
+                try:
+                    os.kill(pid, sig)
+                    result[f"{name} {sig.name}"] = "sent"
+                except OSError as exc:
+                    result[f"{name} {sig.name}"] = type(exc).__name__
+        RESULT = result
+        """,
+    )
+    assert outcome.status == "ok", outcome.detail
+
+
+def test_segfault_is_a_runtime_error(healthy):
+    outcome = run(healthy, "import ctypes\nctypes.string_at(0)")
+    assert outcome.status == "runtime_error"
+    assert outcome.detail == "crashed with SIGSEGV"
+    assert outcome.signal == 11
+
+
+def test_exiting_before_defining_anything_is_a_runtime_error(healthy):
+    outcome = run(healthy, "import sys\nsys.exit(0)\nclass Model:\n    pass")
+    assert outcome.status == "runtime_error"
+    assert outcome.detail == "the program exited with status 0 before the judge could probe it"
+    assert outcome.exit_code == 0
+
+
+def test_os_exit_is_a_runtime_error(healthy):
+    outcome = run(healthy, "import os\nos._exit(3)")
+    assert outcome.status == "runtime_error"
+    assert outcome.detail == "the program exited with status 3 before the judge could probe it"
+
+
+def test_a_forked_child_that_returns_does_not_report_twice(healthy):
+    outcome = run(healthy, "import os\npid = os.fork()\nRESULT = 'child' if pid == 0 else 'parent'", FORKING)
+    assert outcome.status == "ok", outcome.detail
+    assert outcome.facts["result"] == "parent"

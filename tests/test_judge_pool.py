@@ -1,0 +1,206 @@
+"""The judge's pool, for real: warm workers, jailed jobs, facts and tensors back, workers replaced."""
+
+from __future__ import annotations
+
+import concurrent.futures
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+
+import pytest
+
+from quizapp.judge.pool import Pool
+from quizapp.packs.model import Limits
+
+LIMITS = Limits(cpu_seconds=2, wall_seconds=10, memory_mb=256, output_kb=16)
+
+
+@pytest.fixture(scope="module")
+def pool():
+    with Pool(size=2) as pool:
+        assert pool.wait_warm(180), "the judge's workers did not start"
+        yield pool
+
+
+def code(text: str) -> dict:
+    return {"code": textwrap.dedent(text)}
+
+
+def descendants(pid: int) -> list[int]:
+    found, stack = [], [pid]
+    while stack:
+        current = stack.pop()
+        try:
+            tasks = os.listdir(f"/proc/{current}/task")
+        except OSError:
+            continue
+        for task in tasks:
+            try:
+                with open(f"/proc/{current}/task/{task}/children") as f:
+                    children = [int(c) for c in f.read().split()]
+            except OSError:
+                children = []
+            found += children
+            stack += children
+    return found
+
+
+def test_a_job_returns_facts(pool):
+    outcome = pool.run("exec", code("print('hello')\nRESULT = {'answer': 42}"), LIMITS)
+    assert outcome.status == "ok", outcome.detail
+    assert outcome.facts == {"ok": True, "result": {"answer": 42}}
+    assert outcome.stdout == "hello\n"
+    assert outcome.stderr == ""
+    assert outcome.jail_mode == pool.jail_mode
+    assert outcome.worker in (0, 1)
+    assert outcome.wall_ms > 0 and outcome.cpu_ms > 0 and outcome.max_rss_kb > 0
+    assert outcome.exit_code == 0 and outcome.signal is None
+
+
+def test_tensors_round_trip_without_torch_on_the_host(pool):
+    from safetensors.numpy import load
+
+    outcome = pool.run(
+        "exec",
+        code(
+            """
+            import torch
+            TENSORS = {
+                "weights": torch.arange(12, dtype=torch.float32).reshape(3, 4),
+                "mask": torch.tensor([True, False]),
+                "ids": torch.tensor([[1, 2], [3, 4]], dtype=torch.int64).t(),  # not contiguous
+            }
+            """
+        ),
+        LIMITS,
+    )
+    assert outcome.status == "ok", outcome.detail
+    arrays = load(outcome.tensors)
+    assert arrays["weights"].shape == (3, 4)
+    assert arrays["weights"].tolist()[2] == [8.0, 9.0, 10.0, 11.0]
+    assert arrays["mask"].tolist() == [True, False]
+    assert arrays["ids"].tolist() == [[1, 3], [2, 4]]
+
+
+def test_the_host_side_does_not_import_torch():
+    check = "import sys, quizapp.judge.pool, quizapp.judge.protocol; print('torch' in sys.modules)"
+    result = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "False"
+
+
+def test_the_learner_traceback_names_answer_py_lines(pool):
+    outcome = pool.run(
+        "exec",
+        code(
+            """
+            def helper(x):
+                return 1 / x
+
+            value = helper(0)
+            """
+        ),
+        LIMITS,
+    )
+    assert outcome.status == "ok"
+    error = outcome.facts["error"]
+    assert error["type"] == "ZeroDivisionError"
+    assert [frame["line"] for frame in error["traceback"]] == [5, 3]
+    assert [frame["function"] for frame in error["traceback"]] == ["<module>", "helper"]
+
+
+def test_a_syntax_error_is_a_fact_with_its_line(pool):
+    outcome = pool.run("exec", code("x = 1\ndef broken(:\n    pass\n"), LIMITS)
+    assert outcome.status == "ok"
+    assert outcome.facts["error"]["type"] == "SyntaxError"
+    assert outcome.facts["error"]["line"] == 2
+
+
+def test_workers_are_reused(pool):
+    pool.wait_warm(180)
+    before = pool.worker_pids()
+    seen = set()
+    for i in range(12):
+        outcome = pool.run("exec", code(f"RESULT = {i} * 2"), LIMITS)
+        assert outcome.status == "ok" and outcome.facts["result"] == i * 2
+        seen.add(outcome.worker)
+    assert pool.worker_pids() == before
+    for pid in before.values():
+        assert descendants(pid) == []
+
+
+def test_jobs_run_in_parallel_on_both_workers(pool):
+    pool.wait_warm(180)
+    job = code("import time\ntime.sleep(0.6)\nRESULT = 'done'")
+    results = []
+    started = time.monotonic()
+
+    def one() -> None:
+        results.append(pool.run("exec", job, LIMITS))
+
+    threads = [threading.Thread(target=one) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    elapsed = time.monotonic() - started
+    assert [o.status for o in results] == ["ok"] * 4
+    assert {o.worker for o in results} == {0, 1}
+    assert elapsed < 4 * 0.6  # serially it would take at least 2.4 s
+
+
+def test_submit_returns_a_future(pool):
+    futures = [pool.submit("exec", code(f"RESULT = {i}"), LIMITS) for i in range(3)]
+    done = [f.result(timeout=120) for f in futures]
+    assert [o.facts["result"] for o in done] == [0, 1, 2]
+    assert isinstance(futures[0], concurrent.futures.Future)
+
+
+def test_a_worker_killed_from_outside_is_replaced(pool):
+    assert pool.wait_warm(180)
+    before = pool.worker_pids()
+    os.kill(before[0], signal.SIGKILL)
+    for i in range(4):
+        outcome = pool.run("exec", code(f"RESULT = {i}"), LIMITS)
+        assert outcome.status == "ok", outcome.detail
+        assert outcome.facts["result"] == i
+    assert pool.wait_warm(180)
+    after = pool.worker_pids()
+    assert after[0] != before[0]
+    assert after[1] == before[1]
+
+
+def test_an_unknown_task_is_an_internal_error(pool):
+    outcome = pool.run("no-such-task", {"x": 1}, LIMITS)
+    assert outcome.status == "internal_error"
+    assert "unknown task" in outcome.detail
+    assert pool.run("exec", code("RESULT = 1"), LIMITS).status == "ok"
+
+
+def test_the_judge_can_be_closed_twice_and_then_refuses_jobs():
+    pool = Pool(size=1)
+    pool.close()
+    pool.close()
+    outcome = pool.run("exec", code("RESULT = 1"), LIMITS)
+    assert outcome.status == "internal_error"
+
+
+def test_reduced_mode_can_be_forced_and_says_so(monkeypatch):
+    monkeypatch.setenv("QUIZAPP_JAIL", "reduced")
+    with Pool(size=1) as reduced:
+        assert reduced.jail_mode == "reduced"
+        outcome = reduced.run("exec", code("import os\nRESULT = sorted(os.environ)\nprint('hi')"), LIMITS)
+        assert outcome.status == "ok", outcome.detail
+        assert outcome.jail_mode == "reduced"
+        assert outcome.stdout == "hi\n"
+        assert "QUIZAPP_JAIL" not in outcome.facts["result"]
+        looping = reduced.run("exec", code("while True:\n    pass"), Limits(cpu_seconds=1, wall_seconds=5))
+        assert looping.status == "time_limit"
+        assert looping.jail_mode == "reduced"
+        assert reduced.run("exec", code("RESULT = 2"), LIMITS).facts == {"ok": True, "result": 2}
+        for pid in reduced.worker_pids().values():
+            assert descendants(pid) == []
