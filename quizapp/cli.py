@@ -67,6 +67,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     validate.add_argument("paths", nargs="*", metavar="PATH", help="files or folders (default: every known pack)")
     validate.add_argument("--json", action="store_true", help="problems as JSON, for tools")
+    validate.add_argument(
+        "--no-run",
+        action="store_true",
+        help="check the files only: do not run references, decoys and snippets in the judge",
+    )
     return parser
 
 
@@ -80,7 +85,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stdout.write("\n")
         return EXIT_OK
     if args.command == "validate":
-        return _validate(args.paths, extra, args.json)
+        return _validate(args.paths, extra, args.json, run=not args.no_run)
     catalogue = discover(extra)
     if args.command == "grade":
         return _grade(catalogue, args)
@@ -230,6 +235,17 @@ def _grade(catalogue: Catalogue, args: argparse.Namespace) -> int:
     return EXIT_OK if all_passed else EXIT_PROBLEMS
 
 
+def _prove_all(loaded: list[Any]) -> dict[str, Any]:
+    """Run every loaded pack's references, decoys and snippets through one pool."""
+    from .grading.grader import Grader, ReferenceCache
+    from .grading.proving import prove
+    from .judge.pool import Pool
+
+    with Pool(size=2) as pool:
+        grader = Grader(pool, ReferenceCache.default())
+        return {result.file: prove(result, grader, pool) for result in loaded}
+
+
 def render_result(name: str, result: Any) -> str:
     """A result for a terminal: the verdict, then each check with a mark and its message."""
     jail = f", jail: {result.jail_mode}" if result.jail_mode else ""
@@ -287,7 +303,7 @@ def render_question(question: model.AnyQuestion, with_solution: bool = False) ->
     return "\n".join(lines)
 
 
-def _validate(paths: list[str], extra: list[Path], as_json: bool) -> int:
+def _validate(paths: list[str], extra: list[Path], as_json: bool, run: bool = True) -> int:
     if paths:
         files: list[Path] = []
         missing: list[str] = []
@@ -310,6 +326,16 @@ def _validate(paths: list[str], extra: list[Path], as_json: bool) -> int:
         catalogue = discover(extra)
         results = catalogue.results
         problems = catalogue.problems
+    proved = ""
+    loaded = [r for r in results if r.pack is not None]
+    if run and loaded:
+        problems = list(problems)
+        proofs = _prove_all(loaded)
+        problems.extend(p for proof in proofs.values() for p in proof.problems)
+        references = sum(p.references for p in proofs.values())
+        decoys = sum(p.decoys for p in proofs.values())
+        snippets = sum(p.snippets for p in proofs.values())
+        proved = f"; ran {references} reference(s), {decoys} decoy(s), {snippets} snippet(s)"
     errors = [p for p in problems if p.severity == "error"]
     if as_json:
         document = {
@@ -326,7 +352,7 @@ def _validate(paths: list[str], extra: list[Path], as_json: bool) -> int:
         for problem in problems:
             print(problem)
         packs = sum(1 for r in results if r.pack is not None)
-        summary = f"{len(results)} file(s), {packs} valid pack(s), {len(errors)} error(s)"
+        summary = f"{len(results)} file(s), {packs} valid pack(s){proved}, {len(errors)} error(s)"
         warnings = len(problems) - len(errors)
         if warnings:
             summary += f", {warnings} warning(s)"

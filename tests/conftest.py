@@ -229,3 +229,13 @@ def valid_pack_text() -> str:
 def valid_pack_file(tmp_path: Path) -> Path:
     """VALID_PACK written to a file in a fresh temporary folder."""
     return write_pack(tmp_path / "packs", VALID_PACK, "test-pack.yaml")
+
+
+@pytest.fixture(scope="session")
+def judge_pool():
+    """One real, jailed, warm pool for the grading tests (the judge's own tests start their own)."""
+    from quizapp.judge.pool import Pool
+
+    with Pool(size=2) as pool:
+        assert pool.wait_warm(180), "the judge's workers did not start"
+        yield pool

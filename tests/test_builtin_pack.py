@@ -167,9 +167,13 @@ def test_mlp_stack_message_states_the_true_parameter_count(pack: model.Pack) -> 
     assert f"{count} parameters" in (check.message or "")
 
 
-def test_the_pack_validates_from_the_command_line() -> None:
+def test_the_pack_proves_itself_from_the_command_line(pack: model.Pack) -> None:
+    """`quizapp validate` runs every reference, every decoy and every snippet in the judge."""
     done = subprocess.run(
-        [sys.executable, "-m", "quizapp", "validate", str(PACK)], capture_output=True, text=True, timeout=60
+        [sys.executable, "-m", "quizapp", "validate", str(PACK)], capture_output=True, text=True, timeout=600
     )
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "0 error(s)" in done.stderr
+    code = [q for q in pack.questions if isinstance(q, model.CodeBase)]
+    decoys = sum(len(q.decoys) for q in code)
+    snippets = sum(1 for q in pack.questions if isinstance(q, model.PredictQuestion))
+    assert f"ran {len(code)} reference(s), {decoys} decoy(s), {snippets} snippet(s), 0 error(s)" in done.stderr

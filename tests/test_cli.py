@@ -67,7 +67,7 @@ def shadow_packs(folder: Path) -> tuple[Path, Path]:
 
 
 def test_validate_clean_pack_exits_0(capsys, valid_pack_file: Path):
-    code, out, err = run(capsys, "validate", str(valid_pack_file))
+    code, out, err = run(capsys, "validate", "--no-run", str(valid_pack_file))
     assert code == 0
     assert out == ""
     assert err.strip() == "1 file(s), 1 valid pack(s), 0 error(s)"
@@ -75,7 +75,7 @@ def test_validate_clean_pack_exits_0(capsys, valid_pack_file: Path):
 
 def test_validate_broken_pack_exits_1_with_located_lines(capsys, tmp_path: Path):
     path = write_pack(tmp_path, BROKEN_PACK, "broken.yaml")
-    code, out, err = run(capsys, "validate", str(path))
+    code, out, err = run(capsys, "validate", "--no-run", str(path))
     assert code == 1
     lines = out.splitlines()
     assert lines == [
@@ -91,7 +91,7 @@ def test_validate_folder_checks_every_yaml_file(capsys, tmp_path: Path):
     write_pack(tmp_path / "packs", VALID_PACK, "a-good.yaml")
     broken = write_pack(tmp_path / "packs" / "nested", BROKEN_PACK, "b-broken.yml")
     (tmp_path / "packs" / "notes.txt").write_text("not a pack")
-    code, out, err = run(capsys, "validate", str(tmp_path / "packs"))
+    code, out, err = run(capsys, "validate", "--no-run", str(tmp_path / "packs"))
     assert code == 1
     assert [line.split(": error:")[0] for line in out.splitlines()] == [f"{broken}:31:13", f"{broken}:37:17"]
     assert err.strip() == "2 file(s), 1 valid pack(s), 2 error(s)"
@@ -99,7 +99,7 @@ def test_validate_folder_checks_every_yaml_file(capsys, tmp_path: Path):
 
 def test_validate_missing_path_exits_2(capsys, tmp_path: Path, valid_pack_file: Path):
     missing = tmp_path / "nope.yaml"
-    code, out, err = run(capsys, "validate", str(valid_pack_file), str(missing))
+    code, out, err = run(capsys, "validate", "--no-run", str(valid_pack_file), str(missing))
     assert code == 2
     assert out == ""
     assert f"quizapp: no such file or folder: {missing}" in err
@@ -107,14 +107,14 @@ def test_validate_missing_path_exits_2(capsys, tmp_path: Path, valid_pack_file: 
 
 def test_validate_folder_without_packs_exits_1(capsys, tmp_path: Path):
     (tmp_path / "empty").mkdir()
-    code, _, err = run(capsys, "validate", str(tmp_path / "empty"))
+    code, _, err = run(capsys, "validate", "--no-run", str(tmp_path / "empty"))
     assert code == 1
     assert "no pack files (*.yaml, *.yml)" in err
 
 
 def test_validate_json_for_a_broken_pack(capsys, tmp_path: Path):
     path = write_pack(tmp_path, BROKEN_PACK, "broken.yaml")
-    code, out, _ = run(capsys, "validate", "--json", str(path))
+    code, out, _ = run(capsys, "validate", "--no-run", "--json", str(path))
     assert code == 1
     document = json.loads(out)
     assert document["ok"] is False
@@ -127,7 +127,7 @@ def test_validate_json_for_a_broken_pack(capsys, tmp_path: Path):
 
 
 def test_validate_json_for_a_clean_pack(capsys, valid_pack_file: Path):
-    code, out, _ = run(capsys, "validate", "--json", str(valid_pack_file))
+    code, out, _ = run(capsys, "validate", "--no-run", "--json", str(valid_pack_file))
     assert code == 0
     assert json.loads(out) == {
         "ok": True,
@@ -138,27 +138,27 @@ def test_validate_json_for_a_clean_pack(capsys, valid_pack_file: Path):
 
 def test_validate_subprocess_broken_and_missing(tmp_path: Path):
     path = write_pack(tmp_path, BROKEN_PACK, "broken.yaml")
-    broken = run_subprocess("validate", str(path))
+    broken = run_subprocess("validate", "--no-run", str(path))
     assert broken.returncode == 1, broken.stderr
     assert "Traceback" not in broken.stderr
     assert broken.stdout.splitlines()[1] == (
         f"{path}:37:17: error: questions[1].difficulty: "
         "expected 'easy', 'medium' or 'hard', got 'medum': did you mean 'medium'?"
     )
-    missing = run_subprocess("validate", str(tmp_path / "missing.yaml"))
+    missing = run_subprocess("validate", "--no-run", str(tmp_path / "missing.yaml"))
     assert missing.returncode == 2
     assert f"no such file or folder: {tmp_path / 'missing.yaml'}" in missing.stderr
 
 
 def test_validate_subprocess_json(tmp_path: Path, valid_pack_file: Path):
-    result = run_subprocess("validate", "--json", str(valid_pack_file))
+    result = run_subprocess("validate", "--no-run", "--json", str(valid_pack_file))
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["files"][0]["pack"] == VALID_PACK_ID
 
 
 def test_validate_known_packs_with_a_missing_pack_path_fails(capsys, tmp_path: Path):
     missing = tmp_path / "missing.yaml"
-    code, out, err = run(capsys, "--pack", str(missing), "validate")
+    code, out, err = run(capsys, "--pack", str(missing), "validate", "--no-run")
     assert code != 0
     assert str(missing) in out + err
 

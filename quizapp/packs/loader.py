@@ -33,6 +33,13 @@ class LoadResult:
     file: str
     pack: model.Pack | None
     problems: list[Problem]
+    document: Document | None = None  # where each part of the file was written, to locate later problems
+
+    def problem_at(self, path: Path, message: str, severity: Severity = "error") -> Problem:
+        """A problem about the part of this file at `path`, e.g. ('questions', 3, 'decoys', 0, 'fails')."""
+        position = self.document.value_position(path) if self.document else None
+        line, column = (position.line, position.column) if position else (1, 1)
+        return Problem(self.file, line, column, message, format_path(path), severity)
 
     @property
     def errors(self) -> list[Problem]:
@@ -66,7 +73,8 @@ def check_pack_text(text: str, name: str = "<pack>") -> LoadResult:
     checker = _Checker(name, document)
     pack = checker.run()
     problems = sorted(checker.problems, key=lambda p: (p.line, p.column))
-    return LoadResult(name, pack if not any(p.severity == "error" for p in problems) else None, problems)
+    valid = not any(p.severity == "error" for p in problems)
+    return LoadResult(name, pack if valid else None, problems, document)
 
 
 class _Checker:

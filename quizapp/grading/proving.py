@@ -1,0 +1,108 @@
+"""A pack proves itself: every reference passes its checks, every decoy fails the check it names, and every
+predict snippet prints exactly its stated answer. `quizapp validate` runs this on packs that load cleanly.
+
+Everything runs through the same grader and jail as a learner's answer, so a pack that proves here grades
+the same way in the app.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..packs import model
+from ..packs.loader import LoadResult
+from ..packs.problems import Problem
+from .grader import Grader
+
+
+@dataclass
+class Proof:
+    problems: list[Problem] = field(default_factory=list)
+    references: int = 0
+    decoys: int = 0
+    snippets: int = 0
+    reference_ms: dict[str, float] = field(default_factory=dict)
+
+
+def prove(loaded: LoadResult, grader: Grader, runner: Any) -> Proof:
+    """Run a loaded pack's references, decoys and snippets; problems are located in the pack's file."""
+    pack = loaded.pack
+    assert pack is not None
+    proof = Proof()
+    for index, question in enumerate(pack.questions):
+        at = ("questions", index)
+        if isinstance(question, model.CodeBase):
+            _prove_code(loaded, pack, question, at, grader, proof)
+        elif isinstance(question, model.PredictQuestion):
+            _prove_snippet(loaded, pack, question, at, runner, proof)
+    return proof
+
+
+def _prove_code(
+    loaded: LoadResult, pack: model.Pack, question: model.CodeBase, at: tuple[Any, ...], grader: Grader, proof: Proof
+) -> None:
+    result = grader.grade_code(pack, question, question.solution, mode="submit")
+    proof.references += 1
+    proof.reference_ms[question.id] = result.duration_ms
+    if not result.passed:
+        failing = "; ".join(f"{t.name}: {t.message}" for t in result.tests if t.status != "pass")
+        proof.problems.append(
+            loaded.problem_at(
+                (*at, "solution"),
+                f"the reference solution does not pass its own checks: {result.verdict}: {failing or result.message}",
+            )
+        )
+        return  # decoys are judged against the reference; without it they prove nothing
+    for index, decoy in enumerate(question.decoys):
+        outcome = grader.grade_code(pack, question, decoy.code, mode="submit")
+        proof.decoys += 1
+        where = (*at, "decoys", index, "fails")
+        if outcome.verdict in ("syntax_error", "time_limit", "memory_limit", "output_limit", "internal_error"):
+            proof.problems.append(
+                loaded.problem_at(
+                    where, f"decoy '{decoy.id}' could not be judged: {outcome.verdict}: {outcome.message}"
+                )
+            )
+            continue
+        named = next((t for t in outcome.tests if t.check == decoy.fails), None)
+        if named is not None and named.status == "pass":
+            proof.problems.append(
+                loaded.problem_at(
+                    where,
+                    f"decoy '{decoy.id}' passes check '{decoy.fails}': the check does not catch "
+                    f"'{decoy.description.strip()}'",
+                )
+            )
+
+
+def _prove_snippet(
+    loaded: LoadResult,
+    pack: model.Pack,
+    question: model.PredictQuestion,
+    at: tuple[Any, ...],
+    runner: Any,
+    proof: Proof,
+) -> None:
+    outcome = runner.run("exec", {"code": question.snippet}, pack.defaults.limits)
+    proof.snippets += 1
+    facts = outcome.facts or {}
+    if outcome.status != "ok" or "error" in facts:
+        error = facts.get("error") or {}
+        detail = f"{error.get('type', '')}: {error.get('message', '')}" if error else outcome.detail or outcome.status
+        proof.problems.append(loaded.problem_at((*at, "snippet"), f"the snippet does not run: {detail}"))
+        return
+    printed = _lines(outcome.stdout)
+    if printed != _lines(question.answer):
+        shown = "\n".join(printed) if len("\n".join(printed)) < 400 else "\n".join(printed)[:400] + "..."
+        proof.problems.append(loaded.problem_at((*at, "answer"), f"the snippet prints something else:\n{shown}"))
+
+
+def _lines(text: str) -> list[str]:
+    """A printout compared line by line, ignoring trailing spaces and blank lines at either end."""
+    lines = [line.rstrip() for line in text.splitlines()]
+    while lines and not lines[-1]:
+        lines.pop()
+    while lines and not lines[0]:
+        lines.pop(0)
+    return lines
