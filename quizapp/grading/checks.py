@@ -130,7 +130,8 @@ def _describe_exception(error: dict[str, Any], doing: str) -> Finding:
         elif layer == "Linear":
             explained = f"{_layer_head(repr_)}{where} receives inputs of shape {tuple(shape)}"
     text = f"{kind}: {message}".strip()
-    located = f" (answer.py line {line})" if line else ""
+    code = frames[-1].get("text") if frames else ""
+    located = f" (answer.py line {line}: `{code}`)" if line and code else f" (answer.py line {line})" if line else ""
     if explained:
         return Finding("error", f"{explained} while {doing}{located}: {text}", line)
     if path and path != "?":

@@ -199,9 +199,12 @@ def make_input(spec: dict[str, Any], seed: int) -> torch.Tensor:
 
 @contextmanager
 def module_context(root: Any) -> Iterator[list[dict[str, Any]]]:
-    """While active, the last element of the yielded list describes the innermost module that was running."""
+    """While active, the yielded list holds the modules whose forward is running, innermost last.
+
+    A forward hook pops a module when its forward returns; when an exception escapes, no hook runs, so
+    the list still names the module that raised, and the modules around it.
+    """
     stack: list[dict[str, Any]] = []
-    failed: list[dict[str, Any]] = []
     handles = []
     if isinstance(root, nn.Module):
         names = {id(m): name for name, m in root.named_modules()}
@@ -210,7 +213,6 @@ def module_context(root: Any) -> Iterator[list[dict[str, Any]]]:
             first = args[0] if args else None
             shape = list(first.shape) if isinstance(first, torch.Tensor) else None
             stack.append({"path": names.get(id(module), "?"), "repr": _short_repr(module), "input_shape": shape})
-            failed[:] = stack[-1:]
 
         def after(module: nn.Module, args: tuple[Any, ...], output: Any) -> None:
             if stack:
@@ -220,7 +222,7 @@ def module_context(root: Any) -> Iterator[list[dict[str, Any]]]:
             handles.append(module.register_forward_pre_hook(before))
             handles.append(module.register_forward_hook(after))
     try:
-        yield failed
+        yield stack
     finally:
         for handle in handles:
             handle.remove()
@@ -234,7 +236,7 @@ def _short_repr(module: nn.Module) -> str:
 
 def _run_guarded(action: Callable[[], Any], root: Any) -> tuple[Any, dict[str, Any] | None]:
     """Run learner code; an exception becomes facts, with the module that was running when it happened."""
-    with module_context(root) as failed:
+    with module_context(root) as running:
         try:
             return action(), None
         except SystemExit as exc:
@@ -243,8 +245,8 @@ def _run_guarded(action: Callable[[], Any], root: Any) -> tuple[Any, dict[str, A
             if is_out_of_memory(exc):
                 raise
             facts = _exception_facts(exc)
-            if failed:
-                facts["module"] = failed[-1]
+            if running and running[-1]["path"]:  # a submodule raised, not the answer's own forward
+                facts["module"] = running[-1]
             return None, facts
 
 
