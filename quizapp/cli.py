@@ -97,11 +97,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _start_app(extra: list[Path]) -> int:
-    # The TUI is not built yet: show what it would open.
-    catalogue = discover(extra)
-    code = _list(catalogue, as_json=False)
-    print("\nThe practice app is not built yet. Try: quizapp show torch-modules/resnet-residual-block")
-    return code
+    from .tui.app import run
+
+    run(extra)
+    return EXIT_OK
 
 
 def _broken_note(catalogue: Catalogue, out: TextIO) -> None:

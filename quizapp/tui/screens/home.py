@@ -1,0 +1,127 @@
+"""Home: every pack's questions with their status, filtered by text, tag, difficulty and status."""
+
+from __future__ import annotations
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Header, Input, Select
+
+from ...packs import model
+from ..widgets.status import StatusLine
+
+STATUS_MARK = {"new": "·", "attempted": "◐", "solved": "✓"}
+DIFFICULTIES = ("easy", "medium", "hard")
+
+
+class HomeScreen(Screen[None]):
+    BINDINGS = [
+        Binding("slash", "focus_filter", "Filter"),
+        Binding("escape", "clear_filter", "Clear filter", show=False),
+    ]
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with Horizontal(id="filters"):
+            yield Input(placeholder="filter: words in title, id, kind or tags", id="filter")
+            yield Select([(t, t) for t in self._tags()], prompt="any tag", id="tag")
+            yield Select([(d, d) for d in DIFFICULTIES], prompt="any level", id="difficulty")
+            yield Select([(s, s) for s in STATUS_MARK], prompt="any status", id="status")
+        yield DataTable(id="questions", cursor_type="row", zebra_stripes=True)
+        yield StatusLine(id="status-line")
+        yield Footer()
+
+    def _tags(self) -> list[str]:
+        tags = {tag for pack in self._packs() for q in pack.questions for tag in q.tags}
+        return sorted(tags, key=str.lower)
+
+    def _packs(self) -> list[model.Pack]:
+        return list(self.app.services.catalogue.packs.values())  # type: ignore[attr-defined]
+
+    def on_mount(self) -> None:
+        table = self.query_one(DataTable)
+        table.add_column("", key="status", width=1)
+        table.add_column("kind", key="kind", width=7)
+        table.add_column("level", key="level", width=6)
+        table.add_column("min", key="minutes", width=3)
+        table.add_column("question", key="title")
+        self.refill()
+        table.focus()
+
+    def on_screen_resume(self) -> None:
+        self.refill()
+
+    def refill(self) -> None:
+        """Rebuild the table from the packs, the store's statuses and the filters; keep the cursor's row."""
+        table = self.query_one(DataTable)
+        store = self.app.services.store  # type: ignore[attr-defined]
+        keep = None
+        if table.row_count:
+            try:
+                keep = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+            except Exception:
+                keep = None
+        table.clear()
+        words = self.query_one("#filter", Input).value.lower().split()
+        tag = self._selected("#tag")
+        difficulty = self._selected("#difficulty")
+        wanted_status = self._selected("#status")
+        summaries = []
+        for pack in self._packs():
+            statuses = store.statuses(pack.id)
+            progress = store.progress(pack.id, [q.id for q in pack.questions])
+            summaries.append(f"{pack.id} {progress.solved}/{progress.total} solved")
+            for question in pack.questions:
+                status = statuses.get(question.id, "new")
+                haystack = " ".join([question.title, question.id, question.kind, *question.tags]).lower()
+                if any(word not in haystack for word in words):
+                    continue
+                if tag and tag not in question.tags:
+                    continue
+                if difficulty and question.difficulty != difficulty:
+                    continue
+                if wanted_status and status != wanted_status:
+                    continue
+                table.add_row(
+                    STATUS_MARK[status],
+                    question.kind,
+                    question.difficulty,
+                    f"{question.minutes:g}",
+                    question.title,
+                    key=f"{pack.id}/{question.id}",
+                )
+        if keep is not None:
+            try:
+                table.move_cursor(row=table.get_row_index(keep))
+            except Exception:
+                pass
+        self.query_one(StatusLine).context = " · ".join(summaries) + f" · {table.row_count} shown"
+
+    def _selected(self, selector: str) -> str | None:
+        value = self.query_one(selector, Select).value
+        return value if isinstance(value, str) else None
+
+    @on(Input.Changed, "#filter")
+    @on(Select.Changed)
+    def _filters_changed(self) -> None:
+        self.refill()
+
+    @on(Input.Submitted, "#filter")
+    def _filter_done(self) -> None:
+        self.query_one(DataTable).focus()
+
+    @on(DataTable.RowSelected)
+    def _open(self, event: DataTable.RowSelected) -> None:
+        pack_id, _, question_id = str(event.row_key.value).partition("/")
+        self.app.open_question(pack_id, question_id)  # type: ignore[attr-defined]
+
+    def action_focus_filter(self) -> None:
+        self.query_one("#filter", Input).focus()
+
+    def action_clear_filter(self) -> None:
+        self.query_one("#filter", Input).value = ""
+        for select in self.query(Select):
+            select.clear()
+        self.query_one(DataTable).focus()

@@ -1,0 +1,113 @@
+"""The results panel: the verdict, each check with its message, then the learner's traceback and output.
+
+Selecting a check that points at a line of the answer asks the screen to move the editor's cursor there.
+"""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.containers import VerticalScroll
+from textual.message import Message
+from textual.widgets import OptionList, Static
+from textual.widgets.option_list import Option
+
+from ...grading.result import Result, TestResult
+
+VERDICT_WORDS = {
+    "accepted": "Accepted",
+    "wrong_answer": "Wrong answer",
+    "runtime_error": "Runtime error",
+    "syntax_error": "Syntax error",
+    "time_limit": "Time limit exceeded",
+    "memory_limit": "Memory limit exceeded",
+    "output_limit": "Output limit exceeded",
+    "internal_error": "Internal error (not your fault)",
+}
+MARKS = {"pass": ("✓", "green"), "fail": ("✗", "red"), "error": ("!", "yellow")}
+
+
+class ResultsPanel(VerticalScroll):
+    """Shows one Result; empty until the first Run or Submit."""
+
+    class JumpToLine(Message):
+        def __init__(self, line: int) -> None:
+            super().__init__()
+            self.line = line
+
+    def __init__(self, **kwargs: object) -> None:
+        super().__init__(**kwargs)  # type: ignore[arg-type]
+        self.result: Result | None = None
+
+    def compose(self) -> ComposeResult:
+        yield Static("Run (ctrl+r) checks your answer; Submit (ctrl+s) grades it.", id="verdict")
+        yield OptionList(id="checks")
+        yield Static("", id="details")
+
+    def on_mount(self) -> None:
+        self.query_one("#checks", OptionList).display = False
+
+    def show_busy(self, mode: str) -> None:
+        verdict = self.query_one("#verdict", Static)
+        verdict.update(Text(f"{'Running' if mode == 'run' else 'Submitting'}… (the answer runs in the judge)"))
+        verdict.set_classes("busy")
+
+    def show(self, result: Result) -> None:
+        self.result = result
+        verdict = self.query_one("#verdict", Static)
+        headline = Text(VERDICT_WORDS.get(result.verdict, result.verdict), style="bold")
+        passed = sum(1 for t in result.tests if t.status == "pass")
+        if result.tests:
+            headline.append(f"  {passed}/{len(result.tests)} checks passed")
+        if result.score is not None and result.verdict != "accepted":
+            headline.append(f"  score {result.score:.0%}")
+        timing = f"  {result.duration_ms:.0f} ms"
+        if result.jail_mode:
+            timing += f", {result.jail_mode} jail"
+        headline.append(timing, style="dim")
+        if result.message and (not result.tests or result.verdict not in ("wrong_answer",)):
+            headline.append(f"\n{result.message}")
+        verdict.update(headline)
+        verdict.set_classes(f"verdict-{result.verdict}")
+        checks = self.query_one("#checks", OptionList)
+        checks.clear_options()
+        checks.add_options([Option(self._line(test), id=str(index)) for index, test in enumerate(result.tests)])
+        checks.display = bool(result.tests)
+        self._details(result)
+
+    @staticmethod
+    def _line(test: TestResult) -> Text:
+        mark, style = MARKS[test.status]
+        text = Text(f"{mark} ", style=style)
+        text.append(test.name, style="bold" if test.status != "pass" else "")
+        if not test.visible:
+            text.append(" (hidden)", style="dim")
+        if test.message and test.status != "pass":
+            text.append(f": {test.message}")
+        if test.line:
+            text.append(f"  → line {test.line}", style="underline")
+        return text
+
+    def _details(self, result: Result) -> None:
+        parts: list[str] = []
+        first = next((t for t in result.tests if t.output), None)
+        if result.traceback:
+            parts.append(result.traceback)
+        elif first is not None:
+            parts.append(first.output)
+        if result.stdout.strip():
+            parts.append("Your code printed:\n" + result.stdout.rstrip()[:2000])
+        if result.stderr.strip():
+            parts.append("On stderr:\n" + result.stderr.rstrip()[-1500:])
+        self.query_one("#details", Static).update(Text("\n\n".join(parts)))
+
+    @on(OptionList.OptionSelected, "#checks")
+    def _selected(self, event: OptionList.OptionSelected) -> None:
+        if self.result is None or event.option.id is None:
+            return
+        test = self.result.tests[int(event.option.id)]
+        if test.output:
+            self.query_one("#details", Static).update(Text(test.output))
+        if test.line:
+            self.post_message(self.JumpToLine(test.line))
