@@ -24,6 +24,7 @@ class Services:
     _grader: Grader | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
     pool_error: str = ""
+    owns_pool: bool = True  # False when the caller shares a pool it will close itself (tests)
 
     @classmethod
     def default(cls, extra_packs: list[Path] | None = None) -> Services:
@@ -75,6 +76,6 @@ class Services:
 
     def close(self) -> None:
         pool, self._pool = self._pool, None
-        if pool is not None:
+        if pool is not None and self.owns_pool:
             pool.close()
         self.store.close()
