@@ -10,7 +10,10 @@ setup: $(STAMP)
 
 # torch is installed first, by its exact version: that request takes the local CPU build; any other
 # torch request would pull gigabytes of CUDA packages.
+# tmux drives the TUI in a real terminal in the end-to-end test; it comes from Debian's packages.
 $(STAMP): pyproject.toml
+	command -v tmux >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get update -qq && apt-get install -y -qq tmux >/dev/null; } \
+		|| echo "note: tmux is missing, so the end-to-end TUI test will be skipped"
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet torch==2.13.0
 	$(BIN)/pip install --quiet -e '.[dev]'
