@@ -7,7 +7,7 @@ from pathlib import Path
 from textual.app import App
 from textual.binding import Binding
 
-from .commands import QuestionCommands
+from .commands import QuestionCommands, ScreenActions
 from .screens.help import HelpScreen
 from .screens.home import HomeScreen
 from .services import Services
@@ -17,7 +17,7 @@ class QuizApp(App[None]):
     TITLE = "quizapp"
     SUB_TITLE = "PyTorch interview practice"
     CSS_PATH = "quizapp.tcss"
-    COMMANDS = App.COMMANDS | {QuestionCommands}
+    COMMANDS = App.COMMANDS | {QuestionCommands, ScreenActions}
     BINDINGS = [
         Binding("f1", "help", "Help"),
         Binding("ctrl+q", "quit", "Quit", priority=True),

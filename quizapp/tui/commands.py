@@ -33,3 +33,29 @@ class QuestionCommands(Provider):
                     partial(self.app.open_question, pack_id, question_id),  # type: ignore[attr-defined]
                     help=help_text,
                 )
+
+
+class ScreenActions(Provider):
+    """The current screen's own actions (Run, Submit, Hint, ...), by the names the footer shows."""
+
+    def _actions(self) -> list[tuple[str, str, str]]:
+        screen = self.screen
+        found = []
+        for binding in getattr(screen, "BINDINGS", []):
+            key, action, description = binding.key, binding.action, binding.description  # type: ignore[union-attr]
+            if description:
+                found.append((description, key, action))
+        return found
+
+    async def discover(self) -> Hits:
+        for description, key, action in self._actions():
+            yield DiscoveryHit(description, partial(self.screen.run_action, action), help=f"key: {key}")
+
+    async def search(self, query: str) -> Hits:
+        matcher = self.matcher(query)
+        for description, key, action in self._actions():
+            score = matcher.match(description)
+            if score > 0:
+                yield Hit(
+                    score, matcher.highlight(description), partial(self.screen.run_action, action), help=f"key: {key}"
+                )
