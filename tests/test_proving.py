@@ -71,3 +71,21 @@ def test_validate_reports_each_lie_where_it_is(tmp_path: Path) -> None:
     assert "does not pass its own checks" in reference["message"]
     assert "is 67, expected 68" in reference["message"]
     assert set(by_path) == {predict["path"], decoy["path"], reference["path"]}
+
+
+def test_a_check_no_decoy_fails_is_reported_as_unproven(tmp_path: Path) -> None:
+    text = BUILTIN.replace("id: torch-modules", "id: unproven-pack", 1)
+    decoy_start = text.index("      - id: subclass-sequential")
+    decoy_end = text.index("      - id: reversed-order")
+    text = text[:decoy_start] + text[decoy_end:]
+    path = tmp_path / "unproven.yaml"
+    path.write_text(text)
+    done = subprocess.run(
+        [sys.executable, "-m", "quizapp", "validate", "--json", str(path)], capture_output=True, text=True, timeout=600
+    )
+    assert done.returncode == 0, done.stdout + done.stderr  # a warning, not an error
+    problems = json.loads(done.stdout)["problems"]
+    assert [p["severity"] for p in problems] == ["warning"], problems
+    (warning,) = problems
+    assert warning["message"].startswith("check 'no-builtin' is unproven: no decoy fails it")
+    assert warning["line"] == _line_of(text, "id: no-builtin")

@@ -15,6 +15,8 @@ from ..packs.loader import LoadResult
 from ..packs.problems import Problem
 from .grader import Grader
 
+SLOW_FRACTION = 0.5  # a reference using more than this share of its wall limit is reported
+
 
 @dataclass
 class Proof:
@@ -54,6 +56,17 @@ def _prove_code(
             )
         )
         return  # decoys are judged against the reference; without it they prove nothing
+    limits = pack.limits_for(question)
+    if result.duration_ms > limits.wall_seconds * 1000 * SLOW_FRACTION:
+        proof.problems.append(
+            loaded.problem_at(
+                (*at, "solution"),
+                f"the reference takes {result.duration_ms / 1000:.1f} s of its {limits.wall_seconds:g} s wall limit: "
+                "a slower machine may time out; raise limits.wall_seconds or make the checks lighter",
+                severity="warning",
+            )
+        )
+    caught: set[str] = set()
     for index, decoy in enumerate(question.decoys):
         outcome = grader.grade_code(pack, question, decoy.code, mode="submit")
         proof.decoys += 1
@@ -65,6 +78,7 @@ def _prove_code(
                 )
             )
             continue
+        caught.update(t.check for t in outcome.tests if t.status != "pass")
         named = next((t for t in outcome.tests if t.check == decoy.fails), None)
         if named is not None and named.status == "pass":
             proof.problems.append(
@@ -72,6 +86,16 @@ def _prove_code(
                     where,
                     f"decoy '{decoy.id}' passes check '{decoy.fails}': the check does not catch "
                     f"'{decoy.description.strip()}'",
+                )
+            )
+
+    for index, check in enumerate(question.checks):
+        if check.id not in caught:
+            proof.problems.append(
+                loaded.problem_at(
+                    (*at, "checks", index, "id"),
+                    f"check '{check.id}' is unproven: no decoy fails it; add a decoy with a mistake it should catch",
+                    severity="warning",
                 )
             )
 
