@@ -17,7 +17,7 @@ from typing import Any, TextIO
 from . import __version__
 from .packs import Catalogue, Problem, discover, json_schema, model
 from .packs.discovery import pack_files
-from .packs.loader import check_pack_file
+from .packs.loader import check_pack_file, check_pack_text
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE = 0, 1, 2
 
@@ -47,6 +47,22 @@ def build_parser() -> argparse.ArgumentParser:
     show.add_argument("--solution", action="store_true", help="also show answers, solutions and explanations")
 
     commands.add_parser("schema", help="print the JSON Schema of pack format 1, for YAML editors")
+
+    new = commands.add_parser("new", help="start a pack or a question from a commented, working example")
+    new_kinds = new.add_subparsers(dest="what", metavar="pack|question", required=True)
+    new_pack = new_kinds.add_parser("pack", help="write a new pack file with one example question")
+    new_pack.add_argument("pack_id", nargs="?", default="my-pack", metavar="ID")
+    new_pack.add_argument("-o", "--output", metavar="FILE", help="where to write it (default: ID.yaml)")
+    new_pack.add_argument("--title", default="", help="the pack's title")
+    new_pack.add_argument(
+        "--kinds",
+        default="code",
+        help="example questions to include, comma separated (code,fix,choice,predict,explain)",
+    )
+    new_question = new_kinds.add_parser("question", help="print a question of KIND, or add it to a pack file")
+    new_question.add_argument("kind", choices=("code", "fix", "choice", "predict", "explain"))
+    new_question.add_argument("--pack", dest="pack_file", metavar="FILE", help="append it to this pack file")
+    new_question.add_argument("--id", dest="question_id", help="the question's id")
 
     grade = commands.add_parser(
         "grade",
@@ -86,6 +102,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_OK
     if args.command == "validate":
         return _validate(args.paths, extra, args.json, run=not args.no_run)
+    if args.command == "new":
+        return _new(args)
     catalogue = discover(extra)
     if args.command == "grade":
         return _grade(catalogue, args)
@@ -197,6 +215,52 @@ def _show(catalogue: Catalogue, target: str, with_solution: bool) -> int:
         print(f"{pack.title} (v{pack.version})\n\n{pack.description.rstrip()}\n\nQuestions: {ids}")
         return EXIT_OK
     print(render_question(question, with_solution))
+    return EXIT_OK
+
+
+def _new(args: argparse.Namespace) -> int:
+    from .packs import scaffold
+
+    if args.what == "pack":
+        kinds = tuple(k.strip() for k in args.kinds.split(",") if k.strip())
+        unknown = [k for k in kinds if k not in scaffold.KINDS]
+        if unknown:
+            print(f"quizapp: unknown kind(s) {', '.join(unknown)}: use {', '.join(scaffold.KINDS)}", file=sys.stderr)
+            return EXIT_USAGE
+        pack_id = scaffold.slug(args.pack_id)
+        path = Path(args.output or f"{pack_id}.yaml")
+        if path.exists():
+            print(f"quizapp: {path} exists; choose another name with -o", file=sys.stderr)
+            return EXIT_USAGE
+        title = args.title or pack_id.replace("-", " ").capitalize()
+        path.write_text(scaffold.pack_text(pack_id, title, str(path), kinds))
+        print(f"wrote {path}: edit it, then run: quizapp validate {path}")
+        return EXIT_OK
+    if not args.pack_file:
+        print(scaffold.question_text(args.kind, args.question_id or f"my-{args.kind}-question"), end="")
+        return EXIT_OK
+    path = Path(args.pack_file)
+    try:
+        original = path.read_text(encoding="utf-8")
+    except OSError as error:
+        print(f"quizapp: cannot read {path}: {error.strerror or error}", file=sys.stderr)
+        return EXIT_USAGE
+    before = check_pack_file(path)
+    taken = {q.id for q in before.pack.questions} if before.pack else set()
+    question_id = args.question_id or f"my-{args.kind}-question"
+    if not args.question_id:
+        number = 2
+        while question_id in taken:
+            question_id, number = f"my-{args.kind}-question-{number}", number + 1
+    updated = scaffold.append_question(original, args.kind, question_id)
+    result = check_pack_text(updated, str(path))
+    if result.errors and not before.errors:
+        for problem in result.errors:
+            print(problem, file=sys.stderr)
+        print(f"quizapp: {path} left unchanged: the new question would not load", file=sys.stderr)
+        return EXIT_PROBLEMS
+    path.write_text(updated, encoding="utf-8")
+    print(f"added question '{question_id}' ({args.kind}) to {path}; then run: quizapp validate {path}")
     return EXIT_OK
 
 

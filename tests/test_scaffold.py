@@ -1,0 +1,76 @@
+"""quizapp new: scaffolds that are working examples, proven in the judge as written."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from quizapp.cli import main
+from quizapp.packs import check_pack_file, scaffold
+
+
+def test_a_new_pack_with_every_kind_proves_itself_in_the_judge(tmp_path: Path, capsys) -> None:
+    path = tmp_path / "course.yaml"
+    assert main(["new", "pack", "ML Course!", "-o", str(path), "--kinds", ",".join(scaffold.KINDS)]) == 0
+    assert "quizapp validate" in capsys.readouterr().out
+    loaded = check_pack_file(path)
+    assert loaded.problems == [] and loaded.pack is not None
+    assert loaded.pack.id == "ml-course"
+    assert sorted(q.kind for q in loaded.pack.questions) == sorted(scaffold.KINDS)
+    done = subprocess.run(
+        [sys.executable, "-m", "quizapp", "validate", str(path)], capture_output=True, text=True, timeout=600
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout == ""  # no problem lines: no errors, and no unproven check either
+    assert done.stderr.strip() == "1 file(s), 1 valid pack(s); ran 2 reference(s), 4 decoy(s), 1 snippet(s), 0 error(s)"
+
+
+def test_new_question_appends_with_a_fresh_id_and_keeps_the_pack_valid(tmp_path: Path, capsys) -> None:
+    path = tmp_path / "pack.yaml"
+    assert main(["new", "pack", "p", "-o", str(path)]) == 0
+    for kind in ("choice", "choice", "predict"):
+        assert main(["new", "question", kind, "--pack", str(path)]) == 0
+    pack = check_pack_file(path).pack
+    assert pack is not None
+    assert [q.id for q in pack.questions] == [
+        "my-first-code-question",
+        "my-choice-question",
+        "my-choice-question-2",
+        "my-predict-question",
+    ]
+    out = capsys.readouterr().out
+    assert "added question 'my-choice-question-2' (choice)" in out
+
+
+def test_new_question_refuses_a_duplicate_id_and_leaves_the_file_alone(tmp_path: Path, capsys) -> None:
+    path = tmp_path / "pack.yaml"
+    main(["new", "pack", "p", "-o", str(path)])
+    before = path.read_text()
+    assert main(["new", "question", "code", "--pack", str(path), "--id", "my-first-code-question"]) == 1
+    assert path.read_text() == before
+    err = capsys.readouterr().err
+    assert "duplicate question id 'my-first-code-question'" in err
+    assert "left unchanged" in err
+
+
+def test_new_question_without_a_pack_prints_it(capsys) -> None:
+    assert main(["new", "question", "explain", "--id", "why-modulelist"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("  - id: why-modulelist\n    kind: explain\n")
+
+
+def test_new_pack_never_overwrites(tmp_path: Path, capsys) -> None:
+    path = tmp_path / "p.yaml"
+    path.write_text("mine")
+    assert main(["new", "pack", "p", "-o", str(path)]) == 2
+    assert path.read_text() == "mine"
+    assert "exists" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("kinds", ["code,quiz", "nope"])
+def test_new_pack_rejects_unknown_kinds(tmp_path: Path, capsys, kinds: str) -> None:
+    assert main(["new", "pack", "p", "-o", str(tmp_path / "p.yaml"), "--kinds", kinds]) == 2
+    assert "unknown kind" in capsys.readouterr().err
