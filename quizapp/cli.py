@@ -64,6 +64,19 @@ def build_parser() -> argparse.ArgumentParser:
     new_question.add_argument("--pack", dest="pack_file", metavar="FILE", help="append it to this pack file")
     new_question.add_argument("--id", dest="question_id", help="the question's id")
 
+    batch = commands.add_parser(
+        "grade-batch",
+        help="grade a class: a folder per student, a file per question (named by its id)",
+        description="Grade SUBMISSIONS/<student>/<question-id>.<ext> for every student and question of PACK, "
+        "in parallel over the judge, and write grades.csv, results.json and junit.xml. Resumable: a results "
+        "journal in the output folder is kept, and a new run grades only what is missing or changed.",
+    )
+    batch.add_argument("pack_id", metavar="PACK")
+    batch.add_argument("folder", metavar="SUBMISSIONS")
+    batch.add_argument("-o", "--output", metavar="DIR", help="where the tables go (default: SUBMISSIONS-grades)")
+    batch.add_argument("-j", "--jobs", type=int, default=2, help="judge workers (default 2, one per core)")
+    batch.add_argument("--mode", choices=("run", "submit"), default="submit")
+
     grade = commands.add_parser(
         "grade",
         help="grade answer files: source code, a printout, or option ids; exit 0 when all pass",
@@ -107,6 +120,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     catalogue = discover(extra)
     if args.command == "grade":
         return _grade(catalogue, args)
+    if args.command == "grade-batch":
+        return _grade_batch(catalogue, args)
     if args.command == "list":
         return _list(catalogue, args.json)
     if args.command == "show":
@@ -262,6 +277,57 @@ def _new(args: argparse.Namespace) -> int:
     path.write_text(updated, encoding="utf-8")
     print(f"added question '{question_id}' ({args.kind}) to {path}; then run: quizapp validate {path}")
     return EXIT_OK
+
+
+def _grade_batch(catalogue: Catalogue, args: argparse.Namespace) -> int:
+    pack = catalogue.packs.get(args.pack_id)
+    if pack is None:
+        print(
+            f"quizapp: no pack '{args.pack_id}' (known packs: {', '.join(catalogue.packs) or 'none'})", file=sys.stderr
+        )
+        return EXIT_USAGE
+    folder = Path(args.folder)
+    if not folder.is_dir():
+        print(f"quizapp: {folder} is not a folder of student folders", file=sys.stderr)
+        return EXIT_USAGE
+    out = Path(args.output) if args.output else folder.with_name(folder.name + "-grades")
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from .grading import batch
+    from .grading.grader import Grader, ReferenceCache
+
+    needs_judge = any(isinstance(q, model.CodeBase) for q in pack.questions)
+    pool = None
+    if needs_judge:
+        from .judge.pool import Pool
+
+        pool = Pool(size=max(1, args.jobs))
+    columns = (TextColumn("grading"), BarColumn(), MofNCompleteColumn(), TextColumn("answers"), TimeRemainingColumn())
+    try:
+        with Progress(*columns, transient=True) as bar:
+            task = bar.add_task("grading", total=None)
+
+            def advance(done: int, total: int) -> None:
+                bar.update(task, completed=done, total=total)
+
+            grader = Grader(pool, ReferenceCache.default())
+            run = batch.run_batch(
+                pack, folder, out, grader, workers=max(1, args.jobs), mode=args.mode, progress=advance
+            )
+    finally:
+        if pool is not None:
+            pool.close()
+    paths = batch.write_tables(pack, folder, out)
+    verb = "interrupted after grading" if run.interrupted else "graded"
+    print(f"{verb} {run.graded} answer(s), {run.reused} unchanged since the last run, of {run.total}")
+    document = json.loads(paths["json"].read_text())
+    if document["strays"]:
+        print(f"not graded (no such question in {pack.id}): {', '.join(document['strays'])}")
+    for question_id, failures in document["common_failures"].items():
+        listed = "; ".join(f"{name} ({count})" for name, count in failures)
+        print(f"  {question_id}: {listed}")
+    print(f"tables: {paths['csv']}, {paths['json']}, {paths['junit']}")
+    return EXIT_PROBLEMS if run.interrupted else EXIT_OK
 
 
 def _grade(catalogue: Catalogue, args: argparse.Namespace) -> int:
