@@ -64,6 +64,13 @@ def build_parser() -> argparse.ArgumentParser:
     new_question.add_argument("--pack", dest="pack_file", metavar="FILE", help="append it to this pack file")
     new_question.add_argument("--id", dest="question_id", help="the question's id")
 
+    build = commands.add_parser(
+        "build", help="write a student build of a pack: no solutions, hashed answers, graded like the source"
+    )
+    build.add_argument("pack", metavar="PACK", help="a pack id, or a pack file")
+    build.add_argument("--student", action="store_true", required=True, help="a student build (the only kind)")
+    build.add_argument("-o", "--output", metavar="FILE", required=True, help="where to write the student pack")
+
     batch = commands.add_parser(
         "grade-batch",
         help="grade a class: a folder per student, a file per question (named by its id)",
@@ -122,6 +129,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _grade(catalogue, args)
     if args.command == "grade-batch":
         return _grade_batch(catalogue, args)
+    if args.command == "build":
+        return _build(catalogue, args)
     if args.command == "list":
         return _list(catalogue, args.json)
     if args.command == "show":
@@ -276,6 +285,41 @@ def _new(args: argparse.Namespace) -> int:
         return EXIT_PROBLEMS
     path.write_text(updated, encoding="utf-8")
     print(f"added question '{question_id}' ({args.kind}) to {path}; then run: quizapp validate {path}")
+    return EXIT_OK
+
+
+def _build(catalogue: Catalogue, args: argparse.Namespace) -> int:
+    source = Path(args.pack)
+    if source.is_file():
+        loaded = check_pack_file(source)
+        if loaded.pack is None:
+            for problem in loaded.errors:
+                print(problem, file=sys.stderr)
+            return EXIT_USAGE
+        pack = loaded.pack
+    elif args.pack in catalogue.packs:
+        pack = catalogue.packs[args.pack]
+    else:
+        print(f"quizapp: no pack file or pack id '{args.pack}'", file=sys.stderr)
+        return EXIT_USAGE
+    if pack.build == "student":
+        print(f"quizapp: {args.pack} is already a student build", file=sys.stderr)
+        return EXIT_USAGE
+    from .grading.grader import Grader, ReferenceCache
+    from .grading.student import student_yaml
+    from .judge.pool import Pool
+
+    with Pool(size=2) as pool:
+        text = student_yaml(pack, Grader(pool, ReferenceCache.default()))
+    out = Path(args.output)
+    out.write_text(text, encoding="utf-8")
+    check = check_pack_file(out)
+    if check.pack is None:  # our fault: say so rather than hand students a broken file
+        for problem in check.errors:
+            print(problem, file=sys.stderr)
+        return EXIT_PROBLEMS
+    size = out.stat().st_size / 1024
+    print(f"wrote {out} ({size:.0f} KB): {len(pack.questions)} questions, no solutions, hashed answers")
     return EXIT_OK
 
 

@@ -131,7 +131,10 @@ class MySequential(nn.Module):
     assert grade(grader, "my-sequential", via_modules_dict).passed
     plain = grade(grader, "my-sequential", PACK.question("my-sequential").decoys[0].code)
     assert plain.verdict == "wrong_answer"
-    assert "`layers` keeps modules (Linear, ReLU, Linear) in a plain list" in plain.message
+    # With its layers initialised canonically the plain list computes the right function, except where
+    # eval mode matters: .eval() never reaches the unregistered BatchNorm.
+    assert plain.message.startswith("`layers` keeps modules (Conv2d, BatchNorm2d, ReLU, Flatten, ...) in a plain list")
+    assert "output differs in eval mode" in plain.message
     registered = next(t for t in plain.tests if t.check == "registered")
     assert "children() must yield the modules in the order they were given" in registered.message
 

@@ -368,8 +368,8 @@ def _error_cases():
         t,
         "zzzz",
         "questions[0].zzzz",
-        "unknown key 'zzzz' (expected one of: difficulty, explanation, hints, id, kind, minutes, options, "
-        "prompt, select, shuffle, tags, title)",
+        "unknown key 'zzzz' (expected one of: answer_hash, difficulty, explanation, hints, id, kind, minutes, "
+        "options, prompt, sealed, select, shuffle, tags, title)",
     )
     t = mutate("    cpu_seconds: 4\n", "    cpu_second: 4\n")
     add(

@@ -13,10 +13,11 @@ from collections.abc import Iterable
 from typing import Any
 
 from ..packs import model
+from . import sealing
 from .result import Result, TestResult
 
 
-def grade_choice(question: model.ChoiceQuestion, selected: Iterable[str]) -> Result:
+def grade_choice(question: model.ChoiceQuestion, selected: Iterable[str], pack_id: str = "") -> Result:
     chosen = [s.strip() for s in selected if s.strip()]
     known = {option.id: option for option in question.options}
     unknown = [s for s in chosen if s not in known]
@@ -25,6 +26,11 @@ def grade_choice(question: model.ChoiceQuestion, selected: Iterable[str]) -> Res
             "wrong_answer",
             message=f"no option {', '.join(repr(u) for u in unknown)}: the options are {', '.join(known)}",
         )
+    if question.answer_hash:  # a student build: only the hash of the right selection is known
+        key = sealing.answer_key(pack_id, question.id, sealing.canonical_choice(chosen))
+        if sealing.key_hash(key) != question.answer_hash:
+            return Result("wrong_answer", message="not the right selection", score=0.0)
+        return Result("accepted", score=1.0, revealed=sealing.unseal_all(key, question.sealed))
     correct = set(question.correct_ids)
     picked = set(chosen)
     tests = []
@@ -50,10 +56,23 @@ def _choice_score(correct: set[str], picked: set[str], total: int) -> float:
     return (right + wrong_left) / total if total else 0.0
 
 
-def grade_predict(question: model.PredictQuestion, printed: str) -> Result:
+def grade_predict(question: model.PredictQuestion, printed: str, pack_id: str = "") -> Result:
     if not printed.strip():
         return Result("wrong_answer", message="the answer is empty: type what the snippet prints")
-    for expected in [question.answer, *question.accept]:
+    if question.answer_hashes:  # a student build: compare canonical forms by their hashes
+        key = sealing.answer_key(pack_id, question.id, sealing.canonical_printout(printed))
+        if sealing.key_hash(key) in question.answer_hashes:
+            return Result(
+                "accepted",
+                tests=[TestResult("printout", "pass", "matches what the snippet prints")],
+                revealed=sealing.unseal_all(key, question.sealed),
+            )
+        return Result(
+            "wrong_answer",
+            tests=[TestResult("printout", "fail", "not what the snippet prints")],
+            message="not what the snippet prints",
+        )
+    for expected in [question.answer or "", *question.accept]:
         if same_printout(printed, expected):
             return Result("accepted", tests=[TestResult("printout", "pass", "matches what the snippet prints")])
     return Result(

@@ -8,6 +8,7 @@ cached on disk (key: the question's content, the torch version and the probes' c
 from __future__ import annotations
 
 import ast
+import base64
 import hashlib
 import json
 import time
@@ -133,9 +134,9 @@ class Grader:
         """Grade an answer as text: source code, a printout, option ids (comma or space separated)."""
         started = time.perf_counter()
         if isinstance(question, model.ChoiceQuestion):
-            result = answers.grade_choice(question, answer.replace(",", " ").split())
+            result = answers.grade_choice(question, answer.replace(",", " ").split(), pack.id)
         elif isinstance(question, model.PredictQuestion):
-            result = answers.grade_predict(question, answer)
+            result = answers.grade_predict(question, answer, pack.id)
         elif isinstance(question, model.ExplainQuestion):
             result = answers.grade_explain(question, answer, ticked)
         else:
@@ -176,6 +177,8 @@ class Grader:
         return result
 
     def _reference_job(self, question: model.CodeBase, limits: model.Limits) -> Any:
+        if question.reference_facts is not None:  # a student build ships its reference's facts
+            return json.loads(question.reference_facts), base64.b64decode(question.reference_tensors or "")
         key = reference_key(question)
         cached = self.cache.load(key) if self.cache else None
         if cached is not None:
@@ -202,6 +205,15 @@ class Grader:
     def reference_facts(self, pack: model.Pack, question: model.CodeBase) -> Facts:
         """The reference's facts for every check, from the cache or from one run in the jail."""
         return self._reference_facts(question, self._reference_job(question, pack.limits_for(question)))
+
+    def reference_raw(self, pack: model.Pack, question: model.CodeBase) -> tuple[dict[str, Any], bytes]:
+        """The reference's facts as sent by the jail (JSON-compatible) and its tensors as safetensors bytes."""
+        pending = self._reference_job(question, pack.limits_for(question))
+        self._reference_facts(question, pending)  # runs it if needed, checks it, and fills the cache
+        if isinstance(pending, tuple):
+            return pending
+        outcome = pending.result()
+        return outcome.facts, outcome.tensors
 
     def _internal(self, message: str, started: float, outcome: Outcome | None = None) -> Result:
         return Result(

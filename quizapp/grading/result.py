@@ -60,6 +60,7 @@ class Result:
     stdout: str = ""
     stderr: str = ""
     traceback: str = ""  # the learner's own frames, when the answer raised before any check ran
+    revealed: dict[str, str] = field(default_factory=dict)  # student builds: sealed texts a right answer opened
 
     @property
     def status(self) -> Status:
@@ -100,6 +101,8 @@ class Result:
             data["stderr"] = cut(self.stderr)
         if self.traceback:
             data["traceback"] = self.traceback
+        if self.revealed:
+            data["revealed"] = self.revealed
         return data
 
 

@@ -282,7 +282,7 @@ def probe_outputs(
                 key = f"{prefix}{case_index}/{mode}/{input_index}"
                 entry: dict[str, Any] = {"case": case_index, "mode": mode, "input": input_index}
                 if isinstance(module, nn.Module):
-                    canonical_init(module, seed)
+                    initialise(module, seed)
                     module.train(mode == "train")
                 x = make_input(input_spec, _stable_seed(seed, "input", case_index, input_index))
                 with torch.no_grad():
@@ -323,7 +323,7 @@ def probe_gradients(
                 key = f"{prefix}{case_index}/{mode}/{input_index}"
                 entry: dict[str, Any] = {"case": case_index, "mode": mode, "input": input_index}
                 if isinstance(module, nn.Module):
-                    canonical_init(module, seed)
+                    initialise(module, seed)
                     module.train(mode == "train")
                     module.zero_grad(set_to_none=True)
                 x = make_input(input_spec, _stable_seed(seed, "input", case_index, input_index))
@@ -410,19 +410,37 @@ def probe_structure(
     return {"results": results}
 
 
-def _unregistered(root: nn.Module) -> list[dict[str, Any]]:
-    """Modules kept in plain lists, tuples, sets or dicts: invisible to parameters(), to() and state_dict()."""
-    found: list[dict[str, Any]] = []
+def _held_outside(root: nn.Module) -> list[tuple[str, str, list[nn.Module]]]:
+    """(attribute path, container type, modules) for modules kept in plain lists, tuples, sets or dicts."""
+    found = []
     for path, module in root.named_modules():
         for name, value in vars(module).items():
             if name.startswith("_") or not isinstance(value, list | tuple | dict | set):
                 continue
             items = value.values() if isinstance(value, dict) else value
-            held = [type(item).__name__ for item in items if isinstance(item, nn.Module)]
+            held = [item for item in items if isinstance(item, nn.Module)]
             if held:
-                where = f"{path}.{name}" if path else name
-                found.append({"attribute": where, "container": type(value).__name__, "modules": held[:20]})
+                found.append((f"{path}.{name}" if path else name, type(value).__name__, held))
     return found
+
+
+def _unregistered(root: nn.Module) -> list[dict[str, Any]]:
+    """Modules kept outside registration: invisible to parameters(), to() and state_dict()."""
+    return [
+        {"attribute": where, "container": container, "modules": [type(m).__name__ for m in held][:20]}
+        for where, container, held in _held_outside(root)
+    ]
+
+
+def initialise(module: Any, seed: int) -> None:
+    """Canonical initialisation of the module and of any module it keeps outside registration, so every value
+    is defined by the seed (default initialisation is skipped while building: nothing else would set them)."""
+    if not isinstance(module, nn.Module):
+        return
+    canonical_init(module, seed)
+    for _, _, held in _held_outside(module):
+        for sub in held:
+            canonical_init(sub, seed)
 
 
 class _Tracer(TorchFunctionMode):
@@ -524,7 +542,7 @@ def probe_trace(
             results.append({"case": case_index, "construct_error": error})
             continue
         if isinstance(module, nn.Module):
-            canonical_init(module, seed)
+            initialise(module, seed)
             module.eval()
         for input_index, input_spec in enumerate(case.get("inputs", [])):
             x = make_input(input_spec, _stable_seed(seed, "input", case_index, input_index))

@@ -131,7 +131,7 @@ class _Checker:
                 if isinstance(raw, dict):
                     self._check_unique_ids(raw, ("questions", index))
                 if question is not None:
-                    self._check_question(question, ("questions", index))
+                    self._check_question(question, ("questions", index), student=data.get("build") == "student")
                     valid.append(question)
             self._check_unique(
                 ((("questions", i, "id"), q.get("id")) for i, q in enumerate(questions) if isinstance(q, dict)),
@@ -244,13 +244,19 @@ class _Checker:
             else:
                 seen[value] = path
 
-    def _check_question(self, question: Any, at: Path) -> None:
+    def _check_question(self, question: Any, at: Path, student: bool = False) -> None:
         if isinstance(question, model.ChoiceQuestion):
-            self._check_choice(question, at)
+            self._check_choice(question, at, student)
         elif isinstance(question, model.CodeBase):
-            self._check_code(question, at)
+            self._check_code(question, at, student)
         elif isinstance(question, model.PredictQuestion):
             self._check_python(question.snippet, (*at, "snippet"), "snippet")
+            if student and not question.answer_hashes:
+                self.at_value(at, "a predict question of a student build needs 'answer_hashes'")
+            elif not student and question.answer is None:
+                self.at_value(at, "missing required key 'answer': what the snippet prints")
+        if question.sealed and not student:
+            self.at_value((*at, "sealed"), "'sealed' texts belong to student builds (build: student)")
 
     def _check_unique_ids(self, raw: dict[Any, Any], at: Path) -> None:
         """Ids within a question's lists, checked on the raw data so a question's other errors don't hide them."""
@@ -267,8 +273,12 @@ class _Checker:
                     what,
                 )
 
-    def _check_choice(self, question: model.ChoiceQuestion, at: Path) -> None:
+    def _check_choice(self, question: model.ChoiceQuestion, at: Path, student: bool = False) -> None:
         correct = question.correct_ids
+        if student:
+            if correct or not question.answer_hash:
+                self.at_value(at, "a choice question of a student build has 'answer_hash' and no option marked correct")
+            return
         if not correct:
             self.at_value((*at, "options"), "no option is correct: mark at least one option with 'correct: true'")
         elif question.select == "one" and len(correct) > 1:
@@ -278,15 +288,25 @@ class _Checker:
                 "use 'select: many' or mark one",
             )
 
-    def _check_code(self, question: model.CodeBase, at: Path) -> None:
+    def _check_code(self, question: model.CodeBase, at: Path, student: bool = False) -> None:
         check_ids = [check.id for check in question.checks]
+        if student:
+            if question.solution is not None or question.decoys:
+                self.at_value(at, "a student build carries no 'solution' and no 'decoys'")
+            if question.reference_facts is None:
+                self.at_value(at, "a code question of a student build needs 'reference_facts'")
+        elif question.solution is None:
+            what = "code" if isinstance(question, model.CodeQuestion) else "fix"
+            self.at_value(at, f"a {what} question needs a reference solution: add 'solution'")
+        if question.solution is None:
+            return
         tree = self._check_python(question.solution, (*at, "solution"), "solution")
         if tree is not None and question.entry_point not in _top_level_names(tree):
             self.at_value(
                 (*at, "solution"),
                 f"the solution does not define '{question.entry_point}' (the entry_point) at its top level",
             )
-        if isinstance(question, model.FixQuestion) and question.starter.strip() == question.solution.strip():
+        if isinstance(question, model.FixQuestion) and question.starter.strip() == (question.solution or "").strip():
             self.at_value((*at, "starter"), "the starter is the solution itself: a fix question needs defects")
         for index, decoy in enumerate(question.decoys):
             self._check_python(decoy.code, (*at, "decoys", index, "code"), "decoy")

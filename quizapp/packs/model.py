@@ -281,6 +281,11 @@ class QuestionBase(Strict):
     prompt: Markdown
     hints: list[Markdown] = Field(default_factory=list, description="revealed one at a time, in this order")
     explanation: Markdown = Field(description="shown after answering: why the answer is what it is")
+    sealed: dict[str, str] = Field(
+        default_factory=dict,
+        description="student builds: texts that would give the answer away (the explanation, option feedback), "
+        "encrypted with a key derived from the correct answer; answering correctly opens them",
+    )
 
 
 class Option(Strict):
@@ -293,6 +298,7 @@ class Option(Strict):
 class ChoiceQuestion(QuestionBase):
     kind: Literal["choice"]
     options: list[Option] = Field(min_length=2)
+    answer_hash: str | None = Field(None, description="student builds: the hash of the correct option ids")
     select: Literal["one", "many"] | None = Field(
         None, description="'one' (radio) or 'many' (tick all that apply); by default 'many' iff several are correct"
     )
@@ -308,19 +314,39 @@ class ChoiceQuestion(QuestionBase):
 
 
 class PredictQuestion(QuestionBase):
+    model_config = ConfigDict(
+        extra="forbid",
+        frozen=True,
+        json_schema_extra={"anyOf": [{"required": ["answer"]}, {"required": ["answer_hashes"]}]},
+    )
     kind: Literal["predict"]
     snippet: PythonSource = Field(description="runs as a script; its stdout is the answer")
-    answer: str = Field(min_length=1, description="exactly what the snippet prints")
+    answer: str | None = Field(None, min_length=1, description="exactly what the snippet prints")
     accept: list[str] = Field(default_factory=list, description="other spellings accepted as the same answer")
+    answer_hashes: list[str] = Field(
+        default_factory=list, description="student builds: hashes of the accepted printouts, in canonical form"
+    )
 
 
 class CodeBase(QuestionBase):
+    # Editors: a source pack's code question needs its solution; a student build's, its reference facts.
+    model_config = ConfigDict(
+        extra="forbid",
+        frozen=True,
+        json_schema_extra={"anyOf": [{"required": ["solution"]}, {"required": ["reference_facts"]}]},
+    )
     entry_point: Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")] = Field(
         description="the class or function the learner defines"
     )
     signature: str = Field(min_length=1, description="how it is called, e.g. ResidualBlock(in_channels, ...)")
     starter: str = Field("", description="the code the editor starts with")
-    solution: PythonSource = Field(description="the reference solution; never shown before an answer")
+    solution: PythonSource | None = Field(None, description="the reference solution; never shown before an answer")
+    reference_facts: str | None = Field(
+        None, description="student builds: the reference's facts (JSON), computed by `quizapp build --student`"
+    )
+    reference_tensors: str | None = Field(
+        None, description="student builds: the reference's tensors, safetensors encoded as base64 (no code can run)"
+    )
     checks: list[Check] = Field(min_length=1)
     decoys: list[Decoy] = Field(default_factory=list)
     limits: LimitOverrides | None = Field(None, description="overrides the pack's default limits, key by key")
@@ -370,6 +396,9 @@ class PackHeader(Strict):
     licence: str = Field(min_length=1, description="an SPDX identifier, e.g. CC-BY-4.0")
     tags: list[str] = Field(default_factory=list)
     defaults: Defaults = Field(default_factory=Defaults)
+    build: Literal["source", "student"] = Field(
+        "source", description="'student' for packs made by `quizapp build --student`: no solutions, hashed answers"
+    )
 
 
 class Pack(PackHeader):
