@@ -459,13 +459,14 @@ def render_question(question: model.AnyQuestion, with_solution: bool = False) ->
     elif isinstance(question, model.PredictQuestion):
         lines += ["```python", question.snippet.rstrip(), "```"]
         if with_solution:
-            lines += ["", "It prints:", question.answer.rstrip()]
+            lines += ["", "It prints:", (question.answer or "(hashed in this student build)").rstrip()]
     elif isinstance(question, model.CodeBase):
         lines += [f"Define: {question.signature}", "", "Starter:", "```python", question.starter.rstrip(), "```"]
         visible = [c for c in question.checks if c.visible]
         lines.append(f"Checks: {len(visible)} run by Run, {len(question.checks)} by Submit")
         if with_solution:
-            lines += ["", "Reference solution:", "```python", question.solution.rstrip(), "```"]
+            solution = question.solution.rstrip() if question.solution else "(not part of this student build)"
+            lines += ["", "Reference solution:", "```python", solution, "```"]
     elif isinstance(question, model.ExplainQuestion) and with_solution:
         lines += ["Model answer:", question.model_answer.rstrip(), "", "Rubric:"]
         lines += [f"  - {point.text.strip()}" for point in question.rubric]

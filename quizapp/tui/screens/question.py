@@ -63,6 +63,7 @@ class QuestionScreen(Screen[None]):
         self.saved_text: str | None = None
         self.awaiting_rubric = False
         self.solution_shown = False
+        self.revealed: dict[str, str] = {}  # student builds: sealed texts a right answer opened
 
     # --- layout ----------------------------------------------------------------------------------------
 
@@ -275,6 +276,7 @@ class QuestionScreen(Screen[None]):
         if result.verdict == "syntax_error" and result.line:
             self.post_message(ResultsPanel.JumpToLine(result.line))
         if message.mode == "submit" and result.passed:
+            self.revealed = result.revealed
             self._reveal(after_pass=True)
             self.notify("Solved.", title=self.question.title, timeout=3)
         if self.awaiting_rubric:
@@ -331,18 +333,24 @@ class QuestionScreen(Screen[None]):
     def _reveal(self, after_pass: bool) -> None:
         q = self.question
         parts = ["## Solution" if after_pass else "## Solution (given up)"]
+        student = self.pack.build == "student"
         if isinstance(q, model.CodeBase):
-            parts.append(f"```python\n{q.solution.rstrip()}\n```")
+            if q.solution:
+                parts.append(f"```python\n{q.solution.rstrip()}\n```")
+            else:
+                parts.append("*The solution is not part of this student build.*")
         elif isinstance(q, model.PredictQuestion):
-            parts.append(f"It prints:\n\n```text\n{q.answer.rstrip()}\n```")
+            if q.answer:
+                parts.append(f"It prints:\n\n```text\n{q.answer.rstrip()}\n```")
         elif isinstance(q, model.ChoiceQuestion):
             for option in q.options:
-                mark = "✓" if option.correct else "✗"
-                feedback = f" {option.feedback.strip()}" if option.feedback else ""
-                parts.append(f"- {mark} **{option.text.strip()}**{feedback}")
+                feedback = option.feedback or self.revealed.get(f"feedback:{option.id}")
+                mark = "" if student else ("✓ " if option.correct else "✗ ")
+                parts.append(f"- {mark}**{option.text.strip()}**" + (f" {feedback.strip()}" if feedback else ""))
         elif isinstance(q, model.ExplainQuestion):
             parts.append(q.model_answer)
-        parts.append(f"## Why\n\n{q.explanation}")
+        explanation = self.revealed.get("explanation", q.explanation)
+        parts.append(f"## Why\n\n{explanation}")
         self.query_one("#reveal", Markdown).update("\n\n".join(parts))
         self.solution_shown = True
 
