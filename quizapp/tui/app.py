@@ -32,6 +32,17 @@ class QuizApp(App[None]):
         self.run_worker(self.services.start_judge, thread=True, group="judge-start", exit_on_error=False)
         self.push_screen(HomeScreen())
 
+    async def action_quit(self) -> None:
+        self.save_drafts()
+        self.exit()
+
+    def save_drafts(self) -> None:
+        """Save every open question's draft while its widgets still exist (on_unmount is too late)."""
+        for screen in self.screen_stack:
+            save = getattr(screen, "save_draft", None)
+            if callable(save):
+                save()
+
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen())

@@ -178,11 +178,9 @@ class QuestionScreen(Screen[None]):
             self.notify("Your draft is restored.", timeout=2)
         self.saved_text = self.answer_text()
         self._show_hints(self.store.hints_revealed(self.pack.id, self.question.id))
-        if (
-            self.store.gave_up(self.pack.id, self.question.id)
-            or self.store.status(self.pack.id, self.question.id) == "solved"
-        ):
-            self._reveal(after_pass=True)
+        solved = self.store.status(self.pack.id, self.question.id) == "solved"
+        if solved or self.store.gave_up(self.pack.id, self.question.id):
+            self._reveal(after_pass=solved)
         last = self.store.attempts(self.pack.id, self.question.id, limit=1)
         if last:
             from .history import result_from_json
