@@ -319,7 +319,7 @@ def _build(catalogue: Catalogue, args: argparse.Namespace) -> int:
             print(problem, file=sys.stderr)
         return EXIT_PROBLEMS
     size = out.stat().st_size / 1024
-    print(f"wrote {out} ({size:.0f} KB): {len(pack.questions)} questions, no solutions, hashed answers")
+    print(f"wrote {out} ({size:.0f} KB): {len(pack.questions)} question(s), no solutions, hashed answers")
     return EXIT_OK
 
 
