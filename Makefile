@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint setup clean
+.PHONY: run test lint setup clean bench
 
 setup: $(STAMP)
 
@@ -27,6 +27,9 @@ test: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check quizapp tests
+
+bench: $(STAMP)
+	$(BIN)/python -m quizapp.judge.bench
 
 clean:
 	rm -rf $(VENV) build dist .pytest_cache

@@ -49,6 +49,58 @@ def descendants(pid: int) -> list[int]:
     return found
 
 
+def comm(pid: int) -> str:
+    try:
+        with open(f"/proc/{pid}/comm") as f:
+            return f.read().strip()
+    except OSError:
+        return ""
+
+
+def children(pid: int) -> list[int]:
+    found = []
+    try:
+        tasks = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return found
+    for task in tasks:
+        try:
+            with open(f"/proc/{pid}/task/{task}/children") as f:
+                found += [int(c) for c in f.read().split()]
+        except OSError:
+            pass
+    return found
+
+
+def prepared_chain(pid: int) -> list[int]:
+    """The worker's prepared chain for its next job, if that is exactly what hangs below it: a line of
+    processes (C, I, J in the full jail; J alone in the reduced one) whose last one is named quizapp-ready."""
+    line, node = [], pid
+    while True:
+        below = children(node)
+        if not below:
+            break
+        if len(below) != 1:
+            return []
+        node = below[0]
+        line.append(node)
+    if len(line) in (1, 3) and comm(line[-1]) == "quizapp-ready":
+        return line
+    return []
+
+
+def leftovers(pid: int, timeout: float = 15.0) -> list[int]:
+    """A worker's descendants that are not its prepared chain (see server.py: while idle, a worker keeps the
+    next job's chain ready), once the chain has settled: what a job left behind."""
+    deadline = time.monotonic() + timeout
+    while True:
+        found = descendants(pid)
+        extra = [p for p in found if p not in prepared_chain(pid)]
+        if not extra or time.monotonic() > deadline:
+            return extra
+        time.sleep(0.02)
+
+
 def test_a_job_returns_facts(pool):
     outcome = pool.run("exec", code("print('hello')\nRESULT = {'answer': 42}"), LIMITS)
     assert outcome.status == "ok", outcome.detail
@@ -130,7 +182,7 @@ def test_workers_are_reused(pool):
         seen.add(outcome.worker)
     assert pool.worker_pids() == before
     for pid in before.values():
-        assert descendants(pid) == []
+        assert leftovers(pid) == []  # was: no descendants at all; now each worker keeps its prepared chain
 
 
 def test_jobs_run_in_parallel_on_both_workers(pool):
@@ -203,4 +255,96 @@ def test_reduced_mode_can_be_forced_and_says_so(monkeypatch):
         assert looping.jail_mode == "reduced"
         assert reduced.run("exec", code("RESULT = 2"), LIMITS).facts == {"ok": True, "result": 2}
         for pid in reduced.worker_pids().values():
-            assert descendants(pid) == []
+            assert leftovers(pid) == []  # was: no descendants at all; now each worker keeps its prepared chain
+
+
+# --- pre-forking (server.py): each idle worker keeps the next job's chain ready ---------------------------
+
+prefork = pytest.mark.skipif(os.environ.get("QUIZAPP_PREFORK") == "0", reason="pre-forking is off")
+
+
+@prefork
+def test_jobs_run_on_prepared_chains(pool):
+    pool.wait_warm(180)
+    for pid in pool.worker_pids().values():
+        assert leftovers(pid) == []
+    outcomes = [pool.run("exec", code(f"RESULT = {i}"), LIMITS) for i in range(4)]
+    assert [o.facts["result"] for o in outcomes] == [0, 1, 2, 3]
+    assert {o.extra.get("chain") for o in outcomes} == {"prepared"}
+
+
+@prefork
+def test_a_prepared_chain_that_dies_while_idle_is_replaced(pool):
+    pool.wait_warm(180)
+    before = pool.worker_pids()
+    for pid in before.values():
+        assert leftovers(pid) == []
+    victims = [chain[-1] for pid in before.values() if (chain := prepared_chain(pid))]
+    assert victims, "no worker keeps a prepared chain"
+    for victim in victims:
+        os.kill(victim, signal.SIGKILL)
+    for i in range(4):
+        outcome = pool.run("exec", code(f"RESULT = {i}"), LIMITS)
+        assert outcome.status == "ok", outcome.detail
+        assert outcome.facts["result"] == i
+    assert pool.worker_pids() == before
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline and not all(prepared_chain(pid) for pid in before.values()):
+        time.sleep(0.05)
+    chains = [prepared_chain(pid) for pid in before.values()]
+    assert all(chains), "a worker did not prepare a new chain"
+    assert not set(victims) & {chain[-1] for chain in chains}
+
+
+def test_the_learner_gets_its_whole_cpu_allowance_after_the_warm_up(pool):
+    # A prepared J has used CPU time warming up; RLIMIT_CPU counts from there, and the report leaves it out.
+    burn = code(
+        """
+        import time
+        started = time.process_time()
+        while time.process_time() - started < 0.8:
+            pass
+        RESULT = "done"
+        """
+    )
+    limits = LIMITS.model_copy(update={"cpu_seconds": 1})
+    outcome = pool.run("exec", burn, limits)
+    assert outcome.status == "ok", outcome.detail
+    assert outcome.facts["result"] == "done"
+    assert 750 < outcome.cpu_ms < 1000
+
+
+@prefork
+def test_limits_a_prepared_chain_cannot_honour_take_a_chain_forked_for_the_job(pool):
+    # Another scratch size than the prepared chain's: that job runs cold; the worker then prepares its next
+    # chain at that size, so the same limits soon run warm again, with the scratch size they ask for.
+    small = LIMITS.model_copy(update={"file_size_kb": 8})
+    fill = code(
+        """
+        import errno
+        written = 0
+        try:
+            for i in range(64):
+                with open(f"part{i}", "wb") as f:
+                    f.write(b"y" * 7000)
+                written += 1
+        except OSError as exc:
+            RESULT = [errno.errorcode[exc.errno], written]
+        else:
+            RESULT = ["no error", written]
+        """
+    )
+    outcomes = [pool.run("exec", fill, small) for _ in range(5)]
+    if outcomes[0].jail_mode == "full":  # the reduced jail has no scratch tmpfs: any chain fits any job
+        assert outcomes[0].extra.get("chain") == "cold"
+    assert "prepared" in [o.extra.get("chain") for o in outcomes[1:]]
+    assert [o.status for o in outcomes] == ["ok"] * 5
+    if outcomes[0].jail_mode == "full":  # a 64 KB scratch tmpfs (the smallest), cold or prepared alike
+        assert {tuple(o.facts["result"]) for o in outcomes} == {("ENOSPC", 8)}
+    assert pool.run("exec", code("RESULT = 1"), LIMITS).facts["result"] == 1
+
+
+def test_the_default_scratch_size_is_the_prepared_one():
+    from quizapp.judge import server
+
+    assert server.DEFAULT_FILE_SIZE_KB == Limits().file_size_kb

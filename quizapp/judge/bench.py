@@ -1,24 +1,46 @@
-"""`python -m quizapp.judge.bench [N] [FRESH]`: what the warm pool buys, measured on this machine.
+"""`python -m quizapp.judge.bench [N] [FRESH]` (or `make bench`): what the warm pool buys, measured here.
 
-Prints the median and p95 wall time of N trivial exec jobs through the warm pool, the same for FRESH jobs
-each run as a fresh `python -c 'import torch; ...'` process with rlimits (the naive alternative), and each
-worker's memory as PSS (proportional set size: shared pages divided among the processes sharing them), read
-from /proc/PID/smaps_rollup. Prints figures; asserts nothing.
+One run prints, with medians and p95:
+
+(a) a fresh process per job: `python -c 'import torch ...'` with rlimits (the naive alternative), FRESH times
+    (default 5), for a trivial job and for the ResNet probe job (a fresh process running probes.run on the
+    payload of the built-in question resnet-residual-block);
+(b) the warm pool, a trivial exec job: N round trips (default 50) seen by the host, and the server's wall;
+(c) the warm pool, a ResNet grading verdict through quizapp.grading.grader.Grader with the reference's
+    facts cached (a temporary ReferenceCache, filled once): the reference solution and a wrong answer,
+    3N/5 times each (30 for the default N), Result.duration_ms measured on the host. Measured twice:
+    with a short pause between verdicts (a learner does not submit ten answers a second; the pause lets the
+    worker prepare its next chain, see server.py) and back to back;
+(d) the speed-up of the warm verdict over a fresh process running the same probe job;
+(e) the time from Pool() to the first ResNet verdict, with an empty reference cache (two jobs: the
+    reference's and the learner's);
+(f) the pool's memory as PSS (proportional set size: shared pages divided among the processes sharing them),
+    from /proc/PID/smaps_rollup, for each worker with its descendants (its prepared chain).
+
+Prints figures; asserts nothing.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import resource
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
 
 from ..packs.model import Limits
 from .pool import Pool, server_environment
 
 TRIVIAL = "import torch\nx = torch.ones(4, 4)\nRESULT = float((x @ x).sum())"
+PACK_FILE = "torch-modules.yaml"
+QUESTION = "resnet-residual-block"
+PAUSE_S = 0.25  # between two verdicts, in the paced measurement
 
 
 def percentile(values: list[float], fraction: float) -> float:
@@ -27,8 +49,10 @@ def percentile(values: list[float], fraction: float) -> float:
 
 
 def describe(name: str, values: list[float]) -> str:
+    if not values:
+        return f"{name:<44} no figures"
     median, p95 = statistics.median(values), percentile(values, 0.95)
-    return f"{name:<28} n={len(values):<4} median {median:8.1f} ms   p95 {p95:8.1f} ms"
+    return f"{name:<44} n={len(values):<4} median {median:8.1f} ms   p95 {p95:8.1f} ms"
 
 
 def pss_kb(pid: int) -> int | None:
@@ -42,51 +66,154 @@ def pss_kb(pid: int) -> int | None:
     return None
 
 
-def fresh_job() -> float:
+def descendants(pid: int) -> list[int]:
+    found, stack = [], [pid]
+    while stack:
+        current = stack.pop()
+        try:
+            tasks = os.listdir(f"/proc/{current}/task")
+        except OSError:
+            continue
+        for task in tasks:
+            try:
+                children = [int(c) for c in Path(f"/proc/{current}/task/{task}/children").read_text().split()]
+            except OSError:
+                children = []
+            found += children
+            stack += children
+    return found
+
+
+def fresh_job(code: str, stdin: bytes = b"") -> float:
     def limit() -> None:
-        resource.setrlimit(resource.RLIMIT_CPU, (10, 11))
+        resource.setrlimit(resource.RLIMIT_CPU, (30, 31))
 
     started = time.monotonic()
     subprocess.run(
-        [sys.executable, "-c", TRIVIAL + "\nprint(RESULT)"],
+        [sys.executable, "-c", code],
         env=server_environment(),
         preexec_fn=limit,
         check=True,
         capture_output=True,
+        input=stdin,
     )
     return (time.monotonic() - started) * 1000
 
 
+def resnet_question() -> tuple[Any, Any]:
+    from ..packs import load_pack
+
+    candidates = [Path(__file__).resolve().parent.parent / "_builtin_packs" / PACK_FILE]
+    candidates.append(Path(__file__).resolve().parent.parent.parent / "questions" / PACK_FILE)
+    for path in candidates:
+        if path.is_file():
+            pack = load_pack(path)
+            return pack, pack.question(QUESTION)
+    raise SystemExit(f"cannot find the built-in pack {PACK_FILE}")
+
+
+def wrong_answer(question: Any) -> str:
+    """The reference solution with its output scaled: defines everything, runs the same work, is wrong."""
+    entry = question.entry_point
+    return question.solution + (
+        f"\n\n_right_forward = {entry}.forward\n"
+        f"{entry}.forward = lambda self, *args, **kwargs: _right_forward(self, *args, **kwargs) * 1.5\n"
+    )
+
+
+def verdicts(grader: Any, pack: Any, question: Any, answers: list[str], pause: float) -> tuple[list[float], Counter]:
+    durations: list[float] = []
+    seen: Counter = Counter()
+    for answer in answers:
+        if pause:
+            time.sleep(pause)
+        result = grader.grade(pack, question, answer)
+        durations.append(result.duration_ms)
+        seen[result.verdict] += 1
+    return durations, seen
+
+
 def main(argv: list[str] | None = None) -> int:
+    from ..grading.grader import Grader, ReferenceCache, probe_payload
+
     args = sys.argv[1:] if argv is None else argv
     n = int(args[0]) if args else 50
     fresh_n = int(args[1]) if len(args) > 1 else 5
+    per_answer = max(1, n * 3 // 5)  # 30 of each answer for the default N
     limits = Limits()
-    started = time.monotonic()
-    with Pool(size=2) as pool:
-        pool.wait_warm(300)
-        print(f"pool warm after {time.monotonic() - started:.2f} s; jail mode {pool.jail_mode} ({pool.jail_reason})")
-        pool.run("exec", {"code": TRIVIAL}, limits)  # first job after start-up
-        warm = []
-        for _ in range(n):
-            t = time.monotonic()
-            outcome = pool.run("exec", {"code": TRIVIAL}, limits)
-            warm.append((time.monotonic() - t) * 1000)
-            if outcome.status != "ok":
-                print(f"job failed: {outcome.status} {outcome.detail}")
-        served = [pool.run("exec", {"code": TRIVIAL}, limits).wall_ms for _ in range(min(n, 20))]
-        total = 0
-        for slot, pid in sorted(pool.worker_pids().items()):
-            pss = pss_kb(pid)
-            total += pss or 0
-            print(f"worker {slot} pid {pid}: PSS {pss / 1024 if pss else float('nan'):.1f} MiB")
-        print(f"pool PSS total: {total / 1024:.1f} MiB")
-    fresh = [fresh_job() for _ in range(fresh_n)]
-    print(describe("warm pool (host round trip)", warm))
-    print(describe("warm pool (server's wall)", served))
-    print(describe("fresh python + import torch", fresh))
-    print(f"speed-up (median): {statistics.median(fresh) / statistics.median(warm):.0f}x")
-    print(f"cores: {os.cpu_count()}")
+    pack, question = resnet_question()
+    resnet_payload = probe_payload(question, question.solution, question.checks)
+    right, wrong = question.solution, wrong_answer(question)
+    lines: list[str] = []
+
+    # (e) Pool() to the first ResNet verdict, nothing cached.
+    with tempfile.TemporaryDirectory(prefix="quizapp-bench-") as cache_dir:
+        started = time.monotonic()
+        with Pool(size=2) as pool:
+            first = Grader(pool, ReferenceCache(Path(cache_dir))).grade(pack, question, right)
+            first_ms = (time.monotonic() - started) * 1000
+            pool.wait_warm(300)
+            print(f"jail mode {pool.jail_mode} ({pool.jail_reason}); first ResNet verdict: {first.verdict}")
+
+            # (b) trivial jobs.
+            pool.run("exec", {"code": TRIVIAL}, limits)
+            warm, served, chains = [], [], Counter()
+            for _ in range(n):
+                t = time.monotonic()
+                outcome = pool.run("exec", {"code": TRIVIAL}, limits)
+                warm.append((time.monotonic() - t) * 1000)
+                served.append(outcome.wall_ms)
+                chains[outcome.extra.get("chain", "?")] += 1
+                if outcome.status != "ok":
+                    print(f"job failed: {outcome.status} {outcome.detail}")
+
+            # (c) ResNet verdicts, reference cached (it was stored by the first verdict).
+            grader = Grader(pool, ReferenceCache(Path(cache_dir)))
+            grader.grade(pack, question, right)
+            answers = [right, wrong] * per_answer
+            paced, paced_seen = verdicts(grader, pack, question, answers, PAUSE_S)
+            back, back_seen = verdicts(grader, pack, question, answers, 0.0)
+            resnet_limits = pack.limits_for(question)
+            child_cpu, child_wall, resnet_chains = [], [], Counter()
+            for _ in range(min(n, 20)):
+                time.sleep(PAUSE_S)
+                outcome = pool.run("probe", resnet_payload, resnet_limits)
+                child_cpu.append(outcome.cpu_ms)
+                child_wall.append(outcome.wall_ms)
+                resnet_chains[outcome.extra.get("chain", "?")] += 1
+
+            # (f) memory.
+            total = 0
+            for slot, pid in sorted(pool.worker_pids().items()):
+                own = pss_kb(pid) or 0
+                chain = sum(pss_kb(child) or 0 for child in descendants(pid))
+                total += own + chain
+                lines.append(
+                    f"worker {slot} pid {pid}: PSS {own / 1024:.1f} MiB + its prepared chain {chain / 1024:.1f} MiB"
+                )
+            lines.append(f"pool PSS total: {total / 1024:.1f} MiB")
+
+    # (a) fresh processes.
+    fresh = [fresh_job(TRIVIAL + "\nprint(RESULT)") for _ in range(fresh_n)]
+    probe_code = "import json, sys\nfrom quizapp.judge import probes\nprobes.run(json.load(sys.stdin))"
+    fresh_resnet = [fresh_job(probe_code, json.dumps(resnet_payload).encode()) for _ in range(fresh_n)]
+
+    print()
+    print("(a) " + describe("fresh python + import torch, trivial", fresh))
+    print("(a) " + describe("fresh python + import torch, ResNet probes", fresh_resnet))
+    print("(b) " + describe("warm pool trivial job (host round trip)", warm))
+    print("(b) " + describe("warm pool trivial job (server's wall)", served))
+    print(f"    chains used: {dict(chains)}")
+    print("(c) " + describe(f"ResNet verdict, {PAUSE_S:g} s apart", paced) + f"   {dict(paced_seen)}")
+    print("(c) " + describe("ResNet verdict, back to back", back) + f"   {dict(back_seen)}")
+    print("    " + describe("ResNet job, child wall (server)", child_wall))
+    print("    " + describe("ResNet job, child CPU", child_cpu) + f"   chains {dict(resnet_chains)}")
+    speed_up = statistics.median(fresh_resnet) / statistics.median(paced)
+    print(f"(d) speed-up, fresh process vs warm verdict (medians): {speed_up:.0f}x")
+    print(f"(e) Pool() to the first ResNet verdict (empty reference cache): {first_ms:.0f} ms")
+    for line in lines:
+        print(f"(f) {line}")
+    print(f"cores: {os.cpu_count()}; prefork: {os.environ.get('QUIZAPP_PREFORK', '1') != '0'}")
     return 0
 
 

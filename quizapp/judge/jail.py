@@ -9,10 +9,13 @@ Full mode, the process tree of one job::
 * C (outside the new PID namespace) reads the payload, creates the namespaces, tells the server I's pid and
   waits for I. The server kills I to end a job: when PID 1 of a namespace dies, the kernel kills every
   process left in it, so nothing the job started can outlive it.
-* I, PID 1, builds the root filesystem (below), forks J, reaps every orphan, and reports J's exit status and
-  resource usage to the server on a pipe that J closes before running anything. Learner code that is PID 1
-  would ignore SIGXCPU (the kernel protects a namespace's init): that is why it is PID 2. I installs no
-  signal handlers, so the kernel drops every signal J sends it (`os.kill(os.getppid(), 9)`, `kill(1, ...)`).
+* I, PID 1, builds the root filesystem (below), forks J, reaps every orphan, and when J has ended kills and
+  reaps every process left in the namespace, then reports J's exit status and resource usage to the server
+  on a pipe that J closes before running anything of the job's. The server usually prepares this chain
+  before the job exists (pre-forking, see server.py): J then waits, confined and warmed up, for its job.
+  Learner code that is PID 1 would ignore SIGXCPU (the kernel protects a namespace's init): that is why it
+  is PID 2. I installs no signal handlers, so the kernel drops every signal J sends it
+  (`os.kill(os.getppid(), 9)`, `kill(1, ...)`).
 * J drops every privilege, sets its limits and runs the task.
 
 Two variants of full mode, chosen by who runs the server:
@@ -521,9 +524,14 @@ def virtual_size() -> int:
         return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 * 4
 
 
-def set_limits(limits: dict[str, Any], nproc: int | None, base_vsize: int) -> None:
-    """The job's resource limits (limits is a Limits model dumped to a dict)."""
-    cpu = max(1, math.ceil(float(limits["cpu_seconds"])))
+def set_limits(limits: dict[str, Any], nproc: int | None, base_vsize: int, cpu_used: float = 0.0) -> None:
+    """The job's resource limits (limits is a Limits model dumped to a dict).
+
+    RLIMIT_CPU counts the process's CPU time since it started: cpu_used is what this process used before
+    the job (a prepared J's warm-up), so the learner gets at least the full cpu_seconds on top of it. The
+    judge subtracts cpu_used from the time it reports. RLIMIT_AS is base_vsize (the process's virtual size
+    now) plus memory_mb."""
+    cpu = max(1, math.ceil(cpu_used + float(limits["cpu_seconds"])))
     resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     size = int(limits["file_size_kb"]) * 1024
