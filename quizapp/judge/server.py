@@ -256,6 +256,10 @@ class Server:
 
         torch.set_num_threads(1)
         torch.set_num_interop_threads(1)
+        # oneDNN builds (JIT-compiles) a kernel per convolution shape on first use, so every job paid for
+        # its question's shapes again in its fresh process (about 10 ms of a ResNet job). The native
+        # kernels need no such set-up; learner and reference are always computed the same way here.
+        torch.backends.mkldnn.enabled = False
         self._warm_up(torch)
         from . import tasks
 
