@@ -50,6 +50,10 @@ class QuizApp(App[None]):
     def open_question(self, pack_id: str, question_id: str) -> None:
         from .screens.question import QuestionScreen
 
+        self.save_drafts()  # a screen opened now reads the latest text from the store
+        current = self.screen
+        if isinstance(current, QuestionScreen) and (current.pack.id, current.question.id) == (pack_id, question_id):
+            return  # already open: keep the editor as it is
         pack = self.services.catalogue.packs[pack_id]
         self.push_screen(QuestionScreen(pack, pack.question(question_id)))
 

@@ -26,7 +26,7 @@ HELP = """\
 | question | `ctrl+o` | edit in `$EDITOR` |
 | question | `f2` | reset to the starter |
 | question | `ctrl+z` / `ctrl+y` | undo / redo in the editor |
-| question | `escape` | back to the list |
+| question | `escape` | back to the list (in the code editor, the first escape leaves the editor: tab indents there) |
 | results | `enter` on a check | move the editor's cursor to the line it names |
 
 Drafts are saved every two seconds and whenever you leave a question.

@@ -33,6 +33,11 @@ from .confirm import ConfirmScreen
 AUTOSAVE_SECONDS = 2.0
 
 
+def _label(option: model.Option) -> str:
+    """A one-line selector label: the option's id, then its text (the prompt shows the text in full)."""
+    return f"{option.id}: {' '.join(option.text.split())}"
+
+
 class Graded(Message):
     """A grading worker finished; handled on the UI thread."""
 
@@ -101,6 +106,8 @@ class QuestionScreen(Screen[None]):
             if isinstance(q, model.FixQuestion) and q.defects:
                 text += f" There are {q.defects} defects."
         elif isinstance(q, model.ChoiceQuestion):
+            # The full options, wrapped by Markdown: the selector's one-line labels may be cut at 80 columns.
+            text += "\n\n" + "\n".join(f"- **{o.id}**: {o.text.strip()}" for o in self._option_order())
             text += "\n\n*Select all that apply.*" if q.selects_many else "\n\n*Select one.*"
         return text
 
@@ -117,11 +124,11 @@ class QuestionScreen(Screen[None]):
         else:
             options = self._option_order()
             if question.selects_many:
-                yield SelectionList[str](*[Selection(o.text.strip(), o.id) for o in options], id="options")
+                yield SelectionList[str](*[Selection(_label(o), o.id) for o in options], id="options")
             else:
                 with RadioSet(id="options"):
                     for option in options:
-                        yield RadioButton(option.text.strip(), name=option.id)
+                        yield RadioButton(_label(option), name=option.id)
 
     def _option_order(self) -> list[model.Option]:
         assert isinstance(self.question, model.ChoiceQuestion)
@@ -325,7 +332,10 @@ class QuestionScreen(Screen[None]):
 
     def _reveal_model_answer(self) -> None:
         assert isinstance(self.question, model.ExplainQuestion)
-        self.query_one("#reveal", Markdown).update(f"## Model answer\n\n{self.question.model_answer}")
+        points = "\n".join(f"- {p.text.strip()}" for p in self.question.rubric)
+        self.query_one("#reveal", Markdown).update(
+            f"## Model answer\n\n{self.question.model_answer}\n\n## Rubric: tick what your answer made\n\n{points}"
+        )
         self.query_one("#reveal").scroll_visible()
 
     def _reveal(self, after_pass: bool) -> None:
