@@ -108,6 +108,13 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="check the files only: do not run references, decoys and snippets in the judge",
     )
+
+    report = commands.add_parser("report", help="export a mock interview's report; with no ID, list them")
+    report.add_argument("report_id", nargs="?", metavar="ID", help="a report's id (default: list reports)")
+    report.add_argument("--format", choices=("md", "json", "html"), default="md", help="default: md")
+    report.add_argument("-o", "--output", metavar="FILE", help="write it to FILE instead of stdout")
+    review = commands.add_parser("review", help="spaced review of answered questions")
+    review.add_argument("--list", action="store_true", help="print the questions due for review today")
     return parser
 
 
@@ -124,6 +131,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _validate(args.paths, extra, args.json, run=not args.no_run)
     if args.command == "new":
         return _new(args)
+    if args.command in ("report", "review"):
+        return _report(args) if args.command == "report" else _review(args)
     catalogue = discover(extra)
     if args.command == "grade":
         return _grade(catalogue, args)
@@ -142,6 +151,58 @@ def _start_app(extra: list[Path]) -> int:
     from .tui.app import run
 
     run(extra)
+    return EXIT_OK
+
+
+def _report(args: argparse.Namespace) -> int:
+    from .practice import report
+    from .store import Store, StoreError
+
+    try:
+        with Store.open_default() as store:
+            if args.report_id is None:
+                reports = report.list_reports(store)
+                print(
+                    "\n".join(f"{r.id}  {r.percent:5.1f}%  {report.summary_line(r)}" for r in reports) or "No reports."
+                )
+                return EXIT_OK
+            found = report.load_report(store, args.report_id)
+    except StoreError as error:
+        print(f"quizapp: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    if found is None:
+        print(f"quizapp: no report {args.report_id!r}; 'quizapp report' lists them", file=sys.stderr)
+        return EXIT_USAGE
+    text = report.render(found, args.format)
+    if args.output:
+        try:
+            Path(args.output).write_text(text, encoding="utf-8")
+        except OSError as error:
+            print(f"quizapp: cannot write {args.output}: {error.strerror or error}", file=sys.stderr)
+            return EXIT_USAGE
+        print(f"wrote {args.output}")
+    else:
+        sys.stdout.write(text)
+    return EXIT_OK
+
+
+def _review(args: argparse.Namespace) -> int:
+    if not args.list:
+        print("quizapp: use 'quizapp review --list' to see what is due", file=sys.stderr)
+        return EXIT_USAGE
+    from .practice import review
+    from .store import Store, StoreError
+
+    try:
+        with Store.open_default() as store:
+            cards = review.due(store)
+    except StoreError as error:
+        print(f"quizapp: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    print(
+        "\n".join(f"{c.pack_id}/{c.question_id}  due {c.due.astimezone():%Y-%m-%d %H:%M}" for c in cards)
+        or "Nothing due today."
+    )
     return EXIT_OK
 
 

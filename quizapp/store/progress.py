@@ -32,7 +32,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -539,3 +539,291 @@ class Store:
         solved = sum(1 for question_id in wanted if statuses.get(question_id) == "solved")
         attempted = sum(1 for question_id in wanted if statuses.get(question_id) == "attempted")
         return Progress(solved=solved, attempted=attempted, total=len(wanted))
+
+    # --- mock interviews ----------------------------------------------------------------------------------
+    # The store persists; quizapp/practice decides. A session's state and a report are JSON whose shape belongs
+    # to practice/; only the columns that queries sort and filter on are kept beside it.
+
+    def save_mock_session(
+        self,
+        session_id: str,
+        *,
+        started_at: datetime,
+        deadline: datetime,
+        finished_at: datetime | None,
+        state: dict[str, Any],
+    ) -> None:
+        """Create or replace a mock session's row, committed before returning."""
+        state_json = json.dumps(state, ensure_ascii=False, default=str)
+        with self._write() as db:
+            db.execute(
+                """
+                INSERT INTO mock_sessions (id, started_at, deadline, finished_at, state_json, updated_at)
+                VALUES (?, ?, ?, ?, ?, ?)
+                ON CONFLICT (id) DO UPDATE SET
+                    started_at = excluded.started_at, deadline = excluded.deadline,
+                    finished_at = excluded.finished_at, state_json = excluded.state_json,
+                    updated_at = excluded.updated_at
+                """,
+                (
+                    session_id,
+                    _timestamp(started_at),
+                    _timestamp(deadline),
+                    None if finished_at is None else _timestamp(finished_at),
+                    state_json,
+                    _now(),
+                ),
+            )
+
+    def mock_session(self, session_id: str) -> MockSessionRecord | None:
+        """One mock session by id, or None."""
+        with self._read() as db:
+            row = db.execute(f"SELECT {_MOCK_COLUMNS} FROM mock_sessions WHERE id = ?", (session_id,)).fetchone()
+        return None if row is None else _mock_session(row)
+
+    def mock_sessions(
+        self, *, finished: bool | None = None, reviewed: bool | None = None, limit: int | None = None
+    ) -> list[MockSessionRecord]:
+        """Mock sessions, newest started first. `finished` True/False keeps only finished/unfinished ones;
+        `reviewed` True/False only those whose outcomes were / were not yet fed to spaced review."""
+        conditions = []
+        if finished is not None:
+            conditions.append(f"finished_at IS {'NOT ' if finished else ''}NULL")
+        if reviewed is not None:
+            conditions.append(f"reviewed_at IS {'NOT ' if reviewed else ''}NULL")
+        where = f"WHERE {' AND '.join(conditions)}" if conditions else ""
+        with self._read() as db:
+            rows = db.execute(
+                f"SELECT {_MOCK_COLUMNS} FROM mock_sessions {where} ORDER BY started_at DESC, id DESC LIMIT ?",
+                (-1 if limit is None else max(limit, 0),),
+            ).fetchall()
+        return [_mock_session(row) for row in rows]
+
+    def mark_mock_reviewed(self, session_id: str, when: datetime | None = None) -> None:
+        """Note that a finished session's outcomes were fed to spaced review (the first time is kept)."""
+        stamp = _now() if when is None else _timestamp(when)
+        with self._write() as db:
+            db.execute(
+                "UPDATE mock_sessions SET reviewed_at = coalesce(reviewed_at, ?) WHERE id = ?", (stamp, session_id)
+            )
+
+    def save_mock_report(
+        self, report_id: str, *, session_id: str, finished_at: datetime, score: float, report: dict[str, Any]
+    ) -> bool:
+        """Keep a finished session's report. A report is made once: if the session already has one, nothing is
+        written and False is returned."""
+        report_json = json.dumps(report, ensure_ascii=False, default=str)
+        with self._write() as db:
+            cursor = db.execute(
+                """
+                INSERT INTO mock_reports (id, session_id, finished_at, score, report_json, created_at)
+                VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING
+                """,
+                (report_id, session_id, _timestamp(finished_at), float(score), report_json, _now()),
+            )
+            return cursor.rowcount > 0
+
+    def mock_report(self, report_id: str) -> MockReportRecord | None:
+        """One report by its id, or None."""
+        with self._read() as db:
+            row = db.execute(f"SELECT {_REPORT_COLUMNS} FROM mock_reports WHERE id = ?", (report_id,)).fetchone()
+        return None if row is None else _mock_report(row)
+
+    def mock_reports(self, *, before: datetime | None = None, limit: int | None = None) -> list[MockReportRecord]:
+        """Reports, newest finished first; `before` keeps those finished strictly before that moment."""
+        sql = f"SELECT {_REPORT_COLUMNS} FROM mock_reports"
+        params: list[Any] = []
+        if before is not None:
+            sql += " WHERE finished_at < ?"
+            params.append(_timestamp(before))
+        sql += " ORDER BY finished_at DESC, id DESC LIMIT ?"
+        params.append(-1 if limit is None else max(limit, 0))
+        with self._read() as db:
+            rows = db.execute(sql, params).fetchall()
+        return [_mock_report(row) for row in rows]
+
+    # --- review cards -------------------------------------------------------------------------------------
+
+    def review_card(self, pack_id: str, question_id: str) -> ReviewCardRecord | None:
+        """A question's review card, or None if it was never reviewed."""
+        with self._read() as db:
+            row = db.execute(
+                f"SELECT {_CARD_COLUMNS} FROM review_cards WHERE pack_id = ? AND question_id = ?",
+                (pack_id, question_id),
+            ).fetchone()
+        return None if row is None else _review_card(row)
+
+    def review_cards(self, *, due_by: datetime | None = None) -> list[ReviewCardRecord]:
+        """Review cards, earliest due first; `due_by` keeps those due at or before that moment."""
+        sql = f"SELECT {_CARD_COLUMNS} FROM review_cards"
+        params: list[Any] = []
+        if due_by is not None:
+            sql += " WHERE due <= ?"
+            params.append(_timestamp(due_by))
+        with self._read() as db:
+            rows = db.execute(sql + " ORDER BY due, pack_id, question_id", params).fetchall()
+        return [_review_card(row) for row in rows]
+
+    def update_review_card(
+        self,
+        pack_id: str,
+        question_id: str,
+        change: Callable[[dict[str, Any] | None], ReviewChange],
+        *,
+        source: str | None = None,
+    ) -> ReviewCardRecord | None:
+        """Read-modify-write a question's card in one committed transaction.
+
+        `change` gets the stored card (its JSON dict, or None for a new card) and returns the new card with its
+        review's log entry; it runs inside the transaction (under the file's write lock), so two processes
+        reviewing the same question cannot lose each other's update. With `source`, a review from that source
+        counts once: if one was already logged, nothing changes and None is returned.
+        """
+        with self._write() as db:
+            if source is not None:
+                seen = db.execute("SELECT 1 FROM review_log WHERE source = ?", (source,)).fetchone()
+                if seen is not None:
+                    return None
+            row = db.execute(
+                "SELECT card_json, reviews FROM review_cards WHERE pack_id = ? AND question_id = ?",
+                (pack_id, question_id),
+            ).fetchone()
+            current = None if row is None else json.loads(row["card_json"])
+            reviews = (0 if row is None else int(row["reviews"])) + 1
+            new = change(current)
+            card_json = json.dumps(new.card, ensure_ascii=False)
+            now = _now()
+            db.execute(
+                """
+                INSERT INTO review_cards (pack_id, question_id, card_json, due, reviews, updated_at)
+                VALUES (?, ?, ?, ?, ?, ?)
+                ON CONFLICT (pack_id, question_id) DO UPDATE SET
+                    card_json = excluded.card_json, due = excluded.due, reviews = excluded.reviews,
+                    updated_at = excluded.updated_at
+                """,
+                (pack_id, question_id, card_json, _timestamp(new.due), reviews, now),
+            )
+            db.execute(
+                """
+                INSERT INTO review_log (pack_id, question_id, rating, reviewed_at, source, log_json)
+                VALUES (?, ?, ?, ?, ?, ?)
+                """,
+                (
+                    pack_id,
+                    question_id,
+                    int(new.rating),
+                    _timestamp(new.reviewed_at),
+                    source,
+                    json.dumps(new.log, ensure_ascii=False, default=str),
+                ),
+            )
+        return ReviewCardRecord(pack_id, question_id, new.card, new.due.astimezone(UTC), reviews)
+
+    def review_log(self, pack_id: str, question_id: str) -> list[ReviewLogEntry]:
+        """A question's reviews, oldest first."""
+        with self._read() as db:
+            rows = db.execute(
+                """
+                SELECT rating, reviewed_at, source, log_json FROM review_log
+                WHERE pack_id = ? AND question_id = ? ORDER BY id
+                """,
+                (pack_id, question_id),
+            ).fetchall()
+        return [
+            ReviewLogEntry(
+                rating=int(row["rating"]),
+                reviewed_at=datetime.fromisoformat(row["reviewed_at"]),
+                source=row["source"],
+                log=json.loads(row["log_json"]),
+            )
+            for row in rows
+        ]
+
+
+@dataclass(frozen=True)
+class MockSessionRecord:
+    """A mock session's row: its state is practice/'s JSON, the rest is for queries."""
+
+    id: str
+    started_at: datetime
+    deadline: datetime
+    finished_at: datetime | None
+    reviewed_at: datetime | None
+    updated_at: datetime
+    state: dict[str, Any] = field(repr=False)
+
+
+@dataclass(frozen=True)
+class MockReportRecord:
+    id: str
+    session_id: str
+    finished_at: datetime
+    score: float  # percent
+    created_at: datetime
+    report: dict[str, Any] = field(repr=False)
+
+
+@dataclass(frozen=True)
+class ReviewCardRecord:
+    pack_id: str
+    question_id: str
+    card: dict[str, Any]  # the scheduler's own serialisation of the card
+    due: datetime
+    reviews: int
+
+
+@dataclass(frozen=True)
+class ReviewChange:
+    """What `update_review_card`'s callback returns: the new card, when it is due, and the review's log entry."""
+
+    card: dict[str, Any]
+    due: datetime
+    rating: int
+    reviewed_at: datetime
+    log: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ReviewLogEntry:
+    rating: int
+    reviewed_at: datetime
+    source: str | None
+    log: dict[str, Any]
+
+
+_MOCK_COLUMNS = "id, started_at, deadline, finished_at, reviewed_at, updated_at, state_json"
+_REPORT_COLUMNS = "id, session_id, finished_at, score, created_at, report_json"
+_CARD_COLUMNS = "pack_id, question_id, card_json, due, reviews"
+
+
+def _mock_session(row: sqlite3.Row) -> MockSessionRecord:
+    return MockSessionRecord(
+        id=row["id"],
+        started_at=datetime.fromisoformat(row["started_at"]),
+        deadline=datetime.fromisoformat(row["deadline"]),
+        finished_at=_parse_time(row["finished_at"]),
+        reviewed_at=_parse_time(row["reviewed_at"]),
+        updated_at=datetime.fromisoformat(row["updated_at"]),
+        state=json.loads(row["state_json"]),
+    )
+
+
+def _mock_report(row: sqlite3.Row) -> MockReportRecord:
+    return MockReportRecord(
+        id=row["id"],
+        session_id=row["session_id"],
+        finished_at=datetime.fromisoformat(row["finished_at"]),
+        score=float(row["score"]),
+        created_at=datetime.fromisoformat(row["created_at"]),
+        report=json.loads(row["report_json"]),
+    )
+
+
+def _review_card(row: sqlite3.Row) -> ReviewCardRecord:
+    return ReviewCardRecord(
+        pack_id=row["pack_id"],
+        question_id=row["question_id"],
+        card=json.loads(row["card_json"]),
+        due=datetime.fromisoformat(row["due"]),
+        reviews=int(row["reviews"]),
+    )

@@ -85,7 +85,72 @@ def _v1_create_tables(db: sqlite3.Connection) -> None:
     )
 
 
-MIGRATIONS: tuple[Migration, ...] = (_v1_create_tables,)
+def _v2_practice_tables(db: sqlite3.Connection) -> None:
+    """Mock-interview sessions, their reports, and spaced-review cards with their review log.
+
+    The store only persists these; quizapp/practice decides what goes in them. A session's and a report's
+    content is JSON (their shape belongs to practice/); the columns beside it are what queries sort and filter on.
+    """
+    _run(
+        db,
+        [
+            # One row per mock interview, rewritten on every change (draft, hint, submit, time accounting).
+            """
+            CREATE TABLE mock_sessions (
+                id          TEXT PRIMARY KEY,
+                started_at  TEXT NOT NULL,  -- UTC, ISO 8601
+                deadline    TEXT NOT NULL,  -- UTC: the clock is always computed from this, never counted down
+                finished_at TEXT,           -- NULL while the session runs
+                reviewed_at TEXT,           -- when its outcomes were fed to spaced review; NULL until then
+                state_json  TEXT NOT NULL,
+                updated_at  TEXT NOT NULL
+            )
+            """,
+            "CREATE INDEX mock_sessions_unfinished ON mock_sessions (started_at) WHERE finished_at IS NULL",
+            # The report of a finished session, made once and kept as it was (later mocks do not rewrite it).
+            """
+            CREATE TABLE mock_reports (
+                id          TEXT PRIMARY KEY,
+                session_id  TEXT NOT NULL UNIQUE,
+                finished_at TEXT NOT NULL,  -- UTC; history is listed newest first by this
+                score       REAL NOT NULL,  -- percent, 0-100
+                report_json TEXT NOT NULL,
+                created_at  TEXT NOT NULL
+            )
+            """,
+            "CREATE INDEX mock_reports_by_time ON mock_reports (finished_at)",
+            # One card per question ever answered: the scheduler's own serialisation (JSON, never pickle).
+            """
+            CREATE TABLE review_cards (
+                pack_id     TEXT NOT NULL,
+                question_id TEXT NOT NULL,
+                card_json   TEXT NOT NULL,
+                due         TEXT NOT NULL,  -- UTC, copied out of card_json for sorting
+                reviews     INTEGER NOT NULL DEFAULT 0,
+                updated_at  TEXT NOT NULL,
+                PRIMARY KEY (pack_id, question_id)
+            )
+            """,
+            "CREATE INDEX review_cards_by_due ON review_cards (due)",
+            # Every review, never updated. `source` names where an outcome came from when it must count once
+            # (a finished mock's question); a second review with the same source is ignored.
+            """
+            CREATE TABLE review_log (
+                id          INTEGER PRIMARY KEY AUTOINCREMENT,
+                pack_id     TEXT NOT NULL,
+                question_id TEXT NOT NULL,
+                rating      INTEGER NOT NULL,
+                reviewed_at TEXT NOT NULL,  -- UTC
+                source      TEXT UNIQUE,
+                log_json    TEXT NOT NULL
+            )
+            """,
+            "CREATE INDEX review_log_by_question ON review_log (pack_id, question_id, id)",
+        ],
+    )
+
+
+MIGRATIONS: tuple[Migration, ...] = (_v1_create_tables, _v2_practice_tables)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
