@@ -113,6 +113,17 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("report_id", nargs="?", metavar="ID", help="a report's id (default: list reports)")
     report.add_argument("--format", choices=("md", "json", "html"), default="md", help="default: md")
     report.add_argument("-o", "--output", metavar="FILE", help="write it to FILE instead of stdout")
+    mock = commands.add_parser(
+        "mock", help="start a timed mock interview in the app", description="Start the app on a new mock interview."
+    )
+    mock.add_argument("--packs", default="", help="pack ids, comma separated (default: every pack)")
+    mock.add_argument("-n", "--count", type=int, default=3, help="how many questions (default 3)")
+    mock.add_argument("--kinds", default="", help="question kinds, comma separated (default: all)")
+    mock.add_argument("--difficulty", default="", help="levels, comma separated: easy,medium,hard (default: all)")
+    mock.add_argument("--minutes", type=float, help="total time (default: the questions' estimates)")
+    mock.add_argument("--hints", action="store_true", help="allow hints")
+    mock.add_argument("--seed", type=int, help="a seed for a repeatable draw")
+
     review = commands.add_parser("review", help="spaced review of answered questions")
     review.add_argument("--list", action="store_true", help="print the questions due for review today")
     return parser
@@ -131,6 +142,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _validate(args.paths, extra, args.json, run=not args.no_run)
     if args.command == "new":
         return _new(args)
+    if args.command == "mock":
+        return _mock(args, extra)
     if args.command in ("report", "review"):
         return _report(args) if args.command == "report" else _review(args)
     catalogue = discover(extra)
@@ -186,10 +199,42 @@ def _report(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _mock(args: argparse.Namespace, extra: list[Path]) -> int:
+    from .practice import MockConfig, MockError
+
+    def listed(text: str, default: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(part.strip() for part in text.split(",") if part.strip()) or default
+
+    catalogue = discover(extra)
+    try:
+        config = MockConfig(
+            packs=listed(args.packs, tuple(catalogue.packs)),
+            count=args.count,
+            kinds=listed(args.kinds, ("choice", "predict", "code", "fix", "explain")),
+            difficulties=listed(args.difficulty, ("easy", "medium", "hard")),
+            total_seconds=args.minutes * 60 if args.minutes else None,
+            hints_allowed=args.hints,
+            **({"seed": args.seed} if args.seed is not None else {}),
+        )
+    except MockError as error:
+        print(f"quizapp: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    unknown = [p for p in config.packs if p not in catalogue.packs]
+    if unknown:
+        print(f"quizapp: no pack {', '.join(unknown)} (known: {', '.join(catalogue.packs)})", file=sys.stderr)
+        return EXIT_USAGE
+    from .tui.app import run
+
+    run(extra, mock=config)
+    return EXIT_OK
+
+
 def _review(args: argparse.Namespace) -> int:
     if not args.list:
-        print("quizapp: use 'quizapp review --list' to see what is due", file=sys.stderr)
-        return EXIT_USAGE
+        from .tui.app import run
+
+        run(review=True)
+        return EXIT_OK
     from .practice import review
     from .store import Store, StoreError
 

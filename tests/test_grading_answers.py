@@ -129,3 +129,10 @@ def test_result_json_carries_the_contract_fields() -> None:
     assert {"file", "status", "verdict", "tests", "duration_ms"} <= data.keys()
     assert data["status"] == "fail"
     assert all({"name", "status", "message"} <= t.keys() for t in data["tests"])
+
+
+def test_choice_with_nothing_selected_scores_nothing() -> None:
+    result = grade("net-defects", "")
+    assert result.verdict == "wrong_answer"
+    assert result.score == 0.0
+    assert "no option selected" in result.message

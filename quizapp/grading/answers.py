@@ -26,6 +26,8 @@ def grade_choice(question: model.ChoiceQuestion, selected: Iterable[str], pack_i
             "wrong_answer",
             message=f"no option {', '.join(repr(u) for u in unknown)}: the options are {', '.join(known)}",
         )
+    if not chosen:
+        return Result("wrong_answer", message="no option selected", score=0.0)
     if question.answer_hash:  # a student build: only the hash of the right selection is known
         key = sealing.answer_key(pack_id, question.id, sealing.canonical_choice(chosen))
         if sealing.key_hash(key) != question.answer_hash:

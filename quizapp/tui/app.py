@@ -7,9 +7,12 @@ from pathlib import Path
 from textual.app import App
 from textual.binding import Binding
 
+from ..practice import MockConfig, MockError, MockSession, active_session
 from .commands import QuestionCommands, ScreenActions
 from .screens.help import HelpScreen
 from .screens.home import HomeScreen
+from .screens.mock import MockOverviewScreen, MockReportScreen, MockSetupScreen
+from .screens.review import ReviewScreen
 from .services import Services
 
 
@@ -23,14 +26,66 @@ class QuizApp(App[None]):
         Binding("ctrl+q", "quit", "Quit", priority=True),
     ]
 
-    def __init__(self, services: Services | None = None, extra_packs: list[Path] | None = None) -> None:
+    def __init__(
+        self,
+        services: Services | None = None,
+        extra_packs: list[Path] | None = None,
+        mock: MockConfig | None = None,
+        review: bool = False,
+    ) -> None:
         super().__init__()
         self.services = services or Services.default(extra_packs)
+        self.start_with_mock = mock
+        self.start_with_review = review
 
     def on_mount(self) -> None:
         # The judge's workers import torch in their own processes; this returns at once.
         self.run_worker(self.services.start_judge, thread=True, group="judge-start", exit_on_error=False)
         self.push_screen(HomeScreen())
+        session = active_session(self.services.store)
+        if session is not None:  # a mock interview was running when the app stopped: its clock went on
+            self.notify("Your mock interview is resumed; its clock kept running.", timeout=4)
+            self.push_screen(MockOverviewScreen(session))
+        elif self.start_with_mock is not None:
+            self.start_mock(self.start_with_mock)
+        elif self.start_with_review:
+            self.action_review()
+
+    # --- mock interviews and review ------------------------------------------------------------------
+
+    def action_mock(self) -> None:
+        session = active_session(self.services.store)
+        if session is not None:
+            self.push_screen(MockOverviewScreen(session))
+        else:
+            self.push_screen(MockSetupScreen())
+
+    def action_review(self) -> None:
+        self.push_screen(ReviewScreen())
+
+    def start_mock(self, config: MockConfig) -> None:
+        try:
+            session = MockSession.start(self.services.store, config, self.services.catalogue.packs)
+        except MockError as error:
+            self.notify(str(error), severity="error", timeout=6)
+            return
+        self.go_home()
+        self.push_screen(MockOverviewScreen(session))
+
+    def open_mock_question(self, session: MockSession, index: int) -> None:
+        from .screens.question import QuestionScreen
+
+        item = session.questions[index]
+        pack = self.services.catalogue.packs[item.pack_id]
+        self.push_screen(QuestionScreen(pack, pack.question(item.question_id), mock=session, index=index))
+
+    def show_mock_report(self, report_id: str) -> None:
+        self.go_home()
+        self.push_screen(MockReportScreen(report_id))
+
+    def go_home(self) -> None:
+        while len(self.screen_stack) > 2:  # the default screen, then home
+            self.pop_screen()
 
     async def action_quit(self) -> None:
         self.save_drafts()
@@ -61,5 +116,5 @@ class QuizApp(App[None]):
         self.services.close()
 
 
-def run(extra_packs: list[Path] | None = None) -> None:
-    QuizApp(extra_packs=extra_packs).run()
+def run(extra_packs: list[Path] | None = None, mock: MockConfig | None = None, review: bool = False) -> None:
+    QuizApp(extra_packs=extra_packs, mock=mock, review=review).run()

@@ -19,6 +19,8 @@ DIFFICULTIES = ("easy", "medium", "hard")
 class HomeScreen(Screen[None]):
     BINDINGS = [
         Binding("slash", "focus_filter", "Filter"),
+        Binding("m", "app.mock", "Mock interview"),
+        Binding("r", "app.review", "Review"),
         Binding("escape", "clear_filter", "Clear filter", show=False),
     ]
 

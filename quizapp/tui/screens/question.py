@@ -26,6 +26,7 @@ from textual.widgets.selection_list import Selection
 
 from ...grading.result import Result
 from ...packs import model
+from ...practice import MockSession, record_outcome
 from ..widgets.results import ResultsPanel
 from ..widgets.status import StatusLine
 from .confirm import ConfirmScreen
@@ -60,10 +61,14 @@ class QuestionScreen(Screen[None]):
         Binding("escape", "back", "Back"),
     ]
 
-    def __init__(self, pack: model.Pack, question: model.AnyQuestion) -> None:
+    def __init__(
+        self, pack: model.Pack, question: model.AnyQuestion, mock: MockSession | None = None, index: int = 0
+    ) -> None:
         super().__init__()
         self.pack = pack
         self.question = question
+        self.mock = mock  # in a mock interview: drafts and hints go to the session, no solution, a clock
+        self.index = index
         self.started_at = datetime.now(UTC)
         self.saved_text: str | None = None
         self.awaiting_rubric = False
@@ -179,6 +184,9 @@ class QuestionScreen(Screen[None]):
     # --- lifecycle -----------------------------------------------------------------------------------
 
     def on_mount(self) -> None:
+        if self.mock is not None:
+            self._mount_in_mock()
+            return
         draft = self.store.draft(self.pack.id, self.question.id)
         if draft is not None:
             self.set_answer_text(draft.text)
@@ -197,8 +205,49 @@ class QuestionScreen(Screen[None]):
         self.set_interval(AUTOSAVE_SECONDS, self.save_draft)
         self.query_one("#answer, #options").focus()
 
+    def _mount_in_mock(self) -> None:
+        assert self.mock is not None
+        item = self.mock.question(self.index)
+        self.set_answer_text(item.draft)
+        self.saved_text = self.answer_text()
+        self._show_hints(item.hints_used)
+        if item.result is not None:
+            from .history import result_from_json
+
+            self.query_one(ResultsPanel).show(result_from_json(item.result))
+        self.mock.enter(self.index)
+        self.mock_tick()
+        self.set_interval(1.0, self.mock_tick)
+        self.set_interval(AUTOSAVE_SECONDS, self.save_draft)
+        self.query_one("#answer, #options").focus()
+
+    def mock_tick(self) -> None:
+        """The clock in the status line; at zero, or once handed in, the answer can no longer change."""
+        assert self.mock is not None
+        from .mock import clock_text
+
+        remaining = self.mock.remaining()
+        editable = self.mock.editable(self.index)
+        state = "" if editable else ("  (handed in)" if self.mock.question(self.index).submitted else "  (time is up)")
+        number = f"question {self.index + 1} of {len(self.mock.questions)}"
+        self.query_one(StatusLine).context = f"mock interview: {clock_text(remaining)} left · {number}{state}"
+        if not editable:
+            self._lock()
+        if remaining <= 0:
+            overview = next((s for s in self.app.screen_stack if type(s).__name__ == "MockOverviewScreen"), None)
+            if overview is not None and not overview.ending:  # type: ignore[attr-defined]
+                overview.end("Time is up: every answer is handed in as it stands.")  # type: ignore[attr-defined]
+
+    def _lock(self) -> None:
+        for widget in self.query("#answer"):
+            widget.read_only = True  # type: ignore[attr-defined]
+        for widget in self.query("#options"):
+            widget.disabled = True
+
     def on_unmount(self) -> None:
         self.save_draft()
+        if self.mock is not None:
+            self.mock.leave(self.index)
 
     def save_draft(self) -> None:
         if not self.is_mounted:
@@ -207,9 +256,14 @@ class QuestionScreen(Screen[None]):
             text = self.answer_text()
         except Exception:
             return
-        if text != self.saved_text:
+        if text == self.saved_text:
+            return
+        if self.mock is not None:
+            if self.mock.editable(self.index):
+                self.mock.save_draft(self.index, text)
+        else:
             self.store.save_draft(self.pack.id, self.question.id, text, starter=self.starter_text())
-            self.saved_text = text
+        self.saved_text = text
 
     def on_resize(self) -> None:
         self.set_class(self.size.width >= 120, "wide")
@@ -227,6 +281,9 @@ class QuestionScreen(Screen[None]):
         self._grade("run")
 
     def action_submit(self) -> None:
+        if self.mock is not None and not self.mock.editable(self.index):
+            self.notify("This answer is handed in." if self.mock.question(self.index).submitted else "Time is up.")
+            return
         if isinstance(self.question, model.ExplainQuestion) and not self.awaiting_rubric:
             if not self.answer_text().strip():
                 self.notify("Write your explanation first.", severity="warning")
@@ -267,7 +324,13 @@ class QuestionScreen(Screen[None]):
     def _graded(self, message: Graded) -> None:
         result = message.result
         self.query_one(ResultsPanel).show(result)
+        if self.mock is not None:
+            self._graded_in_mock(message)
+            return
         hints = self.store.hints_revealed(self.pack.id, self.question.id)
+        first_try = message.mode == "submit" and not any(
+            a.mode == "submit" for a in self.store.attempts(self.pack.id, self.question.id, limit=None)
+        )
         self.store.record_attempt(
             self.pack.id,
             self.question.id,
@@ -278,6 +341,18 @@ class QuestionScreen(Screen[None]):
             hints_used=hints,
             started_at=self.started_at,
         )
+        if message.mode == "submit":
+            seconds = (datetime.now(UTC) - self.started_at).total_seconds()
+            record_outcome(
+                self.store,
+                self.pack.id,
+                self.question.id,
+                result,
+                hints_used=hints,
+                seconds=seconds,
+                first_try=first_try,
+                minutes=self.question.minutes,
+            )
         if result.verdict == "syntax_error" and result.line:
             self.post_message(ResultsPanel.JumpToLine(result.line))
         if message.mode == "submit" and result.passed:
@@ -286,6 +361,17 @@ class QuestionScreen(Screen[None]):
             self.notify("Solved.", title=self.question.title, timeout=3)
         if self.awaiting_rubric:
             self.awaiting_rubric = False
+
+    def _graded_in_mock(self, message: Graded) -> None:
+        assert self.mock is not None
+        if message.result.verdict == "syntax_error" and message.result.line:
+            self.post_message(ResultsPanel.JumpToLine(message.result.line))
+        if message.mode != "submit" or not self.mock.editable(self.index):
+            return
+        self.mock.submit(self.index, message.result, answer=message.answer)
+        self.awaiting_rubric = False
+        self._lock()
+        self.notify("Handed in.", timeout=2)
 
     @on(ResultsPanel.JumpToLine)
     def _jump(self, message: ResultsPanel.JumpToLine) -> None:
@@ -298,6 +384,15 @@ class QuestionScreen(Screen[None]):
 
     def action_hint(self) -> None:
         total = len(self.question.hints)
+        if self.mock is not None:
+            if not self.mock.config.hints_allowed:
+                self.notify("No hints in this mock interview.")
+                return
+            if self.mock.question(self.index).hints_used >= total:
+                self.notify("No more hints." if total else "This question has no hints.")
+                return
+            self._show_hints(self.mock.use_hint(self.index))
+            return
         shown = self.store.hints_revealed(self.pack.id, self.question.id)
         if shown >= total:
             self.notify("No more hints." if total else "This question has no hints.")
@@ -312,6 +407,9 @@ class QuestionScreen(Screen[None]):
         self.query_one("#hints", Markdown).update(text)
 
     def action_solution(self) -> None:
+        if self.mock is not None:
+            self.notify("No solutions during a mock interview: they are in practice mode afterwards.")
+            return
         if self.solution_shown:
             self.query_one("#reveal").scroll_visible()
             return
@@ -373,6 +471,9 @@ class QuestionScreen(Screen[None]):
         self.app.push_screen(ConfirmScreen("Replace your answer with the starter?", "Reset"), confirmed)
 
     def action_history(self) -> None:
+        if self.mock is not None:
+            self.notify("History is for practice mode.")
+            return
         from .history import HistoryScreen
 
         self.save_draft()
