@@ -1,0 +1,89 @@
+"""The TUI's own process never imports torch or numpy: only the judge's workers do.
+
+The app runs headless in a fresh interpreter (so nothing imported by other tests counts), with its real default
+services (the real pool starts in the background), answers a choice question, opens the ResNet question without
+grading it, and reports what it imported. The time from process start to the home screen is printed, not checked.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+CHILD = r"""
+import asyncio, json, sys, time
+
+from textual.widgets import RadioButton, RadioSet, TextArea
+
+from quizapp.tui.app import QuizApp
+from quizapp.tui.screens.home import HomeScreen
+from quizapp.tui.screens.question import QuestionScreen
+
+
+async def main() -> dict:
+    app = QuizApp()
+    report = {}
+    async with app.run_test(size=(80, 24)) as pilot:
+        while not (isinstance(app.screen, HomeScreen) and app.screen.is_mounted):
+            await pilot.pause()
+        await pilot.pause()
+        report["home_at"] = time.monotonic()
+        report["rows"] = app.screen.query_one("#questions").row_count
+
+        app.open_question("torch-modules", "feed-forward-container")
+        await pilot.pause()
+        radio_set = app.screen.query_one("#options", RadioSet)
+        names = [button.name for button in radio_set.query(RadioButton)]
+        radio_set.focus()
+        await pilot.pause()
+        await pilot.press(*["down"] * names.index("sequential"), "enter", "ctrl+s")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        attempts = app.services.store.attempts("torch-modules", "feed-forward-container")
+        report["choice_verdicts"] = [attempt.verdict for attempt in attempts]
+        await pilot.press("escape")
+        await pilot.pause()
+
+        app.open_question("torch-modules", "resnet-residual-block")
+        await pilot.pause()
+        screen = app.screen
+        report["resnet_open"] = isinstance(screen, QuestionScreen) and "class ResidualBlock" in screen.query_one(
+            "#answer", TextArea
+        ).text
+        report["torch"] = "torch" in sys.modules
+        report["numpy"] = "numpy" in sys.modules
+        report["heavy"] = sorted(
+            name for name in sys.modules if name.split(".")[0] in ("torch", "numpy", "safetensors")
+        )
+    return report
+
+
+print("REPORT " + json.dumps(asyncio.run(main())))
+"""
+
+
+def test_the_tui_process_imports_neither_torch_nor_numpy(tmp_path: Path) -> None:
+    env = {**os.environ, "QUIZAPP_HOME": str(tmp_path / "home")}
+    started = time.monotonic()
+    completed = subprocess.run(
+        [sys.executable, "-c", CHILD],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=Path(__file__).resolve().parent.parent,
+        timeout=120,
+    )
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    line = next(line for line in completed.stdout.splitlines() if line.startswith("REPORT "))
+    report = json.loads(line.removeprefix("REPORT "))
+    assert report["rows"] == 17
+    assert report["choice_verdicts"] == ["accepted"]
+    assert report["resnet_open"]
+    assert report["heavy"] == [], f"the TUI process imported {report['heavy']}"
+    assert report["torch"] is False
+    assert report["numpy"] is False
+    print(f"time to the first frame (process start to the home screen): {report['home_at'] - started:.2f} s")

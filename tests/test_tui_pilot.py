@@ -1,0 +1,926 @@
+"""The TUI's flows, driven headless with Textual's pilot at 80x24 over the real store, catalogue and judge.
+
+Each test asserts on what the learner would see (widget text) and on what was recorded (store rows). Workers are
+awaited with `app.workers.wait_for_complete()` and `pilot.pause()`, never with sleeps.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import json
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+import pytest
+from answers import RESNET_RIGHT, RESNET_WRONG
+from textual.command import CommandPalette
+from textual.pilot import Pilot
+from textual.widgets import (
+    DataTable,
+    Input,
+    Markdown,
+    OptionList,
+    RadioButton,
+    RadioSet,
+    Select,
+    SelectionList,
+    Static,
+    TextArea,
+)
+
+from quizapp.packs import discover
+from quizapp.store import Store
+from quizapp.tui.app import QuizApp
+from quizapp.tui.screens.confirm import ConfirmScreen
+from quizapp.tui.screens.help import HelpScreen
+from quizapp.tui.screens.history import HistoryScreen
+from quizapp.tui.screens.home import HomeScreen
+from quizapp.tui.screens.question import QuestionScreen
+from quizapp.tui.services import Services
+from quizapp.tui.widgets.results import ResultsPanel
+
+PACK = "torch-modules"
+RESNET = "resnet-residual-block"
+SIZE = (80, 24)
+CATALOGUE = discover([])
+
+
+def builtin_questions() -> list[Any]:
+    return list(CATALOGUE.packs[PACK].questions)
+
+
+def question(question_id: str) -> Any:
+    return CATALOGUE.packs[PACK].question(question_id)
+
+
+def sync(test: Callable[..., Coroutine[Any, Any, None]]) -> Callable[..., None]:
+    """Run an async test in its own event loop (the project has no pytest-asyncio); fixtures pass through."""
+
+    @functools.wraps(test)
+    def run(*args: Any, **kwargs: Any) -> None:
+        asyncio.run(test(*args, **kwargs))
+
+    return run
+
+
+# --- building the app ------------------------------------------------------------------------------------------
+
+
+def offline_app() -> QuizApp:
+    """No judge at all: the status line stays 'judge: starting…'. For every kind but code."""
+    return QuizApp(services=Services(discover([]), Store.open_default(), pool_factory=None))
+
+
+@pytest.fixture
+def judged_app(judge_pool: Any) -> QuizApp:
+    """The real, warm, shared pool (the app must not close it)."""
+    return QuizApp(
+        services=Services(discover([]), Store.open_default(), pool_factory=lambda: judge_pool, owns_pool=False)
+    )
+
+
+def store_of(app: QuizApp) -> Store:
+    return app.services.store
+
+
+# --- reading the screen -----------------------------------------------------------------------------------------
+
+
+def table_rows(app: QuizApp) -> dict[str, list[str]]:
+    """The home table's rows by key (pack/question), in the table's order."""
+    table = app.screen.query_one("#questions", DataTable)
+    return {
+        str(row_key.value): [str(cell) for cell in table.get_row(row_key)]
+        for row_key in (table.coordinate_to_cell_key((i, 0)).row_key for i in range(table.row_count))
+    }
+
+
+def shown_titles(app: QuizApp) -> list[str]:
+    return [cells[-1] for cells in table_rows(app).values()]
+
+
+def static_text(widget: Static) -> str:
+    return str(widget.render())
+
+
+def verdict_text(screen: Any) -> str:
+    return static_text(screen.query_one(ResultsPanel).query_one("#verdict", Static))
+
+
+def check_lines(screen: Any) -> list[str]:
+    checks = screen.query_one(ResultsPanel).query_one("#checks", OptionList)
+    return [str(checks.get_option_at_index(i).prompt) for i in range(checks.option_count)]
+
+
+def markdown_source(screen: Any, selector: str) -> str:
+    return screen.query_one(selector, Markdown).source
+
+
+def notifications(app: QuizApp) -> list[str]:
+    return [notification.message for notification in app._notifications]
+
+
+# --- acting -----------------------------------------------------------------------------------------------------
+
+
+async def open_question(pilot: Pilot, question_id: str) -> QuestionScreen:
+    pilot.app.open_question(PACK, question_id)  # type: ignore[attr-defined]
+    await pilot.pause()
+    screen = pilot.app.screen
+    assert isinstance(screen, QuestionScreen) and screen.question.id == question_id
+    return screen
+
+
+async def type_text(pilot: Pilot, text: str) -> None:
+    """Type as a learner would, one key at a time."""
+    await pilot.press(*["enter" if char == "\n" else char for char in text])
+
+
+async def settle(pilot: Pilot) -> None:
+    """Let every worker (judge start, grading) finish and its messages be handled."""
+    await pilot.app.workers.wait_for_complete()
+    await pilot.pause()
+    await pilot.pause()
+
+
+async def submit(pilot: Pilot, key: str = "ctrl+s") -> None:
+    await pilot.press(key)
+    await settle(pilot)
+
+
+async def pick_radio(pilot: Pilot, screen: QuestionScreen, option_id: str) -> None:
+    """Choose one option of a RadioSet with the keyboard: move the highlight, then enter."""
+    radio_set = screen.query_one("#options", RadioSet)
+    names = [button.name for button in radio_set.query(RadioButton)]
+    radio_set.focus()
+    await pilot.pause()
+    steps = names.index(option_id) - (radio_set._selected or 0)
+    await pilot.press(*(["down"] * steps if steps >= 0 else ["up"] * -steps), "enter")
+
+
+async def tick(pilot: Pilot, selection_list: SelectionList, wanted: set[str]) -> None:
+    """Select exactly `wanted` in a SelectionList with the keyboard: walk it from the top, space to toggle."""
+    selection_list.focus()
+    await pilot.pause()
+    await pilot.press("home")
+    for index in range(selection_list.option_count):
+        value = selection_list.get_option_at_index(index).value
+        if (value in wanted) != (value in selection_list.selected):
+            await pilot.press("space")
+        await pilot.press("down")
+    assert set(selection_list.selected) == wanted
+
+
+async def load_answer(pilot: Pilot, screen: QuestionScreen, code: str) -> TextArea:
+    editor = screen.query_one("#answer", TextArea)
+    editor.load_text(code)
+    editor.focus()
+    await pilot.pause()
+    return editor
+
+
+# --- home ---------------------------------------------------------------------------------------------------------
+
+
+@sync
+async def test_home_lists_every_builtin_question_and_opens_one() -> None:
+    app = offline_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        assert isinstance(app.screen, HomeScreen)
+        rows = table_rows(app)
+        expected = builtin_questions()
+        assert len(expected) == 17
+        assert list(rows) == [f"{PACK}/{q.id}" for q in expected]
+        assert [cells[-1] for cells in rows.values()] == [q.title for q in expected]
+        assert all(cells[0] == "·" for cells in rows.values()), "a fresh store has only new questions"
+        assert rows[f"{PACK}/{RESNET}"][1:4] == ["code", "hard", "15"]
+        status = static_text(app.screen.query_one("#status-line", Static))
+        assert f"{PACK} 0/17 solved" in status and "17 shown" in status
+        assert "judge: starting…" in status
+        # Enter opens the highlighted question; escape comes back with the cursor where it was.
+        await pilot.press("down", "enter")
+        await pilot.pause()
+        assert isinstance(app.screen, QuestionScreen)
+        assert app.screen.question.id == expected[1].id
+        assert static_text(app.screen.query_one("#question-heading", Static)).startswith(expected[1].title)
+        await pilot.press("escape")
+        await pilot.pause()
+        assert isinstance(app.screen, HomeScreen)
+        assert app.screen.query_one("#questions", DataTable).cursor_row == 1
+
+
+@sync
+async def test_typing_in_the_filter_narrows_the_table() -> None:
+    app = offline_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        await pilot.press("slash")
+        assert app.focused is app.screen.query_one("#filter", Input)
+        await type_text(pilot, "resnet")
+        await pilot.pause()
+        assert shown_titles(app) == [question(RESNET).title, question("resnet-module-or-sequential").title]
+        assert "2 shown" in static_text(app.screen.query_one("#status-line", Static))
+        await type_text(pilot, " block")
+        await pilot.pause()
+        assert shown_titles(app) == [question(RESNET).title]
+        await pilot.press("enter")  # back to the table, with the filter kept
+        assert isinstance(app.focused, DataTable)
+        assert shown_titles(app) == [question(RESNET).title]
+        await pilot.press("escape")  # clears the filter
+        await pilot.pause()
+        assert len(table_rows(app)) == 17
+        assert app.screen.query_one("#filter", Input).value == ""
+
+
+@sync
+async def test_the_tag_level_and_status_menus_filter() -> None:
+    app = offline_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        screen = app.screen
+        # The level menu with the keyboard: focus it, open it, move to 'hard', choose.
+        level = screen.query_one("#difficulty", Select)
+        level.focus()
+        await pilot.press("enter")
+        await pilot.pause()
+        await pilot.press("down", "down", "down", "enter")
+        await pilot.pause()
+        assert level.value == "hard"
+        hard = [q.title for q in builtin_questions() if q.difficulty == "hard"]
+        assert shown_titles(app) == hard and len(hard) == 3
+
+        level.clear()
+        screen.query_one("#tag", Select).value = "interview"
+        await pilot.pause()
+        assert shown_titles(app) == [q.title for q in builtin_questions() if "interview" in q.tags]
+        assert len(shown_titles(app)) == 2
+
+        screen.query_one("#tag", Select).clear()
+        store_of(app).save_draft(PACK, "my-sequential", "class MySequential: ...")
+        status = screen.query_one("#status", Select)
+        status.value = "attempted"
+        await pilot.pause()
+        assert shown_titles(app) == [question("my-sequential").title]
+        status.value = "solved"
+        await pilot.pause()
+        assert shown_titles(app) == []
+        status.value = "new"
+        await pilot.pause()
+        assert len(shown_titles(app)) == 16 and question("my-sequential").title not in shown_titles(app)
+
+
+# --- choice -------------------------------------------------------------------------------------------------------
+
+
+@sync
+async def test_choice_single_right_then_home_shows_it_solved() -> None:
+    app = offline_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        screen = await open_question(pilot, "feed-forward-container")
+        await pick_radio(pilot, screen, "sequential")
+        assert screen.selected_options() == ["sequential"]
+        await submit(pilot)
+        assert verdict_text(screen).startswith("Accepted")
+        assert check_lines(screen) == ["✓ option sequential"]
+        assert "## Solution" in markdown_source(screen, "#reveal")
+        [attempt] = store_of(app).attempts(PACK, "feed-forward-container")
+        assert (attempt.kind, attempt.mode, attempt.verdict, attempt.answer) == (
+            "choice",
+            "submit",
+            "accepted",
+            "sequential",
+        )
+        await pilot.press("f3")  # once solved, the solution needs no confirmation and is not giving up
+        await pilot.pause()
+        assert app.screen is screen
+        assert not store_of(app).gave_up(PACK, "feed-forward-container")
+        await pilot.press("escape")
+        await pilot.pause()
+        assert isinstance(app.screen, HomeScreen)
+        assert table_rows(app)[f"{PACK}/feed-forward-container"][0] == "✓"
+        assert f"{PACK} 1/17 solved" in static_text(app.screen.query_one("#status-line", Static))
+
+
+@sync
+async def test_choice_single_wrong() -> None:
+    app = offline_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        screen = await open_question(pilot, "feed-forward-container")
+        await submit(pilot, "ctrl+r")
+        assert any("Run is for code questions" in message for message in notifications(app))
+        await submit(pilot)
+        assert "Select an option first." in notifications(app)
+        assert store_of(app).attempts(PACK, "feed-forward-container") == []
+        await pick_radio(pilot, screen, "modulelist")
+        await submit(pilot)
+        assert verdict_text(screen).startswith("Wrong answer")
+        lines = check_lines(screen)
+        assert any(line.startswith("✗ option modulelist: modulelist: not correct") for line in lines)
+        assert any("sequential: a correct option you did not select" in line for line in lines)
+        assert markdown_source(screen, "#reveal") == "", "no solution after a wrong answer"
+        [attempt] = store_of(app).attempts(PACK, "feed-forward-container")
+        assert (attempt.verdict, attempt.answer) == ("wrong_answer", "modulelist")
+        await pilot.press("escape")
+        await pilot.pause()
+        assert table_rows(app)[f"{PACK}/feed-forward-container"][0] == "◐"
+        # The choice was saved as a draft and comes back, with the last result.
+        assert json.loads(store_of(app).draft(PACK, "feed-forward-container").text) == ["modulelist"]
+        screen = await open_question(pilot, "feed-forward-container")
+        assert screen.selected_options() == ["modulelist"]
+        assert verdict_text(screen).startswith("Wrong answer")
+
+
+@sync
+async def test_choice_many_right_and_wrong() -> None:
+    app = offline_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        target = question("module-sequential-modulelist")
+        screen = await open_question(pilot, target.id)
+        options = screen.query_one("#options", SelectionList)
+        # The selector's one-line labels are cut at 80 columns; the prompt lists every option in full.
+        rows = [options.render_line(y).text for y in range(options.scrollable_content_region.height)]
+        assert any(row.rstrip().endswith("…") for row in rows), "the labels are cut (else this check is moot)"
+        prompt = " ".join(markdown_source(screen, "#prompt").split())
+        for option in target.options:
+            assert f"**{option.id}**: {' '.join(option.text.split())}" in prompt
+
+        await tick(pilot, options, {"a", "c"})  # misses e
+        await submit(pilot)
+        assert verdict_text(screen).startswith("Wrong answer")
+        assert "score" in verdict_text(screen)
+        assert any("e: a correct option you did not select" in line for line in check_lines(screen))
+        # Leaving saves the ticks as a draft; they come back.
+        await pilot.press("escape")
+        await pilot.pause()
+        assert sorted(json.loads(store_of(app).draft(PACK, target.id).text)) == ["a", "c"]
+        screen = await open_question(pilot, target.id)
+        options = screen.query_one("#options", SelectionList)
+        assert sorted(options.selected) == ["a", "c"]
+        await tick(pilot, options, {"a", "c", "e"})
+        await submit(pilot)
+        assert verdict_text(screen).startswith("Accepted")
+        attempts = store_of(app).attempts(PACK, "module-sequential-modulelist")
+        assert [(a.verdict, sorted(a.answer.split())) for a in attempts] == [
+            ("accepted", ["a", "c", "e"]),
+            ("wrong_answer", ["a", "c"]),
+        ]
+        assert store_of(app).status(PACK, "module-sequential-modulelist") == "solved"
+
+
+# --- predict ------------------------------------------------------------------------------------------------------
+
+
+@sync
+async def test_predict_right_and_wrong() -> None:
+    app = offline_app()
+    target = question("chimera-parameters")
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        screen = await open_question(pilot, target.id)
+        assert target.snippet.strip().splitlines()[0] in markdown_source(screen, "#prompt"), "the snippet is shown"
+        editor = screen.query_one("#answer", TextArea)
+        assert app.focused is editor
+        await type_text(pilot, "11 10")
+        assert editor.text == "11 10"
+        await submit(pilot)
+        assert verdict_text(screen).startswith("Wrong answer")
+        assert markdown_source(screen, "#reveal") == ""
+        editor.clear()
+        await type_text(pilot, "10\n11")
+        await submit(pilot)
+        assert verdict_text(screen).startswith("Accepted")
+        assert "It prints:" in markdown_source(screen, "#reveal")
+        attempts = store_of(app).attempts(PACK, target.id)
+        assert [(a.kind, a.verdict, a.answer) for a in attempts] == [
+            ("predict", "accepted", "10\n11"),
+            ("predict", "wrong_answer", "11 10"),
+        ]
+
+
+# --- code ---------------------------------------------------------------------------------------------------------
+
+
+@sync
+async def test_code_resnet_right(judged_app: QuizApp) -> None:
+    app = judged_app
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        screen = await open_question(pilot, RESNET)
+        editor = screen.query_one("#answer", TextArea)
+        assert editor.text == question(RESNET).starter
+        await load_answer(pilot, screen, RESNET_RIGHT["identity-and-functional-relu"])
+        await submit(pilot)
+        verdict = verdict_text(screen)
+        assert verdict.startswith("Accepted  5/5 checks passed"), verdict
+        assert "jail" in verdict
+        assert all(line.startswith("✓") for line in check_lines(screen))
+        [attempt] = store_of(app).attempts(PACK, RESNET)
+        assert (attempt.kind, attempt.mode, attempt.verdict) == ("code", "submit", "accepted")
+        assert attempt.answer == RESNET_RIGHT["identity-and-functional-relu"]
+        assert "class ResidualBlock" in markdown_source(screen, "#reveal")
+        assert "Solved." in notifications(app)
+
+
+@sync
+async def test_code_resnet_wrong(judged_app: QuizApp) -> None:
+    code, verdict, check_id, words = RESNET_WRONG["missing-skip"]
+    app = judged_app
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        screen = await open_question(pilot, RESNET)
+        editor = screen.query_one("#answer", TextArea)
+        assert app.focused is editor
+        await pilot.press("tab")
+        assert editor.text.startswith("    import torch"), "tab indents in the code editor"
+        await load_answer(pilot, screen, code)
+        await submit(pilot)
+        assert verdict == "wrong_answer"
+        assert verdict_text(screen).startswith("Wrong answer"), verdict_text(screen)
+        result = screen.query_one(ResultsPanel).result
+        assert result is not None
+        failing = [t for t in result.tests if t.check == check_id]
+        assert failing and failing[0].status != "pass"
+        shown = "\n".join(check_lines(screen))
+        assert words in shown, shown
+        [attempt] = store_of(app).attempts(PACK, RESNET)
+        assert (attempt.mode, attempt.verdict, attempt.answer) == ("submit", verdict, code)
+        assert attempt.result_json["verdict"] == verdict
+        assert store_of(app).status(PACK, RESNET) == "attempted"
+        assert markdown_source(screen, "#reveal") == ""
+        # Escape first leaves the code editor (tab indents there, as help says), then the screen.
+        await pilot.press("escape")
+        await pilot.pause()
+        assert app.screen is screen and app.focused is not editor
+        await pilot.press("escape")
+        await pilot.pause()
+        assert isinstance(app.screen, HomeScreen)
+        assert table_rows(app)[f"{PACK}/{RESNET}"][0] == "◐"
+
+
+@sync
+async def test_run_shows_only_the_visible_checks(judged_app: QuizApp) -> None:
+    app = judged_app
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        screen = await open_question(pilot, RESNET)
+        await load_answer(pilot, screen, RESNET_WRONG["detached-shortcut"][0])
+        await submit(pilot, "ctrl+r")
+        result = screen.query_one(ResultsPanel).result
+        assert result is not None and result.mode == "run"
+        visible = [c.id for c in question(RESNET).checks if c.visible]
+        assert [t.check for t in result.tests] == visible and "gradients" not in visible
+        lines = check_lines(screen)
+        assert len(lines) == 4 and not any("Gradients" in line or "(hidden)" in line for line in lines)
+        # The detached shortcut fails only the hidden gradients check, so Run passes it.
+        assert verdict_text(screen).startswith("Accepted  4/4 checks passed")
+        [attempt] = store_of(app).attempts(PACK, RESNET)
+        assert (attempt.mode, attempt.verdict) == ("run", "accepted")
+        assert store_of(app).status(PACK, RESNET) == "attempted", "an accepted Run does not solve"
+        assert markdown_source(screen, "#reveal") == ""
+        # Submit runs the hidden check too, and it catches the detached shortcut.
+        await submit(pilot)
+        assert verdict_text(screen).startswith("Wrong answer  4/5 checks passed")
+        assert any("Gradients" in line and "(hidden)" in line for line in check_lines(screen))
+
+
+@sync
+async def test_leaving_while_grading_still_records_the_attempt(judged_app: QuizApp) -> None:
+    app = judged_app
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        screen = await open_question(pilot, RESNET)
+        await load_answer(pilot, screen, RESNET_RIGHT["sequential-body-and-add-inplace"])
+        # Submit, then leave at once (the first escape leaves the code editor, the second the screen).
+        await pilot.press("ctrl+s", "escape", "escape")
+        await settle(pilot)
+        assert isinstance(app.screen, HomeScreen)
+        [attempt] = store_of(app).attempts(PACK, RESNET)
+        assert (attempt.mode, attempt.verdict) == ("submit", "accepted")
+        assert store_of(app).status(PACK, RESNET) == "solved"
+
+
+# --- fix ----------------------------------------------------------------------------------------------------------
+
+
+@sync
+async def test_fix_starter_is_wrong_and_solution_is_accepted(judged_app: QuizApp) -> None:
+    app = judged_app
+    fix = question("fix-layer-registry")
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        screen = await open_question(pilot, fix.id)
+        assert screen.query_one("#answer", TextArea).text == fix.starter
+        assert f"Define `{fix.signature}`." in markdown_source(screen, "#prompt")
+        await submit(pilot)
+        # The starter keeps its layers in a plain list: the checks fail, as a wrong answer or a runtime error.
+        assert verdict_text(screen).startswith(("Wrong answer", "Runtime error")), verdict_text(screen)
+        assert "not registered" in verdict_text(screen) + "\n".join(check_lines(screen))
+        await load_answer(pilot, screen, fix.solution)
+        await submit(pilot)
+        assert verdict_text(screen).startswith("Accepted"), verdict_text(screen)
+        attempts = store_of(app).attempts(PACK, fix.id)
+        assert [(a.kind, a.verdict) for a in attempts][0] == ("fix", "accepted")
+        assert attempts[1].verdict in ("wrong_answer", "runtime_error")
+        assert attempts[1].answer == fix.starter and attempts[0].answer == fix.solution
+
+
+# --- explain ------------------------------------------------------------------------------------------------------
+
+
+@sync
+async def test_explain_reveals_the_model_answer_then_records_the_ticked_score() -> None:
+    app = offline_app()
+    explain = question("resnet-module-or-sequential")
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        screen = await open_question(pilot, explain.id)
+        rubric = screen.query_one("#rubric", SelectionList)
+        assert not rubric.display, "the rubric stays hidden until the learner has written something"
+        await submit(pilot)
+        assert "Write your explanation first." in notifications(app)
+        assert markdown_source(screen, "#reveal") == ""
+
+        await type_text(pilot, "Skip needs x.")
+        await submit(pilot)
+        assert rubric.display
+        assert app.focused is rubric
+        reveal = markdown_source(screen, "#reveal")
+        assert reveal.startswith("## Model answer")
+        assert all(point.text.strip() in reveal for point in explain.rubric), "the rubric points in full"
+        assert explain.model_answer.strip()[:40] in markdown_source(screen, "#reveal")
+        assert [str(rubric.get_option_at_index(i).prompt) for i in range(rubric.option_count)] == [
+            p.text.strip() for p in explain.rubric
+        ]
+        assert "tick the points" in verdict_text(screen)
+        assert store_of(app).attempts(PACK, explain.id) == [], "the first Submit only reveals"
+
+        ticked = {"sequential-is-a-chain", "skip-needs-input"}
+        await tick(pilot, rubric, ticked)
+        await submit(pilot)
+        [attempt] = store_of(app).attempts(PACK, explain.id)
+        assert (attempt.kind, attempt.verdict, attempt.score) == ("explain", "accepted", pytest.approx(2 / 5))
+        assert attempt.answer == "Skip needs x."
+        passed = {t["name"] for t in attempt.result_json["tests"] if t["status"] == "pass"}
+        assert passed == ticked
+        assert verdict_text(screen).startswith("Accepted  2/5 checks passed")
+
+
+@sync
+async def test_explain_with_nothing_ticked_scores_zero() -> None:
+    app = offline_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        await open_question(pilot, "functional-calls-lost")
+        await type_text(pilot, "?")
+        await submit(pilot)
+        await submit(pilot)
+        [attempt] = store_of(app).attempts(PACK, "functional-calls-lost")
+        assert attempt.score == 0
+        assert all(t["status"] == "fail" for t in attempt.result_json["tests"])
+
+
+# --- hints, solution, reset -----------------------------------------------------------------------------------
+
+
+@sync
+async def test_hints_one_at_a_time_counted_then_no_more() -> None:
+    app = offline_app()
+    target = question("module-sequential-modulelist")
+    assert len(target.hints) == 2
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        screen = await open_question(pilot, target.id)
+        assert markdown_source(screen, "#hints") == ""
+        await pilot.press("ctrl+g")
+        await pilot.pause()
+        hints = markdown_source(screen, "#hints")
+        assert "**Hint 1.**" in hints and target.hints[0].strip() in hints and "Hint 2" not in hints
+        assert store_of(app).hints_revealed(PACK, target.id) == 1
+        assert "Hint 1 of 2" in notifications(app)
+        await pilot.press("ctrl+g")
+        await pilot.pause()
+        assert target.hints[1].strip() in markdown_source(screen, "#hints")
+        assert store_of(app).hints_revealed(PACK, target.id) == 2
+        await pilot.press("ctrl+g")
+        await pilot.pause()
+        assert "No more hints." in notifications(app)
+        assert store_of(app).hints_revealed(PACK, target.id) == 2
+        # The attempt counts the hints used; reopening shows them again.
+        await tick(pilot, screen.query_one("#options", SelectionList), {"a"})
+        await submit(pilot)
+        [attempt] = store_of(app).attempts(PACK, target.id)
+        assert attempt.hints_used == 2
+        await pilot.press("escape")
+        await pilot.pause()
+        screen = await open_question(pilot, target.id)
+        assert target.hints[1].strip() in markdown_source(screen, "#hints")
+
+
+@sync
+async def test_solution_before_passing_asks_cancel_records_nothing_confirm_records_gave_up() -> None:
+    app = offline_app()
+    target = question("fixed-hidden-mlp-params")
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        screen = await open_question(pilot, target.id)
+        # Cancelled, with escape or with enter on the focused Cancel: nothing shown, nothing recorded.
+        for cancel in ("escape", "enter"):
+            await pilot.press("f3")
+            await pilot.pause()
+            assert isinstance(app.screen, ConfirmScreen)
+            await pilot.press(cancel)
+            await pilot.pause()
+            assert app.screen is screen
+            assert markdown_source(screen, "#reveal") == ""
+            assert not store_of(app).gave_up(PACK, target.id)
+        await pilot.press("f3")
+        await pilot.pause()
+        assert isinstance(app.screen, ConfirmScreen)
+        await pilot.click("#yes")
+        await pilot.pause()
+        assert app.screen is screen
+        reveal = markdown_source(screen, "#reveal")
+        assert reveal.startswith("## Solution (given up)")
+        assert target.answer.strip() in reveal and "## Why" in reveal
+        assert store_of(app).gave_up(PACK, target.id)
+        assert store_of(app).status(PACK, target.id) == "new", "giving up alone is not an attempt"
+        # Reopening keeps the solution shown.
+        await pilot.press("escape")
+        await pilot.pause()
+        screen = await open_question(pilot, target.id)
+        reveal = markdown_source(screen, "#reveal")
+        assert reveal.startswith("## Solution (given up)") and target.answer.strip() in reveal
+
+
+@sync
+async def test_reset_restores_the_starter_and_clears_the_draft() -> None:
+    app = offline_app()
+    target = question("my-sequential")
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        screen = await open_question(pilot, target.id)
+        editor = screen.query_one("#answer", TextArea)
+        await type_text(pilot, "# t\n")
+        assert editor.text == "# t\n" + target.starter
+        screen.save_draft()
+        assert store_of(app).draft(PACK, target.id).text == editor.text
+        await pilot.press("f2")
+        await pilot.pause()
+        assert isinstance(app.screen, ConfirmScreen)
+        await pilot.press("escape")  # cancelled: the answer stays
+        await pilot.pause()
+        assert editor.text == "# t\n" + target.starter
+        await pilot.press("f2")
+        await pilot.pause()
+        assert isinstance(app.screen, ConfirmScreen)
+        await pilot.click("#yes")
+        await pilot.pause()
+        assert app.screen is screen
+        assert editor.text == target.starter
+        assert store_of(app).draft(PACK, target.id) is None
+        assert store_of(app).status(PACK, target.id) == "new"
+
+
+# --- drafts -------------------------------------------------------------------------------------------------------
+
+
+@sync
+async def test_a_draft_survives_quitting_and_a_new_app() -> None:
+    target = question("mlp-stack")
+    app = offline_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        screen = await open_question(pilot, target.id)
+        await type_text(pilot, "# d\n")
+        screen.save_draft()  # what the 2-second autosave does
+        assert store_of(app).draft(PACK, target.id).text == "# d\n" + target.starter
+        # Typed after the last autosave, then quit at once: ctrl+q saves it too (it once did not).
+        await type_text(pilot, "# q\n")
+        typed = screen.query_one("#answer", TextArea).text
+        assert typed == "# d\n# q\n" + target.starter
+        await pilot.press("ctrl+q")
+    assert app.return_code == 0
+
+    again = offline_app()
+    async with again.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        assert table_rows(again)[f"{PACK}/{target.id}"][0] == "◐"
+        screen = await open_question(pilot, target.id)
+        assert screen.query_one("#answer", TextArea).text == typed
+        assert "Your draft is restored." in notifications(again)
+
+
+@sync
+async def test_escape_saves_the_draft_for_the_next_run() -> None:
+    target = question("plain-list-param-count")
+    app = offline_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        await open_question(pilot, target.id)
+        await type_text(pilot, "262?")
+        await pilot.press("escape")
+        await pilot.pause()
+        assert isinstance(app.screen, HomeScreen)
+        assert store_of(app).draft(PACK, target.id).text == "262?"
+        assert table_rows(app)[f"{PACK}/{target.id}"][0] == "◐"
+        await pilot.press("ctrl+q")
+
+    again = offline_app()
+    async with again.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        screen = await open_question(pilot, target.id)
+        assert screen.query_one("#answer", TextArea).text == "262?"
+
+
+@sync
+async def test_the_palette_keeps_what_was_typed() -> None:
+    target = question("my-sequential")
+    app = offline_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        first = await open_question(pilot, target.id)
+        await type_text(pilot, "# a\n")
+        again = await open_question(pilot, target.id)  # what choosing it in the palette does
+        assert again is first, "the open question is not opened a second time"
+        assert again.query_one("#answer", TextArea).text == "# a\n" + target.starter
+        # Another question from the palette: the one being edited is saved first.
+        await open_question(pilot, "mlp-stack")
+        assert store_of(app).draft(PACK, target.id).text == "# a\n" + target.starter
+        await pilot.press("escape", "escape")  # leave mlp-stack's code editor, then the screen
+        await pilot.pause()
+        assert app.screen is first
+
+
+# --- history ------------------------------------------------------------------------------------------------------
+
+
+@sync
+async def test_history_lists_attempts_newest_first_and_shows_the_highlighted_answer() -> None:
+    app = offline_app()
+    target = question("fixed-hidden-mlp-params")
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        screen = await open_question(pilot, target.id)
+        await pilot.press("ctrl+l")
+        await pilot.pause()
+        assert app.screen.query_one("#attempt-answer", TextArea).text == "No attempts yet."
+        await pilot.press("escape")
+        await pilot.pause()
+        assert app.screen is screen
+        await type_text(pilot, "420 1")
+        await submit(pilot)
+        screen.query_one("#answer", TextArea).clear()
+        await type_text(pilot, "420 2")
+        await submit(pilot)
+        await pilot.press("ctrl+l")
+        await pilot.pause()
+        history = app.screen
+        assert isinstance(history, HistoryScreen)
+        assert static_text(history.query_one("#history-title", Static)) == f"History: {target.title}"
+        table = history.query_one("#attempts", DataTable)
+        rows = [[str(c) for c in table.get_row_at(i)] for i in range(table.row_count)]
+        assert [row[1:3] for row in rows] == [["submit", "accepted"], ["submit", "wrong_answer"]]
+        answer = history.query_one("#attempt-answer", TextArea)
+        assert answer.text == "420 2", "the newest attempt is highlighted first"
+        shown = history.query_one("#attempt-result", ResultsPanel)
+        assert static_text(shown.query_one("#verdict", Static)).startswith("Accepted")
+        await pilot.press("down")
+        await pilot.pause()
+        assert answer.text == "420 1"
+        assert static_text(shown.query_one("#verdict", Static)).startswith("Wrong answer")
+        assert "2 attempt(s)" in static_text(history.query_one("#status-line", Static))
+        await pilot.press("escape")
+        await pilot.pause()
+        assert app.screen is screen
+
+
+# --- results: jump to a line ------------------------------------------------------------------------------------
+
+
+@sync
+async def test_selecting_a_check_with_a_line_moves_the_editor_cursor(judged_app: QuizApp) -> None:
+    code, verdict, _check, _words = RESNET_WRONG["batchnorm-on-the-wrong-channels"]
+    assert verdict == "runtime_error"
+    app = judged_app
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        screen = await open_question(pilot, RESNET)
+        editor = await load_answer(pilot, screen, code)
+        await submit(pilot)
+        assert verdict_text(screen).startswith("Runtime error")
+        result = screen.query_one(ResultsPanel).result
+        assert result is not None
+        index, test = next((i, t) for i, t in enumerate(result.tests) if t.line)
+        assert code.splitlines()[test.line - 1].strip() == "out = F.relu(self.bn1(self.conv1(x)))"
+        assert editor.cursor_location != (test.line - 1, 0)
+        checks = screen.query_one(ResultsPanel).query_one("#checks", OptionList)
+        assert f"→ line {test.line}" in str(checks.get_option_at_index(index).prompt)
+        checks.focus()
+        await pilot.pause()
+        checks.highlighted = index
+        await pilot.press("enter")
+        await pilot.pause()
+        assert editor.cursor_location == (test.line - 1, 0)
+        assert app.focused is editor
+        details = static_text(screen.query_one(ResultsPanel).query_one("#details", Static))
+        assert "RuntimeError: running_mean should contain" in details
+
+
+@sync
+async def test_a_syntax_error_moves_the_cursor_to_its_line(judged_app: QuizApp) -> None:
+    app = judged_app
+    broken = RESNET_RIGHT["identity-and-functional-relu"].replace("def forward(self, x):", "def forward(self, x)")
+    line = broken.splitlines().index("    def forward(self, x)") + 1
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        screen = await open_question(pilot, RESNET)
+        editor = await load_answer(pilot, screen, broken)
+        await submit(pilot, "ctrl+r")
+        assert verdict_text(screen).startswith("Syntax error")
+        assert f"line {line}" in verdict_text(screen)
+        assert editor.cursor_location == (line - 1, 0)
+        [attempt] = store_of(app).attempts(PACK, RESNET)
+        assert (attempt.mode, attempt.verdict) == ("run", "syntax_error")
+
+
+# --- command palette, help -------------------------------------------------------------------------------------
+
+
+@sync
+async def test_the_command_palette_opens_a_question_by_a_word_of_its_title() -> None:
+    app = offline_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        await pilot.press("ctrl+p")
+        await pilot.pause()
+        assert isinstance(app.screen, CommandPalette)
+        await type_text(pilot, "chimera")
+        await pilot.pause()
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        await pilot.press("enter")
+        await pilot.pause()
+        await pilot.pause()
+        screen = app.screen
+        assert isinstance(screen, QuestionScreen)
+        assert screen.question.id == "chimera-parameters"
+        # The palette also offers the screen's own actions by their footer names.
+        await pilot.press("ctrl+p")
+        await pilot.pause()
+        await type_text(pilot, "hint")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        await pilot.press("enter")
+        await pilot.pause()
+        await pilot.pause()
+        assert app.screen is screen
+        assert store_of(app).hints_revealed(PACK, "chimera-parameters") == 1
+        assert "**Hint 1.**" in markdown_source(screen, "#hints")
+
+
+@sync
+async def test_help_opens_and_closes() -> None:
+    app = offline_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        home = app.screen
+        await pilot.press("f1")
+        await pilot.pause()
+        assert isinstance(app.screen, HelpScreen)
+        assert "ctrl+s" in app.screen.query_one(Markdown).source
+        await pilot.press("f1")  # f1 again closes it rather than stacking a second help
+        await pilot.pause()
+        assert app.screen is home
+        # From a question, too.
+        screen = await open_question(pilot, "lazy-linear-shapes")
+        await pilot.press("f1")
+        await pilot.pause()
+        assert isinstance(app.screen, HelpScreen)
+        await pilot.press("escape")
+        await pilot.pause()
+        assert app.screen is screen
+
+
+@sync
+async def test_a_grading_failure_shows_an_internal_error_not_a_traceback() -> None:
+    """With no judge, a code question's Submit says the judge could not start."""
+
+    def broken_pool() -> Any:
+        raise OSError("no workers today")
+
+    app = QuizApp(services=Services(discover([]), Store.open_default(), pool_factory=broken_pool))
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        assert "judge: unavailable" in static_text(app.screen.query_one("#status-line", Static))
+        screen = await open_question(pilot, RESNET)
+        await load_answer(pilot, screen, RESNET_RIGHT["identity-and-functional-relu"])
+        await submit(pilot)
+        assert verdict_text(screen).startswith("Internal error (not your fault)")
+        assert "no workers today" in verdict_text(screen)
+        [attempt] = store_of(app).attempts(PACK, RESNET)
+        assert attempt.verdict == "internal_error"
