@@ -79,7 +79,8 @@ class ResultsPanel(VerticalScroll):
     @staticmethod
     def _line(test: TestResult) -> Text:
         mark, style = MARKS[test.status]
-        text = Text(f"{mark} ", style=style)
+        text = Text()
+        text.append(f"{mark} ", style=style)  # only the mark is coloured; the message stays readable
         text.append(test.name, style="bold" if test.status != "pass" else "")
         if not test.visible:
             text.append(" (hidden)", style="dim")
