@@ -15,7 +15,8 @@ One run prints, with medians and p95:
 (e) the time from Pool() to the first ResNet verdict, with an empty reference cache (two jobs: the
     reference's and the learner's);
 (f) the pool's memory as PSS (proportional set size: shared pages divided among the processes sharing them),
-    from /proc/PID/smaps_rollup, for each worker with its descendants (its prepared chain).
+    from /proc/PID/smaps_rollup, for each worker with its descendants (its prepared chain);
+(g) batch grading throughput: a class of ResNet answers graded in parallel, answers per second;
 
 Prints figures; asserts nothing.
 """
@@ -182,6 +183,25 @@ def main(argv: list[str] | None = None) -> int:
                 child_wall.append(outcome.wall_ms)
                 resnet_chains[outcome.extra.get("chain", "?")] += 1
 
+            # (g) batch grading: a class answering the ResNet question, through grade-batch's engine.
+            from ..grading import batch
+
+            students = max(20, n * 4 // 5)
+            with tempfile.TemporaryDirectory(prefix="quizapp-class-") as class_dir:
+                folder = Path(class_dir) / "class"
+                for index in range(students):
+                    answer_file = folder / f"student-{index:03d}" / f"{question.id}.py"
+                    answer_file.parent.mkdir(parents=True)
+                    answer_file.write_text(right if index % 2 else wrong)
+                only_resnet = pack.model_copy(update={"questions": [question]})
+                started = time.monotonic()
+                run = batch.run_batch(only_resnet, folder, Path(class_dir) / "grades", grader, workers=2)
+                batch_s = time.monotonic() - started
+                batch_line = (
+                    f"batch grading: {run.graded} ResNet answers in {batch_s:.2f} s on 2 workers: "
+                    f"{run.graded / batch_s:.1f} answers/s"
+                )
+
             # (f) memory.
             total = 0
             for slot, pid in sorted(pool.worker_pids().items()):
@@ -211,6 +231,7 @@ def main(argv: list[str] | None = None) -> int:
     speed_up = statistics.median(fresh_resnet) / statistics.median(paced)
     print(f"(d) speed-up, fresh process vs warm verdict (medians): {speed_up:.0f}x")
     print(f"(e) Pool() to the first ResNet verdict (empty reference cache): {first_ms:.0f} ms")
+    print(f"(g) {batch_line}")
     for line in lines:
         print(f"(f) {line}")
     print(f"cores: {os.cpu_count()}; prefork: {os.environ.get('QUIZAPP_PREFORK', '1') != '0'}")
