@@ -259,6 +259,19 @@ def _tensor_summary(value: Any) -> dict[str, Any]:
     return {"type": type(value).__name__}
 
 
+def _built_cases(
+    spec: dict[str, Any], namespace: dict[str, Any], entry_point: str | None, results: list[dict[str, Any]]
+) -> Iterator[tuple[int, dict[str, Any], Any]]:
+    """Each case of a check with the object it builds; a case whose construction raises is recorded in
+    `results` as a construct_error and skipped."""
+    for case_index, case in enumerate(spec["cases"]):
+        module, error = _run_guarded(lambda case=case: build(case, namespace, entry_point, fast=True), None)
+        if error is not None:
+            results.append({"case": case_index, "construct_error": error})
+            continue
+        yield case_index, case, module
+
+
 def probe_outputs(
     spec: dict[str, Any],
     namespace: dict[str, Any],
@@ -270,11 +283,7 @@ def probe_outputs(
     seed = spec.get("seed", 0)
     results: list[dict[str, Any]] = []
     unregistered: dict[str, list[dict[str, Any]]] = {}
-    for case_index, case in enumerate(spec["cases"]):
-        module, error = _run_guarded(lambda case=case: build(case, namespace, entry_point, fast=True), None)
-        if error is not None:
-            results.append({"case": case_index, "construct_error": error})
-            continue
+    for case_index, case, module in _built_cases(spec, namespace, entry_point, results):
         if isinstance(module, nn.Module) and (held := _unregistered(module)):
             unregistered[str(case_index)] = held  # canonical init cannot reach these: say so with any difference
         for mode in spec.get("modes", ["train", "eval"]):
@@ -313,11 +322,7 @@ def probe_gradients(
     seed = spec.get("seed", 0)
     wrt = spec.get("wrt", ["input", "parameters"])
     results: list[dict[str, Any]] = []
-    for case_index, case in enumerate(spec["cases"]):
-        module, error = _run_guarded(lambda case=case: build(case, namespace, entry_point, fast=True), None)
-        if error is not None:
-            results.append({"case": case_index, "construct_error": error})
-            continue
+    for case_index, case, module in _built_cases(spec, namespace, entry_point, results):
         for mode in spec.get("modes", ["train"]):
             for input_index, input_spec in enumerate(case.get("inputs", [])):
                 key = f"{prefix}{case_index}/{mode}/{input_index}"
@@ -383,11 +388,7 @@ def probe_structure(
 ) -> dict[str, Any]:
     """For each case: module type counts, trainable parameter count, modules held outside registration."""
     results: list[dict[str, Any]] = []
-    for case_index, case in enumerate(spec["cases"]):
-        module, error = _run_guarded(lambda case=case: build(case, namespace, entry_point, fast=True), None)
-        if error is not None:
-            results.append({"case": case_index, "construct_error": error})
-            continue
+    for case_index, _case, module in _built_cases(spec, namespace, entry_point, results):
         if not isinstance(module, nn.Module):
             results.append({"case": case_index, "not_a_module": type(module).__name__})
             continue
@@ -536,11 +537,7 @@ def probe_trace(
 ) -> dict[str, Any]:
     seed = spec.get("seed", 0)
     results: list[dict[str, Any]] = []
-    for case_index, case in enumerate(spec["cases"]):
-        module, error = _run_guarded(lambda case=case: build(case, namespace, entry_point, fast=True), None)
-        if error is not None:
-            results.append({"case": case_index, "construct_error": error})
-            continue
+    for case_index, case, module in _built_cases(spec, namespace, entry_point, results):
         if isinstance(module, nn.Module):
             initialise(module, seed)
             module.eval()
