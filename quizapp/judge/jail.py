@@ -426,6 +426,18 @@ def build_root(plan: Plan, scratch_kb: int, scratch_uid: int | None) -> None:
     """In I (PID 1 of the new namespace): assemble the jail's root and pivot into it."""
     root = plan.mount_point
     mount("tmpfs", root, "tmpfs", MS_NOSUID | MS_NODEV, "size=1m,nr_inodes=4096,mode=0755")
+    # The scratch comes first: a checkout or virtual environment that lives under /tmp is then bound on top
+    # of it (read-only, like every bind), instead of being hidden by a scratch mounted over it afterwards.
+    os.makedirs(root + SCRATCH_DIR, exist_ok=True)
+    owner = "" if scratch_uid is None else f",uid={scratch_uid},gid={scratch_uid}"
+    inodes = 256 + scratch_kb // 4
+    mount(
+        "tmpfs",
+        root + SCRATCH_DIR,
+        "tmpfs",
+        MS_NOSUID | MS_NODEV,
+        f"size={max(scratch_kb, 16)}k,nr_inodes={inodes},mode=0700{owner}",
+    )
     for bind in plan.binds:
         target = root + bind.target
         _make_mount_point(target, bind.is_dir)
@@ -449,16 +461,6 @@ def build_root(plan: Plan, scratch_kb: int, scratch_uid: int | None) -> None:
     # A fresh /proc of the new PID namespace, mounted before the old root goes (else EPERM in a user ns).
     os.makedirs(root + "/proc", exist_ok=True)
     mount("proc", root + "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
-    os.makedirs(root + SCRATCH_DIR, exist_ok=True)
-    owner = "" if scratch_uid is None else f",uid={scratch_uid},gid={scratch_uid}"
-    inodes = 256 + scratch_kb // 4
-    mount(
-        "tmpfs",
-        root + SCRATCH_DIR,
-        "tmpfs",
-        MS_NOSUID | MS_NODEV,
-        f"size={max(scratch_kb, 16)}k,nr_inodes={inodes},mode=0700{owner}",
-    )
     os.makedirs(root + "/.oldroot", exist_ok=True)
     pivot_root(root, root + "/.oldroot")
     os.chdir("/")
