@@ -26,7 +26,7 @@ from textual.widgets.selection_list import Selection
 
 from ...grading.result import Result
 from ...packs import model
-from ...practice import MockSession, record_outcome
+from ...practice import MockError, MockSession, record_outcome
 from ..widgets.results import ResultsPanel
 from ..widgets.status import StatusLine
 from .confirm import ConfirmScreen
@@ -74,6 +74,7 @@ class QuestionScreen(Screen[None]):
         self.awaiting_rubric = False
         self.solution_shown = False
         self.revealed: dict[str, str] = {}  # student builds: sealed texts a right answer opened
+        self.graded_draft = ""
 
     # --- layout ----------------------------------------------------------------------------------------
 
@@ -259,8 +260,12 @@ class QuestionScreen(Screen[None]):
         if text == self.saved_text:
             return
         if self.mock is not None:
-            if self.mock.editable(self.index):
+            if not self.mock.editable(self.index):
+                return
+            try:
                 self.mock.save_draft(self.index, text)
+            except MockError:  # the deadline passed between the check and the save
+                return
         else:
             self.store.save_draft(self.pack.id, self.question.id, text, starter=self.starter_text())
         self.saved_text = text
@@ -301,6 +306,7 @@ class QuestionScreen(Screen[None]):
     def _grade(self, mode: str) -> None:
         self.save_draft()
         answer = self.answer_text()
+        self.graded_draft = answer  # as the editor holds it (choice: a JSON list), for a mock's hand-in
         if isinstance(self.question, model.ChoiceQuestion):
             chosen = json.loads(answer)
             if not chosen:
@@ -368,10 +374,22 @@ class QuestionScreen(Screen[None]):
             self.post_message(ResultsPanel.JumpToLine(message.result.line))
         if message.mode != "submit" or not self.mock.editable(self.index):
             return
-        self.mock.submit(self.index, message.result, answer=message.answer)
+        try:
+            self.mock.submit(self.index, message.result, answer=self.graded_draft)
+        except MockError as error:
+            self.notify(str(error), severity="warning")
+            return
         self.awaiting_rubric = False
         self._lock()
         self.notify("Handed in.", timeout=2)
+
+    @on(TextArea.Changed, "#answer")
+    @on(SelectionList.SelectedChanged, "#options")
+    @on(RadioSet.Changed, "#options")
+    def _answer_changed(self) -> None:
+        """In a mock, every change is saved at once: when the clock runs out the answer is what was typed."""
+        if self.mock is not None:
+            self.save_draft()
 
     @on(ResultsPanel.JumpToLine)
     def _jump(self, message: ResultsPanel.JumpToLine) -> None:
@@ -464,6 +482,9 @@ class QuestionScreen(Screen[None]):
         def confirmed(yes: bool | None) -> None:
             if yes:
                 self.set_answer_text(self.starter_text())
+                if self.mock is not None:
+                    self.save_draft()  # the session's draft is the starter again
+                    return
                 self.store.clear_draft(self.pack.id, self.question.id)
                 self.saved_text = self.answer_text()
                 self.notify("Back to the starter.", timeout=2)
