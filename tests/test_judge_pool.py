@@ -278,3 +278,12 @@ def test_the_default_scratch_size_is_the_prepared_one():
     from quizapp.judge import server
 
     assert server.DEFAULT_FILE_SIZE_KB == Limits().file_size_kb
+
+
+def test_a_pool_without_prefork_runs_every_job_cold() -> None:
+    """What grade-batch uses: back-to-back jobs gain nothing from a warmed chain, so none is prepared."""
+    with Pool(size=1, prefork=False) as cold:
+        assert cold.wait_warm(180)
+        outcomes = [cold.run("exec", code("RESULT = 6 * 7"), LIMITS) for _ in range(3)]
+    assert [o.facts["result"] for o in outcomes] == [42, 42, 42]
+    assert {o.extra.get("chain") for o in outcomes} == {"cold"}

@@ -194,9 +194,12 @@ def main(argv: list[str] | None = None) -> int:
                     answer_file.parent.mkdir(parents=True)
                     answer_file.write_text(right if index % 2 else wrong)
                 only_resnet = pack.model_copy(update={"questions": [question]})
-                started = time.monotonic()
-                run = batch.run_batch(only_resnet, folder, Path(class_dir) / "grades", grader, workers=2)
-                batch_s = time.monotonic() - started
+                with Pool(size=2, prefork=False) as batch_pool:  # as quizapp grade-batch runs it
+                    batch_pool.wait_warm(300)
+                    batch_grader = Grader(batch_pool, ReferenceCache(Path(cache_dir)))
+                    started = time.monotonic()
+                    run = batch.run_batch(only_resnet, folder, Path(class_dir) / "grades", batch_grader, workers=2)
+                    batch_s = time.monotonic() - started
                 batch_line = (
                     f"batch grading: {run.graded} ResNet answers in {batch_s:.2f} s on 2 workers: "
                     f"{run.graded / batch_s:.1f} answers/s"
