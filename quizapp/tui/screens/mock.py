@@ -142,7 +142,9 @@ class MockOverviewScreen(Screen[None]):
         table.add_columns("#", "question", "kind", "state", "time")
         self.refill()
         self.set_interval(1.0, self.tick)
-        self.tick()
+        # After the first refresh: a session resumed past its deadline ends at once, and popping this screen
+        # while it is still mounting would pull its widgets from under their watchers.
+        self.call_after_refresh(self.tick)
         table.focus()
 
     def on_screen_resume(self) -> None:
