@@ -33,6 +33,17 @@ from ..widgets.status import StatusLine
 from .confirm import ConfirmScreen
 
 KINDS = ("choice", "predict", "code", "fix", "explain")
+TITLE_WIDTH = 40  # with the other columns, the overview fits 80 columns
+SHORT_VERDICT = {
+    "accepted": "✓ accepted",
+    "wrong_answer": "✗ wrong",
+    "runtime_error": "✗ error",
+    "syntax_error": "✗ syntax",
+    "time_limit": "✗ too slow",
+    "memory_limit": "✗ memory",
+    "output_limit": "✗ output",
+    "internal_error": "! not graded",
+}
 LEVELS = ("easy", "medium", "hard")
 
 
@@ -156,13 +167,14 @@ class MockOverviewScreen(Screen[None]):
         table.clear()
         for number, question in enumerate(self.session.questions, 1):
             if question.submitted:
-                state = f"handed in: {question.verdict or '?'}"
+                state = SHORT_VERDICT.get(question.verdict or "", "✗ handed in")
             elif self.session.time_spent(number - 1) > 0:
                 state = "opened"
             else:
                 state = "not started"
             spent = clock_text(self.session.time_spent(number - 1))
-            table.add_row(str(number), question.title, question.kind, state, spent, key=str(number - 1))
+            title = question.title if len(question.title) <= TITLE_WIDTH else question.title[: TITLE_WIDTH - 1] + "…"
+            table.add_row(str(number), title, question.kind, state, spent, key=str(number - 1))
         if table.row_count:
             table.move_cursor(row=min(row, table.row_count - 1))
         self.query_one("#mock-summary", Static).update(self._summary())
