@@ -270,7 +270,11 @@ def test_an_orphan_cannot_outlive_the_job(healthy):
     assert processes_named("qz-orphan") == []
     assert not marker.exists()
     follow_up = run(healthy, "import os\nRESULT = os.listdir('/tmp')")
-    assert follow_up.facts["result"] == []
+    # The next job's scratch holds nothing a job wrote: at most the mount points of the jail's read-only
+    # binds that live under /tmp on the host (a checkout or virtual environment there, as in some CI runs).
+    bound_under_tmp = {Path(p).parts[2] for p in [*sys.path, sys.prefix] if p.startswith("/tmp/")}
+    assert set(follow_up.facts["result"]) <= bound_under_tmp
+    assert "orphan-was-here" not in follow_up.facts["result"]
 
 
 # --- network ----------------------------------------------------------------------------------------------
