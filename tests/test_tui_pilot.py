@@ -916,6 +916,10 @@ async def test_a_grading_failure_shows_an_internal_error_not_a_traceback() -> No
     app = QuizApp(services=Services(discover([]), Store.open_default(), pool_factory=broken_pool))
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
+        for _ in range(100):  # the judge starts just after the first frame; its failure shows soon after
+            if "judge: unavailable" in static_text(app.screen.query_one("#status-line", Static)):
+                break
+            await pilot.pause(0.05)
         assert "judge: unavailable" in static_text(app.screen.query_one("#status-line", Static))
         screen = await open_question(pilot, RESNET)
         await load_answer(pilot, screen, RESNET_RIGHT["identity-and-functional-relu"])

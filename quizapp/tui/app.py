@@ -15,6 +15,8 @@ from .screens.mock import MockOverviewScreen, MockReportScreen, MockSetupScreen
 from .screens.review import ReviewScreen
 from .services import Services
 
+FIRST_FRAME_SECONDS = 0.3  # the judge starts after this, once the first frame is on screen
+
 
 class QuizApp(App[None]):
     TITLE = "quizapp"
@@ -39,9 +41,10 @@ class QuizApp(App[None]):
         self.start_with_review = review
 
     def on_mount(self) -> None:
-        # The judge's workers import torch in their own processes; this returns at once.
-        self.run_worker(self.services.start_judge, thread=True, group="judge-start", exit_on_error=False)
         self.push_screen(HomeScreen())
+        # The judge's workers import torch in their own processes, CPU-bound on every core: start them just
+        # after the first frame is drawn, so the list appears at once.
+        self.set_timer(FIRST_FRAME_SECONDS, self._start_judge)
         session = active_session(self.services.store)
         if session is not None:  # a mock interview was running when the app stopped: its clock went on
             self.notify("Your mock interview is resumed; its clock kept running.", timeout=4)
@@ -50,6 +53,9 @@ class QuizApp(App[None]):
             self.start_mock(self.start_with_mock)
         elif self.start_with_review:
             self.action_review()
+
+    def _start_judge(self) -> None:
+        self.run_worker(self.services.start_judge, thread=True, group="judge-start", exit_on_error=False)
 
     # --- mock interviews and review ------------------------------------------------------------------
 
