@@ -12,66 +12,19 @@ from __future__ import annotations
 import os
 import re
 import shlex
-import shutil
-import subprocess
 import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from answers import RESNET_RIGHT, RESNET_WRONG
+from tmux_support import TMUX, Terminal
 
-TMUX = shutil.which("tmux")
 ROOT = Path(__file__).resolve().parent.parent
 
 pytestmark = pytest.mark.skipif(
     TMUX is None, reason="tmux is not installed: the end-to-end terminal test needs it (apt-get install tmux)"
 )
-
-
-class Terminal:
-    """One tmux server (own socket) with one 80x24 session running a shell."""
-
-    def __init__(self, name: str, socket: Path) -> None:
-        assert TMUX is not None
-        self.base = [TMUX, "-S", str(socket), "-f", os.devnull]
-        self.target = f"{name}:0.0"
-        self.name = name
-
-    def tmux(self, *args: str) -> str:
-        completed = subprocess.run([*self.base, *args], capture_output=True, text=True, timeout=30)
-        assert completed.returncode == 0, f"tmux {' '.join(args[:2])}: {completed.stderr}"
-        return completed.stdout
-
-    def start(self, cwd: Path) -> None:
-        shell = "env PS1='$ ' bash --noprofile --norc"
-        self.tmux("new-session", "-d", "-s", self.name, "-x", "80", "-y", "24", "-c", str(cwd), shell)
-        self.tmux("set-option", "-t", self.name, "status", "off")
-
-    def screen(self) -> str:
-        return self.tmux("capture-pane", "-p", "-t", self.target)
-
-    def keys(self, *keys: str) -> None:
-        self.tmux("send-keys", "-t", self.target, *keys)
-
-    def text(self, text: str) -> None:
-        """Type text literally (no key names), as a learner would."""
-        if text:
-            self.tmux("send-keys", "-t", self.target, "-l", text)
-
-    def wait_for(self, what: str, ready: Callable[[str], bool], timeout: float = 60) -> str:
-        deadline = time.monotonic() + timeout
-        screen = ""
-        while time.monotonic() < deadline:
-            screen = self.screen()
-            if ready(screen):
-                return screen
-            time.sleep(0.2)  # polling interval: the condition, not the sleep, decides
-        raise AssertionError(f"timed out after {timeout:g} s waiting for {what}; the screen:\n{screen}")
-
-    def kill(self) -> None:
-        subprocess.run([*self.base, "kill-server"], capture_output=True, timeout=30)
 
 
 def flat(screen: str) -> str:
