@@ -20,30 +20,17 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 
-import pytest
 from rich.style import Style
 from textual.renderables.digits import Digits
-from tmux_support import TMUX, Terminal
+from tmux_support import Terminal, has, needs_tmux
 
 ROOT = Path(__file__).resolve().parent.parent
 MINUTES = 5
 AUTOSAVE_WAIT = 3.0  # the question screen autosaves every 2 s
 
-pytestmark = pytest.mark.skipif(
-    TMUX is None, reason="tmux is not installed: the end-to-end terminal test needs it (apt-get install tmux)"
-)
-
-
-def flat(screen: str) -> str:
-    """The screen's words on one line, so a message wrapped over two rows still matches."""
-    return " ".join(screen.split())
-
-
-def has(*words: str) -> Callable[[str], bool]:
-    return lambda screen: all(word in flat(screen) for word in words)
+pytestmark = needs_tmux
 
 
 def prompt(screen: str) -> bool:

@@ -13,27 +13,14 @@ import os
 import re
 import shlex
 import sys
-from collections.abc import Callable
 from pathlib import Path
 
-import pytest
 from answers import RESNET_RIGHT, RESNET_WRONG
-from tmux_support import TMUX, Terminal
+from tmux_support import Terminal, has, needs_tmux
 
 ROOT = Path(__file__).resolve().parent.parent
 
-pytestmark = pytest.mark.skipif(
-    TMUX is None, reason="tmux is not installed: the end-to-end terminal test needs it (apt-get install tmux)"
-)
-
-
-def flat(screen: str) -> str:
-    """The screen's words on one line, so a message wrapped over two rows still matches."""
-    return " ".join(screen.split())
-
-
-def has(*words: str) -> Callable[[str], bool]:
-    return lambda screen: all(word in flat(screen) for word in words)
+pytestmark = needs_tmux
 
 
 def empty_editor(screen: str) -> bool:

@@ -9,7 +9,21 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
 TMUX = shutil.which("tmux")
+needs_tmux = pytest.mark.skipif(
+    TMUX is None, reason="tmux is not installed: the end-to-end terminal test needs it (apt-get install tmux)"
+)
+
+
+def flat(screen: str) -> str:
+    """The screen's words on one line, so a message wrapped over two rows still matches."""
+    return " ".join(screen.split())
+
+
+def has(*words: str) -> Callable[[str], bool]:
+    return lambda screen: all(word in flat(screen) for word in words)
 
 
 class Terminal:
