@@ -24,9 +24,9 @@ async def take(output: Path) -> None:
 
     from quizapp.judge.pool import Pool
     from quizapp.packs import discover
+    from quizapp.services import Services
     from quizapp.store import Store
     from quizapp.tui.app import QuizApp
-    from quizapp.tui.services import Services
     from quizapp.tui.widgets.results import ResultsPanel
 
     code = RESNET_WRONG["missing-skip"][0]

@@ -26,6 +26,7 @@ import quizapp.tui.app as app_module
 from quizapp import cli
 from quizapp.packs import discover
 from quizapp.practice import MockConfig, MockSession, active_session, due, load_report, resume
+from quizapp.services import Services
 from quizapp.store import Store
 from quizapp.tui.app import QuizApp
 from quizapp.tui.screens.confirm import ConfirmScreen
@@ -33,7 +34,6 @@ from quizapp.tui.screens.home import HomeScreen
 from quizapp.tui.screens.mock import MockOverviewScreen, MockReportScreen
 from quizapp.tui.screens.question import QuestionScreen
 from quizapp.tui.screens.review import ReviewScreen
-from quizapp.tui.services import Services
 
 PACK = "torch-modules"
 SIZE = (80, 24)

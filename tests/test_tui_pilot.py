@@ -30,6 +30,7 @@ from textual.widgets import (
 )
 
 from quizapp.packs import discover
+from quizapp.services import Services
 from quizapp.store import Store
 from quizapp.tui.app import QuizApp
 from quizapp.tui.screens.confirm import ConfirmScreen
@@ -37,7 +38,6 @@ from quizapp.tui.screens.help import HelpScreen
 from quizapp.tui.screens.history import HistoryScreen
 from quizapp.tui.screens.home import HomeScreen
 from quizapp.tui.screens.question import QuestionScreen
-from quizapp.tui.services import Services
 from quizapp.tui.widgets.results import ResultsPanel
 
 PACK = "torch-modules"

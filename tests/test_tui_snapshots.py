@@ -16,9 +16,9 @@ from textual.widgets import TextArea
 from quizapp.grading.result import Result
 from quizapp.grading.result import TestResult as CheckResult  # not collected as a test class
 from quizapp.packs import discover
+from quizapp.services import Services
 from quizapp.store import Store
 from quizapp.tui.app import QuizApp
-from quizapp.tui.services import Services
 from quizapp.tui.widgets.results import ResultsPanel
 
 PACK = "torch-modules"

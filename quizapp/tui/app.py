@@ -8,12 +8,12 @@ from textual.app import App
 from textual.binding import Binding
 
 from ..practice import MockConfig, MockError, MockSession, active_session
+from ..services import Services
 from .commands import QuestionCommands, ScreenActions
 from .screens.help import HelpScreen
 from .screens.home import HomeScreen
 from .screens.mock import MockOverviewScreen, MockReportScreen, MockSetupScreen
 from .screens.review import ReviewScreen
-from .services import Services
 
 FIRST_FRAME_SECONDS = 0.3  # the judge starts after this, once the first frame is on screen
 

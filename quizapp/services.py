@@ -1,5 +1,5 @@
-"""What the screens use: packs, the progress store and the grader, with the judge's pool started in the
-background so the first frame never waits for torch."""
+"""The one composition of packs, the progress store and the grader, for the app and the CLI. The judge's pool
+starts in the background, so the app's first frame never waits for torch."""
 
 from __future__ import annotations
 
@@ -9,10 +9,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..grading.grader import Grader, ReferenceCache
-from ..grading.result import Result
-from ..packs import Catalogue, discover, model
-from ..store import Store
+from .grading.grader import Grader, ReferenceCache
+from .grading.result import Result
+from .packs import Catalogue, discover, model
+from .store import Store
 
 
 @dataclass
@@ -29,7 +29,7 @@ class Services:
     @classmethod
     def default(cls, extra_packs: list[Path] | None = None) -> Services:
         def start_pool() -> Any:
-            from ..judge.pool import Pool
+            from .judge.pool import Pool
 
             return Pool(size=2)
 
