@@ -60,15 +60,14 @@ def processes_named(name: str) -> list[int]:
 
 
 def job_uid_processes(pool: Pool) -> list[int]:
-    """Processes owned by any worker slot's job uid (root mode only)."""
-    uids = {str(jail.JOB_UID_BASE + slot) for slot in range(pool.size)}
+    """Processes owned by any job uid (root mode only), this pool's or another judge's."""
     found = []
     for entry in os.listdir("/proc"):
         if entry.isdigit():
             try:
                 with open(f"/proc/{entry}/status") as f:
                     for line in f:
-                        if line.startswith("Uid:") and line.split()[1] in uids:
+                        if line.startswith("Uid:") and int(line.split()[1]) >= jail.JOB_UID_BASE:
                             found.append(int(entry))
             except OSError:
                 pass

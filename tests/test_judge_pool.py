@@ -274,10 +274,24 @@ def test_limits_a_prepared_chain_cannot_honour_take_a_chain_forked_for_the_job(p
     assert pool.run("exec", code("RESULT = 1"), LIMITS).facts["result"] == 1
 
 
-def test_the_default_scratch_size_is_the_prepared_one():
-    from quizapp.judge import server
+def test_the_judge_and_the_pack_schema_share_one_set_of_default_limits():
+    from dataclasses import asdict
 
-    assert server.DEFAULT_FILE_SIZE_KB == Limits().file_size_kb
+    from quizapp.judge.limits import JobLimits
+
+    assert asdict(JobLimits()) == Limits().model_dump()
+    assert JobLimits.of(Limits(cpu_seconds=2, memory_mb=300)) == JobLimits(cpu_seconds=2.0, memory_mb=300)
+    assert JobLimits.of(None) == JobLimits()
+
+
+def test_code_version_covers_every_worker_side_module():
+    from pathlib import Path
+
+    from quizapp.judge import version
+
+    folder = Path(version.__file__).parent
+    host_only = {"__init__.py", "pool.py", "bench.py", "version.py"}
+    assert {p.name for p in folder.glob("*.py")} - host_only == set(version.WORKER_MODULES)
 
 
 def test_a_pool_without_prefork_runs_every_job_cold() -> None:

@@ -23,11 +23,13 @@ Two variants of full mode, chosen by who runs the server:
 * As root (CI, a lab machine's service): no user namespace. C and I are real root inside the new
   namespaces, so they can bind paths only root can read (here Python lives under /root/.pyenv, mode 700:
   a worker that had dropped to an unprivileged uid up front, as the design first suggested, could not even
-  see its own interpreter to bind it). J then drops to its own uid, JOB_UID_BASE + slot, with an empty
-  capability bounding set and no_new_privs. That uid owns nothing on the host, cannot signal the worker,
-  has no capability in any namespace it can reach (so it cannot unmount the masks or remount anything
-  read-write), and, being one uid per worker slot, makes RLIMIT_NPROC count exactly this job's processes
-  and threads (RLIMIT_NPROC does nothing for root).
+  see its own interpreter to bind it). J then drops to a uid of its own, JOB_UID_BASE + the host pid of
+  its chain's first process (see job_uid), with an empty capability bounding set and no_new_privs. That
+  uid owns nothing on the host, cannot signal the worker, has no capability in any namespace it can reach
+  (so it cannot unmount the masks or remount anything read-write), and, being one uid per job, makes
+  RLIMIT_NPROC count exactly this job's processes and threads (RLIMIT_NPROC does nothing for root). Since
+  no two live processes share a pid, no two jobs running at once share a uid, whichever grader instance
+  (another pool, another user's app on the same machine) runs them.
 * As an ordinary user: C also creates a user namespace mapping the user's uid to 0 inside, so it may mount.
   J keeps uid 0 inside but drops every capability (bounding set, ambient, effective, permitted; securebits
   locked so nothing gives them back) and sets no_new_privs. The mounts it inherits came from the namespace
@@ -44,6 +46,10 @@ empty read-only tmpfs wherever they fall inside a bound directory (a wheel insta
 the package directory). Nothing else of the host is visible: no /etc, no home, no repository.
 
 The new network namespace has only a loopback interface, left down: no address at all is reachable.
+
+Kernel state that namespaces do not cover: J joins a fresh, empty session keyring (so it no longer
+possesses the worker's, which it inherited), then loads a seccomp filter (seccomp.py) that denies the
+keyring calls altogether, new namespaces, ptrace, BPF, perf events, the mount family, kexec and modules.
 
 Reduced mode (no namespaces: not Linux, or unshare refused, or QUIZAPP_JAIL=reduced): J is a plain child
 of the server in its own session, with the same limits, a clean environment, closed descriptors, a scratch
@@ -66,7 +72,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-JOB_UID_BASE = 60000
+# Job uids are JOB_UID_BASE + a host pid: far above any real account and below 2**32 - 1 (pid_max is at most
+# 2**22), and never 65534 (nobody).
+JOB_UID_BASE = 1 << 24
 SCRATCH_DIR = "/tmp"
 # The fixed environment of every job: nothing of the host's.
 JOB_ENV = {
@@ -115,6 +123,8 @@ PR_CAP_AMBIENT_CLEAR_ALL = 4
 SECUREBITS_LOCKED = (1 << 0) | (1 << 1) | (1 << 2) | (1 << 3) | (1 << 5) | (1 << 6) | (1 << 7)
 
 SYS_PIVOT_ROOT = {"x86_64": 155, "aarch64": 41, "riscv64": 41, "ppc64le": 203, "s390x": 217}
+SYS_KEYCTL = {"x86_64": 250, "aarch64": 219, "riscv64": 219, "ppc64le": 271, "s390x": 280}
+KEYCTL_JOIN_SESSION_KEYRING = 1
 
 # Flags of a source mount that a read-only bind must keep (in a user namespace they are locked).
 KEEP_FLAGS = MS_NOEXEC | MS_NOATIME | MS_NODIRATIME | MS_RELATIME | MS_NODEV | MS_NOSUID
@@ -221,6 +231,60 @@ def set_parent_death_signal(sig: int, expected_parent: int) -> None:
     prctl(PR_SET_PDEATHSIG, sig)
     if os.getppid() != expected_parent:
         os._exit(1)
+
+
+def job_uid(chain_pid: int) -> int:
+    """The uid of the job whose chain starts with host pid chain_pid: unique among the jobs running now."""
+    return JOB_UID_BASE + chain_pid
+
+
+def join_fresh_session_keyring() -> None:
+    """Replace the inherited session keyring (the worker's, and so the grader's) by a new, empty one."""
+    number = SYS_KEYCTL.get(platform.machine())
+    if number is None:
+        raise JailError(f"keyctl: unknown syscall number on {platform.machine()}")
+    fn = libc().syscall
+    fn.argtypes = [ctypes.c_long, ctypes.c_long, ctypes.c_void_p]
+    _check(fn(number, KEYCTL_JOIN_SESSION_KEYRING, None), "keyctl(JOIN_SESSION_KEYRING)")
+
+
+def _errno_cell() -> Any:
+    fn = libc().__errno_location
+    fn.restype = ctypes.POINTER(ctypes.c_int)
+    return fn()
+
+
+def reset_errno() -> None:
+    """Before a job's task: no allocation has failed yet (see allocation_failed)."""
+    try:
+        _errno_cell()[0] = 0
+    except (AttributeError, OSError):
+        pass
+
+
+def allocation_failed(peak_fraction: float = 0.9) -> bool:
+    """In a job that caught an out-of-memory-looking exception: did it measurably hit its memory limit?
+
+    Yes when the C library's errno is ENOMEM (the kernel refused an mmap or brk against RLIMIT_AS; reset to
+    0 when the task starts, and no successful call changes it), or when the process's peak virtual size
+    reached peak_fraction of RLIMIT_AS. A MemoryError raised by the learner's own code on a small input
+    meets neither."""
+    try:
+        if _errno_cell()[0] == errno.ENOMEM:
+            return True
+    except (AttributeError, OSError):
+        pass
+    soft, _ = resource.getrlimit(resource.RLIMIT_AS)
+    if soft == resource.RLIM_INFINITY:
+        return False
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmPeak:"):
+                    return int(line.split()[1]) * 1024 >= soft * peak_fraction
+    except (OSError, ValueError, IndexError):
+        pass
+    return False
 
 
 def set_name(name: str) -> None:
@@ -332,8 +396,18 @@ def make_plan(hidden: list[str], package_dir: str | None = None) -> Plan:
         if os.path.islink(link):
             plan.links[link] = os.readlink(link)
 
+    # Every other copy of this package on the path (a wheel's leftovers, the pack copy an editable install
+    # writes under site-packages: quizapp/_builtin_packs) and the packs shipped inside this one are hidden:
+    # a job needs only the running package's code.
+    package_name = os.path.basename(package_dir)
+    copies = [os.path.join(package_dir, "_builtin_packs")]
+    for bind in plan.binds:
+        if bind.is_dir:
+            copy = os.path.join(bind.source, package_name)
+            if os.path.isdir(copy) and os.path.realpath(copy) != os.path.realpath(package_dir):
+                copies.append(copy)
     # Mask every hidden path that falls inside something bound.
-    for secret in hidden:
+    for secret in [*hidden, *copies]:
         if not secret:
             continue
         for form in {os.path.abspath(secret), os.path.realpath(secret)}:

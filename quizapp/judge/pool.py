@@ -1,7 +1,7 @@
 """The host side of the judge: a pool of warm worker servers. No torch here: the UI process imports this.
 
     with Pool(size=2) as pool:
-        outcome = pool.run("exec", {"code": "print(1)"}, Limits())
+        outcome = pool.run("exec", {"code": "print(1)"}, JobLimits())
 
 `Pool(size)` starts `size` servers (`python -P -m quizapp.judge.server --slot K`) in the background, each
 with a clean, minimal environment that pins every thread pool to one thread (OMP, MKL, OpenBLAS) and caps
@@ -33,12 +33,13 @@ import sys
 import threading
 import time
 import weakref
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 from .. import locations
-from ..packs.model import Limits
 from . import protocol
+from .limits import JobLimits
 from .protocol import JobOutcome, ProtocolError, internal_error
 
 START_TIMEOUT_S = 180.0  # importing torch takes about 2 s; a loaded CI machine may take far longer
@@ -52,6 +53,9 @@ SERVER_ENV = {
     "LANG": "C.UTF-8",
     "PYTHONDONTWRITEBYTECODE": "1",
     "PYTHONUNBUFFERED": "1",
+    # One hash seed for every worker and every run: set and dict-of-str orders in an answer, and so its
+    # verdict, do not change from one run to the next (see child.seed_generators for the random generators).
+    "PYTHONHASHSEED": "0",
 }
 
 
@@ -63,9 +67,12 @@ class WorkerLost(Exception):
         self.before_job = before_job
 
 
-def hidden_paths() -> list[str]:
-    """Host paths no job may see."""
+def hidden_paths(extra: Iterable[str | Path] = ()) -> list[str]:
+    """Host paths no job may see: every place packs and their reference facts live (the jail also hides
+    every other copy of the quizapp package it finds on the path, see jail.make_plan). `extra`: more, such
+    as the packs given with --pack."""
     paths = [
+        *extra,
         locations.data_dir(),
         locations.user_packs_dir(),
         locations.builtin_packs_dir(),
@@ -94,7 +101,7 @@ def server_environment(prefork: bool = True) -> dict[str, str]:
 class Worker:
     """One server process and its pipes. Used by one job at a time (the pool guarantees it)."""
 
-    def __init__(self, slot: int, python: str, prefork: bool = True) -> None:
+    def __init__(self, slot: int, python: str, prefork: bool = True, hide: Iterable[str | Path] = ()) -> None:
         self.slot = slot
         self.ready = threading.Event()
         self.failed = ""
@@ -102,7 +109,7 @@ class Worker:
         self.stderr_tail: collections.deque[str] = collections.deque(maxlen=200)
         self._buffer = bytearray()
         command = [python, "-P", "-m", "quizapp.judge.server", "--slot", str(slot)]
-        for path in hidden_paths():
+        for path in hidden_paths(hide):
             command += ["--hide", path]
         self.process = subprocess.Popen(
             command,
@@ -200,8 +207,8 @@ class Worker:
         del self._buffer[:total]
         return header, blob
 
-    def run(self, task: str, payload: bytes, limits: Limits, job_id: int) -> JobOutcome:
-        header = {"op": "job", "id": job_id, "task": task, "limits": limits.model_dump()}
+    def run(self, task: str, payload: bytes, limits: JobLimits, job_id: int) -> JobOutcome:
+        header = {"op": "job", "id": job_id, "task": task, "limits": limits.as_dict()}
         deadline = time.monotonic() + float(limits.wall_seconds) + ANSWER_GRACE_S
         if not self.alive:
             raise WorkerLost("the worker had exited", before_job=True)
@@ -256,12 +263,20 @@ class Pool:
     """A pool of `size` warm, jailed torch workers. Thread-safe; a context manager."""
 
     def __init__(
-        self, size: int = 2, *, python: str | None = None, start_timeout: float = START_TIMEOUT_S, prefork: bool = True
+        self,
+        size: int = 2,
+        *,
+        python: str | None = None,
+        start_timeout: float = START_TIMEOUT_S,
+        prefork: bool = True,
+        hide: Iterable[str | Path] = (),
     ) -> None:
         """`prefork` (the default) prepares each job's warm chain while a worker is idle: the lowest latency for
         a learner's Run and Submit. Batch grading turns it off: jobs arrive back to back, so the chain's warm-up
-        is work done twice, and cold forks give more answers per second (21/s against 16/s for ResNet here)."""
+        is work done twice, and cold forks give more answers per second (21/s against 16/s for ResNet here).
+        `hide`: more host paths the jail must not show (the packs given with --pack), besides hidden_paths()."""
         self.prefork = prefork
+        self.hide = [str(path) for path in hide]
         if size < 1:
             raise ValueError("a pool needs at least one worker")
         self.size = size
@@ -286,7 +301,7 @@ class Pool:
     def _spawn(self, slot: int) -> None:
         def start() -> None:
             try:
-                worker = Worker(slot, self.python, self.prefork)
+                worker = Worker(slot, self.python, self.prefork, self.hide)
             except OSError as exc:
                 self._start_failed(slot, f"cannot start a worker: {exc}")
                 return
@@ -404,9 +419,11 @@ class Pool:
         with self._lock:
             return {slot: w.pid for slot, w in self._workers.items() if w.alive}
 
-    def run(self, task: str, payload: dict[str, Any], limits: Limits | None = None) -> JobOutcome:
-        """Run one job on a free worker and return its outcome. Blocking; safe from several threads."""
-        limits = limits or Limits()
+    def run(self, task: str, payload: dict[str, Any], limits: Any = None) -> JobOutcome:
+        """Run one job on a free worker and return its outcome. Blocking; safe from several threads, and the
+        way to grade many answers at once: each call takes a free worker. `limits`: a JobLimits, or anything
+        with its fields (a pack's Limits), or None for the defaults."""
+        limits = JobLimits.of(limits)
         try:
             data = json.dumps(payload).encode()
         except (TypeError, ValueError) as exc:
@@ -440,7 +457,7 @@ class Pool:
             except BaseException:
                 self._replace(worker)
                 raise
-            if outcome.status == "internal_error" and outcome.extra.get("task_report"):
+            if outcome.status in ("internal_error", "runtime_error") and outcome.extra.get("task_report"):
                 report = outcome.extra["task_report"]
                 detail = f"{outcome.detail}: {report.get('type', '')}: {report.get('message', '')}".strip()
                 outcome = dataclasses.replace(outcome, detail=detail)
@@ -450,9 +467,7 @@ class Pool:
                 self._replace(worker)
             return outcome
 
-    def submit(
-        self, task: str, payload: dict[str, Any], limits: Limits | None = None
-    ) -> concurrent.futures.Future[JobOutcome]:
+    def submit(self, task: str, payload: dict[str, Any], limits: Any = None) -> concurrent.futures.Future[JobOutcome]:
         with self._lock:
             if self._executor is None:
                 self._executor = concurrent.futures.ThreadPoolExecutor(self.size * 2, thread_name_prefix="judge-job")

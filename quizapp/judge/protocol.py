@@ -17,6 +17,7 @@ grader reads with `safetensors.numpy` (no torch on the host).
 from __future__ import annotations
 
 import json
+import re
 import struct
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
@@ -26,6 +27,9 @@ PREFIX = struct.Struct(">4sIQ")
 MAX_HEADER_BYTES = 1 << 20
 # Facts plus tensors a job may send back. Over this, the job's outcome is output_limit.
 MAX_RESULT_BYTES = 64 << 20
+# The facts (JSON) within that: the host parses them, so their own, smaller cap. The largest facts of the
+# built-in packs are a few hundred KB (a trace of every op of forward, per input).
+MAX_FACTS_BYTES = 4 << 20
 # A job's payload (the learner's code, the probes): generous, but bounded.
 MAX_PAYLOAD_BYTES = 16 << 20
 
@@ -89,6 +93,53 @@ def decode_single_frame(data: bytes | memoryview, max_blob: int) -> tuple[dict[s
     return header, view[PREFIX.size + head_len : end]
 
 
+# --- the result channel: one frame from the jailed child, in a fixed format ---------------------------------
+#
+# The child's frame header (the envelope) is not free JSON: it is exactly the text `encode_result` writes,
+# checked by one regular expression on the server's buffer. So nothing but a hex nonce, a known status and
+# two decimal lengths is ever copied out of it (the server's heap never holds the learner's bytes, see
+# server.py), and NaN, Infinity, negative or fractional lengths, extra keys or a huge header are all simply
+# "not this job's frame".
+
+RESULT_STATUSES = ("returned", "memory", "task_error", "learner_error", "setup_error")
+MAX_ENVELOPE_BYTES = 160
+_ENVELOPE = re.compile(
+    rb'\{"nonce":"([0-9a-f]{32})","status":"(' + "|".join(RESULT_STATUSES).encode() + rb')",'
+    rb'"facts_len":(0|[1-9][0-9]{0,11}),"tensors_len":(0|[1-9][0-9]{0,11})\}'
+)
+
+
+@dataclass(frozen=True)
+class Envelope:
+    status: str
+    facts_len: int
+    tensors_len: int
+    blob: memoryview  # facts then tensors
+
+
+def encode_result(nonce: str, status: str, facts: bytes = b"", tensors: bytes = b"") -> bytes:
+    """The child's one frame on the result channel."""
+    head = (f'{{"nonce":"{nonce}","status":"{status}","facts_len":{len(facts)},"tensors_len":{len(tensors)}}}').encode()
+    return PREFIX.pack(MAGIC, len(head), len(facts) + len(tensors)) + head + facts + tensors
+
+
+def parse_envelope(data: bytes | memoryview, nonce: str) -> Envelope | None:
+    """The result channel's frame, if it is exactly one well-formed frame of this job (its nonce); else None."""
+    view = memoryview(data)
+    if len(view) < PREFIX.size:
+        return None
+    magic, head_len, blob_len = PREFIX.unpack(view[: PREFIX.size])
+    if magic != MAGIC or head_len > MAX_ENVELOPE_BYTES or PREFIX.size + head_len + blob_len != len(view):
+        return None
+    match = _ENVELOPE.fullmatch(view[PREFIX.size : PREFIX.size + head_len])
+    if match is None or match.group(1) != nonce.encode():
+        return None
+    facts_len, tensors_len = int(match.group(3)), int(match.group(4))
+    if facts_len + tensors_len != blob_len:
+        return None
+    return Envelope(match.group(2).decode(), facts_len, tensors_len, view[PREFIX.size + head_len :])
+
+
 # --- what jobs and tasks share -------------------------------------------------------------------------
 
 OOM_MARKERS = (
@@ -102,18 +153,30 @@ OOM_MARKERS = (
 
 
 def is_out_of_memory(exc: BaseException) -> bool:
-    """Whether an exception means the job ran out of its memory allowance.
+    """Whether an exception means the job ran out of its memory allowance: it looks like an allocation
+    failure (MemoryError, or torch's allocator failures, which arrive as RuntimeError "DefaultCPUAllocator:
+    can't allocate memory: ...") AND the job measurably hit its limit (jail.allocation_failed: an allocation
+    was refused by the kernel, or the address space peaked at the limit). A MemoryError the learner raised,
+    or a message saying "out of memory", on a small input is an ordinary exception of theirs.
 
-    MemoryError, and torch's allocator failures, which arrive as RuntimeError ("DefaultCPUAllocator: can't
-    allocate memory: you tried to allocate ..."). Task code (probes) that catches the learner's exceptions
-    should re-raise these, so the job's outcome is memory_limit rather than a fact about the answer.
+    Task code (probes) that catches the learner's exceptions should re-raise these, so the job's outcome is
+    memory_limit rather than a fact about the answer.
     """
     if isinstance(exc, MemoryError):
-        return True
-    if isinstance(exc, RuntimeError):
-        text = str(exc).lower()
-        return any(marker in text for marker in OOM_MARKERS)
-    return False
+        looks = True
+    elif isinstance(exc, RuntimeError):
+        try:
+            text = str(exc).lower()
+        except Exception:  # a learner's exception whose __str__ raises
+            return False
+        looks = any(marker in text for marker in OOM_MARKERS)
+    else:
+        looks = False
+    if not looks:
+        return False
+    from .jail import allocation_failed
+
+    return allocation_failed()
 
 
 # --- the outcome of one job ----------------------------------------------------------------------------
@@ -180,6 +243,11 @@ OUTCOME_FIELDS = (
 )
 
 
+def _reject_constant(name: str) -> Any:
+    """NaN and Infinity are not JSON: the child writes non-finite numbers as strings, so these are forged."""
+    raise ValueError(f"{name} is not allowed in facts")
+
+
 def outcome_from_frame(header: dict[str, Any], blob: bytes | memoryview) -> JobOutcome:
     """Build the JobOutcome from a server's outcome frame.
 
@@ -202,10 +270,12 @@ def outcome_from_frame(header: dict[str, Any], blob: bytes | memoryview) -> JobO
         raise ProtocolError(f"unknown status {values.get('status')!r}")
     facts: dict[str, Any] | None = None
     extra: dict[str, Any] = dict(header.get("extra") or {})
+    if len(facts_bytes) > MAX_FACTS_BYTES:
+        raise ProtocolError("facts over their cap")
     if len(facts_bytes):
         try:
-            decoded = json.loads(bytes(facts_bytes))
-        except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
+            decoded = json.loads(bytes(facts_bytes), parse_constant=_reject_constant)
+        except (UnicodeDecodeError, ValueError, RecursionError):
             decoded = None
         if not isinstance(decoded, dict):
             values["status"] = "runtime_error"
