@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from .. import locations
+from ..judge import version as judge_version
 from ..packs import model
 from . import answers
 from .checks import Context, Facts, ReferenceFailed, describe_exception, judge_check
@@ -114,7 +115,7 @@ def reference_key(question: model.CodeBase) -> str:
     digest = hashlib.sha256()
     digest.update(question.model_dump_json().encode())
     digest.update(torch_version.encode())
-    digest.update(PROBES_SOURCE.read_bytes())
+    digest.update(judge_version.code_version().encode())  # all of the judge's worker-side code
     return digest.hexdigest()[:32]
 
 
