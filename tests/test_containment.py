@@ -101,9 +101,22 @@ def stray_job_uid_processes(pool: Pool, timeout: float = 15.0) -> list[int]:
         time.sleep(0.02)
 
 
+@pytest.fixture(scope="module")
+def resnet(tmp_path_factory):
+    """The built-in ResNet question, its reference solution, and a grader with a reference cache of its own."""
+    from quizapp.grading.grader import Grader, ReferenceCache
+    from quizapp.packs.loader import load_pack
+
+    pack = load_pack(locations.builtin_packs_dir() / "torch-modules.yaml")
+    question = pack.question("resnet-residual-block")
+    cache = ReferenceCache(tmp_path_factory.mktemp("reference"))
+    return pack, question, lambda pool: Grader(pool, cache)
+
+
 @pytest.fixture
-def healthy(pool):
-    """Before: note the workers. After: same workers, no job process left, and a normal job answers."""
+def healthy(pool, resnet):
+    """Before: note the workers. After: same workers, no job process left, a normal job answers, and a correct
+    ResNet answer is graded accepted in the same pool (nothing of the attack stayed in a worker)."""
     before = pool.worker_pids()
     yield pool
     assert pool.worker_pids() == before, "a worker died"
@@ -116,6 +129,10 @@ def healthy(pool):
         outcome = run(pool, f"RESULT = {expected}")
         assert outcome.status == "ok", outcome.detail
         assert outcome.facts == {"ok": True, "result": expected}
+    pack, question, grader = resnet
+    for _ in range(2):
+        result = grader(pool).grade(pack, question, question.solution)
+        assert result.verdict == "accepted", result.message
 
 
 # --- time -------------------------------------------------------------------------------------------------
@@ -564,3 +581,371 @@ def test_a_forked_child_that_returns_does_not_report_twice(healthy):
     outcome = run(healthy, "import os\npid = os.fork()\nRESULT = 'child' if pid == 0 else 'parent'", FORKING)
     assert outcome.status == "ok", outcome.detail
     assert outcome.facts["result"] == "parent"
+
+
+# --- the result channel: one job's bad frame is that job's outcome ---------------------------------------------
+
+# The learner's code runs in the interpreter that writes the result frame: it can find the per-job nonce in
+# an ancestor frame and write a frame of its own. The server checks the envelope's fixed format.
+FIND_NONCE = """
+import os, struct, sys
+frame = sys._getframe()
+nonce = None
+while frame is not None and nonce is None:
+    nonce = frame.f_locals.get("nonce") if isinstance(frame.f_locals.get("nonce"), str) else None
+    frame = frame.f_back
+assert nonce, "no nonce found"
+def send(facts_len: str, blob: bytes = b"") -> None:
+    header = ('{"nonce":"%s","status":"returned","facts_len":%s,"tensors_len":0}' % (nonce, facts_len)).encode()
+    os.write(3, b"QZF1" + struct.pack(">IQ", len(header), len(blob)) + header + blob)
+    os._exit(0)
+"""
+
+
+def test_a_result_frame_with_an_infinite_length_is_the_jobs_runtime_error(healthy):
+    outcome = run(healthy, FIND_NONCE + "send('Infinity')")
+    assert outcome.status == "runtime_error"
+    assert outcome.detail == "the judge's result channel was written to"
+
+
+def test_a_result_frame_with_nan_in_its_facts_is_not_accepted(healthy):
+    facts = b'{"ok": NaN, "result": 1}'
+    outcome = run(healthy, FIND_NONCE + f"send('{len(facts)}', {facts!r})")
+    assert outcome.status == "runtime_error"
+    assert outcome.facts is None
+
+
+def test_facts_over_their_own_cap_are_an_output_limit(healthy):
+    outcome = run(
+        healthy,
+        FIND_NONCE + "n = 5 << 20\nsend(str(n), b'{' + b' ' * (n - 2) + b'}')",
+        LIMITS.model_copy(update={"memory_mb": 512}),
+    )
+    assert outcome.status == "output_limit"
+    assert outcome.detail == "sent back more than 4 MB of facts"
+    assert outcome.facts is None
+
+
+def test_non_finite_numbers_a_job_really_returns_arrive_as_text(healthy):
+    outcome = run(healthy, "RESULT = [float('nan'), float('inf'), 1.5]")
+    assert outcome.status == "ok", outcome.detail
+    assert outcome.facts["result"] == ["nan", "inf", 1.5]
+
+
+# --- the learner does not choose the verdict --------------------------------------------------------------
+
+PROBE_LIMITS = Limits(cpu_seconds=5, wall_seconds=10, memory_mb=512)
+
+
+def probe_job(code: str, checks: list | None = None) -> dict:
+    case = {"args": [], "kwargs": {}, "inputs": [{"shape": [2, 3]}]}
+    return {
+        "code": textwrap.dedent(code),
+        "entry_point": "Model",
+        "checks": checks if checks is not None else [{"id": "out", "kind": "outputs", "cases": [case], "seed": 0}],
+    }
+
+
+UNPRINTABLE = """
+class Unprintable(Exception):
+    def __str__(self):
+        raise RuntimeError("my __str__ raises")
+"""
+
+
+def test_an_exception_whose_str_raises_is_the_learners_error(healthy):
+    at_definition = healthy.run("probe", probe_job(UNPRINTABLE + "raise Unprintable()"), PROBE_LIMITS)
+    assert at_definition.status == "ok", at_definition.detail
+    assert at_definition.facts["definition"]["exception"]["type"] == "Unprintable"
+    in_forward = healthy.run(
+        "probe",
+        probe_job(
+            UNPRINTABLE
+            + """
+import torch
+class Model(torch.nn.Module):
+    def forward(self, x):
+        raise Unprintable()
+"""
+        ),
+        PROBE_LIMITS,
+    )
+    assert in_forward.status == "ok", in_forward.detail
+    error = in_forward.facts["checks"]["out"]["results"][0]["error"]
+    assert error["type"] == "Unprintable"
+    assert "memory" not in error
+    as_exec = run(healthy, UNPRINTABLE + "raise Unprintable()")
+    assert as_exec.status == "ok"
+    assert as_exec.facts["error"]["type"] == "Unprintable"
+
+
+def test_an_object_that_breaks_the_probes_is_the_learners_runtime_error(healthy):
+    outcome = healthy.run(
+        "probe",
+        probe_job(
+            """
+import torch
+class Liar:
+    @property
+    def __class__(self):
+        raise ValueError("you cannot look at me")
+class Model(torch.nn.Module):
+    def forward(self, x):
+        return Liar()
+"""
+        ),
+        PROBE_LIMITS,
+    )
+    assert outcome.status == "runtime_error", outcome.detail
+    assert "while the judge probed it" in outcome.detail
+    assert "internal" not in outcome.detail
+
+
+@pytest.mark.parametrize(
+    "raising",
+    [
+        "raise MemoryError",
+        "raise MemoryError('out of memory')",
+        'raise RuntimeError("DefaultCPUAllocator: can\'t allocate memory: you tried to allocate 10 bytes")',
+        "raise RuntimeError('CUDA out of memory')",
+    ],
+)
+def test_saying_out_of_memory_on_a_tiny_input_is_not_a_memory_limit(healthy, raising):
+    outcome = run(healthy, "x = [1, 2, 3]\n" + raising)
+    assert outcome.status == "ok", outcome.detail
+    assert outcome.facts["error"]["type"] in ("MemoryError", "RuntimeError")
+    probed = healthy.run(
+        "probe",
+        probe_job(f"import torch\nclass Model(torch.nn.Module):\n    def forward(self, x):\n        {raising}\n"),
+        PROBE_LIMITS,
+    )
+    assert probed.status == "ok", probed.detail
+    error = probed.facts["checks"]["out"]["results"][0]["error"]
+    assert "memory" not in error
+
+
+# --- kernel state the namespaces do not cover ------------------------------------------------------------
+
+KERNEL = """
+import ctypes, os
+libc = ctypes.CDLL(None, use_errno=True)
+libc.syscall.restype = ctypes.c_long
+NR = {"keyctl": 250, "add_key": 248, "request_key": 249, "ptrace": 101, "unshare": 272, "clone": 56}
+
+def call(name, *args):
+    ctypes.set_errno(0)
+    value = libc.syscall(NR[name], *args)
+    return "ok" if value >= 0 else os.strerror(ctypes.get_errno())
+
+result = {
+    # KEYCTL_GET_KEYRING_ID of the session keyring (-3), creating it if needed
+    "keyctl": call("keyctl", 0, ctypes.c_long(-3), 0),
+    "add_key": call("add_key", b"user", b"qz-job-key", b"data", 4, ctypes.c_long(-3)),
+    "request_key": call("request_key", b"user", b"qz-host-key", None, 0),
+    "ptrace": call("ptrace", 0, 0, 0, 0),  # PTRACE_TRACEME
+    "unshare user": call("unshare", 0x10000000),
+    "unshare mount": call("unshare", 0x00020000),
+    "clone new user": call("clone", 0x10000000 | 17, 0, 0, 0, 0),  # CLONE_NEWUSER | SIGCHLD
+}
+try:
+    with open("/proc/keys") as f:
+        result["/proc/keys"] = f.read()
+except OSError as exc:
+    result["/proc/keys"] = type(exc).__name__
+result["fork"] = "ok" if os.fork() >= 0 else "failed"
+RESULT = result
+"""
+
+
+@pytest.mark.skipif(os.uname().machine != "x86_64", reason="the job calls x86_64 system call numbers")
+def test_keyrings_ptrace_namespaces_are_denied_to_a_job(healthy):
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.syscall.restype = ctypes.c_long
+    description = f"qz-host-key-{uuid.uuid4().hex}".encode()
+    key = libc.syscall(248, b"user", description, b"the grader's secret", 19, ctypes.c_long(-3))  # add_key
+    try:
+        outcome = run(healthy, KERNEL, FORKING)
+        assert outcome.status == "ok", outcome.detail
+        result = outcome.facts["result"]
+        for name in ("keyctl", "add_key", "request_key", "ptrace", "unshare user", "unshare mount", "clone new user"):
+            assert result[name] == "Operation not permitted", (name, result[name])
+        assert description.decode() not in result["/proc/keys"]
+        assert "qz-job-key" not in result["/proc/keys"]
+        assert result["fork"] == "ok"  # an ordinary fork still works
+    finally:
+        if key > 0:
+            libc.syscall(250, 21, ctypes.c_long(key))  # KEYCTL_INVALIDATE
+
+
+def test_every_job_runs_under_a_uid_of_its_own(healthy):
+    if os.geteuid() != 0:
+        pytest.skip("as an ordinary user, jobs are uid 0 of their own user namespace")
+    uids = []
+    futures = [healthy.submit("exec", {"code": "import os, time\ntime.sleep(0.3)\nRESULT = os.getuid()"}, LIMITS)]
+    futures.append(healthy.submit("exec", {"code": "import os, time\ntime.sleep(0.3)\nRESULT = os.getuid()"}, LIMITS))
+    uids += [f.result(timeout=60).facts["result"] for f in futures]
+    uids += [run(healthy, "import os\nRESULT = os.getuid()").facts["result"] for _ in range(3)]
+    assert len(set(uids)) == len(uids), uids
+    assert all(uid >= jail.JOB_UID_BASE for uid in uids)
+
+
+# --- nothing of one job stays in the worker for the next ---------------------------------------------------
+
+SCAN = """
+import ctypes
+needles = [bytes.fromhex(h) for h in {hexes!r}]
+hits = [0] * len(needles)
+with open("/proc/self/maps") as maps:
+    regions = []
+    for line in maps:
+        parts = line.split()
+        start, end = (int(x, 16) for x in parts[0].split("-"))
+        # anonymous and heap memory: where the worker's Python objects and buffers live
+        if parts[1].startswith("rw") and (len(parts) < 6 or parts[5] in ("[heap]",)):
+            regions.append((start, end))
+for start, end in regions:
+    for offset in range(start, end, 1 << 22):
+        chunk = ctypes.string_at(offset, min(1 << 22, end - offset) + 64 if offset + (1 << 22) < end else end - offset)
+        for i, needle in enumerate(needles):
+            hits[i] += chunk.count(needle)
+RESULT = hits
+"""
+
+
+def test_an_earlier_jobs_output_is_not_in_a_later_jobs_memory(healthy):
+    secret, control = f"qz-private-{uuid.uuid4().hex}", f"qz-private-{uuid.uuid4().hex}"
+    leak = f"""
+import os, sys
+sys.stderr.write({secret!r} * 50)
+sys.stdout.write({secret!r} * 50)
+sys.stderr.flush(); sys.stdout.flush()
+os._exit(1)
+"""
+    scan_limits = LIMITS.model_copy(update={"cpu_seconds": 10, "wall_seconds": 30, "memory_mb": 512})
+    hexes = [secret.encode().hex(), control.encode().hex()]
+    for _ in range(4):
+        leaked = run(healthy, leak)
+        assert leaked.status == "runtime_error"
+        assert secret in leaked.stderr  # the host got it
+        for _ in range(3):  # until the scan lands on the worker that ran the leaking job
+            scanned = run(healthy, SCAN.format(hexes=hexes), scan_limits)
+            if scanned.worker == leaked.worker:
+                break
+        assert scanned.status == "ok", scanned.detail
+        found, baseline = scanned.facts["result"]
+        # The scan's own copies of its needles are counted for both: only the secret may not be above them.
+        assert found == baseline, (found, baseline)
+
+
+# --- determinism ---------------------------------------------------------------------------------------------
+
+
+def test_the_same_answer_draws_the_same_random_numbers_every_run(healthy):
+    code = """
+import random, torch
+RESULT = [torch.rand(3).tolist(), torch.randn(2).tolist(), random.random(), torch.randint(0, 1000, (3,)).tolist()]
+"""
+    first, second = run(healthy, code), run(healthy, code)
+    assert first.status == second.status == "ok"
+    assert first.facts == second.facts
+    other = run(healthy, code + "# another answer\n")
+    assert other.facts != first.facts  # seeded from the job's content, not one fixed seed
+
+
+def test_an_answer_using_torch_rand_gets_the_same_facts_twice(healthy, resnet):
+    pack, question, _ = resnet
+    from quizapp.grading.grader import probe_payload
+
+    noisy = question.solution + (
+        f"\n_forward = {question.entry_point}.forward\n"
+        f"{question.entry_point}.forward = lambda self, x: _forward(self, x) + 0.01 * torch.rand(1)\n"
+    )
+    payload = probe_payload(question, noisy, question.checks)
+    outcomes = [healthy.run("probe", payload, pack.limits_for(question)) for _ in range(2)]
+    assert [o.status for o in outcomes] == ["ok", "ok"]
+    assert outcomes[0].facts == outcomes[1].facts
+    assert outcomes[0].tensors == outcomes[1].tensors
+
+
+# --- speed: what a training step needs is loaded before the fork ------------------------------------------
+
+
+def test_a_jobs_first_training_step_imports_nothing_new(healthy):
+    outcome = run(
+        healthy,
+        """
+import sys
+before = set(sys.modules)
+import torch
+from torch import nn
+model = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 2))
+for optimizer in (
+    torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9),
+    torch.optim.Adam(model.parameters()),
+    torch.optim.AdamW(model.parameters()),
+):
+    scheduler = torch.optim.lr_scheduler.StepLR(optimizer, 1)
+    loss = nn.functional.cross_entropy(model(torch.randn(5, 4)), torch.tensor([0, 1, 0, 1, 1]))
+    loss.backward()
+    optimizer.step()
+    scheduler.step()
+RESULT = sorted(set(sys.modules) - before)
+""",
+    )
+    assert outcome.status == "ok", outcome.detail
+    assert outcome.facts["result"] == []
+
+
+# --- the reference solutions: no copy of any pack, and no reference cache, anywhere in the jail ---------------
+
+WALK = """
+import os
+needles = [bytes.fromhex(h) for h in {hexes!r}]
+found, files = [], 0
+for top, dirs, names in os.walk("/"):
+    if top == "/":
+        dirs[:] = [d for d in dirs if d not in ("proc", "sys", "dev")]
+    for name in names:
+        path = os.path.join(top, name)
+        try:
+            if os.path.islink(path) or os.path.getsize(path) > 8 << 20:
+                continue
+            with open(path, "rb") as f:
+                data = f.read()
+        except OSError:
+            continue
+        files += 1
+        found += [(path, i) for i, needle in enumerate(needles) if needle in data]
+RESULT = {{"found": found, "files": files}}
+"""
+
+
+def test_no_reference_solution_is_readable_anywhere_in_the_jail(tmp_path, monkeypatch, resnet):
+    """Every copy of every pack the grader knows, and the reference cache, stay out of the jail: the built-in
+    packs (also the copy an install writes under site-packages), the user's pack folder, QUIZAPP_PACKS,
+    --pack paths, and cache/reference. The job reads every file it can see, looking for their solutions."""
+    pack, question, _ = resnet
+    builtin_line = max(question.solution.splitlines(), key=len).strip()
+    secrets = {name: f"solution-{name}-{uuid.uuid4().hex}" for name in ("user", "env", "cli", "cache")}
+    home = tmp_path / "home"
+    monkeypatch.setenv("QUIZAPP_HOME", str(home))
+    user_pack = locations.user_packs_dir() / "mine.yaml"
+    env_pack = tmp_path / "env-packs" / "course.yaml"
+    cli_pack = tmp_path / "cli-pack.yaml"
+    cache_file = locations.cache_dir() / "reference" / "0123.json"
+    for path, name in ((user_pack, "user"), (env_pack, "env"), (cli_pack, "cli"), (cache_file, "cache")):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(f"solution: |\n  {secrets[name]}\n")
+    monkeypatch.setenv("QUIZAPP_PACKS", str(env_pack.parent))
+    needles = [builtin_line, *secrets.values()]
+    limits = Limits(cpu_seconds=40, wall_seconds=90, memory_mb=512, file_size_kb=64)
+    with Pool(size=1, hide=[cli_pack]) as own:
+        assert own.wait_warm(180)
+        if own.jail_mode != "full":
+            pytest.skip(f"the full jail is unavailable here: {own.jail_reason}")
+        outcome = own.run("exec", {"code": WALK.format(hexes=[n.encode().hex() for n in needles])}, limits)
+    assert outcome.status == "ok", outcome.detail
+    assert outcome.facts["result"]["files"] > 1000  # it did read the Python installation
+    assert outcome.facts["result"]["found"] == []
