@@ -910,7 +910,7 @@ for top, dirs, names in os.walk("/"):
     for name in names:
         path = os.path.join(top, name)
         try:
-            if os.path.islink(path) or os.path.getsize(path) > 8 << 20:
+            if os.path.islink(path) or os.path.getsize(path) > 1 << 20:  # packs are text, far smaller
                 continue
             with open(path, "rb") as f:
                 data = f.read()
