@@ -301,3 +301,36 @@ def test_a_pool_without_prefork_runs_every_job_cold() -> None:
         outcomes = [cold.run("exec", code("RESULT = 6 * 7"), LIMITS) for _ in range(3)]
     assert [o.facts["result"] for o in outcomes] == [42, 42, 42]
     assert {o.extra.get("chain") for o in outcomes} == {"cold"}
+
+
+def test_a_failure_while_serving_a_job_is_that_jobs_outcome_and_the_loop_goes_on(monkeypatch):
+    """Whatever raises while the server runs a job (here: a bug of ours, simulated) becomes that job's
+    internal_error outcome; serve_job returns normally, so the serve loop takes the next job."""
+    from quizapp.judge import protocol
+    from quizapp.judge.server import Server
+
+    server = Server(0, [])
+    server.prefork = False
+    server.tasks = {"exec": lambda payload: ({}, {})}
+    read_end, server.proto_out = os.pipe()
+
+    def broken(header, payload):
+        raise OverflowError("cannot convert float infinity to integer")
+
+    monkeypatch.setattr(server, "run_job", broken)
+    try:
+        server.serve_job({"op": "job", "id": 7, "task": "exec", "limits": {}}, 0)
+        server.serve_job({"op": "job", "id": 8, "task": "nope", "limits": {}}, 0)
+        data = os.read(read_end, 1 << 16)
+    finally:
+        os.close(read_end)
+        os.close(server.proto_out)
+    outcomes = []
+    while data:
+        head_len, blob_len = protocol.parse_prefix(data[: protocol.PREFIX.size], 1 << 20)
+        end = protocol.PREFIX.size + head_len + blob_len
+        outcomes.append(protocol.parse_header(data[protocol.PREFIX.size : protocol.PREFIX.size + head_len]))
+        data = data[end:]
+    assert [(o["id"], o["status"]) for o in outcomes] == [(7, "internal_error"), (8, "internal_error")]
+    assert outcomes[0]["detail"] == "the judge failed: OverflowError"
+    assert "unknown task" in outcomes[1]["detail"]

@@ -31,9 +31,10 @@ from typing import Any, NoReturn
 from . import jail, protocol
 from .limits import JobLimits
 from .procs import close, default_signals, read_exact, status, write_all
+from .tasks import ANSWER_FILE
 
 EXIT_SETUP = 121
-ANSWER_FILES = ("answer.py",)  # the file name learner code runs under (tasks.ANSWER_FILE, probes.ANSWER_FILE)
+ANSWER_FILES = (ANSWER_FILE,)  # the file name learner code runs under (tasks' and probes' alike)
 # J's descriptors while it waits for its job (0, 1, 2 as shown; 1 and 2 go to the server's stderr).
 J_JOB, J_STATUS, J_OUT, J_ERR, J_RESULT = 4, 5, 6, 7, 8
 
