@@ -660,6 +660,11 @@ def warm_up_torch(torch: Any) -> None:
     DataLoader. A job's first `torch.optim` step used to import hundreds of modules in the job itself."""
     import safetensors.torch  # noqa: F401
     import torch.optim.lr_scheduler as schedulers
+
+    try:  # loaded before the fork, so every job's NumPy generator is seeded (child.seed_generators)
+        import numpy  # noqa: F401
+    except ImportError:
+        pass
     from torch import nn
     from torch.nn import functional as F
     from torch.utils.data import DataLoader, TensorDataset
