@@ -328,11 +328,15 @@ def _cpu_seconds() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def seed_generators(payload: bytes) -> int:
-    """Seed every random generator a job may draw from with a number derived from the job's content, so a
-    verdict is a function of the answer and the pack: Python's random, torch's CPU generator, and NumPy's
-    global generator when NumPy is loaded."""
-    seed = int.from_bytes(hashlib.sha256(payload).digest()[:8], "big") >> 1
+def seed_generators(job: dict[str, Any]) -> int:
+    """Seed every random generator a job may draw from (Python's random, torch's CPU generator, NumPy's global
+    generator) with a number derived from the job's content, so a verdict is a function of the answer and the
+    pack. The learner's code itself is left out of the seed: an answer and the reference solution run with
+    the same seed for the same checks, so a layer that draws random numbers (dropout in train mode) draws the
+    same ones in both."""
+    question_side = {key: value for key, value in job.items() if key != "code"}
+    text = json.dumps(question_side, sort_keys=True, default=str).encode()
+    seed = int.from_bytes(hashlib.sha256(text).digest()[:8], "big") >> 1
     random.seed(seed)
     if "torch" in sys.modules:
         sys.modules["torch"].manual_seed(seed)
@@ -415,7 +419,6 @@ def _run(
         task = setup.tasks[header["task"]]
         import safetensors.torch
 
-        seed_generators(payload)
         jail.set_limits(limits.as_dict(), nproc, base_vsize, cpu_used=cpu_before)
         jail.reset_errno()
     except BaseException as exc:
@@ -438,6 +441,7 @@ def _run(
         try:
             data = json.loads(payload) if payload else {}
             del payload
+            seed_generators(data if isinstance(data, dict) else {})
             facts, tensors = task(data)
             del data
             facts_bytes = dump_facts(facts)
