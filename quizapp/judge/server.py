@@ -80,8 +80,8 @@ Rules the design keeps:
 One more cut off the critical path, for both kinds of chain: when J ends, I kills every process left in the
 namespace (kill -1 from PID 1) and reaps them before it reports J's exit, so the server answers as soon as
 that report and the job's pipes are in, without waiting 10 to 20 ms for C and I to tear down their copies of
-the server's memory and the namespaces. It kills them, sends the outcome, then reaps them (finish_job)
-before it forks the next chain.
+the server's memory and the namespaces. It kills them, sends the outcome, forks the next chain, and reaps
+them as they end (finish_job).
 
 Measured when pre-forking was introduced (2 cores, while another test run loaded the machine): a ResNet
 probe job 0.3 s after the previous one, host round trip median 61-67 ms instead of 132 ms under the same
@@ -109,7 +109,7 @@ from typing import Any
 
 from . import child, jail, protocol, seccomp
 from .limits import JobLimits
-from .procs import close, kill_descendants, log, parse_events, read_exact, try_kill, write_all
+from .procs import children, close, kill_descendants, log, parse_events, read_exact, try_kill, write_all
 from .verdict import Decision, decide
 from .watch import STATUS_EVENTS_MAX, Buffers, watch
 
@@ -195,6 +195,7 @@ class Server:
         self.prepare_failures = 0
         self.last_phases: dict[str, float] = {}
         self._leftover_scratch: list[str] = []
+        self._reap_pending = False  # the last job's C and I are ending: reap them as they do
 
     # --- start ----------------------------------------------------------------------------------------
 
@@ -350,6 +351,7 @@ class Server:
                     log(f"job {header.get('id')} failed in the server: {type(exc).__name__}: {exc}")
                     log(traceback.format_exc())
                     self.release_buffers()
+                    self._drop_chain("the job failed in the server", failure=False)
                     self.finish_job()
                     outcome, parts = self._internal(header, f"the judge failed: {type(exc).__name__}"), []
             try:
@@ -357,14 +359,16 @@ class Server:
             finally:
                 parts = []  # the last references to slices of the job's buffers
                 self.release_buffers()
-                self.finish_job()
+                if self.chain is None:  # a job ran (an unknown task leaves the prepared chain alone)
+                    self.finish_job(wait=False)
         finally:
             if payload is not None:
                 payload.close()
         self.prepare()  # the next job's chain, while the host reads this outcome
 
     def _wait_for_host(self) -> None:
-        """Block until the host writes (or closes) stdin; meanwhile replace a prepared chain that ends."""
+        """Block until the host writes (or closes) stdin; meanwhile replace a prepared chain that ends, and
+        reap what is left of the last job's chain as it ends."""
         while True:
             chain = self.chain
             waits = [0]
@@ -374,6 +378,10 @@ class Server:
                     waits.append(chain.pidfd)
                 else:
                     timeout = 1.0
+            if self._reap_pending:
+                self._reap_exited()
+                if self._reap_pending:
+                    timeout = 0.02 if timeout is None else min(timeout, 0.02)
             readable, _, _ = select.select(waits, [], [], timeout)
             if 0 in readable:
                 return
@@ -634,17 +642,38 @@ class Server:
             outcome["retry"] = True
         return outcome, [stdout, stderr, facts, tensors]
 
-    def finish_job(self) -> None:
-        """After a job's outcome is sent: kill and reap whatever is left of its chain (C and I in full mode;
-        the job's own processes are gone already), and remove its scratch directory (reduced mode). Always
-        before the next chain is forked."""
-        kill_descendants()
+    def finish_job(self, wait: bool = True) -> None:
+        """After a job's outcome is sent: kill whatever is left of its chain (C and I in full mode; the job's
+        own processes are gone already) and remove its scratch directory (reduced mode). Always before the
+        next chain is forked. With `wait`, reap them now; else they are reaped as they end (C and I take 10
+        to 20 ms to tear down their namespaces and their copy of the server's memory), while the next chain
+        is prepared and the next job may arrive: each job has a uid of its own, so nothing the next job is
+        counted by (RLIMIT_NPROC) includes them."""
+        if wait:
+            kill_descendants()
+            self._reap_pending = False
+        else:
+            kill_descendants(reap=False)
+            self._reap_pending = True
+            self._reap_exited()
         if self._leftover_scratch:
             import shutil
 
             for path in self._leftover_scratch:
                 shutil.rmtree(path, ignore_errors=True)
             self._leftover_scratch.clear()
+
+    def _reap_exited(self) -> None:
+        """Reap the children that have ended, without waiting; done when none is left but the prepared chain."""
+        while True:
+            try:
+                pid, _ = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                break
+            if pid == 0:
+                break
+        chain_pid = self.chain.pid if self.chain is not None else -1
+        self._reap_pending = any(pid != chain_pid for pid in children(os.getpid()))
 
     def release_buffers(self) -> None:
         """Unmap the last job's buffers, once nothing refers to slices of them."""
