@@ -9,10 +9,11 @@ from __future__ import annotations
 import ast
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from ..packs import model
+from . import facts as schema
 from .result import TestResult
 
 
@@ -20,15 +21,31 @@ class ReferenceFailed(Exception):
     """The reference solution could not produce a fact the check needs: the pack's fault or ours."""
 
 
+class PackFault(Exception):
+    """A pack's own code (a custom verdict) failed: the pack's fault, named with the pack and the check."""
+
+
+TAMPERED = "the answer's run did not report what was asked"
+
+
 @dataclass
 class Facts:
-    """One run's facts, with its tensors decoded to numpy arrays."""
+    """One run's facts, and its tensors (decoded when a judge asks for one).
+
+    `checks` is what the run sent, untrusted; a judge reads a check's facts through `of`, which holds them only
+    once `validate_for` has checked them against the pack."""
 
     checks: dict[str, Any]
-    tensors: dict[str, Any]
+    tensors: schema.TensorStore
+    validated: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def of(self, check_id: str) -> dict[str, Any]:
-        return self.checks.get(check_id) or {}
+        return self.validated.get(check_id) or {}
+
+    def validate_for(self, check: Any) -> None:
+        """Raises facts.FactsRefused when the check's facts are not exactly what the pack asked for."""
+        if check.id not in self.validated:
+            self.validated[check.id] = schema.validate(check, self.checks.get(check.id), self.tensors)
 
 
 @dataclass
@@ -37,6 +54,27 @@ class Context:
     learner: Facts
     reference: Facts
     source: str
+    pack_id: str = ""
+
+    def difference(
+        self,
+        got_key: str,
+        want_key: str,
+        rtol: float,
+        atol: float,
+        got_dtype: str | None = None,
+        want_dtype: str | None = None,
+    ) -> str | None:
+        """compare_arrays on a learner's tensor and a reference's, with their dtypes as torch names them."""
+        got, want = self.learner.tensors, self.reference.tensors
+        return compare_arrays(
+            got[got_key],
+            want[want_key],
+            rtol,
+            atol,
+            got_dtype or got.dtype(got_key),
+            want_dtype or want.dtype(want_key),
+        )
 
     def case_label(self, check: Any, index: int) -> str:
         case: model.Case = check.cases[index]
@@ -76,13 +114,15 @@ def format_traceback(error: dict[str, Any]) -> str:
 def judge_check(check: Any, context: Context) -> TestResult:
     title = check.title or check.id
     try:
-        finding = _JUDGES[check.kind](check, context)
+        finding = _facts_problem(check, context) or _JUDGES[check.kind](check, context)
     except ReferenceFailed as problem:
         raise ReferenceFailed(f"check '{check.id}': {problem}") from None
     if finding is None:
         return TestResult(name=title, status="pass", visible=check.visible, check=check.id)
     if not check.visible:
         message = check.message or "this hidden check did not pass"
+        if finding.message.startswith(TAMPERED):  # says nothing about the check, only about the run
+            message = finding.message
         return TestResult(name=title, status="fail", message=message, visible=False, check=check.id)
     message = finding.message
     if check.message and check.message not in message:
@@ -96,6 +136,30 @@ def judge_check(check: Any, context: Context) -> TestResult:
         check=check.id,
         line=finding.line,  # type: ignore[arg-type]
     )
+
+
+def _facts_problem(check: Any, context: Context) -> Finding | None:
+    """Validate both runs' facts for the check; the learner's not being what was asked fails the check."""
+    if not schema.probed(check):
+        return None
+    try:
+        context.reference.validate_for(check)
+    except schema.FactsRefused as problem:
+        raise ReferenceFailed(f"its facts are malformed: {problem}") from None
+    if "probe_failed" in context.reference.of(check.id):
+        raise ReferenceFailed(f"the probe failed: {context.reference.of(check.id)['probe_failed'].get('message')}")
+    try:
+        context.learner.validate_for(check)
+    except schema.FactsRefused as problem:
+        return Finding("fail", f"{TAMPERED} ({problem}); nothing was judged, so the check cannot pass")
+    failed = context.learner.of(check.id).get("probe_failed")
+    if failed is not None:
+        return Finding(
+            "error",
+            f"the probe could not examine the answer: {failed.get('type')}: {failed.get('message')} "
+            "(did the answer change torch or the judge's own code?)",
+        )
+    return None
 
 
 # --- exceptions from the learner's code, in words ----------------------------------------------------------
@@ -156,18 +220,25 @@ def _index(entries: list[dict[str, Any]], *keys: str) -> dict[tuple[Any, ...], d
     return {tuple(entry.get(k) for k in keys): entry for entry in entries}
 
 
-def compare_arrays(got: Any, want: Any, rtol: float, atol: float) -> str | None:
-    """None when close; otherwise what differs: shape, dtype, or the largest error and where it is."""
+def compare_arrays(
+    got: Any, want: Any, rtol: float, atol: float, got_dtype: str | None = None, want_dtype: str | None = None
+) -> str | None:
+    """None when close; otherwise what differs: shape, dtype, or the largest error and where it is.
+
+    got_dtype and want_dtype name the tensors' dtypes as torch does (bfloat16 and float8 arrive as float32
+    arrays); without them the arrays' own dtypes are compared."""
     import numpy as np
 
     if got.shape != want.shape:
         return f"shape {_shape(got.shape)}, expected {_shape(want.shape)}"
-    if got.dtype != want.dtype:
-        return f"dtype {got.dtype}, expected {want.dtype}"
+    got_dtype, want_dtype = got_dtype or str(got.dtype), want_dtype or str(want.dtype)
+    if got_dtype != want_dtype:
+        return f"dtype {got_dtype}, expected {want_dtype}"
     if got.size == 0:
         return None
-    a = got.astype(np.float64)
-    b = want.astype(np.float64)
+    wide = np.complex128 if np.iscomplexobj(got) or np.iscomplexobj(want) else np.float64
+    a = got.astype(wide)
+    b = want.astype(wide)
     close = np.isclose(a, b, rtol=rtol, atol=atol, equal_nan=True)
     if bool(close.all()):
         return None
@@ -205,9 +276,7 @@ def judge_outputs(check: model.OutputsCheck, context: Context) -> Finding | None
             problems.append(Finding("fail", f"forward returned a {out.get('type', '?')}, not a tensor, for {label}"))
             continue
         key = f"{check.id}/{entry['case']}/{entry['mode']}/{entry['input']}"
-        difference = compare_arrays(
-            context.learner.tensors[key], context.reference.tensors[key], check.rtol, check.atol
-        )
+        difference = context.difference(key, key, check.rtol, check.atol, out.get("dtype"), ref["output"].get("dtype"))
         if difference:
             message = f"output differs in {entry['mode']} mode for {label}: {difference}"
             held = context.learner.of(check.id).get("unregistered", {}).get(str(entry["case"]))
@@ -262,11 +331,10 @@ def judge_gradients(check: model.GradientsCheck, context: Context) -> Finding | 
 def _compare_gradients(
     check: model.GradientsCheck, context: Context, entry: dict[str, Any], ref: dict[str, Any], label: str
 ) -> Finding | None:
-    got_t, want_t = context.learner.tensors, context.reference.tensors
     if "input" in check.wrt and ref.get("input_grad"):
         if not entry.get("input_grad"):
             return Finding("fail", f"no gradient reaches the input for {label}: is the input detached?")
-        difference = compare_arrays(got_t[entry["input_grad"]], want_t[ref["input_grad"]], check.rtol, check.atol)
+        difference = context.difference(entry["input_grad"], ref["input_grad"], check.rtol, check.atol)
         if difference:
             return Finding("fail", f"the gradient with respect to the input differs for {label}: {difference}")
     if "parameters" not in check.wrt:
@@ -287,7 +355,7 @@ def _compare_gradients(
         for candidate in candidates:
             if candidate["grad"] is None:
                 continue
-            difference = compare_arrays(got_t[candidate["grad"]], want_t[want["grad"]], check.rtol, check.atol)
+            difference = context.difference(candidate["grad"], want["grad"], check.rtol, check.atol)
             if difference is None:
                 best, best_difference = candidate, None
                 break
@@ -500,10 +568,15 @@ def judge_custom(check: model.CustomCheck, context: Context) -> Finding | None:
     if "value" not in reference:
         raise ReferenceFailed("the reference's probe failed")
     if check.verdict:
-        scope: dict[str, Any] = {"__name__": "verdict"}
-        exec(compile(check.verdict, f"<verdict of {check.id}>", "exec"), scope)
-        message = scope["verdict"](learner.get("value"), reference["value"])
-        return Finding("fail", str(message)) if message else None
+        try:
+            scope: dict[str, Any] = {"__name__": "verdict"}
+            exec(compile(check.verdict, f"<verdict of {check.id}>", "exec"), scope)
+            message = scope["verdict"](learner.get("value"), reference["value"])
+            return Finding("fail", str(message)) if message else None
+        except Exception as problem:  # the pack's code: its fault, never the learner's
+            raise PackFault(
+                f"pack '{context.pack_id}', check '{check.id}': its verdict raised {type(problem).__name__}: {problem}"
+            ) from None
     if not same_value(learner.get("value"), reference["value"]):
         return Finding("fail", f"the probe found {_show(learner.get('value'))}, expected {_show(reference['value'])}")
     return None

@@ -16,6 +16,7 @@ import linecache
 import math
 import sys
 import traceback
+import types
 import zlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -45,8 +46,15 @@ def run(payload: dict[str, Any]) -> tuple[dict[str, Any], dict[str, torch.Tensor
         facts["definition"] = {"ok": False, "missing": entry_point, "defined": _public_names(namespace)}
         return facts, tensors
     for spec in payload.get("checks", []):
-        probe = _PROBES[spec["kind"]]
-        facts["checks"][spec["id"]] = probe(spec, namespace, entry_point, tensors, f"{spec['id']}/")
+        try:
+            probe = _PROBES[spec["kind"]]
+            facts["checks"][spec["id"]] = probe(spec, namespace, entry_point, tensors, f"{spec['id']}/")
+        except SystemExit:
+            raise
+        except BaseException as exc:  # noqa: BLE001 - the answer may have broken torch or these probes
+            if is_out_of_memory(exc):
+                raise
+            facts["checks"][spec["id"]] = {"probe_failed": _exception_facts(exc)}
     return facts, tensors
 
 
@@ -54,8 +62,15 @@ def run(payload: dict[str, Any]) -> tuple[dict[str, Any], dict[str, torch.Tensor
 
 
 def define(code: str) -> tuple[dict[str, Any], dict[str, Any] | None]:
-    """Execute the answer as module `answer`; its tracebacks name answer.py with the editor's line numbers."""
-    namespace: dict[str, Any] = {"__name__": "answer", "__file__": ANSWER_FILE, "__builtins__": __builtins__}
+    """Execute the answer as module `answer`; its tracebacks name answer.py with the editor's line numbers.
+
+    The module is in sys.modules while the job runs, as an imported module would be: `@dataclass`, pickling
+    and `typing.get_type_hints` look their class's module up there."""
+    module = types.ModuleType("answer")
+    module.__file__ = ANSWER_FILE
+    module.__builtins__ = __builtins__  # type: ignore[attr-defined]
+    sys.modules["answer"] = module
+    namespace: dict[str, Any] = module.__dict__
     lines = code.splitlines(keepends=True)
     linecache.cache[ANSWER_FILE] = (len(code), None, lines, ANSWER_FILE)
     try:
@@ -253,6 +268,39 @@ def _run_guarded(action: Callable[[], Any], root: Any) -> tuple[Any, dict[str, A
 # --- probes by check kind --------------------------------------------------------------------------------
 
 
+_SAFETENSORS_DTYPES = {
+    torch.bool,
+    torch.uint8,
+    torch.int8,
+    torch.int16,
+    torch.int32,
+    torch.int64,
+    torch.float16,
+    torch.bfloat16,
+    torch.float32,
+    torch.float64,
+    torch.complex64,
+    *(
+        getattr(torch, name)
+        for name in ("uint16", "uint32", "uint64", "float8_e4m3fn", "float8_e5m2")
+        if hasattr(torch, name)
+    ),
+}
+
+
+def sendable(tensor: torch.Tensor) -> torch.Tensor:
+    """A plain, dense, contiguous tensor that safetensors can write; dtypes it lacks are widened (the summary
+    keeps the real dtype name)."""
+    value = tensor.detach()
+    if type(value) is not torch.Tensor:
+        value = value.as_subclass(torch.Tensor)
+    if value.layout != torch.strided:
+        value = value.to_dense()
+    if value.dtype not in _SAFETENSORS_DTYPES:
+        value = value.to(torch.complex64 if value.is_complex() else torch.float32)
+    return value.contiguous()
+
+
 def _tensor_summary(value: Any) -> dict[str, Any]:
     if isinstance(value, torch.Tensor):
         return {"shape": list(value.shape), "dtype": str(value.dtype).removeprefix("torch.")}
@@ -299,7 +347,7 @@ def probe_outputs(
                 if error is not None:
                     entry["error"] = error
                 elif isinstance(output, torch.Tensor):
-                    tensors[key] = output.detach().contiguous()
+                    tensors[key] = sendable(output)
                     entry["output"] = _tensor_summary(output)
                 else:
                     entry["output"] = _tensor_summary(output)
@@ -351,7 +399,7 @@ def probe_gradients(
                     if x.grad is None:
                         entry["input_grad"] = None
                     else:
-                        tensors[f"{key}/input"] = x.grad.detach().contiguous()
+                        tensors[f"{key}/input"] = sendable(x.grad)
                         entry["input_grad"] = f"{key}/input"
                 if "parameters" in wrt and isinstance(module, nn.Module):
                     entry["parameters"] = _parameter_grads(module, key, tensors)
@@ -371,7 +419,7 @@ def _parameter_grads(module: nn.Module, key: str, tensors: dict[str, torch.Tenso
             entry = {"role": role, "path": f"{path}.{name}" if path else name, "shape": list(parameter.shape)}
             if parameter.grad is not None:
                 tensor_key = f"{key}/param{len(grads)}"
-                tensors[tensor_key] = parameter.grad.detach().contiguous()
+                tensors[tensor_key] = sendable(parameter.grad)
                 entry["grad"] = tensor_key
             else:
                 entry["grad"] = None
@@ -568,8 +616,8 @@ def to_plain(value: Any, budget: list[int] | None = None) -> Any:
         return "..."
     if value is None or isinstance(value, bool | int | str):
         return value
-    if isinstance(value, float):
-        return value if math.isfinite(value) else repr(value)
+    if isinstance(value, float):  # JSON has no NaN or infinity: the grader turns the marker back into a float
+        return value if math.isfinite(value) else {"__float__": repr(value)}
     if isinstance(value, torch.Size):
         return list(value)
     if isinstance(value, torch.Tensor):
@@ -678,3 +726,4 @@ def warm_up() -> None:
     except ImportError:
         pass
     linecache.cache.pop(ANSWER_FILE, None)
+    sys.modules.pop("answer", None)
