@@ -258,6 +258,10 @@ class OutputEntry(_Strict):
     output: TensorSummary | None = None
     random: bool | None = None
     modules: list[ModuleOutput] | None = Field(None, max_length=400)
+    ops: dict[str, int] | None = Field(None, max_length=200)
+    idle: list[str] | None = Field(None, max_length=20)
+    last: str | None = Field(None, max_length=200)
+    returns_input: bool | None = None
 
 
 class OutputsFacts(_Strict):
@@ -281,7 +285,7 @@ class GradientEntry(_Strict):
     error: ErrorFacts | None = None
     output: TensorSummary | None = None
     input_grad: str | None = Field(None, max_length=300)
-    input_changed: bool | None = None
+    detached: bool | None = None
     parameters: list[ParameterGrad] | None = Field(None, max_length=MAX_PARAMETERS)
 
 
@@ -300,6 +304,11 @@ class ParameterInfo(_Strict):
     count: int
 
 
+class SharedModule(_Strict):
+    path: str = Field(max_length=500)
+    same_as: str = Field(max_length=500)
+
+
 class StructureEntry(_Strict):
     case: int
     construct_error: ErrorFacts | None = None
@@ -309,6 +318,7 @@ class StructureEntry(_Strict):
     unregistered: list[Held] | None = Field(None, max_length=100)
     tree: list[TreeNode] | None = Field(None, max_length=200)
     parameters: list[ParameterInfo] | None = Field(None, max_length=MAX_PARAMETERS)
+    shared: list[SharedModule] | None = Field(None, max_length=50)
 
 
 class StructureFacts(_Strict):

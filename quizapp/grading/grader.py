@@ -22,7 +22,7 @@ from typing import Any, Protocol
 from .. import locations
 from ..packs import model
 from . import answers
-from .checks import Context, Facts, PackFault, ReferenceFailed, describe_exception, judge_check
+from .checks import Context, Facts, PackFault, ReferenceFailed, describe_exception, judge_check_ranked
 from .facts import FactsRefused, TensorStore, probed, validate_definition
 from .result import Result, TestResult
 
@@ -254,20 +254,25 @@ class Grader:
         learner = Facts(reported, tensors)
         context = Context(question, learner, reference, source, pack.id)
         tests: list[TestResult] = []
+        ranks: list[float] = []
         internal = False
         for check in checks:
             try:
-                tests.append(judge_check(check, context))
+                test, rank = judge_check_ranked(check, context)
+                tests.append(test)
+                ranks.append(rank)
             except ReferenceFailed as problem:
                 return Result("internal_error", message=f"the reference solution failed: {problem}")
             except PackFault as problem:
                 internal = True
                 tests.append(_check_error(check, str(problem)))
+                ranks.append(0)
             except Exception as problem:  # our bug, in one check: this answer's internal_error, nothing more
                 internal = True
                 tests.append(
                     _check_error(check, f"the grader failed on this check: {type(problem).__name__}: {problem}")
                 )
+                ranks.append(0)
         if internal:
             verdict = "internal_error"
         elif any(t.status == "error" for t in tests):
@@ -278,7 +283,11 @@ class Grader:
             verdict = "accepted"
         points = sum(c.points for c in checks)
         earned = sum(c.points for c, t in zip(checks, tests, strict=True) if t.status == "pass")
-        first = next((t for t in tests if t.status != "pass"), None)
+        # The headline is the most specific finding (a named defect before a bare difference), not the first.
+        failing = [
+            (rank, index) for index, (test, rank) in enumerate(zip(tests, ranks, strict=True)) if test.status != "pass"
+        ]
+        first = tests[min(failing)[1]] if failing else None
         return Result(
             verdict,  # type: ignore[arg-type]
             tests=tests,
