@@ -108,8 +108,8 @@ class Finding:
     # 1.5 a behaviour named (forward returns its input, parameters get no gradient); 2 a numeric difference with
     # its cause, an expectation's message; 3 a place or a bare error; 4 a bare difference.
     rank: float = 3
-    own_words: bool = False
-    case: str = ""  # the case's label inside the message, left out where the check is hidden  # the finding says what is wrong; the check's general message would mislead
+    own_words: bool = False  # the finding says what is wrong; the check's general message would mislead
+    case: str = ""  # the case's label inside the message, left out where the check is hidden
 
 
 def format_traceback(error: dict[str, Any]) -> str:

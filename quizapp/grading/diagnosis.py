@@ -65,7 +65,7 @@ def split_repr(text: str) -> tuple[str, list[str], dict[str, str]]:
 
 
 def layer_head(text: str) -> str:
-    """'Conv2d(16, 32, kernel_size=(3, 3), ...)' -> 'Conv2d(16, 32)'; Linear(in_features=8, out_features=3) -> Linear(8, 3)."""
+    """'Conv2d(16, 32, kernel_size=(3, 3), ...)' -> 'Conv2d(16, 32)'; 'Linear(in_features=8, ...)' -> 'Linear(8, 3)'."""
     name, positional, keywords = split_repr(text)
     if not positional:
         positional = [value for key, value in keywords.items() if key.endswith(("features", "channels"))]
@@ -114,10 +114,8 @@ def locate(
         ops = _op_difference(learner, reference)
         if ops:
             return f"{ops}; the first layer whose output differs is `{module['path']}`{line}", 1
-        return (
-            f"the output of `{module['path']}` ({layer_head(module['repr'])}) is the first to differ from the reference's{line}",
-            2,
-        )
+        head = layer_head(module["repr"])
+        return f"the output of `{module['path']}` ({head}) is the first to differ from the reference's{line}", 2
     ops = _op_difference(learner, reference)
     if ops:
         return ops, 1
