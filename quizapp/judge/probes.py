@@ -662,6 +662,8 @@ class _Tracer(TorchFunctionMode):
             for out in outputs:
                 self.tainted[id(out)] = out
         name = normalise_op(func)
+        if not any(a.is_floating_point() or a.is_complex() for a in operands):
+            name = None  # bookkeeping on integer tensors (BatchNorm's num_batches_tracked += 1), not the answer's maths
         if name in ("clamp", "clamp_min") and _clamps_at_zero(args, kwargs):
             name = "relu"  # x.clamp(min=0) is a ReLU
         if name is None or len(self.ops) >= MAX_TRACE_OPS:
