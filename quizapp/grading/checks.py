@@ -355,7 +355,7 @@ def judge_outputs(check: model.OutputsCheck, context: Context) -> Finding | None
         doing = f"running {label} in {entry['mode']} mode"
         if "error" in entry:
             finding = describe_exception(entry["error"], doing, context.source)
-            if finding.rank > 1 and (found := where(entry)) and found[1] == 1:
+            if finding.rank > 1 and (found := where(entry)) and found[1] <= 1:
                 finding.message, finding.rank = f"{found[0]}; then {finding.message}", 2
             problems.append(finding)
             continue

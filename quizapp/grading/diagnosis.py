@@ -97,13 +97,14 @@ Close = Callable[[str, str], bool]
 
 def locate(
     learner: dict[str, Any], reference: dict[str, Any], close: Close, same_shape: Close
-) -> tuple[str, int] | None:
-    """(what went wrong, rank) for one observed run: rank 1 when a cause is named, 2 when only a place."""
+) -> tuple[str, float] | None:
+    """(what went wrong, rank) for one observed run: 0.5 for layers that never run, 1 when a cause is named,
+    2 when only a place."""
     idle = learner.get("idle") or []
     if idle and not reference.get("idle"):
         names = ", ".join(f"`{name}`" for name in idle[:4])
         verb = "never runs" if len(idle) == 1 else "never run"
-        return f"{names} {verb} in forward: its weights are registered but not used", 1
+        return f"{names} {verb} in forward: its weights are registered but not used", 0.5
     found = _first_divergence(learner.get("modules") or [], reference.get("modules") or [], close, same_shape)
     if found is not None:
         module, counterpart = found
