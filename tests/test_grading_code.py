@@ -52,14 +52,22 @@ def test_run_mode_runs_only_the_visible_checks_and_hides_nothing_it_runs(grader:
     submit = grade(grader, "resnet-residual-block", code, mode="submit")
     hidden = next(t for t in submit.tests if t.check == "gradients")
     assert hidden.visible is False
-    assert hidden.message == PACK.question("resnet-residual-block").checks[-1].message  # the author's words only
+    # The author's words, then what failed, without the hidden cases
+    assert hidden.message.startswith(PACK.question("resnet-residual-block").checks[-1].message + " (")
+    assert "`shortcut.0.weight`, `shortcut.1.weight`, `shortcut.1.bias` get no gradient" in hidden.message
+    assert "forward calls detach()" in hidden.message
+    assert "in=8" not in hidden.message
 
 
 def test_output_difference_names_mode_case_error_and_index(grader: Grader) -> None:
     code, *_ = RESNET_WRONG["stride-on-the-wrong-conv"]
     message = next(t for t in grade(grader, "resnet-residual-block", code).tests if t.check == "outputs").message
-    assert message.startswith("output differs in train mode for in=16, out=32, stride=2: max abs error ")
+    # located: the first layer whose output leaves the reference's, and why; conv2, used through F.conv2d,
+    # is not mistaken for an unused layer
+    assert message.startswith("`conv1` has stride=(1, 1) where the reference has stride=(2, 2) (answer.py line 20)")
+    assert "; output differs in train mode for in=16, out=32, stride=2: max abs error " in message
     assert " at [" in message and "values differ" in message
+    assert "never runs" not in message
 
 
 def test_syntax_error_has_line_and_column_and_never_reaches_the_judge(grader: Grader) -> None:
@@ -146,7 +154,10 @@ def test_fix_netsequential(grader: Grader) -> None:
     assert "decode" in starter.message
     halfway = grade(grader, "fix-netsequential", question.starter.replace("self.decode(x)", "self.decoder(x)"))
     assert halfway.verdict == "wrong_answer"
-    assert "shape (4, 10), expected (2, 10)" in halfway.message
+    assert halfway.message.startswith(
+        "`decoder.0.weight` has shape (1024, 25088) where the reference's `decoder.0.weight` has (1024, 50176)"
+    )
+    assert "shape (4, 10), expected (2, 10)" in next(t for t in halfway.tests if t.check == "outputs").message
     assert grade(grader, "fix-netsequential", question.solution).passed
 
 

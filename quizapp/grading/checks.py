@@ -7,12 +7,16 @@ A hidden check's details are never shown; its result carries only pass or fail a
 from __future__ import annotations
 
 import ast
+import difflib
 import math
+import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from ..packs import model
+from . import facts as schema
+from .diagnosis import layer_head, locate, parameter_difference, split_repr
 from .result import TestResult
 
 
@@ -20,15 +24,31 @@ class ReferenceFailed(Exception):
     """The reference solution could not produce a fact the check needs: the pack's fault or ours."""
 
 
+class PackFault(Exception):
+    """A pack's own code (a custom verdict) failed: the pack's fault, named with the pack and the check."""
+
+
+TAMPERED = "the answer's run did not report what was asked"
+
+
 @dataclass
 class Facts:
-    """One run's facts, with its tensors decoded to numpy arrays."""
+    """One run's facts, and its tensors (decoded when a judge asks for one).
+
+    `checks` is what the run sent, untrusted; a judge reads a check's facts through `of`, which holds them only
+    once `validate_for` has checked them against the pack."""
 
     checks: dict[str, Any]
-    tensors: dict[str, Any]
+    tensors: schema.TensorStore
+    validated: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def of(self, check_id: str) -> dict[str, Any]:
-        return self.checks.get(check_id) or {}
+        return self.validated.get(check_id) or {}
+
+    def validate_for(self, check: Any) -> None:
+        """Raises facts.FactsRefused when the check's facts are not exactly what the pack asked for."""
+        if check.id not in self.validated:
+            self.validated[check.id] = schema.validate(check, self.checks.get(check.id), self.tensors)
 
 
 @dataclass
@@ -37,6 +57,33 @@ class Context:
     learner: Facts
     reference: Facts
     source: str
+    pack_id: str = ""
+
+    def close(self, got_key: str, want_key: str, rtol: float, atol: float) -> bool:
+        got, want = self.learner.tensors, self.reference.tensors
+        if got.shape(got_key) != want.shape(want_key):
+            return False
+        return compare_arrays(got[got_key], want[want_key], rtol, atol, "-", "-") is None
+
+    def difference(
+        self,
+        got_key: str,
+        want_key: str,
+        rtol: float,
+        atol: float,
+        got_dtype: str | None = None,
+        want_dtype: str | None = None,
+    ) -> str | None:
+        """compare_arrays on a learner's tensor and a reference's, with their dtypes as torch names them."""
+        got, want = self.learner.tensors, self.reference.tensors
+        return compare_arrays(
+            got[got_key],
+            want[want_key],
+            rtol,
+            atol,
+            got_dtype or got.dtype(got_key),
+            want_dtype or want.dtype(want_key),
+        )
 
     def case_label(self, check: Any, index: int) -> str:
         case: model.Case = check.cases[index]
@@ -57,6 +104,12 @@ class Finding:
     message: str
     line: int | None = None
     traceback: str = ""
+    # How specific, for choosing the headline: 0 tampering; 1 a structural or trace finding, an explained error;
+    # 1.5 a behaviour named (forward returns its input, parameters get no gradient); 2 a numeric difference with
+    # its cause, an expectation's message; 3 a place or a bare error; 4 a bare difference.
+    rank: float = 3
+    own_words: bool = False  # the finding says what is wrong; the check's general message would mislead
+    case: str = ""  # the case's label inside the message, left out where the check is hidden
 
 
 def format_traceback(error: dict[str, Any]) -> str:
@@ -74,18 +127,33 @@ def format_traceback(error: dict[str, Any]) -> str:
 
 
 def judge_check(check: Any, context: Context) -> TestResult:
+    return judge_check_ranked(check, context)[0]
+
+
+def judge_check_ranked(check: Any, context: Context) -> tuple[TestResult, float]:
+    """The check's result, and how specific its finding is (lower is more specific; 9 for a pass)."""
     title = check.title or check.id
     try:
-        finding = _JUDGES[check.kind](check, context)
+        finding = _facts_problem(check, context) or _JUDGES[check.kind](check, context)
     except ReferenceFailed as problem:
         raise ReferenceFailed(f"check '{check.id}': {problem}") from None
     if finding is None:
-        return TestResult(name=title, status="pass", visible=check.visible, check=check.id)
+        return TestResult(name=title, status="pass", visible=check.visible, check=check.id), 9
     if not check.visible:
+        # What failed, in words, but not the check's cases: those stay hidden.
         message = check.message or "this hidden check did not pass"
-        return TestResult(name=title, status="fail", message=message, visible=False, check=check.id)
+        if finding.message.startswith(TAMPERED):
+            message = finding.message
+        elif finding.status == "error":
+            message = f"{message} (the answer raised {finding.message.split(' while ')[0]})"
+        else:
+            detail = (
+                finding.message.replace(f" for {finding.case}", "") if finding.case else _without_case(finding.message)
+            )
+            message = f"{message} ({detail})"
+        return TestResult(name=title, status="fail", message=message, visible=False, check=check.id), finding.rank
     message = finding.message
-    if check.message and check.message not in message:
+    if check.message and check.message not in message and not finding.own_words:
         message = f"{check.message}: {message}" if finding.status == "fail" else f"{message} ({check.message})"
     return TestResult(
         output=finding.traceback,
@@ -95,20 +163,54 @@ def judge_check(check: Any, context: Context) -> TestResult:
         visible=True,
         check=check.id,
         line=finding.line,  # type: ignore[arg-type]
-    )
+    ), finding.rank
+
+
+def _without_case(message: str) -> str:
+    """A finding without the case it happened on, for a hidden check."""
+    for marker in (" for ", " while "):
+        if marker in message:
+            head, _, tail = message.partition(marker)
+            rest = tail.split(": ", 1)
+            return head + (": " + rest[1] if len(rest) > 1 else "")
+    return message
+
+
+def _facts_problem(check: Any, context: Context) -> Finding | None:
+    """Validate both runs' facts for the check; the learner's not being what was asked fails the check."""
+    if not schema.probed(check):
+        return None
+    try:
+        context.reference.validate_for(check)
+    except schema.FactsRefused as problem:
+        raise ReferenceFailed(f"its facts are malformed: {problem}") from None
+    if "probe_failed" in context.reference.of(check.id):
+        raise ReferenceFailed(f"the probe failed: {context.reference.of(check.id)['probe_failed'].get('message')}")
+    try:
+        context.learner.validate_for(check)
+    except schema.FactsRefused as problem:
+        return Finding("fail", f"{TAMPERED} ({problem}); nothing was judged, so the check cannot pass", rank=0)
+    failed = context.learner.of(check.id).get("probe_failed")
+    if failed is not None:
+        return Finding(
+            "error",
+            f"the probe could not examine the answer: {failed.get('type')}: {failed.get('message')} "
+            "(did the answer change torch or the judge's own code?)",
+        )
+    return None
 
 
 # --- exceptions from the learner's code, in words ----------------------------------------------------------
 
 
-def describe_exception(error: dict[str, Any], doing: str) -> Finding:
+def describe_exception(error: dict[str, Any], doing: str, source: str = "") -> Finding:
     """'BatchNorm2d(32) receives 64 channels' rather than a bare 'running_mean should contain...'."""
-    finding = _describe_exception(error, doing)
+    finding = _describe_exception(error, doing, source)
     finding.traceback = format_traceback(error)
     return finding
 
 
-def _describe_exception(error: dict[str, Any], doing: str) -> Finding:
+def _describe_exception(error: dict[str, Any], doing: str, source: str = "") -> Finding:
     kind = error.get("type", "Exception")
     message = error.get("message", "")
     frames = error.get("frames") or []
@@ -122,31 +224,66 @@ def _describe_exception(error: dict[str, Any], doing: str) -> Finding:
         return Finding("error", f"{error.get('note', 'the answer called exit()')} while {doing}", line)
     if error.get("memory"):
         return Finding("error", f"ran out of memory while {doing}", line)
-    explained = None
-    if repr_ and shape:
-        layer = repr_.split("(")[0]
-        if layer.startswith("BatchNorm") or layer.startswith("InstanceNorm") or layer.startswith("Conv"):
-            explained = f"{_layer_head(repr_)}{where} receives {shape[1] if len(shape) > 1 else '?'} channels"
-        elif layer == "Linear":
-            explained = f"{_layer_head(repr_)}{where} receives inputs of shape {tuple(shape)}"
     text = f"{kind}: {message}".strip()
     code = frames[-1].get("text") if frames else ""
     located = f" (answer.py line {line}: `{code}`)" if line and code else f" (answer.py line {line})" if line else ""
+    classic = classic_error(kind, message, source)
+    if classic:
+        return Finding("error", f"{classic}{located} while {doing}: {text}", line, rank=1)
+    explained = _mismatch(repr_, shape, where)
     if explained:
-        return Finding("error", f"{explained} while {doing}{located}: {text}", line)
+        return Finding("error", f"{explained} while {doing}{located}: {text}", line, rank=1)
     if path and path != "?":
-        return Finding("error", f"`{path}` ({repr_}) raised {text} while {doing}{located}", line)
+        return Finding("error", f"`{path}` ({layer_head(repr_)}) raised {text} while {doing}{located}", line)
     return Finding("error", f"{text} while {doing}{located}", line)
 
 
-def _layer_head(repr_: str) -> str:
-    """'BatchNorm2d(32, eps=1e-05, ...)' -> 'BatchNorm2d(32)'; 'Conv2d(16, 32, kernel_size=...)' -> 'Conv2d(16, 32)'."""
-    name, _, rest = repr_.partition("(")
-    parts = [part.strip() for part in rest.rstrip(")").split(",") if part.strip()]
-    positional = [part for part in parts if "=" not in part]
-    if not positional:  # Linear(in_features=8, out_features=3, bias=True): keep the sizes
-        positional = [part for part in parts if part.split("=")[0].endswith(("features", "channels"))]
-    return f"{name}({', '.join(positional)})"
+def _mismatch(repr_: str, shape: list[int] | None, where: str) -> str | None:
+    """'BatchNorm2d(16) in `bn1` receives 32 channels', only when the channels (or features) are the problem."""
+    if not repr_ or not shape:
+        return None
+    name, positional, keywords = split_repr(repr_)
+    expected = positional[0] if positional else keywords.get("in_features") or keywords.get("num_features")
+    if name.startswith(("BatchNorm", "InstanceNorm", "Conv")) and len(shape) > 1:
+        groups = keywords.get("groups")
+        if expected is not None and groups is None and expected.isdigit() and int(expected) != shape[1]:
+            return f"{layer_head(repr_)}{where} receives {shape[1]} channels"
+    elif name == "Linear" and expected is not None and expected.isdigit() and int(expected) != shape[-1]:
+        return f"{layer_head(repr_)}{where} receives inputs of shape {tuple(shape)}"
+    return None
+
+
+def classic_error(kind: str, message: str, source: str = "") -> str | None:
+    """The reviewer's sentence for the errors everyone meets once."""
+    if kind == "AttributeError" and (
+        "before Module.__init__() call" in message
+        or re.search(
+            r"object has no attribute '_(modules|parameters|buffers|forward_hooks|forward_pre_hooks)'", message
+        )
+    ):
+        return "super().__init__() was not called first in __init__: nn.Module sets up its registries there"
+    if kind == "RecursionError":
+        if re.search(r"self\.modules\(\)", source):
+            return (
+                "infinite recursion: self.modules() yields the module itself first, so forward calls itself; "
+                "use self.children()"
+            )
+        return "infinite recursion: forward (or something it calls) calls itself"
+    if kind == "AttributeError" and (missing := re.search(r"object has no attribute '(\w+)'", message)):
+        name = missing.group(1)
+        known = set(re.findall(r"self\.(\w+)\s*=", source)) | set(re.findall(r"add_module\(\s*['\"](\w+)", source))
+        close = difflib.get_close_matches(name, sorted(known), n=1)
+        if close:
+            return f"`self.{name}` does not exist: did you mean `self.{close[0]}`?"
+    if kind == "NotImplementedError" and 'missing the required "forward" function' in message:
+        return "a module without forward was called (nn.ModuleList and nn.ModuleDict only hold modules)"
+    if "leaf Variable that requires grad is being used in an in-place operation" in message:
+        return "forward changes its input in place (an in-place op such as relu_ or += on x)"
+    if "Expected more than 1 value per channel when training" in message:
+        return "BatchNorm in train mode needs more than one value per channel"
+    if kind == "TypeError" and re.search(r"forward\(\) takes \d+ positional argument", message):
+        return "forward must take the input: def forward(self, x)"
+    return None
 
 
 # --- outputs and gradients ------------------------------------------------------------------------------------
@@ -156,18 +293,25 @@ def _index(entries: list[dict[str, Any]], *keys: str) -> dict[tuple[Any, ...], d
     return {tuple(entry.get(k) for k in keys): entry for entry in entries}
 
 
-def compare_arrays(got: Any, want: Any, rtol: float, atol: float) -> str | None:
-    """None when close; otherwise what differs: shape, dtype, or the largest error and where it is."""
+def compare_arrays(
+    got: Any, want: Any, rtol: float, atol: float, got_dtype: str | None = None, want_dtype: str | None = None
+) -> str | None:
+    """None when close; otherwise what differs: shape, dtype, or the largest error and where it is.
+
+    got_dtype and want_dtype name the tensors' dtypes as torch does (bfloat16 and float8 arrive as float32
+    arrays); without them the arrays' own dtypes are compared."""
     import numpy as np
 
     if got.shape != want.shape:
         return f"shape {_shape(got.shape)}, expected {_shape(want.shape)}"
-    if got.dtype != want.dtype:
-        return f"dtype {got.dtype}, expected {want.dtype}"
+    got_dtype, want_dtype = got_dtype or str(got.dtype), want_dtype or str(want.dtype)
+    if got_dtype != want_dtype:
+        return f"dtype {got_dtype}, expected {want_dtype}"
     if got.size == 0:
         return None
-    a = got.astype(np.float64)
-    b = want.astype(np.float64)
+    wide = np.complex128 if np.iscomplexobj(got) or np.iscomplexobj(want) else np.float64
+    a = got.astype(wide)
+    b = want.astype(wide)
     close = np.isclose(a, b, rtol=rtol, atol=atol, equal_nan=True)
     if bool(close.all()):
         return None
@@ -187,33 +331,66 @@ def judge_outputs(check: model.OutputsCheck, context: Context) -> Finding | None
     learner = context.learner.of(check.id).get("results", [])
     reference = context.reference.of(check.id).get("results", [])
     ref_by_key = _index(reference, "case", "mode", "input")
+    observed = {(e["case"], e["mode"]): e for e in learner if e.get("input") == 0 and "construct_error" not in e}
+    ref_observed = {(e["case"], e["mode"]): e for e in reference if e.get("input") == 0}
     problems: list[Finding] = []
+
+    def where(entry: dict[str, Any]) -> tuple[str, int] | None:
+        """Where the run left the reference, from the observed run of the same case and mode."""
+        mine, theirs = observed.get((entry["case"], entry["mode"])), ref_observed.get((entry["case"], entry["mode"]))
+        if mine is None or theirs is None:
+            return None
+        return locate(
+            mine,
+            theirs,
+            lambda a, b: context.close(a, b, check.rtol, check.atol),
+            lambda a, b: context.learner.tensors.shape(a) == context.reference.tensors.shape(b),
+        )
+
     for entry in learner:
         label = context.case_label(check, entry["case"])
         if "construct_error" in entry:
-            problems.append(describe_exception(entry["construct_error"], f"constructing {label}"))
+            problems.append(describe_exception(entry["construct_error"], f"constructing {label}", context.source))
             continue
         doing = f"running {label} in {entry['mode']} mode"
         if "error" in entry:
-            problems.append(describe_exception(entry["error"], doing))
+            finding = describe_exception(entry["error"], doing, context.source)
+            if finding.rank > 1 and (found := where(entry)) and found[1] <= 1:
+                finding.message, finding.rank = f"{found[0]}; then {finding.message}", 2
+            problems.append(finding)
             continue
         ref = ref_by_key.get((entry["case"], entry["mode"], entry["input"]))
         if ref is None or "output" not in ref or "shape" not in ref["output"]:
             raise ReferenceFailed(f"the reference gave no output for {label}")
         out = entry.get("output", {})
         if "shape" not in out:
-            problems.append(Finding("fail", f"forward returned a {out.get('type', '?')}, not a tensor, for {label}"))
+            problems.append(
+                Finding("fail", f"forward returned a {out.get('type', '?')}, not a tensor, for {label}", rank=1)
+            )
+            continue
+        if entry.get("random") and not ref.get("random"):
+            problems.append(
+                Finding(
+                    "fail",
+                    f"forward is random in train mode ({label}): two runs under different random states give "
+                    "different outputs, where the reference's is deterministic (dropout, or a randomly chosen path?)",
+                    rank=1,
+                )
+            )
             continue
         key = f"{check.id}/{entry['case']}/{entry['mode']}/{entry['input']}"
-        difference = compare_arrays(
-            context.learner.tensors[key], context.reference.tensors[key], check.rtol, check.atol
-        )
+        difference = context.difference(key, key, check.rtol, check.atol, out.get("dtype"), ref["output"].get("dtype"))
         if difference:
             message = f"output differs in {entry['mode']} mode for {label}: {difference}"
+            rank = 4
+            if entry.get("returns_input") and not ref.get("returns_input"):
+                message, rank = f"forward returns its input unchanged; {message}", 1.5
+            elif found := where(entry):
+                message, rank = f"{found[0]}; {message}", found[1] + 1
             held = context.learner.of(check.id).get("unregistered", {}).get(str(entry["case"]))
             if held:
-                message = f"{unregistered_message(held[0])}; {message}"
-            problems.append(Finding("fail", message))
+                message, rank = f"{unregistered_message(held[0])}; {message}", 1
+            problems.append(Finding("fail", message, rank=rank))
     return _first(problems, len(learner))
 
 
@@ -230,12 +407,10 @@ def _first(problems: list[Finding], total: int) -> Finding | None:
     """The first problem stands for the check; the count says whether it is alone."""
     if not problems:
         return None
-    first = problems[0]
-    errors = [p for p in problems if p.status == "error"]
-    lead = errors[0] if errors else first
+    lead = min(problems, key=lambda p: (p.rank, p.status != "error"))
     more = len(problems) - 1
     suffix = f" (and {more} more of {total} runs)" if more else ""
-    return Finding(lead.status, lead.message + suffix, lead.line, lead.traceback)
+    return Finding(lead.status, lead.message + suffix, lead.line, lead.traceback, lead.rank, lead.own_words, lead.case)
 
 
 def judge_gradients(check: model.GradientsCheck, context: Context) -> Finding | None:
@@ -245,10 +420,10 @@ def judge_gradients(check: model.GradientsCheck, context: Context) -> Finding | 
     for entry in learner:
         label = context.case_label(check, entry["case"])
         if "construct_error" in entry:
-            problems.append(describe_exception(entry["construct_error"], f"constructing {label}"))
+            problems.append(describe_exception(entry["construct_error"], f"constructing {label}", context.source))
             continue
         if "error" in entry:
-            problems.append(describe_exception(entry["error"], f"back-propagating through {label}"))
+            problems.append(describe_exception(entry["error"], f"back-propagating through {label}", context.source))
             continue
         ref = ref_by_key.get((entry["case"], entry["mode"], entry["input"]))
         if ref is None or "error" in ref:
@@ -262,13 +437,41 @@ def judge_gradients(check: model.GradientsCheck, context: Context) -> Finding | 
 def _compare_gradients(
     check: model.GradientsCheck, context: Context, entry: dict[str, Any], ref: dict[str, Any], label: str
 ) -> Finding | None:
-    got_t, want_t = context.learner.tensors, context.reference.tensors
+    detached = bool(entry.get("detached")) and not ref.get("detached")
+    cut = " (forward calls detach(), which cuts the graph there)" if detached else ""
+    if "parameters" in check.wrt:
+        params, ref_params = entry.get("parameters") or [], ref.get("parameters") or []
+        none = [p for p in params if p["grad"] is None]
+        if len(none) > sum(1 for p in ref_params if p["grad"] is None):
+            why = cut or " (are they used in forward, and not under torch.no_grad()?)"
+            return Finding(
+                "fail",
+                f"{_names(none)} {_verb(none, 'gets', 'get')} no gradient for {label}{why}",
+                rank=1.5,
+                case=label,
+            )
+        zero = [p for p in params if p["grad"] is not None and _all_zero(context.learner.tensors[p["grad"]])]
+        if len(zero) > sum(
+            1 for p in ref_params if p["grad"] is not None and _all_zero(context.reference.tensors[p["grad"]])
+        ):
+            return Finding(
+                "fail",
+                f"{_names(zero)} {_verb(zero, 'gets', 'get')} a zero gradient for {label}{cut}",
+                rank=1.5,
+                case=label,
+            )
     if "input" in check.wrt and ref.get("input_grad"):
         if not entry.get("input_grad"):
-            return Finding("fail", f"no gradient reaches the input for {label}: is the input detached?")
-        difference = compare_arrays(got_t[entry["input_grad"]], want_t[ref["input_grad"]], check.rtol, check.atol)
+            why = cut or ": is it used only under torch.no_grad(), or replaced by a new tensor?"
+            return Finding("fail", f"no gradient reaches the input for {label}{why}", rank=1.5, case=label)
+        difference = context.difference(entry["input_grad"], ref["input_grad"], check.rtol, check.atol)
         if difference:
-            return Finding("fail", f"the gradient with respect to the input differs for {label}: {difference}")
+            return Finding(
+                "fail",
+                f"the gradient with respect to the input differs for {label}{cut}: {difference}",
+                rank=2 if cut else 4,
+                case=label,
+            )
     if "parameters" not in check.wrt:
         return None
     # Pair parameters by role (module type, local name) and shape; within a role, greedily by closeness.
@@ -287,7 +490,7 @@ def _compare_gradients(
         for candidate in candidates:
             if candidate["grad"] is None:
                 continue
-            difference = compare_arrays(got_t[candidate["grad"]], want_t[want["grad"]], check.rtol, check.atol)
+            difference = context.difference(candidate["grad"], want["grad"], check.rtol, check.atol)
             if difference is None:
                 best, best_difference = candidate, None
                 break
@@ -295,10 +498,26 @@ def _compare_gradients(
                 best, best_difference = candidate, difference
         if best_difference is not None:
             chosen = best or candidates[0]
-            what = "gets no gradient" if best is None else f"has a different gradient: {best_difference}"
-            return Finding("fail", f"`{chosen['path']}` ({want['role']} {_shape(role[1])}) {what} for {label}")
+            what = "gets no gradient" if best is None else f"has a different gradient{cut}: {best_difference}"
+            return Finding(
+                "fail",
+                f"`{chosen['path']}` ({want['role']} {_shape(role[1])}) {what} for {label}",
+                rank=1 if cut else 3,
+            )
         candidates.remove(best)
     return None
+
+
+def _names(params: list[dict[str, Any]]) -> str:
+    return ", ".join(f"`{p['path']}`" for p in params[:5]) + (", ..." if len(params) > 5 else "")
+
+
+def _verb(items: list[Any], one: str, many: str) -> str:
+    return one if len(items) == 1 else many
+
+
+def _all_zero(array: Any) -> bool:
+    return bool(array.size) and not bool(array.any())
 
 
 # --- structure and trace ----------------------------------------------------------------------------------------
@@ -310,15 +529,28 @@ def judge_structure(check: model.StructureCheck, context: Context) -> Finding | 
     for entry in learner:
         label = context.case_label(check, entry["case"])
         if "construct_error" in entry:
-            return describe_exception(entry["construct_error"], f"constructing {label}")
+            return describe_exception(entry["construct_error"], f"constructing {label}", context.source)
         if "not_a_module" in entry:
-            return Finding("fail", f"{label} built a {entry['not_a_module']}, not an nn.Module")
-        if entry["unregistered"] and not check.unregistered_modules:
-            return Finding("fail", unregistered_message(entry["unregistered"][0]))
+            return Finding("fail", f"{label} built a {entry['not_a_module']}, not an nn.Module", rank=1)
+        if entry.get("unregistered") and not check.unregistered_modules:
+            return Finding("fail", unregistered_message(entry["unregistered"][0]), rank=1)
+        ref = reference.get(entry["case"]) or {}
+        shared = entry.get("shared") or []
+        if len(shared) > len(ref.get("shared") or []):
+            first = shared[0]["same_as"]
+            copies = [s["path"] for s in shared if s["same_as"] == first]
+            return Finding(
+                "fail",
+                f"{', '.join(f'`{c}`' for c in copies[:4])} {_verb(copies, 'is', 'are')} the same module as "
+                f"`{first}` ({label}): one layer registered {len(copies) + 1} times shares one set of weights; "
+                "create a new layer for each",
+                rank=1,
+                own_words=True,
+            )
         for type_name, expected in check.modules.items():
             got = entry["modules"].get(type_name, 0)
             if (expected.min is not None and got < expected.min) or (expected.max is not None and got > expected.max):
-                return Finding("fail", f"{label} has {got} {type_name} module(s), expected {_range(expected)}")
+                return Finding("fail", f"{label} has {got} {type_name} module(s), expected {_range(expected)}", rank=1)
         if check.param_count is not None:
             if check.param_count == "reference":
                 ref = reference.get(entry["case"])
@@ -328,9 +560,15 @@ def judge_structure(check: model.StructureCheck, context: Context) -> Finding | 
             else:
                 expected_count = check.param_count
             if entry["param_count"] != expected_count:
-                return Finding(
-                    "fail", f"{label} has {entry['param_count']:,} trainable parameters, expected {expected_count:,}"
-                )
+                count = f"{label} has {entry['param_count']:,} trainable parameters, expected {expected_count:,}"
+                named = None
+                if check.param_count == "reference" and entry.get("parameters") is not None and ref.get("parameters"):
+                    named = parameter_difference(
+                        entry["parameters"], ref["parameters"], entry.get("tree") or [], ref.get("tree") or []
+                    )
+                if named:
+                    return Finding("fail", f"{named} ({count})", rank=1, own_words=True)
+                return Finding("fail", count, rank=2)
     return None
 
 
@@ -348,9 +586,9 @@ def judge_trace(check: model.TraceCheck, context: Context) -> Finding | None:
     for entry in context.learner.of(check.id).get("results", []):
         label = context.case_label(check, entry["case"])
         if "construct_error" in entry:
-            return describe_exception(entry["construct_error"], f"constructing {label}")
+            return describe_exception(entry["construct_error"], f"constructing {label}", context.source)
         if "error" in entry:
-            return describe_exception(entry["error"], f"running {label}")
+            return describe_exception(entry["error"], f"running {label}", context.source)
         ops = entry.get("ops", [])
         for rule in check.rules:
             finding = _trace_rule(rule, ops, entry, label)
@@ -362,19 +600,21 @@ def judge_trace(check: model.TraceCheck, context: Context) -> Finding | None:
 def _trace_rule(rule: model.TraceRule, ops: list[dict[str, Any]], entry: dict[str, Any], label: str) -> Finding | None:
     if rule.merges_input:
         if not any(op["op"] == rule.merges_input and op["from_input"] >= 2 for op in ops):
-            return Finding("fail", rule.message or f"no {rule.merges_input} joins two paths from the input ({label})")
+            return Finding(
+                "fail", rule.message or f"no {rule.merges_input} joins two paths from the input ({label})", rank=1
+            )
     elif rule.op and rule.count:
         got = sum(1 for op in ops if op["op"] == rule.op)
         if (rule.count.min is not None and got < rule.count.min) or (
             rule.count.max is not None and got > rule.count.max
         ):
             detail = f"forward ran {rule.op} {got} time(s), expected {_range(rule.count)} ({label})"
-            return Finding("fail", f"{rule.message}: {detail}" if rule.message else detail)
+            return Finding("fail", f"{rule.message}: {detail}" if rule.message else detail, rank=1)
     elif rule.last:
         last = entry.get("last")
         if last != rule.last:
             detail = f"the result comes from {last or 'no traced op'}, expected {rule.last} ({label})"
-            return Finding("fail", f"{rule.message}: {detail}" if rule.message else detail)
+            return Finding("fail", f"{rule.message}: {detail}" if rule.message else detail, rank=1)
     return None
 
 
@@ -401,12 +641,12 @@ def _show(value: Any) -> str:
 def judge_expression(check: model.ExpressionCheck, context: Context) -> Finding | None:
     learner = context.learner.of(check.id)
     if "setup_error" in learner:
-        return describe_exception(learner["setup_error"], "running the check's setup")
+        return describe_exception(learner["setup_error"], "running the check's setup", context.source)
     reference_values = context.reference.of(check.id).get("values", [])
     for index, expression in enumerate(check.expressions):
         got = learner.get("values", [])[index] if index < len(learner.get("values", [])) else {}
         if "error" in got:
-            return describe_exception(got["error"], f"evaluating `{expression.expr}`")
+            return describe_exception(got["error"], f"evaluating `{expression.expr}`", context.source)
         if "equals" in expression.model_fields_set:
             want = expression.equals
         else:
@@ -415,13 +655,27 @@ def judge_expression(check: model.ExpressionCheck, context: Context) -> Finding 
             want = reference_values[index]["value"]
         if not same_value(got.get("value"), want):
             detail = f"`{expression.expr}` is {_show(got.get('value'))}, expected {_show(want)}"
-            return Finding("fail", f"{expression.message}: {detail}" if expression.message else detail)
+            if expression.message:
+                return Finding("fail", f"{expression.message}: {detail}", rank=2)
+            return Finding("fail", detail)
     return None
 
 
 def dotted_names(tree: ast.AST) -> set[str]:
-    """Every dotted name the source mentions: `nn.Sequential`, `torch.nn.Sequential`, `Sequential`, and the
-    names brought in by imports (`from torch.nn import Sequential` mentions `torch.nn.Sequential`)."""
+    """Every dotted name the source mentions, seen through import aliases and in its usual spellings.
+
+    `import torch.nn.functional as G; G.layer_norm` mentions `torch.nn.functional.layer_norm`, and so
+    `F.layer_norm` and `nn.functional.layer_norm`; `from torch.nn import Sequential as S` mentions
+    `torch.nn.Sequential`, `nn.Sequential` and `Sequential`."""
+    aliases: dict[str, str] = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                if alias.asname:
+                    aliases[alias.asname] = alias.name
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            for alias in node.names:
+                aliases[alias.asname or alias.name] = f"{node.module}.{alias.name}"
     names: set[str] = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Attribute | ast.Name):
@@ -432,12 +686,28 @@ def dotted_names(tree: ast.AST) -> set[str]:
                 current = current.value
             if isinstance(current, ast.Name):
                 parts.append(current.id)
-                names.add(".".join(reversed(parts)))
+                dotted = ".".join(reversed(parts))
+                names.add(dotted)
+                head, _, rest = dotted.partition(".")
+                if head in aliases:
+                    names.update(_spellings(aliases[head] + (f".{rest}" if rest else "")))
+                else:
+                    names.update(_spellings(dotted))
         elif isinstance(node, ast.ImportFrom) and node.module:
             for alias in node.names:
-                names.add(f"{node.module}.{alias.name}")
+                names.update(_spellings(f"{node.module}.{alias.name}"))
                 names.add(alias.name)
     return names
+
+
+def _spellings(full: str) -> set[str]:
+    """The usual ways to write a torch name: torch.nn.functional.relu is also nn.functional.relu and F.relu."""
+    found = {full}
+    for prefix, shorts in (("torch.nn.functional.", ("F.", "nn.functional.")), ("torch.nn.", ("nn.",))):
+        if full.startswith(prefix):
+            found.update(short + full[len(prefix) :] for short in shorts)
+            break
+    return found
 
 
 def imported_modules(tree: ast.AST) -> set[str]:
@@ -475,7 +745,7 @@ def judge_source(check: model.SourceCheck, context: Context) -> Finding | None:
             if len(lines) > rule.max_lines:
                 detail = f"{len(lines)} lines of code, at most {rule.max_lines}"
         if detail:
-            return Finding("fail", f"{rule.message} ({detail})" if rule.message else f"the answer {detail}")
+            return Finding("fail", f"{rule.message} ({detail})" if rule.message else f"the answer {detail}", rank=1)
     return None
 
 
@@ -496,14 +766,19 @@ def judge_custom(check: model.CustomCheck, context: Context) -> Finding | None:
     learner = context.learner.of(check.id)
     reference = context.reference.of(check.id)
     if "error" in learner:
-        return describe_exception(learner["error"], "running the check's probe")
+        return describe_exception(learner["error"], "running the check's probe", context.source)
     if "value" not in reference:
         raise ReferenceFailed("the reference's probe failed")
     if check.verdict:
-        scope: dict[str, Any] = {"__name__": "verdict"}
-        exec(compile(check.verdict, f"<verdict of {check.id}>", "exec"), scope)
-        message = scope["verdict"](learner.get("value"), reference["value"])
-        return Finding("fail", str(message)) if message else None
+        try:
+            scope: dict[str, Any] = {"__name__": "verdict"}
+            exec(compile(check.verdict, f"<verdict of {check.id}>", "exec"), scope)
+            message = scope["verdict"](learner.get("value"), reference["value"])
+            return Finding("fail", str(message)) if message else None
+        except Exception as problem:  # the pack's code: its fault, never the learner's
+            raise PackFault(
+                f"pack '{context.pack_id}', check '{check.id}': its verdict raised {type(problem).__name__}: {problem}"
+            ) from None
     if not same_value(learner.get("value"), reference["value"]):
         return Finding("fail", f"the probe found {_show(learner.get('value'))}, expected {_show(reference['value'])}")
     return None

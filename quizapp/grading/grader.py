@@ -23,7 +23,8 @@ from .. import locations
 from ..judge import version as judge_version
 from ..packs import model
 from . import answers
-from .checks import Context, Facts, ReferenceFailed, describe_exception, judge_check
+from .checks import Context, Facts, PackFault, ReferenceFailed, describe_exception, judge_check_ranked
+from .facts import FactsRefused, TensorStore, probed, validate_definition
 from .result import Result, TestResult
 
 PROBES_SOURCE = Path(__file__).resolve().parent.parent / "judge" / "probes.py"
@@ -73,12 +74,9 @@ def probe_payload(question: model.CodeBase, code: str, checks: Iterable[Any]) ->
     return {"code": code, "entry_point": question.entry_point, "checks": specs}
 
 
-def decode_tensors(blob: bytes) -> dict[str, Any]:
-    if not blob:
-        return {}
-    from safetensors.numpy import load
-
-    return load(blob)
+def decode_tensors(blob: bytes) -> TensorStore:
+    """The run's tensors, decoded lazily; every dtype a forward may return (bfloat16, float8, complex too)."""
+    return TensorStore(blob)
 
 
 @dataclass
@@ -134,6 +132,7 @@ class Grader:
     ) -> Result:
         """Grade an answer as text: source code, a printout, option ids (comma or space separated)."""
         started = time.perf_counter()
+        answer = strip_bom(answer)
         if isinstance(question, model.ChoiceQuestion):
             result = answers.grade_choice(question, answer.replace(",", " ").split(), pack.id)
         elif isinstance(question, model.PredictQuestion):
@@ -151,6 +150,7 @@ class Grader:
 
     def grade_code(self, pack: model.Pack, question: model.CodeBase, source: str, mode: str = "submit") -> Result:
         started = time.perf_counter()
+        source = strip_bom(source)
         try:
             ast.parse(source, filename="answer.py")
         except SyntaxError as error:
@@ -169,9 +169,12 @@ class Grader:
         outcome = self.runner.run("probe", probe_payload(question, source, checks), limits)
         try:
             reference = self._reference_facts(question, pending)
-        except ReferenceFailed as problem:
+        except (ReferenceFailed, FactsRefused) as problem:
             return self._internal(f"the reference solution failed: {problem}", started, outcome)
-        result = self._judge(question, source, checks, outcome, reference)
+        try:
+            result = self._judge(pack, question, source, checks, outcome, reference)
+        except Exception as problem:  # our bug: this answer's internal_error, never a crash of the run
+            result = self._internal(f"the grader failed on this answer: {type(problem).__name__}: {problem}", started)
         result.duration_ms = (time.perf_counter() - started) * 1000
         result.jail_mode = outcome.jail_mode
         result.stdout, result.stderr = outcome.stdout, outcome.stderr
@@ -196,12 +199,13 @@ class Grader:
             if outcome.status != "ok" or not outcome.facts:
                 raise ReferenceFailed(f"{outcome.status}: {outcome.detail or outcome.stderr[-500:]}")
             facts, blob = outcome.facts, outcome.tensors
-            definition = facts.get("definition", {})
-            if not definition.get("ok"):
+            definition = facts.get("definition", {}) if isinstance(facts, dict) else {}
+            if not isinstance(definition, dict) or not definition.get("ok"):
                 raise ReferenceFailed(json.dumps(definition)[:500])
             if self.cache:
                 self.cache.store(reference_key(question), facts, blob)
-        return Facts(facts.get("checks", {}), decode_tensors(blob))
+        checks = facts.get("checks") if isinstance(facts, dict) else None
+        return Facts(checks if isinstance(checks, dict) else {}, decode_tensors(blob))
 
     def reference_facts(self, pack: model.Pack, question: model.CodeBase) -> Facts:
         """The reference's facts for every check, from the cache or from one run in the jail."""
@@ -225,23 +229,54 @@ class Grader:
         )
 
     def _judge(
-        self, question: model.CodeBase, source: str, checks: list[Any], outcome: Outcome, reference: Facts
+        self,
+        pack: model.Pack,
+        question: model.CodeBase,
+        source: str,
+        checks: list[Any],
+        outcome: Outcome,
+        reference: Facts,
     ) -> Result:
         if outcome.status != "ok" or outcome.facts is None:
             verdict = _VERDICT_OF_STATUS.get(outcome.status, "internal_error")
             return Result(verdict, message=outcome.detail or outcome.status)  # type: ignore[arg-type]
-        definition = outcome.facts.get("definition", {})
-        if not definition.get("ok"):
+        try:
+            definition = validate_definition(outcome.facts)
+            asked = {check.id for check in checks if probed(check)}
+            reported = outcome.facts.get("checks")
+            if definition["ok"] and (not isinstance(reported, dict) or not set(reported) <= asked):
+                extra = sorted(set(reported) - asked) if isinstance(reported, dict) else []
+                raise FactsRefused(f"facts for checks that were not asked: {', '.join(map(str, extra))[:200]}")
+            tensors = decode_tensors(outcome.tensors)
+        except FactsRefused as problem:
+            return _tampered(checks, str(problem))
+        if not definition["ok"]:
             return _definition_result(question, definition)
-        learner = Facts(outcome.facts.get("checks", {}), decode_tensors(outcome.tensors))
-        context = Context(question, learner, reference, source)
+        learner = Facts(reported, tensors)
+        context = Context(question, learner, reference, source, pack.id)
         tests: list[TestResult] = []
+        ranks: list[float] = []
+        internal = False
         for check in checks:
             try:
-                tests.append(judge_check(check, context))
+                test, rank = judge_check_ranked(check, context)
+                tests.append(test)
+                ranks.append(rank)
             except ReferenceFailed as problem:
                 return Result("internal_error", message=f"the reference solution failed: {problem}")
-        if any(t.status == "error" for t in tests):
+            except PackFault as problem:
+                internal = True
+                tests.append(_check_error(check, str(problem)))
+                ranks.append(0)
+            except Exception as problem:  # our bug, in one check: this answer's internal_error, nothing more
+                internal = True
+                tests.append(
+                    _check_error(check, f"the grader failed on this check: {type(problem).__name__}: {problem}")
+                )
+                ranks.append(0)
+        if internal:
+            verdict = "internal_error"
+        elif any(t.status == "error" for t in tests):
             verdict = "runtime_error"
         elif any(t.status == "fail" for t in tests):
             verdict = "wrong_answer"
@@ -249,7 +284,11 @@ class Grader:
             verdict = "accepted"
         points = sum(c.points for c in checks)
         earned = sum(c.points for c, t in zip(checks, tests, strict=True) if t.status == "pass")
-        first = next((t for t in tests if t.status != "pass"), None)
+        # The headline is the most specific finding (a named defect before a bare difference), not the first.
+        failing = [
+            (rank, index) for index, (test, rank) in enumerate(zip(tests, ranks, strict=True)) if test.status != "pass"
+        ]
+        first = tests[min(failing)[1]] if failing else None
         return Result(
             verdict,  # type: ignore[arg-type]
             tests=tests,
@@ -259,20 +298,40 @@ class Grader:
         )
 
 
+def strip_bom(text: str) -> str:
+    """Windows editors start UTF-8 files with a byte order mark; it is not part of the answer."""
+    return text.removeprefix("\ufeff")
+
+
+def _check_error(check: Any, message: str) -> TestResult:
+    return TestResult(name=check.title or check.id, status="error", message=message, visible=True, check=check.id)
+
+
+def _tampered(checks: list[Any], problem: str) -> Result:
+    """Facts that are not what was asked: every check fails, none is judged."""
+    from .checks import TAMPERED
+
+    message = f"{TAMPERED} ({problem}); nothing was judged, so no check can pass"
+    tests = [
+        TestResult(name=c.title or c.id, status="fail", message=message, visible=c.visible, check=c.id) for c in checks
+    ]
+    return Result("wrong_answer", tests=tests, message=message, score=0.0 if checks else None)
+
+
 def _definition_result(question: model.CodeBase, definition: dict[str, Any]) -> Result:
-    if "missing" in definition:
+    if definition.get("missing") is not None:
         defined = ", ".join(definition.get("defined", [])) or "nothing"
         return Result(
             "wrong_answer",
             message=f"the answer does not define {question.entry_point} (it defines: {defined})",
         )
-    if "syntax" in definition:
+    if definition.get("syntax") is not None:
         syntax = definition["syntax"]
         return Result(
             "syntax_error",
-            message=f"line {syntax['line']}, column {syntax['column']}: {syntax['message']}",
-            line=syntax["line"],
-            column=syntax["column"],
+            message=f"line {syntax.get('line')}, column {syntax.get('column')}: {syntax.get('message')}",
+            line=syntax.get("line") if isinstance(syntax.get("line"), int) else None,
+            column=syntax.get("column") if isinstance(syntax.get("column"), int) else None,
         )
-    finding = describe_exception(definition.get("exception", {}), "defining the answer")
+    finding = describe_exception(definition.get("exception") or {"type": "Exception"}, "defining the answer")
     return Result("runtime_error", message=finding.message, line=finding.line, traceback=finding.traceback)

@@ -16,6 +16,7 @@ import linecache
 import math
 import sys
 import traceback
+import types
 import zlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -45,8 +46,15 @@ def run(payload: dict[str, Any]) -> tuple[dict[str, Any], dict[str, torch.Tensor
         facts["definition"] = {"ok": False, "missing": entry_point, "defined": _public_names(namespace)}
         return facts, tensors
     for spec in payload.get("checks", []):
-        probe = _PROBES[spec["kind"]]
-        facts["checks"][spec["id"]] = probe(spec, namespace, entry_point, tensors, f"{spec['id']}/")
+        try:
+            probe = _PROBES[spec["kind"]]
+            facts["checks"][spec["id"]] = probe(spec, namespace, entry_point, tensors, f"{spec['id']}/")
+        except SystemExit:
+            raise
+        except BaseException as exc:  # noqa: BLE001 - the answer may have broken torch or these probes
+            if is_out_of_memory(exc):
+                raise
+            facts["checks"][spec["id"]] = {"probe_failed": _exception_facts(exc)}
     return facts, tensors
 
 
@@ -54,8 +62,15 @@ def run(payload: dict[str, Any]) -> tuple[dict[str, Any], dict[str, torch.Tensor
 
 
 def define(code: str) -> tuple[dict[str, Any], dict[str, Any] | None]:
-    """Execute the answer as module `answer`; its tracebacks name answer.py with the editor's line numbers."""
-    namespace: dict[str, Any] = {"__name__": "answer", "__file__": ANSWER_FILE, "__builtins__": __builtins__}
+    """Execute the answer as module `answer`; its tracebacks name answer.py with the editor's line numbers.
+
+    The module is in sys.modules while the job runs, as an imported module would be: `@dataclass`, pickling
+    and `typing.get_type_hints` look their class's module up there."""
+    module = types.ModuleType("answer")
+    module.__file__ = ANSWER_FILE
+    module.__builtins__ = __builtins__  # type: ignore[attr-defined]
+    sys.modules["answer"] = module
+    namespace: dict[str, Any] = module.__dict__
     lines = code.splitlines(keepends=True)
     linecache.cache[ANSWER_FILE] = (len(code), None, lines, ANSWER_FILE)
     try:
@@ -256,6 +271,39 @@ def _run_guarded(action: Callable[[], Any], root: Any) -> tuple[Any, dict[str, A
 # --- probes by check kind --------------------------------------------------------------------------------
 
 
+_SAFETENSORS_DTYPES = {
+    torch.bool,
+    torch.uint8,
+    torch.int8,
+    torch.int16,
+    torch.int32,
+    torch.int64,
+    torch.float16,
+    torch.bfloat16,
+    torch.float32,
+    torch.float64,
+    torch.complex64,
+    *(
+        getattr(torch, name)
+        for name in ("uint16", "uint32", "uint64", "float8_e4m3fn", "float8_e5m2")
+        if hasattr(torch, name)
+    ),
+}
+
+
+def sendable(tensor: torch.Tensor) -> torch.Tensor:
+    """A plain, dense, contiguous tensor that safetensors can write; dtypes it lacks are widened (the summary
+    keeps the real dtype name)."""
+    value = tensor.detach()
+    if type(value) is not torch.Tensor:
+        value = value.as_subclass(torch.Tensor)
+    if value.layout != torch.strided:
+        value = value.to_dense()
+    if value.dtype not in _SAFETENSORS_DTYPES:
+        value = value.to(torch.complex64 if value.is_complex() else torch.float32)
+    return value.contiguous()
+
+
 def _tensor_summary(value: Any) -> dict[str, Any]:
     if isinstance(value, torch.Tensor):
         return {"shape": list(value.shape), "dtype": str(value.dtype).removeprefix("torch.")}
@@ -282,7 +330,12 @@ def probe_outputs(
     tensors: dict[str, torch.Tensor],
     prefix: str,
 ) -> dict[str, Any]:
-    """For each case, mode and input: the output tensor (sent as data), or the exception."""
+    """For each case, mode and input: the output tensor (sent as data), or the exception.
+
+    The first input of each case and mode is also *observed*, so the grader can say where an output goes
+    wrong: each leaf module's output in execution order (with the answer's line that called it), registered
+    modules that never ran, the ops forward ran and which made the result; in train mode a second run under
+    another random state says whether forward is random."""
     seed = spec.get("seed", 0)
     results: list[dict[str, Any]] = []
     unregistered: dict[str, list[dict[str, Any]]] = {}
@@ -297,17 +350,118 @@ def probe_outputs(
                     initialise(module, seed)
                     module.train(mode == "train")
                 x = make_input(input_spec, _stable_seed(seed, "input", case_index, input_index))
+                observed = input_index == 0
                 with torch.no_grad():
-                    output, error = _run_guarded(lambda x=x, module=module: module(x), module)
+                    if observed:
+                        output, error = _observed_run(module, x, key, entry, tensors)
+                    else:
+                        output, error = _run_guarded(lambda x=x, module=module: module(x), module)
                 if error is not None:
                     entry["error"] = error
                 elif isinstance(output, torch.Tensor):
-                    tensors[key] = output.detach().contiguous()
+                    tensors[key] = sendable(output)
                     entry["output"] = _tensor_summary(output)
+                    if observed and mode == "train":
+                        entry["random"] = _is_random(module, x, output, seed)
                 else:
                     entry["output"] = _tensor_summary(output)
                 results.append(entry)
     return {"results": results, "unregistered": unregistered}
+
+
+MAX_OBSERVED_MODULES = 64
+MAX_OBSERVED_VALUES = 1 << 20
+
+
+def _observed_run(
+    module: Any, x: torch.Tensor, key: str, entry: dict[str, Any], tensors: dict[str, torch.Tensor]
+) -> tuple[Any, dict[str, Any] | None]:
+    """One forward with its leaf modules' outputs recorded and its ops traced (see probe_outputs)."""
+    seen: list[dict[str, Any]] = []
+    ran: set[int] = set()
+    handles = []
+    if isinstance(module, nn.Module):
+        names = {id(m): name for name, m in module.named_modules()}
+        leaves = [m for m in module.modules() if not any(True for _ in m.children()) and m is not module]
+
+        def record(sub: nn.Module, args: tuple[Any, ...], output: Any) -> None:
+            ran.add(id(sub))
+            if len(seen) >= MAX_OBSERVED_MODULES:
+                return
+            fact: dict[str, Any] = {
+                "path": names.get(id(sub), "?"),
+                "type": type(sub).__name__,
+                "repr": _short_repr(sub),
+            }
+            line = _answer_line()
+            if line is not None:
+                fact["line"] = line
+            if isinstance(output, torch.Tensor) and output.numel() <= MAX_OBSERVED_VALUES:
+                name = f"{key}/m{len(seen)}"
+                with torch._C.DisableTorchFunction():  # our copy is not an op of the answer's
+                    tensors[name] = sendable(output.clone())
+                fact["tensor"] = name
+            seen.append(fact)
+
+        for leaf in leaves:
+            handles.append(leaf.register_forward_hook(record))
+    tracer = _Tracer(x)
+
+    def traced() -> Any:
+        with tracer:
+            return module(x)
+
+    try:
+        output, error = _run_guarded(traced, module)
+    finally:
+        for handle in handles:
+            handle.remove()
+    entry["modules"] = seen
+    entry["ops"] = _op_counts(tracer.ops)
+    if isinstance(module, nn.Module):
+        entry["idle"] = [
+            names[id(m)]
+            for m in leaves
+            if id(m) not in ran
+            and any(True for _ in m.parameters(recurse=False))
+            and not any(id(p) in tracer.operands for p in m.parameters(recurse=False))
+        ][:20]
+    if error is None and isinstance(output, torch.Tensor):
+        entry["last"] = tracer.producer.get(id(output))
+        entry["returns_input"] = output is x
+    return output, error
+
+
+def _op_counts(ops: list[dict[str, Any]]) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for op in ops:
+        counts[op["op"]] = counts.get(op["op"], 0) + 1
+    return dict(list(counts.items())[:200])
+
+
+def _answer_line() -> int | None:
+    """The line of answer.py whose call is running now (the innermost frame of the learner's file)."""
+    frame = sys._getframe(1)
+    while frame is not None:
+        if frame.f_code.co_filename == ANSWER_FILE:
+            return frame.f_lineno
+        frame = frame.f_back
+    return None
+
+
+def _is_random(module: Any, x: torch.Tensor, output: torch.Tensor, seed: int) -> bool:
+    """Whether a second train-mode run under another random state gives another output."""
+    state = torch.random.get_rng_state()
+    try:
+        torch.manual_seed(_stable_seed(seed, "second run"))
+        initialise(module, seed)
+        with torch.no_grad():
+            again, error = _run_guarded(lambda: module(x), module)
+    finally:
+        torch.random.set_rng_state(state)
+    if error is not None or not isinstance(again, torch.Tensor) or again.shape != output.shape:
+        return error is None
+    return not bool(torch.equal(again, output))
 
 
 def probe_gradients(
@@ -337,8 +491,13 @@ def probe_gradients(
                 x = make_input(input_spec, _stable_seed(seed, "input", case_index, input_index))
                 x.requires_grad_(input_spec.get("requires_grad", True) and x.is_floating_point())
 
-                def backward(x: torch.Tensor = x, module: Any = module, case_index: int = case_index) -> torch.Tensor:
-                    output = module(x)
+                spy = _DetachSpy()
+
+                def backward(
+                    x: torch.Tensor = x, module: Any = module, case_index: int = case_index, spy: _DetachSpy = spy
+                ) -> torch.Tensor:
+                    with spy:
+                        output = module(x)
                     generator = torch.Generator().manual_seed(_stable_seed(seed, "projection", case_index))
                     weights = torch.randn(output.shape, generator=generator, dtype=torch.float64).to(output.dtype)
                     (output * weights).sum().backward()
@@ -350,16 +509,30 @@ def probe_gradients(
                     results.append(entry)
                     continue
                 entry["output"] = _tensor_summary(output)
+                entry["detached"] = spy.detached
                 if "input" in wrt:
                     if x.grad is None:
                         entry["input_grad"] = None
                     else:
-                        tensors[f"{key}/input"] = x.grad.detach().contiguous()
+                        tensors[f"{key}/input"] = sendable(x.grad)
                         entry["input_grad"] = f"{key}/input"
                 if "parameters" in wrt and isinstance(module, nn.Module):
                     entry["parameters"] = _parameter_grads(module, key, tensors)
                 results.append(entry)
     return {"results": results}
+
+
+class _DetachSpy(TorchFunctionMode):
+    """Notes whether forward detached a tensor from the graph (detach(), detach_(), .data is not seen)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.detached = False
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):  # type: ignore[no-untyped-def]
+        if getattr(func, "__name__", "") in ("detach", "detach_"):
+            self.detached = True
+        return func(*args, **(kwargs or {}))
 
 
 def _parameter_grads(module: nn.Module, key: str, tensors: dict[str, torch.Tensor]) -> list[dict[str, Any]]:
@@ -374,7 +547,7 @@ def _parameter_grads(module: nn.Module, key: str, tensors: dict[str, torch.Tenso
             entry = {"role": role, "path": f"{path}.{name}" if path else name, "shape": list(parameter.shape)}
             if parameter.grad is not None:
                 tensor_key = f"{key}/param{len(grads)}"
-                tensors[tensor_key] = parameter.grad.detach().contiguous()
+                tensors[tensor_key] = sendable(parameter.grad)
                 entry["grad"] = tensor_key
             else:
                 entry["grad"] = None
@@ -404,6 +577,12 @@ def probe_structure(
                 "case": case_index,
                 "modules": counts,
                 "param_count": trainable,
+                "parameters": [
+                    {"path": path, "shape": list(p.shape), "count": p.numel()}
+                    for path, p in list(module.named_parameters())[:2000]
+                    if p.requires_grad and not _is_lazy(p)
+                ],
+                "shared": _shared(module),
                 "unregistered": _unregistered(module),
                 "tree": [
                     {"path": path or "(root)", "type": _short_repr(sub)}
@@ -414,15 +593,31 @@ def probe_structure(
     return {"results": results}
 
 
+def _shared(root: nn.Module) -> list[dict[str, str]]:
+    """Modules with parameters registered under more than one name: one set of weights used as several."""
+    first: dict[int, str] = {}
+    shared: list[dict[str, str]] = []
+    for path, sub in root.named_modules(remove_duplicate=False):
+        if not any(True for _ in sub.parameters(recurse=False)):
+            continue
+        if id(sub) in first:
+            shared.append({"path": path, "same_as": first[id(sub)]})
+        else:
+            first[id(sub)] = path
+    return shared[:50]
+
+
 def _held_outside(root: nn.Module) -> list[tuple[str, str, list[nn.Module]]]:
-    """(attribute path, container type, modules) for modules kept in plain lists, tuples, sets or dicts."""
+    """(attribute path, container type, modules) for modules kept in plain lists, tuples, sets or dicts and
+    not also registered (by assignment, add_module or a ModuleList elsewhere in the tree)."""
+    registered = {id(m) for m in root.modules()}
     found = []
     for path, module in root.named_modules():
         for name, value in vars(module).items():
             if name.startswith("_") or not isinstance(value, list | tuple | dict | set):
                 continue
             items = value.values() if isinstance(value, dict) else value
-            held = [item for item in items if isinstance(item, nn.Module)]
+            held = [item for item in items if isinstance(item, nn.Module) and id(item) not in registered]
             if held:
                 found.append((f"{path}.{name}" if path else name, type(value).__name__, held))
     return found
@@ -455,6 +650,7 @@ class _Tracer(TorchFunctionMode):
         self.tainted: dict[int, torch.Tensor] = {id(source): source}
         self.producer: dict[int, str] = {}
         self.ops: list[dict[str, Any]] = []
+        self.operands: set[int] = set()  # ids of every tensor an op used: parameters used functionally too
 
     def __torch_function__(self, func, types, args=(), kwargs=None):  # type: ignore[no-untyped-def]
         kwargs = kwargs or {}
@@ -463,17 +659,28 @@ class _Tracer(TorchFunctionMode):
         if not outputs:
             return result
         operands = [a for a in _flatten(args, kwargs) if isinstance(a, torch.Tensor)]
+        self.operands.update(id(a) for a in operands)
         from_input = sum(1 for a in operands if id(a) in self.tainted)
         if from_input:  # values flow through every op, detach() included: taint follows them
             for out in outputs:
                 self.tainted[id(out)] = out
         name = normalise_op(func)
+        if not any(a.is_floating_point() or a.is_complex() for a in operands):
+            name = None  # bookkeeping on integer tensors (BatchNorm's num_batches_tracked += 1), not the answer's maths
+        if name in ("clamp", "clamp_min") and _clamps_at_zero(args, kwargs):
+            name = "relu"  # x.clamp(min=0) is a ReLU
         if name is None or len(self.ops) >= MAX_TRACE_OPS:
             return result
         self.ops.append({"op": name, "tensors": len(operands), "from_input": from_input})
         for out in outputs:
             self.producer[id(out)] = name
         return result
+
+
+def _clamps_at_zero(args: tuple[Any, ...], kwargs: dict[str, Any]) -> bool:
+    low = kwargs.get("min", args[1] if len(args) > 1 else None)
+    high = kwargs.get("max", args[2] if len(args) > 2 else None)
+    return isinstance(low, int | float) and low == 0 and high is None
 
 
 def _flatten(args: tuple[Any, ...], kwargs: dict[str, Any]) -> Iterator[Any]:
@@ -571,8 +778,8 @@ def to_plain(value: Any, budget: list[int] | None = None) -> Any:
         return "..."
     if value is None or isinstance(value, bool | int | str):
         return value
-    if isinstance(value, float):
-        return value if math.isfinite(value) else repr(value)
+    if isinstance(value, float):  # JSON has no NaN or infinity: the grader turns the marker back into a float
+        return value if math.isfinite(value) else {"__float__": repr(value)}
     if isinstance(value, torch.Size):
         return list(value)
     if isinstance(value, torch.Tensor):
@@ -687,3 +894,4 @@ def warm_up(stop: Callable[[], bool] = lambda: False) -> None:
     except ImportError:
         pass
     linecache.cache.pop(ANSWER_FILE, None)
+    sys.modules.pop("answer", None)

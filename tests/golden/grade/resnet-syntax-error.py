@@ -1,0 +1,4 @@
+import torch
+
+class ResidualBlock(nn.Module)
+    pass

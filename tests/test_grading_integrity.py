@@ -1,0 +1,389 @@
+"""No answer can forge its verdict, and no answer can break a run: the host judges the facts the pack asked for.
+
+The learner's code runs in the interpreter that collects the facts, so it can empty the payload's checks,
+rewrite the probes' tables or write its own result frame. Each attack below is a real answer graded through
+the real jailed pool; none is a residual block, none may pass, and a correct answer graded right after passes.
+Forged and oversized facts are also fed to the grader directly, as a compromised child would send them.
+"""
+
+from __future__ import annotations
+
+import json
+import struct
+
+import pytest
+from answers import RESNET_RIGHT
+
+from quizapp import locations
+from quizapp.grading.checks import TAMPERED
+from quizapp.grading.grader import Grader, ReferenceCache
+from quizapp.judge.protocol import JobOutcome
+from quizapp.packs import load_pack
+from quizapp.packs.loader import check_pack_text
+
+PACK = load_pack(locations.builtin_packs_dir() / "torch-modules.yaml")
+RESNET = PACK.question("resnet-residual-block")
+RIGHT = RESNET_RIGHT["identity-and-functional-relu"]
+
+NOT_A_BLOCK = """
+import torch
+from torch import nn
+
+
+class ResidualBlock(nn.Module):
+    def __init__(self, in_channels, out_channels, stride=1):
+        super().__init__()
+
+    def forward(self, x):
+        return x
+"""
+
+ATTACKS = {
+    "frames-empty-the-payload": """
+import sys
+
+frame = sys._getframe()
+while frame is not None:
+    for value in list(frame.f_locals.values()):
+        if isinstance(value, dict) and isinstance(value.get("checks"), list):
+            value["checks"].clear()
+    frame = frame.f_back
+""",
+    "gc-empties-the-payload": """
+import gc
+
+for obj in gc.get_objects():
+    if isinstance(obj, dict) and "entry_point" in obj and isinstance(obj.get("checks"), list):
+        obj["checks"].clear()
+""",
+    "probes-table-rewritten": """
+import sys
+
+probes = sys.modules["quizapp.judge.probes"]
+for kind in list(probes._PROBES):
+    probes._PROBES[kind] = lambda *args, **kwargs: {"results": []}
+""",
+    "own-result-frame-with-the-nonce": """
+import json
+import os
+import sys
+
+from quizapp.judge import protocol
+
+frame, nonce = sys._getframe(), None
+while frame is not None and nonce is None:
+    candidate = frame.f_locals.get("nonce")
+    nonce = candidate if isinstance(candidate, str) else None
+    frame = frame.f_back
+facts = json.dumps({"definition": {"ok": True}, "checks": {}}).encode()
+header = {"nonce": nonce, "status": "returned", "facts_len": len(facts), "tensors_len": 0}
+os.write(3, protocol.encode_frame(header, facts))
+os._exit(0)
+""",
+}
+
+
+@pytest.fixture(scope="module")
+def cache(tmp_path_factory: pytest.TempPathFactory) -> ReferenceCache:
+    return ReferenceCache(tmp_path_factory.mktemp("reference-cache"))
+
+
+@pytest.fixture(scope="module")
+def grader(judge_pool, cache: ReferenceCache) -> Grader:
+    return Grader(judge_pool, cache)
+
+
+@pytest.mark.parametrize("attack", sorted(ATTACKS))
+def test_forged_or_emptied_facts_never_pass(grader: Grader, attack: str) -> None:
+    result = grader.grade(PACK, RESNET, ATTACKS[attack] + NOT_A_BLOCK)
+    assert result.verdict in ("wrong_answer", "runtime_error"), result.to_json()
+    assert not any(t.status == "pass" for t in result.tests if t.check != "identity-layers"), result.to_json()
+    if result.verdict == "wrong_answer":  # the forged facts reached the grader: every probed check says so
+        assert TAMPERED in result.message, result.message
+        assert all(TAMPERED in t.message for t in result.tests if t.status != "pass")
+    assert grader.grade(PACK, RESNET, RIGHT).verdict == "accepted"  # nothing leaked into the worker
+
+
+# --- forged facts sent straight to the grader ----------------------------------------------------------------
+
+
+class Canned:
+    """A runner whose learner job returns the facts and tensors given; the reference comes from the cache."""
+
+    def __init__(self, facts: dict, tensors: bytes = b""):
+        self.outcome = JobOutcome(status="ok", facts=facts, tensors=tensors, jail_mode="full")
+
+    def run(self, task, payload, limits):
+        return self.outcome
+
+    def submit(self, task, payload, limits):
+        raise AssertionError("the reference should come from the cache")
+
+
+@pytest.fixture(scope="module")
+def reference(grader: Grader) -> tuple[dict, bytes]:
+    """The reference's own facts for the ResNet question: the most convincing forgery there is."""
+    return grader.reference_raw(PACK, RESNET)
+
+
+def forged(cache: ReferenceCache, facts: dict, tensors: bytes = b"") -> object:
+    return Grader(Canned(facts, tensors), cache).grade(PACK, RESNET, NOT_A_BLOCK)
+
+
+def test_the_references_own_facts_pass_so_the_forgeries_below_are_judged_fairly(cache, reference) -> None:
+    facts, tensors = reference
+    assert forged(cache, facts, tensors).verdict == "accepted"
+
+
+def _with(facts: dict, check: str, value: object) -> dict:
+    copy = json.loads(json.dumps(facts))
+    copy["checks"][check] = value
+    return copy
+
+
+@pytest.mark.parametrize(
+    "change, words",
+    [
+        (lambda r: r[:-1], "no result for case 3"),  # one run left out
+        (lambda r: r + r[:1], "more results than the check asked for"),  # one run twice: more than asked
+        (lambda r: [{**r[0], "case": 7}] + r[1:], "case 7, which the check does not have"),
+        (lambda r: [{**r[0], "surprise": 1}] + r[1:], "Extra inputs are not permitted"),
+        (lambda r: [{**r[0], "mode": "sideways"}] + r[1:], "results.0.mode"),
+        (lambda r: [r[0], {**r[1], "mode": r[0]["mode"]}] + r[2:], "reports a run twice"),
+    ],
+)
+def test_missing_extra_duplicate_or_malformed_results_fail_the_check(cache, reference, change, words) -> None:
+    facts, tensors = reference
+    results = facts["checks"]["outputs"]["results"]
+    result = forged(cache, _with(facts, "outputs", {**facts["checks"]["outputs"], "results": change(results)}), tensors)
+    outputs = next(t for t in result.tests if t.check == "outputs")
+    assert result.verdict == "wrong_answer"
+    assert outputs.status == "fail"
+    assert TAMPERED in outputs.message and words in outputs.message, outputs.message
+    assert [t.status for t in result.tests if t.check != "outputs"] == ["pass"] * 4  # the others stand
+
+
+def test_facts_for_checks_not_asked_or_without_a_definition_fail_every_check(cache, reference) -> None:
+    facts, tensors = reference
+    extra = _with(facts, "made-up", {"results": []})
+    assert forged(cache, extra, tensors).verdict == "wrong_answer"
+    assert "made-up" in forged(cache, extra, tensors).message
+    nothing = forged(cache, {"checks": facts["checks"]}, tensors)
+    assert nothing.verdict == "wrong_answer"
+    assert "no definition" in nothing.message
+    assert all(t.status == "fail" for t in nothing.tests)
+
+
+def test_a_tensor_that_does_not_match_its_summary_fails(cache, reference) -> None:
+    facts, tensors = reference
+    outputs = json.loads(json.dumps(facts["checks"]["outputs"]))
+    outputs["results"][0]["output"]["shape"] = [1, 1]
+    result = forged(cache, _with(facts, "outputs", outputs), tensors)
+    assert "does not have the shape reported for it" in result.tests[0].message
+    truncated = forged(cache, facts, tensors[:-4])
+    assert truncated.verdict == "wrong_answer"
+    assert "tensor" in truncated.message
+
+
+def test_judging_is_bounded_by_the_pack_not_by_what_arrives(cache, reference) -> None:
+    facts, tensors = reference
+    flood = [{"case": 0, "mode": "train", "input": 0}] * 900_000
+    result = forged(cache, _with(facts, "outputs", {"results": flood}), tensors)
+    assert "more results than the check asked for" in result.tests[0].message
+    empties = forged(cache, _with(facts, "skip-connection", {"results": [{}] * 3_000_000}), tensors)
+    assert (
+        "more results than the check asked for"
+        in next(t for t in empties.tests if t.check == "skip-connection").message
+    )
+    deep: object = []
+    for _ in range(500):
+        deep = [deep]
+    many = forged(
+        cache,
+        _with(facts, "identity-layers", {"results": [{"case": 0, "modules": {}, "param_count": 1, "tree": deep}]}),
+        tensors,
+    )
+    assert many.tests[2].status == "fail" and TAMPERED in many.tests[2].message
+
+
+# --- one answer, one verdict: dtypes, a pack's own verdict code, BOMs, dataclasses ----------------------------
+
+SMALL_PACK = """\
+format: 1
+id: small
+title: Small pack
+version: "1.0.0"
+description: Dtypes and a custom verdict.
+authors: [Test]
+licence: CC-BY-4.0
+questions:
+  - id: half
+    kind: code
+    title: Half precision
+    difficulty: easy
+    minutes: 1
+    prompt: Return the input in bfloat16, doubled.
+    explanation: to(torch.bfloat16).
+    entry_point: Half
+    signature: Half()
+    solution: |
+      import torch
+      from torch import nn
+
+
+      class Half(nn.Module):
+          def forward(self, x):
+              return (2 * x).to(torch.bfloat16)
+    checks:
+      - id: outputs
+        kind: outputs
+        cases:
+          - inputs: [[2, 3]]
+        modes: [eval]
+  - id: nan-facts
+    kind: code
+    title: NaN
+    difficulty: easy
+    minutes: 1
+    prompt: Define ratio().
+    explanation: zero over zero.
+    entry_point: ratio
+    signature: ratio()
+    solution: |
+      def ratio():
+          return float("nan")
+    checks:
+      - id: is-nan
+        kind: custom
+        probe: |
+          def probe(ns):
+              return {"value": ns["ratio"]()}
+        verdict: |
+          import math
+
+          def verdict(learner, reference):
+              if not isinstance(learner["value"], float):
+                  return f"NaN arrived as {learner['value']!r}"
+              return None if math.isnan(learner["value"]) else "not NaN"
+      - id: raises
+        kind: custom
+        probe: |
+          def probe(ns):
+              return 1
+        verdict: |
+          def verdict(learner, reference):
+              raise ValueError("the author's bug")
+"""
+
+
+@pytest.fixture(scope="module")
+def small():
+    loaded = check_pack_text(SMALL_PACK)
+    assert loaded.pack is not None, loaded.problems
+    return loaded.pack
+
+
+@pytest.mark.parametrize(
+    "returns, verdict, words",
+    [
+        ("(x + x).to(torch.bfloat16)", "accepted", ""),
+        ("(2 * x).to(torch.float8_e4m3fn)", "wrong_answer", "dtype float8_e4m3fn, expected bfloat16"),
+        ("(2 * x).to(torch.complex64)", "wrong_answer", "dtype complex64, expected bfloat16"),
+        ("(3 * x).to(torch.bfloat16)", "wrong_answer", "max abs error"),
+    ],
+)
+def test_bfloat16_float8_and_complex_outputs_are_graded(grader: Grader, small, returns, verdict, words) -> None:
+    code = "import torch\nfrom torch import nn\n\nclass Half(nn.Module):\n    def forward(self, x):\n"
+    code += f"        return {returns}\n"
+    result = grader.grade(small, small.question("half"), code)
+    assert result.verdict == verdict, result.to_json()
+    assert words in result.message
+
+
+def test_a_packs_raising_verdict_names_the_pack_and_check_and_nan_arrives_as_a_float(grader: Grader, small) -> None:
+    result = grader.grade(small, small.question("nan-facts"), 'def ratio():\n    return float("nan")\n')
+    assert result.verdict == "internal_error"
+    by_check = {t.check: t for t in result.tests}
+    assert by_check["is-nan"].status == "pass", by_check["is-nan"].message
+    assert by_check["raises"].status == "error"
+    assert "pack 'small', check 'raises'" in by_check["raises"].message
+    assert "ValueError: the author's bug" in by_check["raises"].message
+
+
+def test_an_answer_with_a_byte_order_mark_reads_as_python_and_as_option_ids(grader: Grader) -> None:
+    assert grader.grade(PACK, RESNET, "\ufeff" + RIGHT).verdict == "accepted"
+    choice = PACK.question("module-sequential-modulelist")
+    assert grader.grade(PACK, choice, "\ufeffa, c, e\n").verdict == "accepted"
+
+
+def test_a_dataclass_in_the_answer_works(grader: Grader) -> None:
+    code = """
+from dataclasses import dataclass
+
+from torch import nn
+from torch.nn import functional as F
+
+
+@dataclass
+class StackConfig:
+    width: int
+    depth: int
+
+
+class MLPStack(nn.Module):
+    def __init__(self, width, depth):
+        super().__init__()
+        self.config = StackConfig(width, depth)
+        self.layers = nn.ModuleList(nn.Linear(width, width) for _ in range(depth))
+
+    def forward(self, x):
+        for index, layer in enumerate(self.layers):
+            x = layer(F.relu(x) if index else x)
+        return x
+"""
+    result = grader.grade(PACK, PACK.question("mlp-stack"), code)
+    assert result.verdict == "accepted", result.to_json()
+
+
+def test_tensors_of_every_dtype_decode_without_torch() -> None:
+    from quizapp.grading.facts import TensorStore
+
+    def blob(entries: dict[str, tuple[str, list[int], bytes]]) -> bytes:
+        header, data = {}, b""
+        for name, (dtype, shape, raw) in entries.items():
+            header[name] = {"dtype": dtype, "shape": shape, "data_offsets": [len(data), len(data) + len(raw)]}
+            data += raw
+        head = json.dumps(header).encode()
+        return struct.pack("<Q", len(head)) + head + data
+
+    store = TensorStore(
+        blob(
+            {
+                "bf16": ("BF16", [2], struct.pack("<HH", 0x3F80, 0xC000)),  # 1.0, -2.0
+                "e4m3": ("F8_E4M3", [3], bytes([0x38, 0x7F, 0x01])),  # 1.0, NaN, 2**-9
+                "e5m2": ("F8_E5M2", [1], bytes([0x3C])),  # 1.0
+                "c64": ("C64", [1], struct.pack("<ff", 1.0, -1.0)),
+            }
+        )
+    )
+    assert store["bf16"].tolist() == [1.0, -2.0] and store.dtype("bf16") == "bfloat16"
+    e4m3 = store["e4m3"].tolist()
+    assert e4m3[0] == 1.0 and e4m3[1] != e4m3[1] and e4m3[2] == 2.0**-9
+    assert store["e5m2"].tolist() == [1.0] and store.dtype("e5m2") == "float8_e5m2"
+    assert store["c64"].tolist() == [1 - 1j]
+
+
+def test_a_broken_judge_is_that_answers_internal_error_not_a_crash(cache, reference, monkeypatch) -> None:
+    from quizapp.grading import checks
+
+    facts, tensors = reference
+
+    def broken(check, context):
+        raise ZeroDivisionError("our bug")
+
+    monkeypatch.setitem(checks._JUDGES, "trace", broken)
+    result = forged(cache, facts, tensors)
+    assert result.verdict == "internal_error"
+    trace = next(t for t in result.tests if t.check == "skip-connection")
+    assert trace.status == "error" and "ZeroDivisionError: our bug" in trace.message
+    assert [t.status for t in result.tests if t.check != "skip-connection"] == ["pass"] * 4
