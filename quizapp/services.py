@@ -3,6 +3,7 @@ starts in the background, so the app's first frame never waits for torch."""
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -13,6 +14,8 @@ from .grading.grader import Grader, ReferenceCache
 from .grading.result import Result
 from .packs import Catalogue, discover, model
 from .store import Store
+
+ONLY_PACKS_VARIABLE = "QUIZAPP_ONLY_PACKS"  # ':'-separated pack files or folders used instead of every default source
 
 
 @dataclass
@@ -28,12 +31,16 @@ class Services:
 
     @classmethod
     def default(cls, extra_packs: list[Path] | None = None) -> Services:
+        """The learner's packs, store and judge. Raises StoreError (its message fit to show) when the progress
+        database cannot be used."""
+
         def start_pool() -> Any:
             from .judge.pool import Pool
 
             return Pool(size=2)
 
-        return cls(discover(extra_packs or []), Store.open_default(), start_pool)
+        store = Store.open_default()
+        return cls(default_catalogue(extra_packs or []), store, start_pool)
 
     def start_judge(self) -> None:
         """Start the pool's workers (they import torch in their own processes); returns at once."""
@@ -79,3 +86,13 @@ class Services:
         if pool is not None and self.owns_pool:
             pool.close()
         self.store.close()
+
+
+def default_catalogue(extra_packs: list[Path]) -> Catalogue:
+    """Every default source and `extra_packs`; only the packs listed in QUIZAPP_ONLY_PACKS when it is set (tests
+    and screenshots use it to stay independent of the built-in packs' contents)."""
+    only = os.environ.get(ONLY_PACKS_VARIABLE, "")
+    if only:
+        paths = [Path(part) for part in only.split(os.pathsep) if part]
+        return discover([*paths, *extra_packs], include_defaults=False)
+    return discover(extra_packs)
