@@ -67,7 +67,7 @@ class QuestionScreen(Screen[None]):
         Binding("ctrl+s", "submit", "Submit"),
         Binding("ctrl+t", "hint", "Hint"),
         Binding("f3", "solution", "Solution"),
-        Binding("f5", "zoom", "Zoom"),
+        Binding("f5", "zoom", "Zoom", show=False),
         Binding("f4", "cancel", "Cancel run"),
         Binding("f6", "next_pane", "Next pane", show=False),
         Binding("ctrl+l", "history", "History", show=False),
@@ -197,7 +197,7 @@ class QuestionScreen(Screen[None]):
         if self.sheet.restored_draft:
             self.set_answer_text(self.sheet.draft)
             if self.mock is None:
-                self.notify("Your draft is restored.", timeout=2)
+                self.notify("Your draft is restored: the cursor is at its end.", timeout=5)
         self._show_hints(self.sheet.hints_shown(), scroll=False)
         if self.sheet.solution_visible():
             self._reveal(after_pass=not self.sheet.gave_up)  # type: ignore[union-attr]
@@ -304,9 +304,7 @@ class QuestionScreen(Screen[None]):
     # --- actions -------------------------------------------------------------------------------------
 
     def action_back(self) -> None:
-        if self.grading is not None and self.grading.is_running:
-            self.action_cancel()
-            return
+        """Back to the list, the draft saved; a grade still running is recorded when it ends (f4 cancels it)."""
         self.save_draft()
         self.dismiss()
 

@@ -52,7 +52,7 @@ class ResultsPanel(VerticalScroll):
         """Grading has started: the previous results stay, dimmed and marked as stale, under the busy line."""
         verdict = self.query_one("#verdict", Static)
         doing = "Running the visible checks" if mode == "run" else "Submitting"
-        verdict.update(Text(f"{doing}… (f4 or esc cancels; the results below are from the previous answer)"))
+        verdict.update(Text(f"{doing}… (f4 cancels; the results below are from the previous answer)"))
         verdict.set_classes("busy")
         self.add_class("-stale")
 
