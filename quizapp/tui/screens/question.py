@@ -22,7 +22,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import Footer, Header, Markdown, SelectionList, Static, TextArea
+from textual.widgets import Footer, Markdown, SelectionList, Static, TextArea
 from textual.widgets.selection_list import Selection
 from textual.worker import Worker
 
@@ -106,7 +106,6 @@ class QuestionScreen(Screen[None]):
 
     def compose(self) -> ComposeResult:
         question = self.question
-        yield Header()
         with Horizontal(id="body"):
             with VerticalScroll(id="prompt-pane"):
                 yield Static(self._heading(), id="question-heading")
@@ -399,7 +398,7 @@ class QuestionScreen(Screen[None]):
             self._reveal(after_pass=outcome.solved)
             self._show_in_prompt("#reveal")
             if outcome.solved:
-                self.notify("Solved.", title=self.question.title, timeout=3)
+                self.notify("Solved.", title=self.question.title, timeout=5)
         if outcome.awaiting_rating:
             from .rate import RateScreen
 
