@@ -14,6 +14,7 @@ from .commands import QuestionCommands, ScreenActions
 from .screens.home import HomeScreen
 
 FIRST_FRAME_SECONDS = 0.3  # the judge starts after this, once the first frame is on screen
+QUIT_WAIT_SECONDS = 0.2  # quitting gives the judge this long to stop politely; then its workers are killed
 
 
 class QuizApp(App[None]):
@@ -60,6 +61,7 @@ class QuizApp(App[None]):
 
     def _start_judge(self) -> None:
         self.run_worker(self.services.start_judge, thread=True, group="judge-start", exit_on_error=False)
+        self.run_worker(warm_up, thread=True, group="warm-up", exit_on_error=False)
 
     # --- mock interviews and review ------------------------------------------------------------------
 
@@ -157,7 +159,18 @@ class QuizApp(App[None]):
         self.open_question(*found)
 
     def on_unmount(self) -> None:
-        self.services.close()
+        self.services.close(wait=QUIT_WAIT_SECONDS)
+
+
+def warm_up() -> None:
+    """After the first frame: import what opening a question needs (the screen's modules, the Python grammar for
+    the editor's highlighting), so the first question opens as fast as the next."""
+    from textual._tree_sitter import get_language
+
+    from .screens import history, question  # noqa: F401
+    from .screens.help import HelpScreen  # noqa: F401
+
+    get_language("python")
 
 
 def run(extra_packs: list[Path] | None = None, mock: MockConfig | None = None, review: bool = False) -> None:
@@ -165,7 +178,7 @@ def run(extra_packs: list[Path] | None = None, mock: MockConfig | None = None, r
     import sys
 
     try:
-        services = Services.default(extra_packs)
+        services = Services.default(extra_packs, lazy=True)
     except StoreError as error:
         print(f"quizapp: {error}", file=sys.stderr)
         raise SystemExit(2) from None

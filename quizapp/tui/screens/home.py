@@ -30,7 +30,7 @@ class HomeScreen(Screen[None]):
         yield Header()
         with Horizontal(id="filters"):
             yield Input(placeholder="/ filter by words", id="filter", compact=True)
-            yield Select([(t, t) for t in self._tags()], prompt="any tag", id="tag", compact=True)
+            yield Select([], prompt="any tag", id="tag", compact=True)
             yield Select([(d, d) for d in DIFFICULTIES], prompt="any level", id="difficulty", compact=True)
             yield Select([(s, s) for s in STATUS_MARK], prompt="any status", id="status", compact=True)
         yield DataTable(id="questions", cursor_type="row", zebra_stripes=True)
@@ -51,11 +51,25 @@ class HomeScreen(Screen[None]):
         table.add_column("level", key="level", width=6)
         table.add_column("min", key="minutes", width=3)
         table.add_column("question", key="title")
-        self.refill()
         table.focus()
+        services = self.app.services  # type: ignore[attr-defined]
+        if services.catalogue_ready():
+            self._packs_loaded()
+        else:  # the first frame does not wait for the packs: they load in a worker
+            self.query_one(StatusLine).context = "loading the question packs…"
+            self.run_worker(self._load_packs, thread=True, group="packs", exit_on_error=False)
+
+    def _load_packs(self) -> None:
+        self.app.services.catalogue.ensure()  # type: ignore[attr-defined]
+        self.app.call_from_thread(self._packs_loaded)
+
+    def _packs_loaded(self) -> None:
+        self.query_one("#tag", Select).set_options([(t, t) for t in self._tags()])
+        self.refill()
 
     def on_screen_resume(self) -> None:
-        self.refill()
+        if self.app.services.catalogue_ready():  # type: ignore[attr-defined]
+            self.refill()
 
     def refill(self) -> None:
         """Rebuild the table from the packs, the store's statuses and the filters; keep the cursor's row."""
@@ -118,7 +132,8 @@ class HomeScreen(Screen[None]):
     @on(Input.Changed, "#filter")
     @on(Select.Changed)
     def _filters_changed(self) -> None:
-        self.refill()
+        if self.app.services.catalogue_ready():  # type: ignore[attr-defined]
+            self.refill()
 
     @on(Input.Submitted, "#filter")
     def _filter_done(self) -> None:

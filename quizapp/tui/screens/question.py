@@ -227,7 +227,9 @@ class QuestionScreen(Screen[None]):
         session = self.mock
         remaining = session.remaining()  # type: ignore[attr-defined]
         locked = self.sheet.locked
-        state = f"  ({self.sheet.lock_reason().rstrip('.').lower()})" if locked else ""  # type: ignore[union-attr]
+        state = ""
+        if locked:
+            state = "  (handed in)" if session.question(self.index).submitted else "  (time is up)"  # type: ignore[attr-defined]
         number = f"question {self.index + 1} of {len(session.questions)}"  # type: ignore[attr-defined]
         self.query_one(StatusLine).context = f"mock interview: {clock_text(remaining)} left · {number}{state}"
         if locked:
