@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 from textual.pilot import Pilot
-from textual.widgets import DataTable, Digits, Markdown, SelectionList, Static, TextArea
+from textual.widgets import DataTable, Digits, Markdown, Static, TextArea
 
 import quizapp.tui.app as app_module
 from quizapp import cli
@@ -439,12 +439,12 @@ async def test_hints_allowed_are_shown_one_at_a_time_and_counted_in_the_session_
 
 
 async def toggle(pilot: Pilot, screen: QuestionScreen, option_id: str) -> None:
-    """Tick one option of a SelectionList with the keyboard."""
-    options = screen.query_one("#options", SelectionList)
+    """Tick one option with the keyboard."""
+    options = screen.query_one("#options", ChoiceList)
     options.focus()
     await pilot.pause()
     await pilot.press("home")
-    values = [options.get_option_at_index(i).value for i in range(options.option_count)]
+    values = [value for value, _ in options.choices]
     await pilot.press(*["down"] * values.index(option_id), "space")
     await pilot.pause()
 

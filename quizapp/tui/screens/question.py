@@ -297,7 +297,7 @@ class QuestionScreen(Screen[None]):
         if action == "external_editor":
             return kind in TEXT_KINDS and not self.sheet.locked
         if action == "reset":
-            return kind in ("code", "fix") and not self.sheet.locked
+            return kind in TEXT_KINDS and not self.sheet.locked
         if action in ("next_question", "next_unsolved"):
             return self.mock is None and not self.review
         return True
