@@ -69,7 +69,7 @@ class QuestionScreen(Screen[None]):
         Binding("f3", "solution", "Solution"),
         Binding("f5", "zoom", "Zoom", show=False),
         Binding("f4", "cancel", "Cancel run"),
-        Binding("f6", "next_pane", "Next pane", show=False),
+        Binding("f6", "next_pane", "Next pane", show=False, priority=True),
         Binding("ctrl+l", "history", "History", show=False),
         Binding("ctrl+o", "external_editor", "$EDITOR", show=False),
         Binding("f2", "reset", "Reset", show=False),
