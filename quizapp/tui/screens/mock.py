@@ -64,7 +64,7 @@ class MockSetupScreen(Screen[None]):
         with VerticalScroll(id="mock-setup"):
             yield Static("A mock interview: a clock, no solutions, a report at the end.", id="mock-intro")
             with Horizontal(classes="mock-row"):
-                with Vertical(classes="mock-list"):
+                with Vertical(classes="mock-list packs"):
                     yield Label("Packs")
                     yield SelectionList[str](
                         *[Selection(p.title, p.id, True) for p in packs], id="mock-packs", compact=True
