@@ -92,7 +92,10 @@ def test_solve_the_resnet_question_in_a_real_terminal(tmp_path: Path) -> None:
         terminal.keys("F6")  # from the editor to the results, then zoom them to read every check
         terminal.keys("F5")
         terminal.wait_for("every check in full", has("Wrong answer", "no skip connection"))
-        terminal.keys("F5", "F6", "F6")  # restore; the prompt, then the editor again
+        terminal.keys("F5")  # restore the layout
+        terminal.wait_for("the layout restored", has("tui-fixture/resnet-residual-block", "judge: warm"))
+        terminal.keys("F6")  # the prompt
+        terminal.keys("F6")  # the editor again
 
         right = RESNET_RIGHT["identity-and-functional-relu"]
         type_answer(terminal, right)

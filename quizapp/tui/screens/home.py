@@ -156,7 +156,9 @@ class HomeScreen(Screen[None]):
         self.app.open_next(*(current or (None, None)), unsolved=True)  # type: ignore[attr-defined]
 
     def action_focus_filter(self) -> None:
-        self.query_one("#filter", Input).focus()
+        # At once, not after the next refresh: the keys typed right after '/' belong to the filter (a late focus
+        # let 'r' of "resnet" open the review).
+        self.set_focus(self.query_one("#filter", Input))
 
     def action_clear_filter(self) -> None:
         self.query_one("#filter", Input).value = ""

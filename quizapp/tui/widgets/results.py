@@ -98,6 +98,7 @@ class ResultsPanel(VerticalScroll):
         checks.add_options([Option(self._line(test), id=str(index)) for index, test in enumerate(result.tests)])
         checks.display = bool(result.tests)
         self._details(result)
+        self.scroll_home(animate=False)  # a new verdict is read from its headline
 
     @staticmethod
     def _line(test: TestResult) -> Text:
