@@ -3,6 +3,7 @@ starts in the background, so the app's first frame never waits for torch."""
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -13,6 +14,40 @@ from .grading.grader import Grader, ReferenceCache
 from .grading.result import Result
 from .packs import Catalogue, discover, model
 from .store import Store
+
+ONLY_PACKS_VARIABLE = "QUIZAPP_ONLY_PACKS"
+
+
+class LazyCatalogue(Catalogue):
+    """A Catalogue that discovers its packs on first use: the app draws its first frame, then loads them in a
+    worker (`ensure`). Any attribute read before that loads them on the spot, so callers need not know."""
+
+    _FIELDS = frozenset({"packs", "sources", "problems", "results", "pack"})
+
+    def __init__(self, load: Callable[[], Catalogue]) -> None:  # noqa: D107  (no dataclass fields set yet)
+        object.__setattr__(self, "_load", load)
+        object.__setattr__(self, "_loading", threading.Lock())
+        object.__setattr__(self, "_loaded", False)
+
+    @property
+    def loaded(self) -> bool:
+        return object.__getattribute__(self, "_loaded")
+
+    def ensure(self) -> None:
+        with object.__getattribute__(self, "_loading"):
+            if object.__getattribute__(self, "_loaded"):
+                return
+            found = object.__getattribute__(self, "_load")()
+            for name in ("packs", "sources", "problems", "results"):
+                object.__setattr__(self, name, getattr(found, name))
+            object.__setattr__(self, "_loaded", True)
+
+    def __getattribute__(self, name: str) -> Any:
+        if name in LazyCatalogue._FIELDS and not object.__getattribute__(self, "_loaded"):
+            object.__getattribute__(self, "ensure")()
+        return object.__getattribute__(
+            self, name
+        )  # ':'-separated pack files or folders used instead of every default source
 
 
 @dataclass
@@ -27,13 +62,23 @@ class Services:
     owns_pool: bool = True  # False when the caller shares a pool it will close itself (tests)
 
     @classmethod
-    def default(cls, extra_packs: list[Path] | None = None) -> Services:
+    def default(cls, extra_packs: list[Path] | None = None, lazy: bool = False) -> Services:
+        """The learner's packs, store and judge. Raises StoreError (its message fit to show) when the progress
+        database cannot be used. `lazy`: the packs are discovered on first use (the app's first frame does not
+        wait for them)."""
+
         def start_pool() -> Any:
             from .judge.pool import Pool
 
             return Pool(size=2)
 
-        return cls(discover(extra_packs or []), Store.open_default(), start_pool)
+        store = Store.open_default()
+        extra = extra_packs or []
+        catalogue = LazyCatalogue(lambda: default_catalogue(extra)) if lazy else default_catalogue(extra)
+        return cls(catalogue, store, start_pool)
+
+    def catalogue_ready(self) -> bool:
+        return not isinstance(self.catalogue, LazyCatalogue) or self.catalogue.loaded
 
     def start_judge(self) -> None:
         """Start the pool's workers (they import torch in their own processes); returns at once."""
@@ -74,8 +119,28 @@ class Services:
                 return Result("internal_error", message=f"the judge could not start: {self.pool_error}")
         return self.grader.grade(pack, question, answer, mode=mode, ticked=ticked or ())
 
-    def close(self) -> None:
+    def close(self, wait: float | None = None) -> None:
+        """Close the store and the pool. With `wait`, give the pool that many seconds to stop its workers politely
+        (a worker still importing torch answers late); past it, the pool's exit finalizer kills them when the
+        process ends, so quitting the app never waits on the judge."""
         pool, self._pool = self._pool, None
-        if pool is not None and self.owns_pool:
-            pool.close()
-        self.store.close()
+        try:
+            if pool is not None and self.owns_pool:
+                if wait is None:
+                    pool.close()
+                else:
+                    closer = threading.Thread(target=pool.close, name="pool-close", daemon=True)
+                    closer.start()
+                    closer.join(wait)
+        finally:
+            self.store.close()
+
+
+def default_catalogue(extra_packs: list[Path]) -> Catalogue:
+    """Every default source and `extra_packs`; only the packs listed in QUIZAPP_ONLY_PACKS when it is set (tests
+    and screenshots use it to stay independent of the built-in packs' contents)."""
+    only = os.environ.get(ONLY_PACKS_VARIABLE, "")
+    if only:
+        paths = [Path(part) for part in only.split(os.pathsep) if part]
+        return discover([*paths, *extra_packs], include_defaults=False)
+    return discover(extra_packs)

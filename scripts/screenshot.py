@@ -1,6 +1,6 @@
 """Make the README's screenshot: the ResNet question after submitting an answer with no skip connection.
 
-Runs the real app headless at 100x32 with the real judge, in a throwaway QUIZAPP_HOME, and saves
+Runs the real app headless at 120x34 (the side-by-side layout) with the real judge, in a throwaway QUIZAPP_HOME, and saves
 assets/question-verdict.svg. Usage: `.venv/bin/python scripts/screenshot.py [OUTPUT.svg]`.
 """
 
@@ -14,7 +14,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_OUTPUT = ROOT / "assets" / "question-verdict.svg"
-SIZE = (100, 32)
+SIZE = (120, 34)
 
 
 async def take(output: Path) -> None:
@@ -49,6 +49,8 @@ async def take(output: Path) -> None:
             result = screen.query_one(ResultsPanel).result
             if result is None or result.verdict != "wrong_answer":
                 raise SystemExit(f"expected a wrong answer, got {result}")
+            await pilot.press("ctrl+t")  # a hint, shown at the top of the prompt
+            await pilot.pause()
             # Show the forward() that lacks the skip connection.
             lines = code.splitlines()
             last = max(i for i, line in enumerate(lines) if "return" in line)

@@ -85,9 +85,11 @@ def test_choice_single_select() -> None:
     assert result.score == 1.0
     wrong = grade("feed-forward-container", "modulelist")
     assert wrong.verdict == "wrong_answer"
+    assert wrong.score == 0.0  # a wrong single pick earns nothing, not partial credit
     messages = " ".join(t.message for t in wrong.tests)
     assert "still have to write the loop" in messages  # the chosen option's feedback
-    assert "a correct option you did not select" in messages
+    assert [t.name for t in wrong.tests] == ["option modulelist"]  # the right option is not given away
+    assert "sequential" not in messages
     several = grade("feed-forward-container", "sequential modulelist")
     assert several.verdict == "wrong_answer"
     assert "exactly one" in several.message
@@ -102,8 +104,23 @@ def test_choice_several_correct_options_need_all_of_them() -> None:
     partial = grade("net-defects", "bn2 fc1")
     assert partial.verdict == "wrong_answer"
     assert 0 < (partial.score or 0) < 1
-    failed = [t.name for t in partial.tests if t.status == "fail"]
-    assert failed == ["option view"]
+    assert [t.status for t in partial.tests] == ["pass", "pass"]  # only the learner's picks are judged
+    assert partial.message == "1 correct option not selected"
+    assert "view" not in " ".join(t.message for t in partial.tests)
+    everything = grade("net-defects", " ".join(o.id for o in question.options))
+    assert everything.verdict == "wrong_answer"
+    assert everything.score == 0.0  # ticking every option earns nothing
+
+
+def test_choice_score_rewards_knowledge_not_guessing() -> None:
+    from quizapp.grading.answers import choice_score
+
+    assert choice_score({"a"}, {"b"}, 4, selects_many=False) == 0.0
+    assert choice_score({"a"}, {"a"}, 4, selects_many=False) == 1.0
+    assert choice_score({"a", "b"}, {"a", "b", "c", "d"}, 4, selects_many=True) == 0.0
+    assert choice_score({"a", "b"}, {"a"}, 4, selects_many=True) == 0.5
+    assert choice_score({"a", "b"}, {"a", "c"}, 4, selects_many=True) == 0.0
+    assert choice_score({"a", "b"}, {"a", "b", "c"}, 4, selects_many=True) == 0.5
 
 
 def test_choice_unknown_option_is_named() -> None:
@@ -117,11 +134,48 @@ def test_explain_scores_the_ticked_rubric_points() -> None:
     question = PACK.question("resnet-module-or-sequential")
     assert isinstance(question, model.ExplainQuestion)
     ids = [p.id for p in question.rubric]
-    result = grade("resnet-module-or-sequential", "Sequential only chains...", ticked=ids[:2])
+    half = (len(ids) + 1) // 2
+    result = grade("resnet-module-or-sequential", "Sequential only chains...", ticked=ids[:half])
     assert result.verdict == "accepted"
-    assert result.score == pytest.approx(2 / len(ids))
-    assert [t.status for t in result.tests] == ["pass", "pass"] + ["fail"] * (len(ids) - 2)
+    assert result.score == pytest.approx(half / len(ids))
+    assert [t.status for t in result.tests] == ["pass"] * half + ["fail"] * (len(ids) - half)
+    idk = grade("resnet-module-or-sequential", "idk", ticked=[])
+    assert idk.verdict == "wrong_answer"  # "idk" with nothing ticked is not accepted, and so never solved
+    assert idk.score == 0.0
+    assert f"made 0 of {len(ids)} rubric points" in idk.message
     assert grade("resnet-module-or-sequential", "").verdict == "wrong_answer"
+
+
+def test_result_from_json_is_lossless() -> None:
+    from quizapp.grading.result import Result, TestResult
+
+    original = Result(
+        "syntax_error",
+        tests=[
+            TestResult(
+                "outputs",
+                "fail",
+                "differs",
+                visible=False,
+                check="same",
+                output="printed",
+                line=3,
+                details={"max_abs": 1.5},
+            )
+        ],
+        message="invalid syntax",
+        duration_ms=12.5,
+        jail_mode="full",
+        mode="run",
+        score=0.25,
+        line=4,
+        column=7,
+        stdout="out",
+        stderr="err",
+        traceback="Traceback",
+        revealed={"explanation": "sealed text"},
+    )
+    assert Result.from_json(original.to_json(file="a.py")) == original
 
 
 def test_result_json_carries_the_contract_fields() -> None:

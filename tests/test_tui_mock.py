@@ -16,11 +16,12 @@ import json
 import time
 from collections.abc import Callable, Coroutine
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
 from textual.pilot import Pilot
-from textual.widgets import DataTable, Digits, Markdown, RadioButton, RadioSet, SelectionList, Static, TextArea
+from textual.widgets import DataTable, Digits, Markdown, Static, TextArea
 
 import quizapp.tui.app as app_module
 from quizapp import cli
@@ -34,10 +35,12 @@ from quizapp.tui.screens.home import HomeScreen
 from quizapp.tui.screens.mock import MockOverviewScreen, MockReportScreen
 from quizapp.tui.screens.question import QuestionScreen
 from quizapp.tui.screens.review import ReviewScreen
+from quizapp.tui.widgets.choices import ChoiceList
 
-PACK = "torch-modules"
+PACK = "tui-fixture"
 SIZE = (80, 24)
-CATALOGUE = discover([])
+FIXTURE = Path(__file__).parent / "packs" / "tui-fixture.yaml"  # frozen: the built-in packs keep growing
+CATALOGUE = discover([FIXTURE], include_defaults=False)
 
 # Seed 6 over choice, predict and code draws these three, in this order.
 SEED_ONE_OF_EACH = 6
@@ -94,7 +97,9 @@ def make_app(pool: Any = None, mock: MockConfig | None = None) -> QuizApp:
     """The real store and catalogue; the shared warm judge pool when given (the app must not close it), else no
     judge at all (enough for every kind but code)."""
     factory = (lambda: pool) if pool is not None else None
-    services = Services(discover([]), Store.open_default(), pool_factory=factory, owns_pool=False)
+    services = Services(
+        discover([FIXTURE], include_defaults=False), Store.open_default(), pool_factory=factory, owns_pool=False
+    )
     app = QuizApp(services=services, mock=mock)
     # Every notification, as it is made: the app's own list is filled later (by a message) and expires.
     said: list[str] = []
@@ -152,9 +157,18 @@ def shows_title(shown: str, title: str) -> bool:
 
 
 def report_markdown(app: QuizApp) -> str:
+    """The report as exported (its table has every column); the screen shows the same report, narrower, with each
+    question's answer, checks and reference below."""
+    from quizapp.practice import load_report, render
+
     screen = app.screen
     assert isinstance(screen, MockReportScreen), screen
-    return screen.query_one(Markdown).source
+    shown = screen.query_one(Markdown).source
+    report = load_report(app.services.store, screen.report_id)
+    assert report is not None
+    for line in report.questions:
+        assert f"## {line.number}. {line.title}" in shown and "Your answer:" in shown
+    return render(report, "md")
 
 
 def report_row(markdown: str, question_id: str) -> list[str]:
@@ -211,12 +225,12 @@ async def type_text(pilot: Pilot, text: str) -> None:
 
 
 async def pick_radio(pilot: Pilot, screen: QuestionScreen, option_id: str) -> None:
-    radio_set = screen.query_one("#options", RadioSet)
-    names = [button.name for button in radio_set.query(RadioButton)]
-    radio_set.focus()
+    """Choose one option with the keyboard: from the top, down to it, enter."""
+    choices = screen.query_one("#options", ChoiceList)
+    choices.focus()
     await pilot.pause()
-    steps = names.index(option_id) - (radio_set._selected or 0)
-    await pilot.press(*(["down"] * steps if steps >= 0 else ["up"] * -steps), "enter")
+    steps = [oid for oid, _ in choices.choices].index(option_id)
+    await pilot.press("home", *(["down"] * steps), "enter")
 
 
 async def report_opened(pilot: Pilot, timeout: float = 30) -> MockReportScreen:
@@ -267,11 +281,11 @@ async def test_a_whole_mock_runs_out_of_time_and_hands_in_everything_as_it_stand
         await settle(pilot)
         assert "Handed in." in notifications(app)
         assert session.questions[2].submitted and session.questions[2].verdict == "accepted"
-        assert screen.query_one("#options", RadioSet).disabled, "a handed-in choice is locked"
+        assert screen.query_one("#options", ChoiceList).locked, "a handed-in choice is locked"
         await back(pilot)
         screen = await open_row(pilot, overview, 2)  # reopened, it shows the choice handed in (it did not once)
         assert screen.selected_options() == ["sequential"] and json.loads(session.questions[2].draft) == ["sequential"]
-        assert screen.query_one("#options", RadioSet).disabled
+        assert screen.query_one("#options", ChoiceList).locked
         await back(pilot)
 
         # Wrong: the predict question.
@@ -335,11 +349,16 @@ async def test_a_whole_mock_runs_out_of_time_and_hands_in_everything_as_it_stand
         assert isinstance(screen, QuestionScreen) and screen.index == 0
         editor = screen.query_one("#answer", TextArea)
         assert editor.read_only and editor.text == code.solution
+        said = len(notifications(app))
         await type_text(pilot, "xyz")
         await pilot.press("ctrl+s")
         await settle(pilot)
         assert editor.text == code.solution
-        assert notifications(app)[-1] == "This answer is handed in."
+        from textual.widgets._footer import FooterKey
+
+        offered = [key.description for key in screen.query(FooterKey)]
+        assert "Submit" not in offered and "Run" not in offered, "nothing offered that would be refused"
+        assert len(notifications(app)) == said
         assert "(handed in)" in status_text(screen)
         assert session.questions[0].draft == code.solution
 
@@ -355,21 +374,25 @@ async def test_no_hints_no_solution_no_history_in_a_mock_without_hints() -> None
         overview, session, _ = await started_mock(pilot)
         screen = await open_row(pilot, overview, 0)
         assert screen.question.id == target.id and target.hints
-        await pilot.press("ctrl+g")
+        from textual.widgets._footer import FooterKey
+
+        offered = [key.description for key in screen.query(FooterKey)]
+        assert not {"Hint", "Solution", "History"} & set(offered), "the footer offers nothing that is refused"
+        assert {"Back", "Submit", "Quit", "Help"} <= set(offered)
+        said = len(notifications(app))
+        await pilot.press("ctrl+t")
         await pilot.pause()
-        assert notifications(app)[-1] == "No hints in this mock interview."
         assert screen.query_one("#hints", Markdown).source == ""
         assert session.questions[0].hints_used == 0
         await pilot.press("f3")
         await pilot.pause()
         assert app.screen is screen, "no confirmation, no solution"
-        assert notifications(app)[-1].startswith("No solutions during a mock interview")
         assert screen.query_one("#reveal", Markdown).source == ""
         assert not app.services.store.gave_up(PACK, target.id)
         await pilot.press("ctrl+l")
         await pilot.pause()
         assert app.screen is screen, "no history screen"
-        assert notifications(app)[-1] == "History is for practice mode."
+        assert len(notifications(app)) == said
         await back(pilot)
         assert resume(app.services.store, session.id).questions[0].hints_used == 0
 
@@ -383,15 +406,15 @@ async def test_hints_allowed_are_shown_one_at_a_time_and_counted_in_the_session_
         overview, session, _ = await started_mock(pilot)
         assert "hints allowed" in static_text(overview.query_one("#mock-summary", Static))
         screen = await open_row(pilot, overview, 0)
-        await pilot.press("ctrl+g")
+        await pilot.press("ctrl+t")
         await pilot.pause()
         hints = screen.query_one("#hints", Markdown).source
         assert "**Hint 1.**" in hints and target.hints[0].strip() in hints and "Hint 2" not in hints
         assert session.questions[0].hints_used == 1
-        await pilot.press("ctrl+g")
+        await pilot.press("ctrl+t")
         await pilot.pause()
         assert target.hints[1].strip() in screen.query_one("#hints", Markdown).source
-        await pilot.press("ctrl+g")
+        await pilot.press("ctrl+t")
         await pilot.pause()
         assert notifications(app)[-1] == "No more hints."
         assert session.questions[0].hints_used == 2
@@ -416,12 +439,12 @@ async def test_hints_allowed_are_shown_one_at_a_time_and_counted_in_the_session_
 
 
 async def toggle(pilot: Pilot, screen: QuestionScreen, option_id: str) -> None:
-    """Tick one option of a SelectionList with the keyboard."""
-    options = screen.query_one("#options", SelectionList)
+    """Tick one option with the keyboard."""
+    options = screen.query_one("#options", ChoiceList)
     options.focus()
     await pilot.pause()
     await pilot.press("home")
-    values = [options.get_option_at_index(i).value for i in range(options.option_count)]
+    values = [value for value, _ in options.choices]
     await pilot.press(*["down"] * values.index(option_id), "space")
     await pilot.pause()
 

@@ -107,12 +107,20 @@ DRAFT = "420 1"
 
 def test_a_mock_survives_kill_9_with_its_clock_hand_in_and_draft(tmp_path: Path) -> None:
     home = tmp_path / "home"
-    python = f"QUIZAPP_HOME={shlex.quote(str(home))} {shlex.quote(sys.executable)} -m quizapp"
+    fixture = shlex.quote(str(Path(__file__).resolve().parent / "packs" / "tui-fixture.yaml"))
+    # The frozen fixture pack only: QUIZAPP_PACKS lets the command line find it, QUIZAPP_ONLY_PACKS keeps the app
+    # to it (the built-in packs keep growing, and the seed's draw depends on the questions).
+    python = (
+        f"QUIZAPP_HOME={shlex.quote(str(home))} QUIZAPP_PACKS={fixture} QUIZAPP_ONLY_PACKS={fixture} "
+        f"{shlex.quote(sys.executable)} -m quizapp"
+    )
     terminal = Terminal(f"quizapp-mock-{os.getpid()}", tmp_path / "tmux.sock")
     try:
         terminal.start(ROOT)
         terminal.wait_for("the shell", prompt, timeout=30)
-        terminal.run(f"{python} mock --count 3 --minutes {MINUTES} --seed 7 --kinds choice,predict,code")
+        terminal.run(
+            f"{python} mock --count 3 --minutes {MINUTES} --seed 7 --kinds choice,predict,code --packs tui-fixture"
+        )
         screen = terminal.wait_for(
             "the overview with its clock",
             lambda s: has("Mock interview: 3 questions, 0 handed in")(s) and clock_on_screen(s) is not None,

@@ -17,7 +17,7 @@ from pathlib import Path
 CHILD = r"""
 import asyncio, json, sys, time
 
-from textual.widgets import RadioButton, RadioSet, TextArea
+from textual.widgets import TextArea
 
 from quizapp.tui.app import QuizApp
 from quizapp.tui.screens.home import HomeScreen
@@ -25,30 +25,33 @@ from quizapp.tui.screens.question import QuestionScreen
 
 
 async def main() -> dict:
-    app = QuizApp()
+    from quizapp.services import Services
+
+    app = QuizApp(services=Services.default(lazy=True))
     report = {}
     async with app.run_test(size=(80, 24)) as pilot:
-        while not (isinstance(app.screen, HomeScreen) and app.screen.is_mounted):
+        while not (isinstance(app.screen, HomeScreen) and app.screen.is_mounted and app.services.catalogue_ready()):
             await pilot.pause()
+        await app.workers.wait_for_complete()
         await pilot.pause()
         report["home_at"] = time.monotonic()
         report["rows"] = app.screen.query_one("#questions").row_count
 
-        app.open_question("torch-modules", "feed-forward-container")
+        app.open_question("tui-fixture", "feed-forward-container")
         await pilot.pause()
-        radio_set = app.screen.query_one("#options", RadioSet)
-        names = [button.name for button in radio_set.query(RadioButton)]
-        radio_set.focus()
+        choices = app.screen.query_one("#options")
+        names = [option_id for option_id, _ in choices.choices]
+        choices.focus()
         await pilot.pause()
-        await pilot.press(*["down"] * names.index("sequential"), "enter", "ctrl+s")
+        await pilot.press("home", *["down"] * names.index("sequential"), "enter", "ctrl+s")
         await app.workers.wait_for_complete()
         await pilot.pause()
-        attempts = app.services.store.attempts("torch-modules", "feed-forward-container")
+        attempts = app.services.store.attempts("tui-fixture", "feed-forward-container")
         report["choice_verdicts"] = [attempt.verdict for attempt in attempts]
         await pilot.press("escape")
         await pilot.pause()
 
-        app.open_question("torch-modules", "resnet-residual-block")
+        app.open_question("tui-fixture", "resnet-residual-block")
         await pilot.pause()
         screen = app.screen
         report["resnet_open"] = isinstance(screen, QuestionScreen) and "class ResidualBlock" in screen.query_one(
@@ -67,7 +70,8 @@ print("REPORT " + json.dumps(asyncio.run(main())))
 
 
 def test_the_tui_process_imports_neither_torch_nor_numpy(tmp_path: Path) -> None:
-    env = {**os.environ, "QUIZAPP_HOME": str(tmp_path / "home")}
+    fixture = Path(__file__).resolve().parent / "packs" / "tui-fixture.yaml"
+    env = {**os.environ, "QUIZAPP_HOME": str(tmp_path / "home"), "QUIZAPP_ONLY_PACKS": str(fixture)}
     started = time.monotonic()
     completed = subprocess.run(
         [sys.executable, "-c", CHILD],

@@ -10,6 +10,7 @@ import asyncio
 import functools
 import json
 from collections.abc import Callable, Coroutine
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -21,8 +22,6 @@ from textual.widgets import (
     Input,
     Markdown,
     OptionList,
-    RadioButton,
-    RadioSet,
     Select,
     SelectionList,
     Static,
@@ -38,12 +37,20 @@ from quizapp.tui.screens.help import HelpScreen
 from quizapp.tui.screens.history import HistoryScreen
 from quizapp.tui.screens.home import HomeScreen
 from quizapp.tui.screens.question import QuestionScreen
+from quizapp.tui.widgets.choices import ChoiceList
 from quizapp.tui.widgets.results import ResultsPanel
 
-PACK = "torch-modules"
+PACK = "tui-fixture"
 RESNET = "resnet-residual-block"
 SIZE = (80, 24)
-CATALOGUE = discover([])
+FIXTURE = Path(__file__).parent / "packs" / "tui-fixture.yaml"  # frozen: the built-in packs keep growing
+
+
+def fixture_catalogue() -> Any:
+    return discover([FIXTURE], include_defaults=False)
+
+
+CATALOGUE = fixture_catalogue()
 
 
 def builtin_questions() -> list[Any]:
@@ -69,14 +76,14 @@ def sync(test: Callable[..., Coroutine[Any, Any, None]]) -> Callable[..., None]:
 
 def offline_app() -> QuizApp:
     """No judge at all: the status line stays 'judge: starting…'. For every kind but code."""
-    return QuizApp(services=Services(discover([]), Store.open_default(), pool_factory=None))
+    return QuizApp(services=Services(fixture_catalogue(), Store.open_default(), pool_factory=None))
 
 
 @pytest.fixture
 def judged_app(judge_pool: Any) -> QuizApp:
     """The real, warm, shared pool (the app must not close it)."""
     return QuizApp(
-        services=Services(discover([]), Store.open_default(), pool_factory=lambda: judge_pool, owns_pool=False)
+        services=Services(fixture_catalogue(), Store.open_default(), pool_factory=lambda: judge_pool, owns_pool=False)
     )
 
 
@@ -117,6 +124,20 @@ def markdown_source(screen: Any, selector: str) -> str:
     return screen.query_one(selector, Markdown).source
 
 
+def footer_pairs(app: QuizApp) -> list[tuple[str, str]]:
+    """(key as shown, description) of each key the footer offers."""
+    from textual.widgets._footer import FooterKey
+
+    return [(key.key_display or key.key, key.description) for key in app.screen.query(FooterKey)]
+
+
+def footer_keys(app: QuizApp) -> list[str]:
+    """The descriptions of the keys the footer offers (whatever has focus)."""
+    from textual.widgets._footer import FooterKey
+
+    return [key.description for key in app.screen.query(FooterKey)]
+
+
 def notifications(app: QuizApp) -> list[str]:
     return [notification.message for notification in app._notifications]
 
@@ -149,14 +170,22 @@ async def submit(pilot: Pilot, key: str = "ctrl+s") -> None:
     await settle(pilot)
 
 
-async def pick_radio(pilot: Pilot, screen: QuestionScreen, option_id: str) -> None:
-    """Choose one option of a RadioSet with the keyboard: move the highlight, then enter."""
-    radio_set = screen.query_one("#options", RadioSet)
-    names = [button.name for button in radio_set.query(RadioButton)]
-    radio_set.focus()
+async def pick(pilot: Pilot, screen: QuestionScreen, wanted: set[str]) -> None:
+    """Select exactly `wanted` (option ids) in a choice question with the keyboard: walk the options from the
+    top, enter to toggle."""
+    choices = screen.query_one("#options", ChoiceList)
+    choices.focus()
     await pilot.pause()
-    steps = names.index(option_id) - (radio_set._selected or 0)
-    await pilot.press(*(["down"] * steps if steps >= 0 else ["up"] * -steps), "enter")
+    await pilot.press("home")
+    for option_id, _text in choices.choices:
+        if (option_id in wanted) != (option_id in choices.selected):
+            await pilot.press("enter")
+        await pilot.press("down")
+    assert set(choices.selected) == wanted
+
+
+def letter_of(screen: QuestionScreen, option_id: str) -> str:
+    return screen.query_one("#options", ChoiceList).letter_of(option_id)
 
 
 async def tick(pilot: Pilot, selection_list: SelectionList, wanted: set[str]) -> None:
@@ -280,11 +309,11 @@ async def test_choice_single_right_then_home_shows_it_solved() -> None:
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
         screen = await open_question(pilot, "feed-forward-container")
-        await pick_radio(pilot, screen, "sequential")
+        await pick(pilot, screen, {"sequential"})
         assert screen.selected_options() == ["sequential"]
         await submit(pilot)
         assert verdict_text(screen).startswith("Accepted")
-        assert check_lines(screen) == ["✓ option sequential"]
+        assert check_lines(screen) == [f"✓ option {letter_of(screen, 'sequential')}"]
         assert "## Solution" in markdown_source(screen, "#reveal")
         [attempt] = store_of(app).attempts(PACK, "feed-forward-container")
         assert (attempt.kind, attempt.mode, attempt.verdict, attempt.answer) == (
@@ -310,17 +339,23 @@ async def test_choice_single_wrong() -> None:
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
         screen = await open_question(pilot, "feed-forward-container")
+        footer = footer_keys(app)
+        assert "Run" not in footer and "$EDITOR" not in footer, "Run is not offered on a choice question"
+        assert {"Back", "Submit", "Quit", "Help"} <= set(footer)
         await submit(pilot, "ctrl+r")
-        assert any("Run is for code questions" in message for message in notifications(app))
+        assert notifications(app) == [] and verdict_text(screen).startswith("Submit (ctrl+s)")
         await submit(pilot)
         assert "Select an option first." in notifications(app)
         assert store_of(app).attempts(PACK, "feed-forward-container") == []
-        await pick_radio(pilot, screen, "modulelist")
+        await pick(pilot, screen, {"modulelist"})
         await submit(pilot)
         assert verdict_text(screen).startswith("Wrong answer")
-        lines = check_lines(screen)
-        assert any(line.startswith("✗ option modulelist: modulelist: not correct") for line in lines)
-        assert any("sequential: a correct option you did not select" in line for line in lines)
+        picked = letter_of(screen, "modulelist")
+        assert check_lines(screen) == [
+            f"✗ option {picked}: {picked}) not correct. "
+            + question("feed-forward-container").options[1].feedback.strip()
+        ]
+        assert "sequential" not in verdict_text(screen) + " ".join(check_lines(screen)), "the answer is not given"
         assert markdown_source(screen, "#reveal") == "", "no solution after a wrong answer"
         [attempt] = store_of(app).attempts(PACK, "feed-forward-container")
         assert (attempt.verdict, attempt.answer) == ("wrong_answer", "modulelist")
@@ -341,27 +376,28 @@ async def test_choice_many_right_and_wrong() -> None:
         await pilot.pause()
         target = question("module-sequential-modulelist")
         screen = await open_question(pilot, target.id)
-        options = screen.query_one("#options", SelectionList)
-        # The selector's one-line labels are cut at 80 columns; the prompt lists every option in full.
-        rows = [options.render_line(y).text for y in range(options.scrollable_content_region.height)]
-        assert any(row.rstrip().endswith("…") for row in rows), "the labels are cut (else this check is moot)"
-        prompt = " ".join(markdown_source(screen, "#prompt").split())
-        for option in target.options:
-            assert f"**{option.id}**: {' '.join(option.text.split())}" in prompt
+        options = screen.query_one("#options", ChoiceList)
+        # The options are shown once, in full (wrapped, not cut), lettered in order, without raw backticks.
+        rows = " ".join(options.render_line(y).text for y in range(options.scrollable_content_region.height))
+        assert "…" not in rows and "`" not in rows
+        for index in range(len(options.choices)):
+            assert f"{'abcdefgh'[index]}) " in rows
+        prompt = markdown_source(screen, "#prompt")
+        assert not any(f"**{option.id}**" in prompt for option in target.options), "options are not printed twice"
 
-        await tick(pilot, options, {"a", "c"})  # misses e
+        await pick(pilot, screen, {"a", "c"})  # misses e
         await submit(pilot)
         assert verdict_text(screen).startswith("Wrong answer")
-        assert "score" in verdict_text(screen)
-        assert any("e: a correct option you did not select" in line for line in check_lines(screen))
+        assert "1 correct option not selected" in verdict_text(screen)
+        assert not any(" e" in line or "e)" in line for line in check_lines(screen)), "the missed option is not named"
         # Leaving saves the ticks as a draft; they come back.
         await pilot.press("escape")
         await pilot.pause()
         assert sorted(json.loads(store_of(app).draft(PACK, target.id).text)) == ["a", "c"]
         screen = await open_question(pilot, target.id)
-        options = screen.query_one("#options", SelectionList)
+        options = screen.query_one("#options", ChoiceList)
         assert sorted(options.selected) == ["a", "c"]
-        await tick(pilot, options, {"a", "c", "e"})
+        await pick(pilot, screen, {"a", "c", "e"})
         await submit(pilot)
         assert verdict_text(screen).startswith("Accepted")
         attempts = store_of(app).attempts(PACK, "module-sequential-modulelist")
@@ -437,6 +473,7 @@ async def test_code_resnet_wrong(judged_app: QuizApp) -> None:
         assert app.focused is editor
         await pilot.press("tab")
         assert editor.text.startswith("    import torch"), "tab indents in the code editor"
+        assert ("esc", "Back") in footer_pairs(app), "the footer says how to leave the editor"
         await load_answer(pilot, screen, code)
         await submit(pilot)
         assert verdict == "wrong_answer"
@@ -452,10 +489,7 @@ async def test_code_resnet_wrong(judged_app: QuizApp) -> None:
         assert attempt.result_json["verdict"] == verdict
         assert store_of(app).status(PACK, RESNET) == "attempted"
         assert markdown_source(screen, "#reveal") == ""
-        # Escape first leaves the code editor (tab indents there, as help says), then the screen.
-        await pilot.press("escape")
-        await pilot.pause()
-        assert app.screen is screen and app.focused is not editor
+        # One escape leaves the question, from inside the code editor too.
         await pilot.press("escape")
         await pilot.pause()
         assert isinstance(app.screen, HomeScreen)
@@ -476,8 +510,10 @@ async def test_run_shows_only_the_visible_checks(judged_app: QuizApp) -> None:
         assert [t.check for t in result.tests] == visible and "gradients" not in visible
         lines = check_lines(screen)
         assert len(lines) == 4 and not any("Gradients" in line or "(hidden)" in line for line in lines)
-        # The detached shortcut fails only the hidden gradients check, so Run passes it.
-        assert verdict_text(screen).startswith("Accepted  4/4 checks passed")
+        # The detached shortcut fails only the hidden gradients check, so Run passes it: never "Accepted".
+        assert verdict_text(screen).startswith("Visible checks pass  4/4 checks passed")
+        assert "Submit (ctrl+s) runs the 1 hidden check too" in verdict_text(screen)
+        assert "Accepted" not in verdict_text(screen)
         [attempt] = store_of(app).attempts(PACK, RESNET)
         assert (attempt.mode, attempt.verdict) == ("run", "accepted")
         assert store_of(app).status(PACK, RESNET) == "attempted", "an accepted Run does not solve"
@@ -495,8 +531,8 @@ async def test_leaving_while_grading_still_records_the_attempt(judged_app: QuizA
         await settle(pilot)
         screen = await open_question(pilot, RESNET)
         await load_answer(pilot, screen, RESNET_RIGHT["sequential-body-and-add-inplace"])
-        # Submit, then leave at once (the first escape leaves the code editor, the second the screen).
-        await pilot.press("ctrl+s", "escape", "escape")
+        # Submit, then leave at once (escape leaves, from the editor too).
+        await pilot.press("ctrl+s", "escape")
         await settle(pilot)
         assert isinstance(app.screen, HomeScreen)
         [attempt] = store_of(app).attempts(PACK, RESNET)
@@ -551,7 +587,6 @@ async def test_explain_reveals_the_model_answer_then_records_the_ticked_score() 
         assert app.focused is rubric
         reveal = markdown_source(screen, "#reveal")
         assert reveal.startswith("## Model answer")
-        assert all(point.text.strip() in reveal for point in explain.rubric), "the rubric points in full"
         assert explain.model_answer.strip()[:40] in markdown_source(screen, "#reveal")
         assert [str(rubric.get_option_at_index(i).prompt) for i in range(rubric.option_count)] == [
             p.text.strip() for p in explain.rubric
@@ -563,11 +598,13 @@ async def test_explain_reveals_the_model_answer_then_records_the_ticked_score() 
         await tick(pilot, rubric, ticked)
         await submit(pilot)
         [attempt] = store_of(app).attempts(PACK, explain.id)
-        assert (attempt.kind, attempt.verdict, attempt.score) == ("explain", "accepted", pytest.approx(2 / 5))
+        # Two of five points: under half, so not accepted (and not solved), whatever was written.
+        assert (attempt.kind, attempt.verdict, attempt.score) == ("explain", "wrong_answer", pytest.approx(2 / 5))
         assert attempt.answer == "Skip needs x."
         passed = {t["name"] for t in attempt.result_json["tests"] if t["status"] == "pass"}
         assert passed == ticked
-        assert verdict_text(screen).startswith("Accepted  2/5 checks passed")
+        assert verdict_text(screen).startswith("Wrong answer  2/5 checks passed")
+        assert store_of(app).status(PACK, explain.id) == "attempted"
 
 
 @sync
@@ -581,7 +618,12 @@ async def test_explain_with_nothing_ticked_scores_zero() -> None:
         await submit(pilot)
         [attempt] = store_of(app).attempts(PACK, "functional-calls-lost")
         assert attempt.score == 0
+        assert attempt.verdict == "wrong_answer", '"?" with nothing ticked is not accepted'
         assert all(t["status"] == "fail" for t in attempt.result_json["tests"])
+        assert store_of(app).status(PACK, "functional-calls-lost") != "solved"
+        await pilot.press("escape")
+        await pilot.pause()
+        assert table_rows(app)[f"{PACK}/functional-calls-lost"][0] == "◐"
 
 
 # --- hints, solution, reset -----------------------------------------------------------------------------------
@@ -596,22 +638,22 @@ async def test_hints_one_at_a_time_counted_then_no_more() -> None:
         await pilot.pause()
         screen = await open_question(pilot, target.id)
         assert markdown_source(screen, "#hints") == ""
-        await pilot.press("ctrl+g")
+        await pilot.press("ctrl+t")
         await pilot.pause()
         hints = markdown_source(screen, "#hints")
         assert "**Hint 1.**" in hints and target.hints[0].strip() in hints and "Hint 2" not in hints
         assert store_of(app).hints_revealed(PACK, target.id) == 1
         assert "Hint 1 of 2" in notifications(app)
-        await pilot.press("ctrl+g")
+        await pilot.press("ctrl+t")
         await pilot.pause()
         assert target.hints[1].strip() in markdown_source(screen, "#hints")
         assert store_of(app).hints_revealed(PACK, target.id) == 2
-        await pilot.press("ctrl+g")
+        await pilot.press("ctrl+t")
         await pilot.pause()
         assert "No more hints." in notifications(app)
         assert store_of(app).hints_revealed(PACK, target.id) == 2
         # The attempt counts the hints used; reopening shows them again.
-        await tick(pilot, screen.query_one("#options", SelectionList), {"a"})
+        await pick(pilot, screen, {"a"})
         await submit(pilot)
         [attempt] = store_of(app).attempts(PACK, target.id)
         assert attempt.hints_used == 2
@@ -628,8 +670,8 @@ async def test_solution_before_passing_asks_cancel_records_nothing_confirm_recor
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
         screen = await open_question(pilot, target.id)
-        # Cancelled, with escape or with enter on the focused Cancel: nothing shown, nothing recorded.
-        for cancel in ("escape", "enter"):
+        # Cancelled, with escape or n: nothing shown, nothing recorded.
+        for cancel in ("escape", "n"):
             await pilot.press("f3")
             await pilot.pause()
             assert isinstance(app.screen, ConfirmScreen)
@@ -641,7 +683,7 @@ async def test_solution_before_passing_asks_cancel_records_nothing_confirm_recor
         await pilot.press("f3")
         await pilot.pause()
         assert isinstance(app.screen, ConfirmScreen)
-        await pilot.click("#yes")
+        await pilot.press("enter")  # Enter answers the dialog: the learner asked for the solution
         await pilot.pause()
         assert app.screen is screen
         reveal = markdown_source(screen, "#reveal")
@@ -711,8 +753,11 @@ async def test_a_draft_survives_quitting_and_a_new_app() -> None:
         await pilot.pause()
         assert table_rows(again)[f"{PACK}/{target.id}"][0] == "◐"
         screen = await open_question(pilot, target.id)
-        assert screen.query_one("#answer", TextArea).text == typed
-        assert "Your draft is restored." in notifications(again)
+        editor = screen.query_one("#answer", TextArea)
+        assert editor.text == typed
+        assert any(n.startswith("Your draft is restored") for n in notifications(again))
+        last = editor.document.line_count - 1
+        assert editor.cursor_location == (last, len(editor.document[last])), "typing goes after the old text"
 
 
 @sync
@@ -751,7 +796,7 @@ async def test_the_palette_keeps_what_was_typed() -> None:
         # Another question from the palette: the one being edited is saved first.
         await open_question(pilot, "mlp-stack")
         assert store_of(app).draft(PACK, target.id).text == "# a\n" + target.starter
-        await pilot.press("escape", "escape")  # leave mlp-stack's code editor, then the screen
+        await pilot.press("escape")  # leave mlp-stack, from its code editor
         await pilot.pause()
         assert app.screen is first
 
@@ -784,7 +829,7 @@ async def test_history_lists_attempts_newest_first_and_shows_the_highlighted_ans
         assert static_text(history.query_one("#history-title", Static)) == f"History: {target.title}"
         table = history.query_one("#attempts", DataTable)
         rows = [[str(c) for c in table.get_row_at(i)] for i in range(table.row_count)]
-        assert [row[1:3] for row in rows] == [["submit", "accepted"], ["submit", "wrong_answer"]]
+        assert [row[1:3] for row in rows] == [["submit", "accepted"], ["submit", "wrong"]]
         answer = history.query_one("#attempt-answer", TextArea)
         assert answer.text == "420 2", "the newest attempt is highlighted first"
         shown = history.query_one("#attempt-result", ResultsPanel)
@@ -817,7 +862,7 @@ async def test_selecting_a_check_with_a_line_moves_the_editor_cursor(judged_app:
         assert result is not None
         index, test = next((i, t) for i, t in enumerate(result.tests) if t.line)
         assert code.splitlines()[test.line - 1].strip() == "out = F.relu(self.bn1(self.conv1(x)))"
-        assert editor.cursor_location != (test.line - 1, 0)
+        assert editor.cursor_location[0] != test.line - 1
         checks = screen.query_one(ResultsPanel).query_one("#checks", OptionList)
         assert f"→ line {test.line}" in str(checks.get_option_at_index(index).prompt)
         checks.focus()
@@ -825,7 +870,7 @@ async def test_selecting_a_check_with_a_line_moves_the_editor_cursor(judged_app:
         checks.highlighted = index
         await pilot.press("enter")
         await pilot.pause()
-        assert editor.cursor_location == (test.line - 1, 0)
+        assert editor.cursor_location[0] == test.line - 1
         assert app.focused is editor
         details = static_text(screen.query_one(ResultsPanel).query_one("#details", Static))
         assert "RuntimeError: running_mean should contain" in details
@@ -843,7 +888,7 @@ async def test_a_syntax_error_moves_the_cursor_to_its_line(judged_app: QuizApp) 
         await submit(pilot, "ctrl+r")
         assert verdict_text(screen).startswith("Syntax error")
         assert f"line {line}" in verdict_text(screen)
-        assert editor.cursor_location == (line - 1, 0)
+        assert editor.cursor_location[0] == line - 1
         [attempt] = store_of(app).attempts(PACK, RESNET)
         assert (attempt.mode, attempt.verdict) == ("run", "syntax_error")
 
@@ -913,7 +958,7 @@ async def test_a_grading_failure_shows_an_internal_error_not_a_traceback() -> No
     def broken_pool() -> Any:
         raise OSError("no workers today")
 
-    app = QuizApp(services=Services(discover([]), Store.open_default(), pool_factory=broken_pool))
+    app = QuizApp(services=Services(fixture_catalogue(), Store.open_default(), pool_factory=broken_pool))
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         for _ in range(100):  # the judge starts just after the first frame; its failure shows soon after

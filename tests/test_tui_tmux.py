@@ -1,8 +1,10 @@
 """End to end in a real terminal: `python -m quizapp` in a detached 80x24 tmux session, driven with send-keys and
 read with capture-pane.
 
-The learner filters to the ResNet question, types a wrong answer line by line, submits, reads the verdict, types a
-right one, submits, quits, starts the app again and sees the question solved. Everything waits by polling the
+The learner filters to the ResNet question, asks for a hint and sees it, types a wrong answer line by line in the
+auto-indenting editor, submits, reads the verdict, types a right one, submits, opens the review (the question is
+due: it was failed, then passed with a hint) and finds it fresh, quits, starts the app again and sees the
+question solved. The app runs on the tests' frozen fixture pack (QUIZAPP_ONLY_PACKS). Everything waits by polling the
 screen with generous deadlines; nothing sleeps blindly. The tmux server has its own socket in the test's tmp
 dir, so it cannot touch anyone's sessions, and it is killed at the end whatever happens.
 """
@@ -18,7 +20,10 @@ from pathlib import Path
 from answers import RESNET_RIGHT, RESNET_WRONG
 from tmux_support import Terminal, has, needs_tmux
 
+from quizapp.tui.widgets.editor import INDENT, next_line_indent
+
 ROOT = Path(__file__).resolve().parent.parent
+FIXTURE = Path(__file__).resolve().parent / "packs" / "tui-fixture.yaml"
 
 pytestmark = needs_tmux
 
@@ -30,18 +35,21 @@ def empty_editor(screen: str) -> bool:
 
 
 def type_answer(terminal: Terminal, code: str) -> None:
-    """Clear the editor, then type the answer line by line with explicit indentation.
-
-    The TextArea has no select-all and no auto-indent: go to the top, then ctrl+k kills to the end of the line
-    and, on an empty line, the line itself. Its kill action is async, so wait for the editor to be empty before
-    typing, or a late kill would eat what was typed.
-    """
-    terminal.keys(*["PageUp"] * 6, "Home")
-    terminal.keys(*["C-k"] * 120)
+    """Select all and delete, then type the answer line by line as a learner would in an auto-indenting editor:
+    after Enter the editor keeps the indentation (one level more after a colon), so each line is typed without
+    its indentation, with backspaces to dedent (one level each) or spaces to indent further."""
+    terminal.keys("C-a", "BSpace")
     terminal.wait_for("the editor to be empty", empty_editor)
+    current = ""
     for line in code.rstrip("\n").split("\n"):
-        terminal.text(line)
+        wanted = len(line) - len(line.lstrip(" ")) if line.strip() else len(current)
+        if wanted < len(current):
+            terminal.keys(*["BSpace"] * ((len(current) - wanted + INDENT - 1) // INDENT))
+        elif wanted > len(current):
+            terminal.text(" " * (wanted - len(current)))
+        terminal.text(line.strip())
         terminal.keys("Enter")
+        current = next_line_indent(" " * wanted + line.strip())
 
 
 RESNET_ROW = "Module or Sequential? Build a ResNet residual block"
@@ -53,7 +61,10 @@ def resnet_row(screen: str) -> str:
 
 def test_solve_the_resnet_question_in_a_real_terminal(tmp_path: Path) -> None:
     home = tmp_path / "home"
-    command = f"QUIZAPP_HOME={shlex.quote(str(home))} {shlex.quote(sys.executable)} -m quizapp"
+    command = (
+        f"QUIZAPP_HOME={shlex.quote(str(home))} QUIZAPP_ONLY_PACKS={shlex.quote(str(FIXTURE))} "
+        f"{shlex.quote(sys.executable)} -m quizapp"
+    )
     terminal = Terminal(f"quizapp-test-{os.getpid()}", tmp_path / "tmux.sock")
     try:
         terminal.start(ROOT)
@@ -68,20 +79,42 @@ def test_solve_the_resnet_question_in_a_real_terminal(tmp_path: Path) -> None:
         screen = terminal.wait_for("the filtered table", has("1 shown"))
         assert RESNET_ROW in screen
         terminal.keys("Enter")
-        terminal.wait_for("the ResNet question", has("torch-modules/resnet-residual-block", "class ResidualBlock"))
+        terminal.wait_for("the ResNet question", has("tui-fixture/resnet-residual-block", "class ResidualBlock"))
+        terminal.keys("C-t")  # a hint, shown at the top of the prompt, where the learner looks
+        terminal.wait_for("the first hint", has("Hint 1."))
 
         wrong = RESNET_WRONG["missing-skip"][0]
         type_answer(terminal, wrong)
         last_line = wrong.rstrip("\n").split("\n")[-1].strip()
         terminal.wait_for("the wrong answer typed", has(last_line))
         terminal.keys("C-s")
-        terminal.wait_for("the verdict", has("Wrong answer", "no skip connection"), timeout=90)
+        terminal.wait_for("the verdict", has("Wrong answer", "2/5 checks passed"), timeout=90)
+        terminal.keys("F6")  # from the editor to the results, then zoom them to read every check
+        terminal.keys("F5")
+        terminal.wait_for("every check in full", has("Wrong answer", "no skip connection"))
+        terminal.keys("F5")  # restore the layout
+        terminal.wait_for("the layout restored", has("tui-fixture/resnet-residual-block", "judge: warm"))
+        terminal.keys("F6")  # the prompt
+        terminal.keys("F6")  # the editor again
 
         right = RESNET_RIGHT["identity-and-functional-relu"]
         type_answer(terminal, right)
         terminal.wait_for("the right answer typed", has(right.rstrip("\n").split("\n")[-1].strip()))
         terminal.keys("C-s")
         terminal.wait_for("Accepted", has("Accepted", "5/5 checks passed"), timeout=90)
+
+        # Review: failed, then passed with a hint, the question is due today; it opens fresh (recall).
+        terminal.keys("Escape")
+        terminal.wait_for("the home screen", has(RESNET_ROW, "shown"))
+        terminal.keys("r")
+        terminal.wait_for("the review list", has("Due for review", RESNET_ROW, "1 due for review"))
+        terminal.keys("Enter")
+        screen = terminal.wait_for("the question in review", has("review: answer from memory", "class ResidualBlock"))
+        assert "Accepted" not in screen and "Wrong answer" not in screen, "no old verdict in a review"
+        assert "Solution" not in screen.split("esc Back")[0], "no solution in a review before it is answered"
+        assert "return F.relu(y + self.skip(x))" not in screen, "no old draft in a review"
+        terminal.keys("Escape")
+        terminal.wait_for("the review list again", has("Due for review"))
 
         terminal.keys("C-q")
         terminal.wait_for("the app to quit", lambda screen: screen.rstrip().endswith("$"), timeout=30)

@@ -35,27 +35,35 @@ def grade_choice(question: model.ChoiceQuestion, selected: Iterable[str], pack_i
         return Result("accepted", score=1.0, revealed=sealing.unseal_all(key, question.sealed))
     correct = set(question.correct_ids)
     picked = set(chosen)
+    if not question.selects_many and len(picked) > 1:
+        return Result("wrong_answer", message="select exactly one option", score=0.0)
+    # Only the learner's own picks are judged in the tests: naming the correct options they missed would make
+    # the second try trivial. The full answer comes with the solution.
     tests = []
     for option in question.options:
-        if option.id in picked or option.correct:
-            right = (option.id in picked) == option.correct
-            if option.id in picked:
-                what = "correct" if option.correct else "not correct"
-            else:
-                what = "a correct option you did not select"
+        if option.id in picked:
+            what = "correct" if option.correct else "not correct"
             message = f"{option.id}: {what}" + (f". {option.feedback.strip()}" if option.feedback else "")
-            tests.append(TestResult(name=f"option {option.id}", status="pass" if right else "fail", message=message))
-    if not question.selects_many and len(picked) > 1:
-        return Result("wrong_answer", tests=tests, message="select exactly one option")
+            tests.append(TestResult(f"option {option.id}", "pass" if option.correct else "fail", message))
     verdict = "accepted" if picked == correct else "wrong_answer"
-    return Result(verdict, tests=tests, score=_choice_score(correct, picked, len(question.options)))
+    message = ""
+    missed = len(correct - picked)
+    if verdict == "wrong_answer" and question.selects_many and missed:
+        message = f"{missed} correct option{'' if missed == 1 else 's'} not selected"
+    score = choice_score(correct, picked, len(question.options), question.selects_many)
+    return Result(verdict, tests=tests, message=message, score=score)
 
 
-def _choice_score(correct: set[str], picked: set[str], total: int) -> float:
-    """Partial credit: each option judged right (picked when correct, left when not) counts."""
-    right = sum(1 for option in correct | picked if (option in correct) == (option in picked))
-    wrong_left = total - len(correct | picked)
-    return (right + wrong_left) / total if total else 0.0
+def choice_score(correct: set[str], picked: set[str], total: int, selects_many: bool) -> float:
+    """A single-select answer scores 0 or 1. A tick-all answer scores the share of correct options picked minus
+    the share of wrong options picked, never below 0: ticking every option earns nothing, and random ticking
+    earns nothing on average."""
+    if not selects_many:
+        return 1.0 if picked == correct else 0.0
+    wrong_options = total - len(correct)
+    found = len(picked & correct) / len(correct) if correct else 1.0
+    mistaken = len(picked - correct) / wrong_options if wrong_options else 0.0
+    return max(0.0, found - mistaken)
 
 
 def grade_predict(question: model.PredictQuestion, printed: str, pack_id: str = "") -> Result:
@@ -84,6 +92,9 @@ def grade_predict(question: model.PredictQuestion, printed: str, pack_id: str = 
     )
 
 
+EXPLAIN_PASS_SCORE = 0.5  # an explanation passes when the learner ticks at least half the rubric's points
+
+
 def grade_explain(question: model.ExplainQuestion, text: str, ticked: Iterable[str] = ()) -> Result:
     """An explanation is graded by the learner against the rubric: the score is the points they tick."""
     if not text.strip():
@@ -94,7 +105,17 @@ def grade_explain(question: model.ExplainQuestion, text: str, ticked: Iterable[s
     tests = [
         TestResult(point.id, "pass" if point.id in ticks else "fail", point.text.strip()) for point in question.rubric
     ]
-    return Result("accepted", tests=tests, score=earned / total if total else None)
+    if not total:
+        return Result("accepted", tests=tests)
+    score = earned / total
+    if score >= EXPLAIN_PASS_SCORE:
+        return Result("accepted", tests=tests, score=score)
+    made = sum(1 for point in question.rubric if point.id in ticks)
+    message = (
+        f"your answer made {made} of {len(question.rubric)} rubric points ({score:.0%}); "
+        f"at least {EXPLAIN_PASS_SCORE:.0%} of the points pass"
+    )
+    return Result("wrong_answer", tests=tests, message=message, score=score)
 
 
 # --- printouts -----------------------------------------------------------------------------------------

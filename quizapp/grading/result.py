@@ -45,6 +45,20 @@ class TestResult:
             del data["details"]
         return data
 
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> TestResult:
+        """The inverse of `to_json`."""
+        return cls(
+            name=str(data.get("name", "")),
+            status=data.get("status", "fail"),
+            message=str(data.get("message", "")),
+            visible=bool(data.get("visible", True)),
+            check=str(data.get("check", "")),
+            output=str(data.get("output", "")),
+            line=data.get("line"),
+            details=dict(data.get("details") or {}),
+        )
+
 
 @dataclass
 class Result:
@@ -104,6 +118,27 @@ class Result:
         if self.revealed:
             data["revealed"] = self.revealed
         return data
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Result:
+        """The inverse of `to_json` (the `file` and derived `status` keys are ignored): a stored Result comes back
+        with every field, so a reopened question shows what it showed when graded."""
+        verdict = data.get("verdict", "internal_error")
+        return cls(
+            verdict=verdict,
+            tests=[TestResult.from_json(t) for t in data.get("tests", [])],
+            message=str(data.get("message", "")),
+            duration_ms=float(data.get("duration_ms", 0.0)),
+            jail_mode=str(data.get("jail_mode", "")),
+            mode=str(data.get("mode", "submit")),
+            score=data.get("score"),
+            line=data.get("line"),
+            column=data.get("column"),
+            stdout=str(data.get("stdout", "")),
+            stderr=str(data.get("stderr", "")),
+            traceback=str(data.get("traceback", "")),
+            revealed=dict(data.get("revealed") or {}),
+        )
 
 
 def cut(text: str, limit: int = MAX_OUTPUT_CHARS) -> str:

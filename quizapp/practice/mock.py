@@ -53,6 +53,7 @@ from ..grading.result import Result
 from ..packs import model
 from ..store import Store
 from . import report, review
+from .reference import reference_answer
 from .scoring import Score, answer_points, total_percent
 
 STATE_VERSION = 1
@@ -116,6 +117,8 @@ class MockConfig:
     total_seconds: float | None = None
     hints_allowed: bool = False
     seed: int = field(default_factory=lambda: secrets.randbits(31))
+    hide_verdicts: bool = False  # as in a real interview: verdicts only in the report
+    prefer_unsolved: bool = True  # questions not yet solved, or failed recently, are drawn more often
 
     def __post_init__(self) -> None:
         # Accept any iterable (a list from a form) but keep tuples, so the config stays hashable and frozen.
@@ -148,6 +151,8 @@ class MockConfig:
             "total_seconds": self.total_seconds,
             "hints_allowed": self.hints_allowed,
             "seed": self.seed,
+            "hide_verdicts": self.hide_verdicts,
+            "prefer_unsolved": self.prefer_unsolved,
         }
 
     @classmethod
@@ -160,6 +165,8 @@ class MockConfig:
             total_seconds=data.get("total_seconds"),
             hints_allowed=bool(data.get("hints_allowed", False)),
             seed=int(data["seed"]),
+            hide_verdicts=bool(data.get("hide_verdicts", False)),
+            prefer_unsolved=bool(data.get("prefer_unsolved", False)),  # sessions saved before it drew uniformly
         )
 
 
@@ -177,11 +184,42 @@ def candidates(config: MockConfig, catalogue_packs: Mapping[str, model.Pack]) ->
     ]
 
 
-def draw(config: MockConfig, catalogue_packs: Mapping[str, model.Pack]) -> list[tuple[str, str]]:
-    """`config.count` distinct questions drawn at random with `random.Random(config.seed)`.
+UNSOLVED_WEIGHT = 4.0  # a question not yet solved, or failed in the last FAILED_RECENTLY, is this much likelier
+FAILED_RECENTLY = timedelta(days=7)
 
-    The same seed over the same packs always draws the same questions in the same order. Raises MockError
-    saying how many questions match when fewer than `count` do.
+
+def draw_weights(
+    store: Store, pool: list[tuple[str, str]], now: datetime | None = None
+) -> dict[tuple[str, str], float]:
+    """How likely each question is to be drawn: UNSOLVED_WEIGHT for one not yet solved or whose last Submit,
+    within FAILED_RECENTLY, failed; 1 for the rest."""
+    moment = _utc(now or utc_now())
+    weights: dict[tuple[str, str], float] = {}
+    statuses: dict[str, dict[str, str]] = {}
+    for pack_id, question_id in pool:
+        if pack_id not in statuses:
+            statuses[pack_id] = dict(store.statuses(pack_id))
+        weight = 1.0
+        if statuses[pack_id].get(question_id) != "solved":
+            weight = UNSOLVED_WEIGHT
+        else:
+            submits = [a for a in store.attempts(pack_id, question_id, limit=20) if a.mode == "submit"]
+            if submits and not submits[0].solves and moment - _utc(submits[0].created_at) < FAILED_RECENTLY:
+                weight = UNSOLVED_WEIGHT
+        weights[(pack_id, question_id)] = weight
+    return weights
+
+
+def draw(
+    config: MockConfig,
+    catalogue_packs: Mapping[str, model.Pack],
+    weights: Mapping[tuple[str, str], float] | None = None,
+) -> list[tuple[str, str]]:
+    """`config.count` distinct questions drawn at random with `random.Random(config.seed)`, each with the
+    probability its weight gives (all equal without `weights`).
+
+    The same seed over the same packs and weights always draws the same questions in the same order. Raises
+    MockError saying how many questions match when fewer than `count` do.
     """
     pool = candidates(config, catalogue_packs)
     if len(pool) < config.count:
@@ -189,7 +227,12 @@ def draw(config: MockConfig, catalogue_packs: Mapping[str, model.Pack]) -> list[
             f"only {len(pool)} question(s) match (packs {', '.join(config.packs)}; kinds {', '.join(config.kinds)}; "
             f"difficulties {', '.join(config.difficulties)}), but {config.count} were asked for"
         )
-    return random.Random(config.seed).sample(pool, config.count)
+    chooser = random.Random(config.seed)
+    if not weights or len({weights.get(key, 1.0) for key in pool}) <= 1:
+        return chooser.sample(pool, config.count)
+    # Weighted sampling without replacement (Efraimidis and Spirakis): the largest u ** (1 / weight) win.
+    keyed = sorted(pool, key=lambda key: chooser.random() ** (1.0 / max(weights.get(key, 1.0), 1e-9)), reverse=True)
+    return keyed[: config.count]
 
 
 # --- per-question state -----------------------------------------------------------------------------------
@@ -219,6 +262,7 @@ class MockQuestion:
     auto_submitted: bool = False  # handed in by the session's end, not by the learner
     seconds: float = 0.0  # time spent on it, closed intervals only (see MockSession.time_spent)
     hints_used: int = 0
+    reference: str = ""  # the reference answer as text, for the report
 
     @property
     def key(self) -> tuple[str, str]:
@@ -251,6 +295,7 @@ class MockQuestion:
             "auto_submitted": self.auto_submitted,
             "seconds": self.seconds,
             "hints_used": self.hints_used,
+            "reference": self.reference,
         }
 
     @classmethod
@@ -272,6 +317,7 @@ class MockQuestion:
             auto_submitted=bool(data.get("auto_submitted", False)),
             seconds=float(data.get("seconds", 0.0)),
             hints_used=int(data.get("hints_used", 0)),
+            reference=str(data.get("reference", "")),
         )
 
     @classmethod
@@ -291,6 +337,7 @@ class MockQuestion:
             hints_available=len(question.hints),
             check_points=check_points,
             draft=starter,
+            reference=reference_answer(question),
         )
 
 
@@ -334,7 +381,8 @@ class MockSession:
         running = store.mock_sessions(finished=False, limit=1)
         if running:
             raise MockError(f"mock interview {running[0].id} is still running: resume or finish it first")
-        picked = draw(config, catalogue_packs)
+        weights = draw_weights(store, candidates(config, catalogue_packs)) if config.prefer_unsolved else None
+        picked = draw(config, catalogue_packs, weights)
         questions = [MockQuestion.from_question(p, catalogue_packs[p].question(q)) for p, q in picked]
         started = _utc(now if now is not None else clock())
         total = config.total_seconds

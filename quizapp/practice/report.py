@@ -46,6 +46,9 @@ class QuestionLine:
     hints_used: int
     auto_submitted: bool  # handed in as it stood when the session ended
     message: str = ""
+    answer: str = ""  # the text handed in
+    checks: tuple[dict[str, str], ...] = ()  # each check's name, status and message, in the pack's order
+    reference: str = ""  # the reference answer (solution, printout, correct options, model answer)
 
 
 @dataclass(frozen=True)
@@ -109,7 +112,9 @@ class Report:
             time_used_seconds=float(data["time_used_seconds"]),
             ran_out_of_time=bool(data["ran_out_of_time"]),
             percent=float(data["percent"]),
-            questions=tuple(QuestionLine(**line) for line in data["questions"]),
+            questions=tuple(
+                QuestionLine(**{**line, "checks": tuple(line.get("checks", ()))}) for line in data["questions"]
+            ),
             comparison=Comparison(**comparison),
             settings=dict(data["settings"]),
         )
@@ -137,6 +142,16 @@ def build_report(store: Store, session: MockSession) -> Report:
             hints_used=item.hints_used,
             auto_submitted=item.auto_submitted,
             message=(item.result or {}).get("message", ""),
+            answer=item.answer if item.answer is not None else "",
+            checks=tuple(
+                {
+                    "name": str(t.get("name", "")),
+                    "status": str(t.get("status", "")),
+                    "message": str(t.get("message", "")),
+                }
+                for t in (item.result or {}).get("tests", [])
+            ),
+            reference=item.reference,
         )
         for number, item in enumerate(session.questions, start=1)
     )
@@ -263,6 +278,15 @@ def comparison_text(report: Report) -> str:
     )
 
 
+CHECK_MARKS = {"pass": "✓", "fail": "✗", "error": "!"}
+
+
+def _fenced(text: str, kind: str) -> str:
+    language = "python" if kind in ("code", "fix") else "text"
+    fence = "````" if "```" in text else "```"
+    return f"{fence}{language}\n{text.rstrip()}\n{fence}"
+
+
 def _md_cell(text: str) -> str:
     return text.replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
 
@@ -286,10 +310,38 @@ def _markdown(report: Report) -> str:
             f"{line.difficulty} | {verdict_words(line)} | {line.points:.2f} | "
             f"{duration(line.seconds)} ({line.minutes:g} min) | {line.hints_used} |"
         )
+    for line in report.questions:
+        lines += ["", f"## {line.number}. {line.title}", "", f"**{verdict_words(line)}**, {line.points:.2f} points."]
+        if line.message:
+            lines += ["", line.message]
+        lines += ["", "Your answer:", "", _fenced(line.answer or "(nothing)", line.kind)]
+        if line.checks:
+            lines += [""] + [
+                f"- {CHECK_MARKS.get(c['status'], '?')} {c['name']}" + (f": {c['message']}" if c["message"] else "")
+                for c in line.checks
+            ]
+        if line.reference:
+            lines += ["", "Reference:", "", _fenced(line.reference, line.kind)]
     if report.comparison.previous:
         lines += ["", "## Earlier mocks", "", "| Finished | Score |", "|---|---|"]
         lines += [f"| {_when(e.finished_at)} | {e.percent:.1f}% |" for e in report.comparison.previous]
     return "\n".join(lines) + "\n"
+
+
+def screen_markdown(report: Report) -> str:
+    """The report for an 80-column screen: a narrow table, then each question in full (answer, checks,
+    reference)."""
+    full = _markdown(report)
+    table_start = full.index("| # |")
+    table_end = full.index("\n\n", table_start)
+    rows = ["| # | Question | Verdict | Points | Time |", "|--:|---|---|--:|--:|"]
+    for line in report.questions:
+        title = line.title if len(line.title) <= 28 else line.title[:27] + "…"
+        rows.append(
+            f"| {line.number} | {_md_cell(title)} | {verdict_words(line)} | {line.points:.2f} | "
+            f"{duration(line.seconds)} |"
+        )
+    return full[:table_start] + "\n".join(rows) + full[table_end:]
 
 
 _STYLE = """
@@ -324,6 +376,20 @@ def _html(report: Report) -> str:
             f'<td class="num">{line.hints_used}</td>'
             "</tr>"
         )
+    details = []
+    for line in report.questions:
+        checks = "".join(
+            f"<li>{esc(CHECK_MARKS.get(c['status'], '?'))} {esc(c['name'])}"
+            + (f": {esc(c['message'])}" if c["message"] else "")
+            + "</li>"
+            for c in line.checks
+        )
+        details.append(
+            f"<h2>{line.number}. {esc(line.title)}</h2>\n<p>{esc(verdict_words(line))}, {line.points:.2f} points</p>\n"
+            f"<p>Your answer:</p><pre>{esc(line.answer or '(nothing)')}</pre>\n"
+            + (f"<ul>{checks}</ul>\n" if checks else "")
+            + (f"<p>Reference:</p><pre>{esc(line.reference)}</pre>\n" if line.reference else "")
+        )
     earlier = ""
     if report.comparison.previous:
         earlier_rows = "".join(
@@ -345,6 +411,7 @@ def _html(report: Report) -> str:
         "<table><thead><tr><th>#</th><th>Question</th><th>Kind</th><th>Difficulty</th><th>Verdict</th>"
         "<th>Points</th><th>Time (estimate)</th><th>Hints</th></tr></thead>\n"
         f"<tbody>{''.join(rows)}</tbody></table>\n"
+        f"{''.join(details)}"
         f"{earlier}"
         "</body>\n</html>\n"
     )

@@ -3,7 +3,8 @@
 Plain Python: no textual, no torch. The store keeps each card as the scheduler's own JSON (`Card.to_dict()`,
 read back with `Card.from_dict()`; never pickle) together with a log of every review.
 
-The rating comes from the outcome of an answer, not from the learner's say-so:
+The rating comes from the outcome of an answer (a passed choice or explain card in a review sitting may take the
+learner's own rating instead, see practice/sheet.py; giving up rates Again):
 
 - failed (not accepted; an explain answer scoring under half its rubric) -> Again
 - passed, but with hints or slowly (more than 1.5x the question's `minutes` estimate) -> Hard
@@ -92,19 +93,23 @@ def record_outcome(
     *,
     minutes: float | None,
     source: str | None = None,
+    rating: Rating | None = None,
 ) -> ReviewCardRecord | None:
     """Review a question's card with the rating its outcome earns, and save it (one transaction).
 
     `result` is the Result (or its `to_json()`); `hints_used` the hints revealed before answering; `seconds` the
     time spent on the question (None if unknown); `first_try` whether this was the learner's first Submit on it
     in this sitting; `minutes` the question's estimate. `source`, if given, makes the outcome count once (a
-    second call with the same source changes nothing). Returns the saved card, or None when nothing was recorded
+    second call with the same source changes nothing). `rating`, if given, replaces the rating the outcome earns
+    (the learner's own rating of a passed card; Again after giving up). Returns the saved card, or None when
+    nothing was recorded
     (an internal error, or a source already counted).
     """
     verdict = result.verdict if isinstance(result, Result) else result.get("verdict")
     if verdict == "internal_error":
         return None
-    rating = rating_for(result, hints_used=hints_used, seconds=seconds, first_try=first_try, minutes=minutes)
+    if rating is None:
+        rating = rating_for(result, hints_used=hints_used, seconds=seconds, first_try=first_try, minutes=minutes)
     moment = (now or datetime.now(UTC)).astimezone(UTC)
 
     def change(stored: dict[str, Any] | None) -> ReviewChange:

@@ -92,8 +92,9 @@ class Attempt:
 
     @property
     def solves(self) -> bool:
-        """Whether this attempt marks the question solved: an accepted Submit (an accepted Run does not)."""
-        return self.mode == "submit" and self.verdict == "accepted"
+        """Whether this attempt marks the question solved: an accepted Submit made before the solution was shown
+        (an accepted Run does not, nor an answer typed in after giving up)."""
+        return self.mode == "submit" and self.verdict == "accepted" and not self.gave_up
 
     @property
     def elapsed(self) -> timedelta | None:
@@ -489,14 +490,15 @@ class Store:
         row = db.execute(
             """
             SELECT 1 FROM attempts
-            WHERE pack_id = ? AND question_id = ? AND mode = 'submit' AND verdict = 'accepted' LIMIT 1
+            WHERE pack_id = ? AND question_id = ? AND mode = 'submit' AND verdict = 'accepted' AND gave_up = 0 LIMIT 1
             """,
             (pack_id, question_id),
         ).fetchone()
         return row is not None
 
     def status(self, pack_id: str, question_id: str) -> QuestionStatus:
-        """'solved' if some Submit was accepted; 'attempted' if there is a draft or any attempt; else 'new'.
+        """'solved' if some Submit was accepted before the solution was shown; 'attempted' if there is a draft or
+        any attempt; else 'new'.
 
         Hints revealed and gave-up marks alone leave a question 'new'.
         """
@@ -505,7 +507,7 @@ class Store:
                 """
                 SELECT
                     EXISTS (SELECT 1 FROM attempts WHERE pack_id = :p AND question_id = :q
-                            AND mode = 'submit' AND verdict = 'accepted'),
+                            AND mode = 'submit' AND verdict = 'accepted' AND gave_up = 0),
                     EXISTS (SELECT 1 FROM attempts WHERE pack_id = :p AND question_id = :q)
                     OR EXISTS (SELECT 1 FROM drafts WHERE pack_id = :p AND question_id = :q)
                 """,
@@ -521,7 +523,7 @@ class Store:
             rows = db.execute(
                 """
                 SELECT question_id, max(solved) AS solved FROM (
-                    SELECT question_id, max(mode = 'submit' AND verdict = 'accepted') AS solved
+                    SELECT question_id, max(mode = 'submit' AND verdict = 'accepted' AND gave_up = 0) AS solved
                         FROM attempts WHERE pack_id = :p GROUP BY question_id
                     UNION ALL
                     SELECT question_id, 0 FROM drafts WHERE pack_id = :p

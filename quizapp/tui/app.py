@@ -9,13 +9,12 @@ from textual.binding import Binding
 
 from ..practice import MockConfig, MockError, MockSession, active_session
 from ..services import Services
+from ..store import StoreError
 from .commands import QuestionCommands, ScreenActions
-from .screens.help import HelpScreen
 from .screens.home import HomeScreen
-from .screens.mock import MockOverviewScreen, MockReportScreen, MockSetupScreen
-from .screens.review import ReviewScreen
 
 FIRST_FRAME_SECONDS = 0.3  # the judge starts after this, once the first frame is on screen
+QUIT_WAIT_SECONDS = 0.2  # quitting gives the judge this long to stop politely; then its workers are killed
 
 
 class QuizApp(App[None]):
@@ -45,8 +44,14 @@ class QuizApp(App[None]):
         # The judge's workers import torch in their own processes, CPU-bound on every core: start them just
         # after the first frame is drawn, so the list appears at once.
         self.set_timer(FIRST_FRAME_SECONDS, self._start_judge)
-        session = active_session(self.services.store)
+        try:
+            session = active_session(self.services.store)
+        except StoreError as error:
+            self.notify(str(error), severity="error", timeout=15)
+            return
         if session is not None:  # a mock interview was running when the app stopped: its clock went on
+            from .screens.mock import MockOverviewScreen
+
             self.notify("Your mock interview is resumed; its clock kept running.", timeout=4)
             self.push_screen(MockOverviewScreen(session))
         elif self.start_with_mock is not None:
@@ -56,10 +61,13 @@ class QuizApp(App[None]):
 
     def _start_judge(self) -> None:
         self.run_worker(self.services.start_judge, thread=True, group="judge-start", exit_on_error=False)
+        self.run_worker(warm_up, thread=True, group="warm-up", exit_on_error=False)
 
     # --- mock interviews and review ------------------------------------------------------------------
 
     def action_mock(self) -> None:
+        from .screens.mock import MockOverviewScreen, MockSetupScreen
+
         session = active_session(self.services.store)
         if session is not None:
             self.push_screen(MockOverviewScreen(session))
@@ -67,9 +75,13 @@ class QuizApp(App[None]):
             self.push_screen(MockSetupScreen())
 
     def action_review(self) -> None:
+        from .screens.review import ReviewScreen
+
         self.push_screen(ReviewScreen())
 
     def start_mock(self, config: MockConfig) -> None:
+        from .screens.mock import MockOverviewScreen
+
         try:
             session = MockSession.start(self.services.store, config, self.services.catalogue.packs)
         except MockError as error:
@@ -86,6 +98,8 @@ class QuizApp(App[None]):
         self.push_screen(QuestionScreen(pack, pack.question(item.question_id), mock=session, index=index))
 
     def show_mock_report(self, report_id: str) -> None:
+        from .screens.mock import MockReportScreen
+
         self.go_home()
         self.push_screen(MockReportScreen(report_id))
 
@@ -105,10 +119,12 @@ class QuizApp(App[None]):
                 save()
 
     def action_help(self) -> None:
+        from .screens.help import HelpScreen
+
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen())
 
-    def open_question(self, pack_id: str, question_id: str) -> None:
+    def open_question(self, pack_id: str, question_id: str, review: bool = False) -> None:
         from .screens.question import QuestionScreen
 
         self.save_drafts()  # a screen opened now reads the latest text from the store
@@ -116,11 +132,54 @@ class QuizApp(App[None]):
         if isinstance(current, QuestionScreen) and (current.pack.id, current.question.id) == (pack_id, question_id):
             return  # already open: keep the editor as it is
         pack = self.services.catalogue.packs[pack_id]
-        self.push_screen(QuestionScreen(pack, pack.question(question_id)))
+        self.push_screen(QuestionScreen(pack, pack.question(question_id), review=review))
+
+    def open_next(self, pack_id: str | None, question_id: str | None, unsolved: bool) -> None:
+        """The question after this one in the list (or the next not yet solved), in place of the open one."""
+        from ..practice.navigation import next_question
+        from .screens.question import QuestionScreen
+
+        current = (pack_id, question_id) if pack_id and question_id else None
+        found = next_question(self.services.store, self.services.catalogue.packs, current, unsolved)  # type: ignore[arg-type]
+        if found is None:
+            self.notify("Every other question is solved." if unsolved else "No other question.")
+            return
+        if isinstance(self.screen, QuestionScreen):
+            self.screen.save_draft()
+            self.pop_screen()
+        self.open_question(*found)
+
+    def continue_last(self) -> None:
+        from ..practice.navigation import last_touched
+
+        found = last_touched(self.services.store, self.services.catalogue.packs)
+        if found is None:
+            self.notify("Nothing to continue yet: open a question with Enter.")
+            return
+        self.open_question(*found)
 
     def on_unmount(self) -> None:
-        self.services.close()
+        self.services.close(wait=QUIT_WAIT_SECONDS)
+
+
+def warm_up() -> None:
+    """After the first frame: import what opening a question needs (the screen's modules, the Python grammar for
+    the editor's highlighting), so the first question opens as fast as the next."""
+    from textual._tree_sitter import get_language
+
+    from .screens import history, question  # noqa: F401
+    from .screens.help import HelpScreen  # noqa: F401
+
+    get_language("python")
 
 
 def run(extra_packs: list[Path] | None = None, mock: MockConfig | None = None, review: bool = False) -> None:
-    QuizApp(extra_packs=extra_packs, mock=mock, review=review).run()
+    """Start the app. A progress database that cannot be used is reported in one message, never a traceback."""
+    import sys
+
+    try:
+        services = Services.default(extra_packs, lazy=True)
+    except StoreError as error:
+        print(f"quizapp: {error}", file=sys.stderr)
+        raise SystemExit(2) from None
+    QuizApp(services=services, mock=mock, review=review).run()

@@ -11,7 +11,12 @@ from textual.widgets import Button, Static
 
 
 class ConfirmScreen(ModalScreen[bool]):
-    BINDINGS = [Binding("escape", "cancel", "Cancel"), Binding("y", "confirm", "Yes", show=False)]
+    """Enter answers the focused button (the action, by default: the learner asked for it); escape cancels."""
+
+    BINDINGS = [
+        Binding("escape,n", "cancel", "Cancel"),
+        Binding("y", "confirm", "Yes", show=False),
+    ]
 
     def __init__(self, question: str, yes: str = "Yes") -> None:
         super().__init__()
@@ -22,11 +27,11 @@ class ConfirmScreen(ModalScreen[bool]):
         with Vertical(id="confirm"):
             yield Static(self.question)
             with Horizontal():
-                yield Button(self.yes, variant="warning", id="yes")
-                yield Button("Cancel", id="no")
+                yield Button(f"{self.yes} (enter)", variant="warning", id="yes")
+                yield Button("Cancel (esc)", id="no")
 
     def on_mount(self) -> None:
-        self.query_one("#no", Button).focus()
+        self.query_one("#yes", Button).focus()
 
     @on(Button.Pressed)
     def _pressed(self, event: Button.Pressed) -> None:

@@ -9,10 +9,22 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static, TextArea
 
-from ...grading.result import Result, TestResult
+from ...grading.result import Result
 from ...packs import model
+from ...practice.sheet import visible_only_pass
 from ..widgets.results import ResultsPanel
 from ..widgets.status import StatusLine
+
+SHORT = {
+    "accepted": "accepted",
+    "wrong_answer": "wrong",
+    "runtime_error": "error",
+    "syntax_error": "syntax",
+    "time_limit": "too slow",
+    "memory_limit": "memory",
+    "output_limit": "output",
+    "internal_error": "not graded",
+}
 
 
 class HistoryScreen(Screen[None]):
@@ -32,19 +44,24 @@ class HistoryScreen(Screen[None]):
                 yield TextArea("", id="attempt-answer", read_only=True, show_line_numbers=True)
                 yield ResultsPanel(id="attempt-result")
         yield StatusLine(id="status-line")
-        yield Footer()
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         table = self.query_one(DataTable)
         table.add_columns("when", "mode", "verdict", "score", "hints", "ms")
+        self.set_class(self.size.width >= 120, "wide")
         store = self.app.services.store  # type: ignore[attr-defined]
         self.attempts = store.attempts(self.pack.id, self.question.id)
         for attempt in self.attempts:
             score = "" if attempt.score is None else f"{attempt.score:.0%}"
+            result = Result.from_json(attempt.result_json)
+            verdict = "visible ✓" if visible_only_pass(self.question, result) else SHORT.get(attempt.verdict, "?")
+            if attempt.gave_up and attempt.mode == "submit":
+                verdict += " (gave up)"
             table.add_row(
-                attempt.created_at.astimezone().strftime("%d %b %H:%M:%S"),
+                attempt.created_at.astimezone().strftime("%d %b %H:%M"),
                 attempt.mode,
-                attempt.verdict,
+                verdict,
                 score,
                 str(attempt.hints_used),
                 f"{attempt.duration_ms:.0f}",
@@ -61,35 +78,13 @@ class HistoryScreen(Screen[None]):
         if attempt is None:
             return
         self.query_one("#attempt-answer", TextArea).load_text(attempt.answer)
-        self.query_one("#attempt-result", ResultsPanel).show(result_from_json(attempt.result_json))
+        result = Result.from_json(attempt.result_json)
+        self.query_one("#attempt-result", ResultsPanel).show(
+            result, visible_only=visible_only_pass(self.question, result)
+        )
+
+    def on_resize(self) -> None:
+        self.set_class(self.size.width >= 120, "wide")
 
     def action_back(self) -> None:
         self.dismiss()
-
-
-def result_from_json(data: dict) -> Result:  # type: ignore[type-arg]
-    """A Result rebuilt from its stored JSON (Result.to_json), enough to show it again."""
-    tests = [
-        TestResult(
-            name=t.get("name", ""),
-            status=t.get("status", "fail"),
-            message=t.get("message", ""),
-            visible=t.get("visible", True),
-            check=t.get("check", ""),
-            output=t.get("output", ""),
-            line=t.get("line"),
-        )
-        for t in data.get("tests", [])
-    ]
-    return Result(
-        data.get("verdict", "internal_error"),
-        tests=tests,
-        message=data.get("message", ""),
-        duration_ms=data.get("duration_ms", 0.0),
-        jail_mode=data.get("jail_mode", ""),
-        mode=data.get("mode", "submit"),
-        score=data.get("score"),
-        stdout=data.get("stdout", ""),
-        stderr=data.get("stderr", ""),
-        traceback=data.get("traceback", ""),
-    )

@@ -19,7 +19,9 @@ DIFFICULTIES = ("easy", "medium", "hard")
 class HomeScreen(Screen[None]):
     BINDINGS = [
         Binding("slash", "focus_filter", "Filter"),
-        Binding("m", "app.mock", "Mock interview"),
+        Binding("c", "continue", "Continue"),
+        Binding("n", "next_unsolved", "Next unsolved"),
+        Binding("m", "app.mock", "Mock"),
         Binding("r", "app.review", "Review"),
         Binding("escape", "clear_filter", "Clear filter", show=False),
     ]
@@ -27,13 +29,13 @@ class HomeScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         yield Header()
         with Horizontal(id="filters"):
-            yield Input(placeholder="filter: words in title, id, kind or tags", id="filter")
-            yield Select([(t, t) for t in self._tags()], prompt="any tag", id="tag")
-            yield Select([(d, d) for d in DIFFICULTIES], prompt="any level", id="difficulty")
-            yield Select([(s, s) for s in STATUS_MARK], prompt="any status", id="status")
+            yield Input(placeholder="/ filter by words", id="filter", compact=True)
+            yield Select([], prompt="any tag", id="tag", compact=True)
+            yield Select([(d, d) for d in DIFFICULTIES], prompt="any level", id="difficulty", compact=True)
+            yield Select([(s, s) for s in STATUS_MARK], prompt="any status", id="status", compact=True)
         yield DataTable(id="questions", cursor_type="row", zebra_stripes=True)
         yield StatusLine(id="status-line")
-        yield Footer()
+        yield Footer(compact=True)
 
     def _tags(self) -> list[str]:
         tags = {tag for pack in self._packs() for q in pack.questions for tag in q.tags}
@@ -49,14 +51,36 @@ class HomeScreen(Screen[None]):
         table.add_column("level", key="level", width=6)
         table.add_column("min", key="minutes", width=3)
         table.add_column("question", key="title")
-        self.refill()
         table.focus()
+        services = self.app.services  # type: ignore[attr-defined]
+        if services.catalogue_ready():
+            self._packs_loaded()
+        else:  # the first frame does not wait for the packs: they load in a worker
+            self.query_one(StatusLine).context = "loading the question packs…"
+            self.run_worker(self._load_packs, thread=True, group="packs", exit_on_error=False)
+
+    def _load_packs(self) -> None:
+        self.app.services.catalogue.ensure()  # type: ignore[attr-defined]
+        self.app.call_from_thread(self._packs_loaded)
+
+    def _packs_loaded(self) -> None:
+        self.query_one("#tag", Select).set_options([(t, t) for t in self._tags()])
+        self.refill()
 
     def on_screen_resume(self) -> None:
-        self.refill()
+        if self.app.services.catalogue_ready():  # type: ignore[attr-defined]
+            self.refill()
 
     def refill(self) -> None:
         """Rebuild the table from the packs, the store's statuses and the filters; keep the cursor's row."""
+        from ...store import StoreError
+
+        try:
+            self._refill()
+        except StoreError as error:
+            self.notify(str(error), severity="error", timeout=15)
+
+    def _refill(self) -> None:
         table = self.query_one(DataTable)
         store = self.app.services.store  # type: ignore[attr-defined]
         keep = None
@@ -108,7 +132,8 @@ class HomeScreen(Screen[None]):
     @on(Input.Changed, "#filter")
     @on(Select.Changed)
     def _filters_changed(self) -> None:
-        self.refill()
+        if self.app.services.catalogue_ready():  # type: ignore[attr-defined]
+            self.refill()
 
     @on(Input.Submitted, "#filter")
     def _filter_done(self) -> None:
@@ -119,8 +144,21 @@ class HomeScreen(Screen[None]):
         pack_id, _, question_id = str(event.row_key.value).partition("/")
         self.app.open_question(pack_id, question_id)  # type: ignore[attr-defined]
 
+    def action_continue(self) -> None:
+        self.app.continue_last()  # type: ignore[attr-defined]
+
+    def action_next_unsolved(self) -> None:
+        current = None
+        table = self.query_one(DataTable)
+        if table.row_count:
+            key = str(table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value)
+            current = key.partition("/")[::2]
+        self.app.open_next(*(current or (None, None)), unsolved=True)  # type: ignore[attr-defined]
+
     def action_focus_filter(self) -> None:
-        self.query_one("#filter", Input).focus()
+        # At once, not after the next refresh: the keys typed right after '/' belong to the filter (a late focus
+        # let 'r' of "resnet" open the review).
+        self.set_focus(self.query_one("#filter", Input))
 
     def action_clear_filter(self) -> None:
         self.query_one("#filter", Input).value = ""

@@ -28,7 +28,8 @@ from textual.widgets import (
 from textual.widgets.selection_list import Selection
 
 from ...grading.result import Result
-from ...practice import MockConfig, MockError, MockSession, load_report, render
+from ...practice import MockConfig, MockError, MockSession, load_report
+from ...practice.report import screen_markdown
 from ..widgets.status import StatusLine
 from .confirm import ConfirmScreen
 
@@ -63,26 +64,33 @@ class MockSetupScreen(Screen[None]):
         with VerticalScroll(id="mock-setup"):
             yield Static("A mock interview: a clock, no solutions, a report at the end.", id="mock-intro")
             with Horizontal(classes="mock-row"):
-                with Vertical():
+                with Vertical(classes="mock-list packs"):
                     yield Label("Packs")
-                    yield SelectionList[str](*[Selection(p.title, p.id, True) for p in packs], id="mock-packs")
-                with Vertical():
+                    yield SelectionList[str](
+                        *[Selection(p.title, p.id, True) for p in packs], id="mock-packs", compact=True
+                    )
+                with Vertical(classes="mock-list"):
                     yield Label("Kinds")
-                    yield SelectionList[str](*[Selection(k, k, True) for k in KINDS], id="mock-kinds")
-                with Vertical():
+                    yield SelectionList[str](*[Selection(k, k, True) for k in KINDS], id="mock-kinds", compact=True)
+                with Vertical(classes="mock-list"):
                     yield Label("Levels")
-                    yield SelectionList[str](*[Selection(level, level, True) for level in LEVELS], id="mock-levels")
-            with Horizontal(classes="mock-row"):
+                    yield SelectionList[str](
+                        *[Selection(level, level, True) for level in LEVELS], id="mock-levels", compact=True
+                    )
+            with Horizontal(classes="mock-row mock-numbers"):
                 yield Label("Questions")
-                yield Input("3", id="mock-count", type="integer")
+                yield Input("3", id="mock-count", type="integer", compact=True)
                 yield Label("Minutes")
-                yield Input("", id="mock-minutes", type="number", placeholder="from estimates")
+                yield Input("", id="mock-minutes", type="number", placeholder="estimates", compact=True)
                 yield Label("Seed")
-                yield Input("", id="mock-seed", type="integer", placeholder="random")
-            yield Checkbox("Hints allowed", False, id="mock-hints")
-            yield Button("Start (ctrl+s)", variant="primary", id="mock-start")
+                yield Input("", id="mock-seed", type="integer", placeholder="random", compact=True)
+            with Horizontal(classes="mock-row mock-switches"):
+                yield Checkbox("Hints allowed", False, id="mock-hints", compact=True)
+                yield Checkbox("Hide verdicts until hand-in", False, id="mock-hide", compact=True)
+                yield Checkbox("Favour unsolved", True, id="mock-favour", compact=True)
+            yield Button("Start (ctrl+s)", variant="primary", id="mock-start", compact=True)
         yield StatusLine(id="status-line")
-        yield Footer()
+        yield Footer(compact=True)
 
     def config(self) -> MockConfig:
         def number(selector: str) -> str:
@@ -98,6 +106,8 @@ class MockSetupScreen(Screen[None]):
             difficulties=tuple(self.query_one("#mock-levels", SelectionList).selected),
             total_seconds=float(minutes) * 60 if minutes else None,
             hints_allowed=self.query_one("#mock-hints", Checkbox).value,
+            hide_verdicts=self.query_one("#mock-hide", Checkbox).value,
+            prefer_unsolved=self.query_one("#mock-favour", Checkbox).value,
             **extra,
         )
 
@@ -116,6 +126,10 @@ class MockSetupScreen(Screen[None]):
 
 class MockExpired(Message):
     """Every answer has been handed in and graded; the report is ready."""
+
+
+class MockTimeUp(Message):
+    """The clock reached zero (a question screen tells every screen; the overview ends the session)."""
 
 
 class MockOverviewScreen(Screen[None]):
@@ -138,13 +152,14 @@ class MockOverviewScreen(Screen[None]):
             yield Static(self._summary(), id="mock-summary")
         yield DataTable(id="mock-questions", cursor_type="row")
         yield StatusLine(id="status-line")
-        yield Footer()
+        yield Footer(compact=True)
 
     def _summary(self) -> str:
         done = sum(1 for q in self.session.questions if q.submitted)
         hints = "hints allowed" if self.session.config.hints_allowed else "no hints"
+        hidden = ", verdicts in the report" if self.session.config.hide_verdicts else ""
         return (
-            f"Mock interview: {len(self.session.questions)} questions, {done} handed in, {hints}.\n"
+            f"Mock interview: {len(self.session.questions)} questions, {done} handed in, {hints}{hidden}.\n"
             "Enter opens a question; ctrl+s in a question hands it in; ctrl+e hands everything in."
         )
 
@@ -166,7 +181,9 @@ class MockOverviewScreen(Screen[None]):
         row = table.cursor_row
         table.clear()
         for number, question in enumerate(self.session.questions, 1):
-            if question.submitted:
+            if question.submitted and self.session.config.hide_verdicts:
+                state = "handed in"
+            elif question.submitted:
                 state = SHORT_VERDICT.get(question.verdict or "", "✗ handed in")
             elif self.session.time_spent(number - 1) > 0:
                 state = "opened"
@@ -210,6 +227,11 @@ class MockOverviewScreen(Screen[None]):
             self.session.finish(grade)
         self.post_message(MockExpired())
 
+    @on(MockTimeUp)
+    def _time_up(self) -> None:
+        if not self.ending and not self.session.finished:
+            self.end("Time is up: every answer is handed in as it stands.")
+
     @on(MockExpired)
     def _expired(self) -> None:
         self.app.show_mock_report(self.session.id)  # type: ignore[attr-defined]
@@ -246,7 +268,7 @@ class MockReportScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         store = self.app.services.store  # type: ignore[attr-defined]
         report = load_report(store, self.report_id)
-        text = render(report, "md") if report else "The report is not ready yet."
+        text = screen_markdown(report) if report else "The report is not ready yet."
         text += (
             f"\n\n---\n\nExport it with `quizapp report {self.report_id} --format html -o report.html` "
             "(or `md`, `json`)."
@@ -255,7 +277,7 @@ class MockReportScreen(Screen[None]):
         with VerticalScroll(id="mock-report"):
             yield Markdown(text)
         yield StatusLine(id="status-line")
-        yield Footer()
+        yield Footer(compact=True)
 
     def action_back(self) -> None:
         self.app.go_home()  # type: ignore[attr-defined]

@@ -1,7 +1,9 @@
 """One question: the prompt, an answer widget for its kind, Run and Submit, hints, the solution, drafts.
 
-Grading runs in a thread worker; the result comes back as a message. Typing never waits on the judge.
-Drafts are saved every few seconds and whenever the learner leaves, so a crash loses seconds at most.
+The bookkeeping is a sheet's (practice/sheet.py): this screen shows what the sheet says and offers only the keys
+that work for this question's kind and mode. Grading runs in a thread worker; the result comes back as a
+message, and a running grade can be cancelled. Drafts are saved every few seconds and whenever the learner
+leaves, so a crash loses seconds at most; a failing save is reported.
 """
 
 from __future__ import annotations
@@ -12,7 +14,6 @@ import random
 import shlex
 import subprocess
 import tempfile
-from datetime import UTC, datetime
 from pathlib import Path
 
 from textual import on, work
@@ -21,60 +22,81 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import Footer, Header, Markdown, RadioButton, RadioSet, SelectionList, Static, TextArea
+from textual.widgets import Footer, Markdown, SelectionList, Static, TextArea
 from textual.widgets.selection_list import Selection
+from textual.worker import Worker
 
 from ...grading.result import Result
 from ...packs import model
-from ...practice import MockError, MockSession, record_outcome
+from ...practice.feedback import predict_feedback
+from ...practice.reference import letter
+from ...practice.sheet import MockSheet, Outcome, PracticeSheet, SheetError
+from ..widgets.choices import ChoiceList
+from ..widgets.editor import PythonEditor
 from ..widgets.results import ResultsPanel
 from ..widgets.status import StatusLine
 from .confirm import ConfirmScreen
 
 AUTOSAVE_SECONDS = 2.0
-
-
-def _label(option: model.Option) -> str:
-    """A one-line selector label: the option's id, then its text (the prompt shows the text in full)."""
-    return f"{option.id}: {' '.join(option.text.split())}"
+TEXT_KINDS = ("code", "fix", "predict", "explain")
 
 
 class Graded(Message):
     """A grading worker finished; handled on the UI thread."""
 
-    def __init__(self, mode: str, answer: str, result: Result) -> None:
+    def __init__(self, mode: str, answer: str, draft: str, result: Result) -> None:
         super().__init__()
         self.mode = mode
-        self.answer = answer
+        self.answer = answer  # as the grader took it
+        self.draft = draft  # as the answer widget held it (choice: a JSON list of option ids)
         self.result = result
+
+
+class MockClockTick(Message):
+    """The mock's clock ran out while this question was open (posted by the screen to itself each second)."""
+
+
+def plural(count: int, word: str) -> str:
+    return f"{count} {word}" if count == 1 else f"{count} {word}s"
 
 
 class QuestionScreen(Screen[None]):
     BINDINGS = [
+        Binding("escape", "back", "Back"),
         Binding("ctrl+r", "run", "Run"),
         Binding("ctrl+s", "submit", "Submit"),
-        Binding("ctrl+g", "hint", "Hint"),
+        Binding("ctrl+t", "hint", "Hint"),
         Binding("f3", "solution", "Solution"),
-        Binding("ctrl+l", "history", "History"),
-        Binding("ctrl+o", "external_editor", "$EDITOR"),
-        Binding("f2", "reset", "Reset"),
-        Binding("escape", "back", "Back"),
+        Binding("f5", "zoom", "Zoom", show=False),
+        Binding("f4", "cancel", "Cancel run"),
+        Binding("f6", "next_pane", "Next pane", show=False, priority=True),
+        Binding("ctrl+l", "history", "History", show=False),
+        Binding("ctrl+o", "external_editor", "$EDITOR", show=False),
+        Binding("f2", "reset", "Reset", show=False),
+        Binding("ctrl+n", "next_question", "Next question", show=False),
+        Binding("f8", "next_unsolved", "Next unsolved", show=False),
     ]
 
     def __init__(
-        self, pack: model.Pack, question: model.AnyQuestion, mock: MockSession | None = None, index: int = 0
+        self,
+        pack: model.Pack,
+        question: model.AnyQuestion,
+        mock: object | None = None,
+        index: int = 0,
+        review: bool = False,
     ) -> None:
         super().__init__()
         self.pack = pack
         self.question = question
-        self.mock = mock  # in a mock interview: drafts and hints go to the session, no solution, a clock
+        self.mock = mock  # a MockSession: drafts and hints go to the session, no solution, a clock
         self.index = index
-        self.started_at = datetime.now(UTC)
-        self.saved_text: str | None = None
+        self.review = review
+        self.sheet: PracticeSheet | MockSheet  # made on mount, when the store is at hand
         self.awaiting_rubric = False
         self.solution_shown = False
         self.revealed: dict[str, str] = {}  # student builds: sealed texts a right answer opened
-        self.graded_draft = ""
+        self.grading: Worker[None] | None = None
+        self.add_class(f"kind-{question.kind}")
 
     # --- layout ----------------------------------------------------------------------------------------
 
@@ -84,23 +106,24 @@ class QuestionScreen(Screen[None]):
 
     def compose(self) -> ComposeResult:
         question = self.question
-        yield Header()
         with Horizontal(id="body"):
             with VerticalScroll(id="prompt-pane"):
                 yield Static(self._heading(), id="question-heading")
                 yield Markdown(self._prompt_markdown(), id="prompt")
                 yield Markdown("", id="hints")
                 yield Markdown("", id="reveal")
-            with Vertical(id="answer-pane"):
-                yield from self._answer_widgets(question)
-        yield ResultsPanel(id="results")
+            with Vertical(id="work"):
+                with Vertical(id="answer-pane"):
+                    yield from self._answer_widgets(question)
+                yield ResultsPanel(id="results")
         yield StatusLine(id="status-line")
-        yield Footer()
+        yield Footer(compact=True)
 
     def _heading(self) -> str:
         q = self.question
         tags = f" · {', '.join(q.tags)}" if q.tags else ""
-        return f"{q.title}\n{q.kind} · {q.difficulty} · about {q.minutes:g} min{tags}"
+        mode = " · review" if self.review else ""
+        return f"{q.title}\n{q.kind} · {q.difficulty} · about {q.minutes:g} min{tags}{mode}"
 
     def _prompt_markdown(self) -> str:
         q = self.question
@@ -110,16 +133,14 @@ class QuestionScreen(Screen[None]):
         elif isinstance(q, model.CodeBase):
             text += f"\n\nDefine `{q.signature}`."
             if isinstance(q, model.FixQuestion) and q.defects:
-                text += f" There are {q.defects} defects."
+                text += f" There {'is' if q.defects == 1 else 'are'} {plural(q.defects, 'defect')}."
         elif isinstance(q, model.ChoiceQuestion):
-            # The full options, wrapped by Markdown: the selector's one-line labels may be cut at 80 columns.
-            text += "\n\n" + "\n".join(f"- **{o.id}**: {o.text.strip()}" for o in self._option_order())
             text += "\n\n*Select all that apply.*" if q.selects_many else "\n\n*Select one.*"
         return text
 
     def _answer_widgets(self, question: model.AnyQuestion) -> ComposeResult:
         if isinstance(question, model.CodeBase):
-            yield TextArea.code_editor(question.starter, language="python", id="answer")
+            yield PythonEditor.python(question.starter, id="answer")
         elif isinstance(question, model.PredictQuestion):
             yield TextArea("", id="answer", show_line_numbers=False, placeholder="what the snippet prints")
         elif isinstance(question, model.ExplainQuestion):
@@ -128,19 +149,15 @@ class QuestionScreen(Screen[None]):
             rubric.display = False
             yield rubric
         else:
-            options = self._option_order()
-            if question.selects_many:
-                yield SelectionList[str](*[Selection(_label(o), o.id) for o in options], id="options")
-            else:
-                with RadioSet(id="options"):
-                    for option in options:
-                        yield RadioButton(_label(option), name=option.id)
+            options = [(o.id, o.text) for o in self.option_order()]
+            yield ChoiceList(options, many=question.selects_many, id="options")
 
-    def _option_order(self) -> list[model.Option]:
+    def option_order(self) -> list[model.Option]:
+        """The options in the order shown (a shuffled question is shuffled once per learner and question)."""
         assert isinstance(self.question, model.ChoiceQuestion)
         options = list(self.question.options)
         if self.question.shuffle:
-            random.Random(f"{self.pack.id}/{self.question.id}").shuffle(options)  # stable for a learner
+            random.Random(f"{self.pack.id}/{self.question.id}").shuffle(options)
         return options
 
     # --- answer as text ------------------------------------------------------------------------------
@@ -151,143 +168,166 @@ class QuestionScreen(Screen[None]):
         return self.query_one("#answer", TextArea).text
 
     def selected_options(self) -> list[str]:
-        widget = self.query_one("#options")
-        if isinstance(widget, SelectionList):
-            return list(widget.selected)
-        pressed = widget.pressed_button if isinstance(widget, RadioSet) else None
-        return [pressed.name] if pressed is not None and pressed.name else []
+        return list(self.query_one("#options", ChoiceList).selected)
 
     def set_answer_text(self, text: str) -> None:
         if isinstance(self.question, model.ChoiceQuestion):
             try:
-                chosen = set(json.loads(text)) if text else set()
+                chosen = json.loads(text) if text else []
             except ValueError:
-                chosen = set()
-            widget = self.query_one("#options")
-            if isinstance(widget, SelectionList):
-                widget.deselect_all()
-                for option_id in chosen:
-                    widget.select(option_id)
-            else:
-                for button in widget.query(RadioButton):
-                    button.value = button.name in chosen
+                chosen = []
+            self.query_one("#options", ChoiceList).set_selected([str(c) for c in chosen])
             return
         editor = self.query_one("#answer", TextArea)
         editor.load_text(text)
+        last = editor.document.line_count - 1
+        editor.cursor_location = (last, len(editor.document[last]))  # typing continues after the text
 
     def starter_text(self) -> str:
-        if isinstance(self.question, model.CodeBase):
-            return self.question.starter
-        if isinstance(self.question, model.ChoiceQuestion):
-            return "[]"
-        return ""
+        return self.sheet.starter
 
     # --- lifecycle -----------------------------------------------------------------------------------
 
     def on_mount(self) -> None:
         if self.mock is not None:
-            self._mount_in_mock()
-            return
-        draft = self.store.draft(self.pack.id, self.question.id)
-        if draft is not None:
-            self.set_answer_text(draft.text)
-            self.notify("Your draft is restored.", timeout=2)
-        self.saved_text = self.answer_text()
-        self._show_hints(self.store.hints_revealed(self.pack.id, self.question.id))
-        solved = self.store.status(self.pack.id, self.question.id) == "solved"
-        if solved or self.store.gave_up(self.pack.id, self.question.id):
-            self._reveal(after_pass=solved)
-        last = self.store.attempts(self.pack.id, self.question.id, limit=1)
-        if last:
-            from .history import result_from_json
-
-            self.query_one(ResultsPanel).show(result_from_json(last[0].result_json))
-        self.query_one(StatusLine).context = f"{self.pack.id}/{self.question.id}"
+            self.sheet = MockSheet(self.mock, self.index, self.question)  # type: ignore[arg-type]
+        else:
+            self.sheet = PracticeSheet(self.store, self.pack, self.question, review=self.review)
+        if self.sheet.restored_draft:
+            self.set_answer_text(self.sheet.draft)
+            if self.mock is None:
+                self.notify("Your draft is restored: the cursor is at its end.", timeout=5)
+        self._show_hints(self.sheet.hints_shown(), scroll=False)
+        if self.sheet.solution_visible():
+            self._reveal(after_pass=not self.sheet.gave_up)  # type: ignore[union-attr]
+        last = self.sheet.last_result()
+        if last is not None:
+            self.revealed = last.revealed if last.passed else {}
+            self._show_result(last)
+            if self.revealed and self.solution_shown:
+                self._reveal(after_pass=True)
+        self.on_resize()
+        if self.mock is not None:
+            self.mock.enter(self.index)  # type: ignore[attr-defined]
+            self.mock_tick()
+            self.set_interval(1.0, self.mock_tick)
+        else:
+            self.query_one(StatusLine).context = f"{self.pack.id}/{self.question.id}" + (
+                " · review: answer from memory" if self.review else ""
+            )
         self.set_interval(AUTOSAVE_SECONDS, self.save_draft)
         self.query_one("#answer, #options").focus()
-
-    def _mount_in_mock(self) -> None:
-        assert self.mock is not None
-        item = self.mock.question(self.index)
-        self.set_answer_text(item.draft)
-        self.saved_text = self.answer_text()
-        self._show_hints(item.hints_used)
-        if item.result is not None:
-            from .history import result_from_json
-
-            self.query_one(ResultsPanel).show(result_from_json(item.result))
-        self.mock.enter(self.index)
-        self.mock_tick()
-        self.set_interval(1.0, self.mock_tick)
-        self.set_interval(AUTOSAVE_SECONDS, self.save_draft)
-        self.query_one("#answer, #options").focus()
+        self.refresh_bindings()
 
     def mock_tick(self) -> None:
         """The clock in the status line; at zero, or once handed in, the answer can no longer change."""
         assert self.mock is not None
-        from .mock import clock_text
+        from .mock import MockTimeUp, clock_text
 
-        remaining = self.mock.remaining()
-        editable = self.mock.editable(self.index)
-        state = "" if editable else ("  (handed in)" if self.mock.question(self.index).submitted else "  (time is up)")
-        number = f"question {self.index + 1} of {len(self.mock.questions)}"
+        session = self.mock
+        remaining = session.remaining()  # type: ignore[attr-defined]
+        locked = self.sheet.locked
+        state = ""
+        if locked:
+            state = "  (handed in)" if session.question(self.index).submitted else "  (time is up)"  # type: ignore[attr-defined]
+        number = f"question {self.index + 1} of {len(session.questions)}"  # type: ignore[attr-defined]
         self.query_one(StatusLine).context = f"mock interview: {clock_text(remaining)} left · {number}{state}"
-        if not editable:
+        if locked:
             self._lock()
         if remaining <= 0:
-            overview = next((s for s in self.app.screen_stack if type(s).__name__ == "MockOverviewScreen"), None)
-            if overview is not None and not overview.ending:  # type: ignore[attr-defined]
-                overview.end("Time is up: every answer is handed in as it stands.")  # type: ignore[attr-defined]
+            for screen in self.app.screen_stack:
+                screen.post_message(MockTimeUp())  # the overview ends the session; others ignore it
 
     def _lock(self) -> None:
         for widget in self.query("#answer"):
             widget.read_only = True  # type: ignore[attr-defined]
-        for widget in self.query("#options"):
-            widget.disabled = True
+        for choices in self.query(ChoiceList):
+            choices.locked = True
 
     def on_unmount(self) -> None:
         self.save_draft()
-        if self.mock is not None:
-            self.mock.leave(self.index)
+        try:
+            self.sheet.close()
+        except Exception as error:  # never a traceback on the way out
+            self.app.notify(f"Could not record the review: {error}", severity="error")
 
     def save_draft(self) -> None:
-        if not self.is_mounted:
+        if not self.is_mounted or not hasattr(self, "sheet"):
             return
         try:
             text = self.answer_text()
         except Exception:
             return
-        if text == self.saved_text:
+        if self.sheet.locked:
             return
-        if self.mock is not None:
-            if not self.mock.editable(self.index):
-                return
-            try:
-                self.mock.save_draft(self.index, text)
-            except MockError:  # the deadline passed between the check and the save
-                return
+        try:
+            self.sheet.save_draft(text)
+        except SheetError as error:
+            if not getattr(self, "_save_failed", False):  # once, not every two seconds
+                self.app.notify(str(error), severity="error", timeout=8)
+            self._save_failed = True
         else:
-            self.store.save_draft(self.pack.id, self.question.id, text, starter=self.starter_text())
-        self.saved_text = text
+            self._save_failed = False
 
     def on_resize(self) -> None:
         self.set_class(self.size.width >= 120, "wide")
 
+    # --- which keys work here -------------------------------------------------------------------------
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Only the keys that work for this question's kind and mode are offered (and shown in the footer)."""
+        if not hasattr(self, "sheet"):
+            return True
+        kind = self.question.kind
+        busy = self.grading is not None and self.grading.is_running
+        if action == "run":
+            return kind in ("code", "fix") and not self.sheet.locked
+        if action == "submit":
+            return not self.sheet.locked
+        if action == "cancel":
+            return busy
+        if action == "hint":
+            if not self.question.hints:
+                return False
+            if self.mock is not None and not self.mock.config.hints_allowed:  # type: ignore[attr-defined]
+                return False
+            return True
+        if action in ("solution", "history"):
+            return self.mock is None
+        if action == "external_editor":
+            return kind in TEXT_KINDS and not self.sheet.locked
+        if action == "reset":
+            return kind in TEXT_KINDS and not self.sheet.locked
+        if action in ("next_question", "next_unsolved"):
+            return self.mock is None and not self.review
+        return True
+
     # --- actions -------------------------------------------------------------------------------------
 
     def action_back(self) -> None:
+        """Back to the list, the draft saved; a grade still running is recorded when it ends (f4 cancels it)."""
         self.save_draft()
         self.dismiss()
 
-    def action_run(self) -> None:
-        if not isinstance(self.question, model.CodeBase):
-            self.notify("Run is for code questions: Submit (ctrl+s) checks this answer.")
+    @on(PythonEditor.Leave)
+    def _leave_editor(self) -> None:
+        self.action_back()
+
+    def action_cancel(self) -> None:
+        if self.grading is None or not self.grading.is_running:
             return
+        self.grading.cancel()
+        self.grading = None
+        panel = self.query_one(ResultsPanel)
+        panel.show_cancelled()
+        self.refresh_bindings()
+
+    def action_run(self) -> None:
         self._grade("run")
 
     def action_submit(self) -> None:
-        if self.mock is not None and not self.mock.editable(self.index):
-            self.notify("This answer is handed in." if self.mock.question(self.index).submitted else "Time is up.")
+        if self.sheet.locked:
+            self.notify(self.sheet.lock_reason())  # type: ignore[union-attr]
             return
         if isinstance(self.question, model.ExplainQuestion) and not self.awaiting_rubric:
             if not self.answer_text().strip():
@@ -296,8 +336,8 @@ class QuestionScreen(Screen[None]):
             self.awaiting_rubric = True
             self.query_one("#rubric").display = True
             self._reveal_model_answer()
-            self.query_one(ResultsPanel).query_one("#verdict", Static).update(
-                "Compare with the model answer, tick the points your answer made, then Submit again."
+            self.query_one(ResultsPanel).show_message(
+                "Compare with the model answer, tick the points your answer made (space), then Submit again."
             )
             self.query_one("#rubric").focus()
             return
@@ -305,87 +345,104 @@ class QuestionScreen(Screen[None]):
 
     def _grade(self, mode: str) -> None:
         self.save_draft()
-        answer = self.answer_text()
-        self.graded_draft = answer  # as the editor holds it (choice: a JSON list), for a mock's hand-in
+        draft = self.answer_text()
+        answer = draft
         if isinstance(self.question, model.ChoiceQuestion):
-            chosen = json.loads(answer)
+            chosen = json.loads(draft)
             if not chosen:
                 self.notify("Select an option first.", severity="warning")
                 return
             answer = " ".join(chosen)
         ticked = list(self.query_one("#rubric", SelectionList).selected) if self.awaiting_rubric else []
         self.query_one(ResultsPanel).show_busy(mode)
-        self.grade_in_background(mode, answer, ticked)
+        self.grading = self.grade_in_background(mode, answer, draft, ticked)
+        self.refresh_bindings()
 
     @work(thread=True, exclusive=True, group="grade", exit_on_error=False)
-    def grade_in_background(self, mode: str, answer: str, ticked: list[str]) -> None:
+    def grade_in_background(self, mode: str, answer: str, draft: str, ticked: list[str]) -> None:
+        from textual.worker import get_current_worker
+
         services = self.app.services  # type: ignore[attr-defined]
         try:
             result = services.grade(self.pack, self.question, answer, mode, ticked)
         except Exception as error:  # never a traceback from the judge on screen
             result = Result("internal_error", message=f"{type(error).__name__}: {error}")
-        self.post_message(Graded(mode, answer, result))
+        if not get_current_worker().is_cancelled:
+            self.post_message(Graded(mode, answer, draft, result))
 
     @on(Graded)
     def _graded(self, message: Graded) -> None:
+        self.grading = None
+        self.refresh_bindings()
         result = message.result
-        self.query_one(ResultsPanel).show(result)
-        if self.mock is not None:
-            self._graded_in_mock(message)
+        try:
+            outcome = self.sheet.record(message.mode, message.draft if self.mock else message.answer, result)
+        except SheetError as error:
+            self.notify(str(error), severity="warning")
+            self._show_result(result)
             return
-        hints = self.store.hints_revealed(self.pack.id, self.question.id)
-        first_try = message.mode == "submit" and not any(
-            a.mode == "submit" for a in self.store.attempts(self.pack.id, self.question.id, limit=None)
-        )
-        self.store.record_attempt(
-            self.pack.id,
-            self.question.id,
-            kind=self.question.kind,
-            mode=message.mode,
-            answer=message.answer,
-            result=result,
-            hints_used=hints,
-            started_at=self.started_at,
-        )
-        if message.mode == "submit":
-            seconds = (datetime.now(UTC) - self.started_at).total_seconds()
-            record_outcome(
-                self.store,
-                self.pack.id,
-                self.question.id,
-                result,
-                hints_used=hints,
-                seconds=seconds,
-                first_try=first_try,
-                minutes=self.question.minutes,
-            )
+        except Exception as error:  # a store that fails: say so, keep the verdict on screen
+            self.notify(f"The attempt could not be recorded: {error}", severity="error", timeout=8)
+            outcome = Outcome(result, message.mode)
+        self._show_outcome(outcome, message.answer)
         if result.verdict == "syntax_error" and result.line:
             self.post_message(ResultsPanel.JumpToLine(result.line))
+        if self.awaiting_rubric and message.mode == "submit":
+            self.awaiting_rubric = False
+        if self.mock is not None:
+            if message.mode == "submit":
+                self._lock()
+                self.notify(outcome.note or "Handed in.", timeout=2)
+                self.refresh_bindings()
+            return
         if message.mode == "submit" and result.passed:
             self.revealed = result.revealed
-            self._reveal(after_pass=True)
-            self.notify("Solved.", title=self.question.title, timeout=3)
-        if self.awaiting_rubric:
-            self.awaiting_rubric = False
+            self._reveal(after_pass=outcome.solved)
+            self._show_in_prompt("#reveal")
+            if outcome.solved:
+                self.notify("Solved.", title=self.question.title, timeout=5)
+        if outcome.awaiting_rating:
+            from .rate import RateScreen
 
-    def _graded_in_mock(self, message: Graded) -> None:
-        assert self.mock is not None
-        if message.result.verdict == "syntax_error" and message.result.line:
-            self.post_message(ResultsPanel.JumpToLine(message.result.line))
-        if message.mode != "submit" or not self.mock.editable(self.index):
+            def rated(rating: object) -> None:
+                if rating is not None:
+                    self.sheet.rate(rating)  # type: ignore[union-attr, arg-type]
+                    self.notify(f"Rated {rating.name}.", timeout=2)  # type: ignore[attr-defined]
+
+            self.app.push_screen(RateScreen(outcome.rating), rated)
+
+    def _show_outcome(self, outcome: Outcome, answer: str) -> None:
+        if not self.sheet.shows_verdicts and outcome.mode == "submit":
+            self.query_one(ResultsPanel).show_message("Handed in: the verdict comes with the report.")
             return
-        try:
-            self.mock.submit(self.index, message.result, answer=self.graded_draft)
-        except MockError as error:
-            self.notify(str(error), severity="warning")
-            return
-        self.awaiting_rubric = False
-        self._lock()
-        self.notify("Handed in.", timeout=2)
+        notes = [outcome.note] if outcome.note else []
+        question = self.question
+        if isinstance(question, model.PredictQuestion) and not outcome.result.passed:
+            feedback = predict_feedback(answer, question.answer)
+            if feedback:
+                notes.append(feedback)
+        self._show_result(outcome.result, "\n".join(notes), visible_only=bool(outcome.note and outcome.mode == "run"))
+
+    def _show_result(self, result: Result, note: str = "", visible_only: bool = False) -> None:
+        if isinstance(self.question, model.ChoiceQuestion):
+            result = self._relettered(result)
+        self.query_one(ResultsPanel).show(result, note=note, visible_only=visible_only)
+
+    def _relettered(self, result: Result) -> Result:
+        """Choice checks name options by the letters shown, not by their ids in the pack."""
+        choices = self.query_one("#options", ChoiceList)
+        tests = []
+        for test in result.tests:
+            option_id = test.name.removeprefix("option ")
+            if option_id in {oid for oid, _ in choices.choices}:
+                shown = choices.letter_of(option_id)
+                message = test.message.replace(f"{option_id}: ", f"{shown}) ", 1)
+                test = type(test)(**{**test.__dict__, "name": f"option {shown}", "message": message})
+            tests.append(test)
+        return type(result)(**{**result.__dict__, "tests": tests})
 
     @on(TextArea.Changed, "#answer")
-    @on(SelectionList.SelectedChanged, "#options")
-    @on(RadioSet.Changed, "#options")
+    @on(ChoiceList.Changed, "#options")
     def _answer_changed(self) -> None:
         """In a mock, every change is saved at once: when the clock runs out the answer is what was typed."""
         if self.mock is not None:
@@ -395,52 +452,73 @@ class QuestionScreen(Screen[None]):
     def _jump(self, message: ResultsPanel.JumpToLine) -> None:
         if not isinstance(self.question, model.CodeBase):
             return
-        editor = self.query_one("#answer", TextArea)
-        line = max(0, min(message.line - 1, editor.document.line_count - 1))
-        editor.cursor_location = (line, 0)
+        editor = self.query_one("#answer", PythonEditor)
+        editor.go_to_line(message.line)
         editor.focus()
 
-    def action_hint(self) -> None:
-        total = len(self.question.hints)
-        if self.mock is not None:
-            if not self.mock.config.hints_allowed:
-                self.notify("No hints in this mock interview.")
-                return
-            if self.mock.question(self.index).hints_used >= total:
-                self.notify("No more hints." if total else "This question has no hints.")
-                return
-            self._show_hints(self.mock.use_hint(self.index))
-            return
-        shown = self.store.hints_revealed(self.pack.id, self.question.id)
-        if shown >= total:
-            self.notify("No more hints." if total else "This question has no hints.")
-            return
-        shown = self.store.reveal_hint(self.pack.id, self.question.id)
-        self._show_hints(shown)
-        self.notify(f"Hint {shown} of {total}", timeout=2)
+    @on(PythonEditor.GoToLine)
+    def _ask_line(self) -> None:
+        from .goto import GoToLineScreen
 
-    def _show_hints(self, count: int) -> None:
+        editor = self.query_one("#answer", PythonEditor)
+
+        def chosen(line: int | None) -> None:
+            if line is not None:
+                editor.go_to_line(line)
+            editor.focus()
+
+        self.app.push_screen(GoToLineScreen(editor.document.line_count), chosen)
+
+    def action_hint(self) -> None:
+        try:
+            shown = self.sheet.reveal_hint()
+        except SheetError as error:
+            self.notify(str(error))
+            return
+        self._show_hints(shown, scroll=True)
+        self.notify(f"Hint {shown} of {len(self.question.hints)}", timeout=2)
+
+    def _show_hints(self, count: int, scroll: bool) -> None:
         hints = self.question.hints[:count]
         text = "\n\n".join(f"**Hint {i}.** {hint.strip()}" for i, hint in enumerate(hints, 1))
         self.query_one("#hints", Markdown).update(text)
+        if scroll and count:
+            self._show_in_prompt("#hints")
+
+    def _show_in_prompt(self, selector: str) -> None:
+        """Bring what the learner asked for (a hint, the solution) to the top of the prompt pane, in view."""
+        pane = self.query_one("#prompt-pane", VerticalScroll)
+        target = self.query_one(selector)
+
+        def scroll() -> None:
+            if selector == "#hints":
+                blocks = list(target.children)
+                widget = blocks[-1] if blocks else target
+            else:
+                widget = target
+            pane.scroll_to_widget(widget, animate=False, top=True)
+
+        self.call_after_refresh(scroll)
 
     def action_solution(self) -> None:
         if self.mock is not None:
-            self.notify("No solutions during a mock interview: they are in practice mode afterwards.")
             return
         if self.solution_shown:
-            self.query_one("#reveal").scroll_visible()
+            self._show_in_prompt("#reveal")
             return
-        solved = self.store.status(self.pack.id, self.question.id) == "solved"
+        sheet = self.sheet
+        assert isinstance(sheet, PracticeSheet)
 
         def confirmed(yes: bool | None) -> None:
             if yes:
-                if not solved:
-                    self.store.give_up(self.pack.id, self.question.id)
-                self._reveal(after_pass=solved)
+                sheet.give_up()
+                self._reveal(after_pass=False)
+                self._show_in_prompt("#reveal")
+                self.refresh_bindings()
 
-        if solved:
-            confirmed(True)
+        if not sheet.solution_needs_confirmation():
+            self._reveal(after_pass=sheet.solved)
+            self._show_in_prompt("#reveal")
         else:
             self.app.push_screen(
                 ConfirmScreen("Show the solution? The question will be recorded as given up.", "Show it"), confirmed
@@ -448,11 +526,11 @@ class QuestionScreen(Screen[None]):
 
     def _reveal_model_answer(self) -> None:
         assert isinstance(self.question, model.ExplainQuestion)
-        points = "\n".join(f"- {p.text.strip()}" for p in self.question.rubric)
         self.query_one("#reveal", Markdown).update(
-            f"## Model answer\n\n{self.question.model_answer}\n\n## Rubric: tick what your answer made\n\n{points}"
+            f"## Model answer\n\n{self.question.model_answer}\n\n"
+            "Tick the rubric points (below your answer) that your explanation made."
         )
-        self.query_one("#reveal").scroll_visible()
+        self._show_in_prompt("#reveal")
 
     def _reveal(self, after_pass: bool) -> None:
         q = self.question
@@ -467,10 +545,11 @@ class QuestionScreen(Screen[None]):
             if q.answer:
                 parts.append(f"It prints:\n\n```text\n{q.answer.rstrip()}\n```")
         elif isinstance(q, model.ChoiceQuestion):
-            for option in q.options:
+            for index, option in enumerate(self.option_order()):
                 feedback = option.feedback or self.revealed.get(f"feedback:{option.id}")
                 mark = "" if student else ("✓ " if option.correct else "✗ ")
-                parts.append(f"- {mark}**{option.text.strip()}**" + (f" {feedback.strip()}" if feedback else ""))
+                text = " ".join(option.text.split())
+                parts.append(f"- {mark}**{letter(index)})** {text}" + (f" {feedback.strip()}" if feedback else ""))
         elif isinstance(q, model.ExplainQuestion):
             parts.append(q.model_answer)
         explanation = self.revealed.get("explanation", q.explanation)
@@ -481,27 +560,57 @@ class QuestionScreen(Screen[None]):
     def action_reset(self) -> None:
         def confirmed(yes: bool | None) -> None:
             if yes:
-                self.set_answer_text(self.starter_text())
-                if self.mock is not None:
-                    self.save_draft()  # the session's draft is the starter again
+                try:
+                    starter = self.sheet.reset()
+                except SheetError as error:
+                    self.notify(str(error), severity="warning")
                     return
-                self.store.clear_draft(self.pack.id, self.question.id)
-                self.saved_text = self.answer_text()
+                self.set_answer_text(starter)
                 self.notify("Back to the starter.", timeout=2)
 
         self.app.push_screen(ConfirmScreen("Replace your answer with the starter?", "Reset"), confirmed)
 
     def action_history(self) -> None:
         if self.mock is not None:
-            self.notify("History is for practice mode.")
             return
         from .history import HistoryScreen
 
         self.save_draft()
         self.app.push_screen(HistoryScreen(self.pack, self.question))
 
+    def action_zoom(self) -> None:
+        """Give the focused pane (prompt, answer or results) the whole screen; again to restore."""
+        if self.maximized is not None:
+            self.minimize()
+            return
+        focused = self.focused
+        if focused is None:
+            return
+        for pane_id in ("prompt-pane", "answer-pane", "results"):
+            pane = self.query_one(f"#{pane_id}")
+            if focused is pane or pane in focused.ancestors:
+                self.maximized = pane
+                return
+
+    def action_next_pane(self) -> None:
+        order = ["#prompt-pane", "#answer, #options", "#results #checks"]
+        targets = [w for selector in order for w in self.query(selector) if w.display and w.focusable][:3]
+        if not targets:
+            return
+        focused = self.focused
+        position = next(
+            (i for i, w in enumerate(targets) if focused is w or w in (focused.ancestors if focused else [])), -1
+        )
+        targets[(position + 1) % len(targets)].focus()
+
+    def action_next_question(self) -> None:
+        self.app.open_next(self.pack.id, self.question.id, unsolved=False)  # type: ignore[attr-defined]
+
+    def action_next_unsolved(self) -> None:
+        self.app.open_next(self.pack.id, self.question.id, unsolved=True)  # type: ignore[attr-defined]
+
     def action_external_editor(self) -> None:
-        if isinstance(self.question, model.ChoiceQuestion):
+        if self.question.kind not in TEXT_KINDS:
             return
         editor_command = os.environ.get("VISUAL") or os.environ.get("EDITOR") or "vi"
         suffix = ".py" if isinstance(self.question, model.CodeBase) else ".txt"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -18,12 +20,13 @@ class ReviewScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         yield Header()
         yield Static(
-            "Due for review: questions you missed or found hard come back when you are about to forget.",
+            "Due for review: answer from memory. Each question opens fresh (no draft, no verdict, no solution);\n"
+            "how you do sets when it comes back.",
             id="review-intro",
         )
         yield DataTable(id="review-due", cursor_type="row")
         yield StatusLine(id="status-line")
-        yield Footer()
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         table = self.query_one(DataTable)
@@ -45,7 +48,10 @@ class ReviewScreen(Screen[None]):
                 question = pack.question(card.question_id)
             except KeyError:
                 continue  # the pack changed since: nothing to review
-            when = card.due.astimezone().strftime("%d %b %H:%M")
+            local = card.due.astimezone()  # the learner's time zone
+            when = local.strftime(
+                "today %H:%M" if local.date() == datetime.now().astimezone().date() else "%d %b %H:%M"
+            )
             table.add_row(when, question.title, question.kind, pack.id, key=f"{card.pack_id}/{card.question_id}")
         self.query_one(StatusLine).context = (
             f"{table.row_count} due for review" if table.row_count else "nothing due: come back tomorrow"
@@ -54,7 +60,7 @@ class ReviewScreen(Screen[None]):
     @on(DataTable.RowSelected)
     def _open(self, event: DataTable.RowSelected) -> None:
         pack_id, _, question_id = str(event.row_key.value).partition("/")
-        self.app.open_question(pack_id, question_id)  # type: ignore[attr-defined]
+        self.app.open_question(pack_id, question_id, review=True)  # type: ignore[attr-defined]
 
     def action_back(self) -> None:
         self.dismiss()

@@ -41,7 +41,7 @@ class ResultsPanel(VerticalScroll):
         self.result: Result | None = None
 
     def compose(self) -> ComposeResult:
-        yield Static("Run (ctrl+r) checks your answer; Submit (ctrl+s) grades it.", id="verdict")
+        yield Static("Submit (ctrl+s) grades your answer.", id="verdict")
         yield OptionList(id="checks")
         yield Static("", id="details")
 
@@ -49,14 +49,35 @@ class ResultsPanel(VerticalScroll):
         self.query_one("#checks", OptionList).display = False
 
     def show_busy(self, mode: str) -> None:
+        """Grading has started: the previous results stay, dimmed and marked as stale, under the busy line."""
         verdict = self.query_one("#verdict", Static)
-        verdict.update(Text(f"{'Running' if mode == 'run' else 'Submitting'}… (the answer runs in the judge)"))
+        doing = "Running the visible checks" if mode == "run" else "Submitting"
+        verdict.update(Text(f"{doing}… (f4 cancels; the results below are from the previous answer)"))
+        verdict.set_classes("busy")
+        self.add_class("-stale")
+
+    def show_cancelled(self) -> None:
+        verdict = self.query_one("#verdict", Static)
+        verdict.update(Text("Cancelled: nothing was recorded. The results below are from the previous answer."))
         verdict.set_classes("busy")
 
-    def show(self, result: Result) -> None:
+    def show_message(self, text: str) -> None:
+        """A sentence instead of a verdict (the rubric step of an explain answer, a hidden verdict)."""
+        self.remove_class("-stale")
+        verdict = self.query_one("#verdict", Static)
+        verdict.update(Text(text))
+        verdict.set_classes("")
+        self.query_one("#checks", OptionList).display = False
+        self.query_one("#details", Static).update("")
+
+    def show(self, result: Result, note: str = "", visible_only: bool = False) -> None:
+        """Show a Result. `note` is a sentence on what it means here (predict feedback, a Run's limits);
+        `visible_only`: an accepted Run while hidden checks remain, never called Accepted."""
+        self.remove_class("-stale")
         self.result = result
         verdict = self.query_one("#verdict", Static)
-        headline = Text(VERDICT_WORDS.get(result.verdict, result.verdict), style="bold")
+        words = "Visible checks pass" if visible_only else VERDICT_WORDS.get(result.verdict, result.verdict)
+        headline = Text(words, style="bold")
         passed = sum(1 for t in result.tests if t.status == "pass")
         if result.tests:
             headline.append(f"  {passed}/{len(result.tests)} checks passed")
@@ -66,15 +87,18 @@ class ResultsPanel(VerticalScroll):
         if result.jail_mode:
             timing += f", {result.jail_mode} jail"
         headline.append(timing, style="dim")
-        if result.message and (not result.tests or result.verdict not in ("wrong_answer",)):
+        if result.message and result.message not in {t.message for t in result.tests}:
             headline.append(f"\n{result.message}")
+        if note:
+            headline.append(f"\n{note}", style="")
         verdict.update(headline)
-        verdict.set_classes(f"verdict-{result.verdict}")
+        verdict.set_classes("verdict-visible" if visible_only else f"verdict-{result.verdict}")
         checks = self.query_one("#checks", OptionList)
         checks.clear_options()
         checks.add_options([Option(self._line(test), id=str(index)) for index, test in enumerate(result.tests)])
         checks.display = bool(result.tests)
         self._details(result)
+        self.scroll_home(animate=False)  # a new verdict is read from its headline
 
     @staticmethod
     def _line(test: TestResult) -> Text:

@@ -1,0 +1,120 @@
+"""The app's speed in a real terminal (tmux), side by side with the floor of any Textual app here.
+
+    python scripts/bench_tui.py [--runs 5] [--size 80x24]
+
+Prints, as medians over the runs:
+
+- floor: `python -c "import textual.app"` in a new process (no Textual app can draw before this);
+- first frame: from starting `quizapp` to the question list on screen (goal: at most 1.5x the floor);
+- open: from Enter on the first question to its prompt on screen (goal: under 0.3 s);
+- quit: from ctrl+q to the process gone (goal: under 0.5 s).
+
+Each run uses a fresh, empty QUIZAPP_HOME and the packs the app finds by default (the built-in ones). The
+judge starts in the background as it does for a learner, so the figures include its competition for the CPU.
+Timings are taken by polling the terminal every 10 ms, so each is up to 10 ms late.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+POLL_SECONDS = 0.01
+
+
+class Terminal:
+    def __init__(self, socket: Path, width: int, height: int) -> None:
+        tmux = shutil.which("tmux")
+        if tmux is None:
+            raise SystemExit("bench_tui: tmux is not installed (apt-get install tmux)")
+        self.base = [tmux, "-S", str(socket), "-f", os.devnull]
+        self.width, self.height = width, height
+
+    def tmux(self, *args: str) -> str:
+        return subprocess.run([*self.base, *args], capture_output=True, text=True, check=True).stdout
+
+    def start(self, command: str, env: dict[str, str]) -> float:
+        exports = " ".join(f"{key}={value}" for key, value in env.items())
+        self.tmux("new-session", "-d", "-s", "bench", "-x", str(self.width), "-y", str(self.height))
+        self.tmux("set-option", "-t", "bench", "remain-on-exit", "on")
+        started = time.perf_counter()
+        self.tmux("respawn-pane", "-k", "-t", "bench", f"env {exports} {command}")
+        return started
+
+    def screen(self) -> str:
+        return self.tmux("capture-pane", "-p", "-t", "bench")
+
+    def dead(self) -> bool:
+        return self.tmux("display-message", "-p", "-t", "bench", "#{pane_dead}").strip() == "1"
+
+    def keys(self, *keys: str) -> float:
+        moment = time.perf_counter()
+        self.tmux("send-keys", "-t", "bench", *keys)
+        return moment
+
+    def wait(self, ready, what: str, timeout: float = 60) -> float:  # type: ignore[no-untyped-def]
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if ready():
+                return time.perf_counter()
+            time.sleep(POLL_SECONDS)
+        raise SystemExit(f"bench_tui: timed out waiting for {what}; the screen:\n{self.screen()}")
+
+    def kill(self) -> None:
+        subprocess.run([*self.base, "kill-server"], capture_output=True)
+
+
+def floor(python: str) -> float:
+    started = time.perf_counter()
+    subprocess.run([python, "-c", "import textual.app"], check=True)
+    return time.perf_counter() - started
+
+
+def one_run(python: str, size: tuple[int, int]) -> tuple[float, float, float]:
+    with tempfile.TemporaryDirectory() as home:
+        terminal = Terminal(Path(home) / "tmux.sock", *size)
+        try:
+            env = {"QUIZAPP_HOME": home, "TERM": "xterm-256color"}
+            started = terminal.start(f"{python} -m quizapp", env)
+            shown = terminal.wait(lambda: " shown" in terminal.screen(), "the question list")
+            pressed = terminal.keys("Enter")
+            opened = terminal.wait(
+                lambda: "Submit" in terminal.screen() and " shown" not in terminal.screen(), "a question"
+            )
+            time.sleep(0.5)  # let the screen settle before quitting
+            quit_at = terminal.keys("C-q")
+            gone = terminal.wait(terminal.dead, "the app to exit")
+            return shown - started, opened - pressed, gone - quit_at
+        finally:
+            terminal.kill()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--size", default="80x24")
+    args = parser.parse_args()
+    width, height = (int(part) for part in args.size.split("x"))
+    python = sys.executable
+    os.chdir(ROOT)
+    floors = [floor(python) for _ in range(args.runs)]
+    runs = [one_run(python, (width, height)) for _ in range(args.runs)]
+    base = statistics.median(floors)
+    first, opened, quit_ = (statistics.median(values) for values in zip(*runs, strict=True))
+    print(f"TUI speed in tmux at {width}x{height}, median of {args.runs} runs (polled every 10 ms)")
+    print(f"  floor: python -c 'import textual.app'   {base:6.3f} s")
+    print(f"  first frame with the question list      {first:6.3f} s  ({first / base:.2f}x the floor; goal <= 1.5x)")
+    print(f"  open a question (Enter to its prompt)   {opened:6.3f} s  (goal < 0.3 s)")
+    print(f"  quit (ctrl+q to the process gone)       {quit_:6.3f} s  (goal < 0.5 s)")
+
+
+if __name__ == "__main__":
+    main()

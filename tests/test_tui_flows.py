@@ -1,0 +1,303 @@
+"""Pilot tests of the flows issue 13 added: the Python editor, review as recall with the learner's own rating,
+next / next unsolved / continue, zoom, cancelling a running grade, a damaged progress database, a failing save.
+
+Over the frozen fixture pack, without a judge (code answers are graded by a stand-in where a grade must run).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import subprocess
+import sys
+import threading
+from collections.abc import Callable, Coroutine
+from pathlib import Path
+from typing import Any
+
+from fsrs import Rating
+from textual.widgets import Markdown, Static, TextArea
+
+from quizapp.grading.result import Result
+from quizapp.packs import discover
+from quizapp.services import Services
+from quizapp.store import Store
+from quizapp.tui.app import QuizApp
+from quizapp.tui.screens.home import HomeScreen
+from quizapp.tui.screens.question import QuestionScreen
+from quizapp.tui.screens.rate import RateScreen
+from quizapp.tui.widgets.choices import ChoiceList
+from quizapp.tui.widgets.editor import PythonEditor, next_line_indent
+from quizapp.tui.widgets.results import ResultsPanel
+
+PACK = "tui-fixture"
+FIXTURE = Path(__file__).parent / "packs" / "tui-fixture.yaml"
+SIZE = (80, 24)
+
+
+def sync(test: Callable[..., Coroutine[Any, Any, None]]) -> Callable[..., None]:
+    @functools.wraps(test)
+    def run(*args: Any, **kwargs: Any) -> None:
+        asyncio.run(test(*args, **kwargs))
+
+    return run
+
+
+class SlowServices(Services):
+    """Grades code answers only when told to (a stand-in for a judge busy with an infinite loop)."""
+
+    release: threading.Event
+
+    def grade(self, pack: Any, question: Any, answer: str, mode: str, ticked: Any = None) -> Result:
+        if question.kind in ("code", "fix"):
+            self.release.wait(30)
+            return Result("accepted", mode=mode)
+        return super().grade(pack, question, answer, mode, ticked)
+
+
+def make_app(services_class: type[Services] = Services) -> QuizApp:
+    services = services_class(discover([FIXTURE], include_defaults=False), Store.open_default(), None)
+    return QuizApp(services=services)
+
+
+async def open_question(pilot: Any, question_id: str, review: bool = False) -> QuestionScreen:
+    pilot.app.open_question(PACK, question_id, review=review)
+    await pilot.pause()
+    screen = pilot.app.screen
+    assert isinstance(screen, QuestionScreen)
+    return screen
+
+
+def verdict_text(screen: Any) -> str:
+    return str(screen.query_one(ResultsPanel).query_one("#verdict", Static).render())
+
+
+# --- the editor ---------------------------------------------------------------------------------------------------
+
+
+def test_next_line_indent() -> None:
+    assert next_line_indent("class A:") == "    "
+    assert next_line_indent("    def f(self):  # comment") == "        "
+    assert next_line_indent("        x = 1") == "        "
+    assert next_line_indent("        return x") == "    "
+    assert next_line_indent("    pass") == ""
+    assert next_line_indent("    s = ':'") == "    "
+
+
+@sync
+async def test_the_editor_indents_after_a_colon_keeps_indentation_and_dedents_on_backspace() -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        screen = await open_question(pilot, "my-sequential")
+        editor = screen.query_one("#answer", PythonEditor)
+        editor.load_text("")
+        editor.focus()
+        await pilot.press(*"class A:", "enter", *"def f(self):", "enter", *"x = 1", "enter")
+        assert editor.text == "class A:\n    def f(self):\n        x = 1\n        "
+        await pilot.press("backspace", *"y = 2")
+        assert editor.text.endswith("\n    y = 2")
+        # ctrl+a selects all (typing replaces it), ctrl+g asks for a line and goes there.
+        await pilot.press("ctrl+a")
+        assert editor.selected_text == editor.text
+        await pilot.press("ctrl+g")
+        await pilot.pause()
+        await pilot.press("2", "enter")
+        await pilot.pause()
+        assert app.screen is screen and editor.cursor_location == (1, 4)
+        # shift+tab dedents the line; escape leaves the question in one press.
+        await pilot.press("shift+tab")
+        assert editor.document[1] == "def f(self):"
+        await pilot.press("escape")
+        await pilot.pause()
+        assert isinstance(app.screen, HomeScreen)
+
+
+# --- review as recall ---------------------------------------------------------------------------------------------
+
+
+@sync
+async def test_a_review_opens_fresh_and_a_passed_choice_takes_the_learners_rating() -> None:
+    app = make_app()
+    store_answer = '["sequential"]'
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        store = app.services.store
+        store.save_draft(PACK, "feed-forward-container", store_answer, starter="[]")
+        store.record_attempt(
+            PACK,
+            "feed-forward-container",
+            kind="choice",
+            mode="submit",
+            answer="sequential",
+            result=Result("accepted", score=1.0),
+            hints_used=0,
+        )
+        screen = await open_question(pilot, "feed-forward-container", review=True)
+        choices = screen.query_one("#options", ChoiceList)
+        assert choices.selected == [], "no draft in a review"
+        assert verdict_text(screen).startswith("Submit"), "no old verdict"
+        assert screen.query_one("#reveal", Markdown).source == "", "no solution until answered"
+        assert "review: answer from memory" in str(screen.query_one("#status-line", Static).render())
+        choices.set_selected(["sequential"])
+        await pilot.press("ctrl+s")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert isinstance(app.screen, RateScreen)
+        await pilot.press("2")  # Hard, the learner's own say
+        await pilot.pause()
+        assert app.screen is screen
+        log = store.review_log(PACK, "feed-forward-container")
+        assert [entry.rating for entry in log] == [Rating.Hard]
+        assert "## Solution" in screen.query_one("#reveal", Markdown).source
+        assert store.draft(PACK, "feed-forward-container").text == store_answer, "the practice draft is kept"
+
+
+@sync
+async def test_due_times_are_shown_in_local_time() -> None:
+    from datetime import UTC, datetime
+
+    from quizapp.practice.review import record_outcome
+
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        moment = datetime(2026, 1, 2, 10, 0, tzinfo=UTC)
+        record_outcome(
+            app.services.store,
+            PACK,
+            "net-defects",
+            Result("wrong_answer"),
+            hints_used=0,
+            seconds=10,
+            first_try=True,
+            now=moment,
+            minutes=4,
+        )
+        await pilot.press("r")
+        await pilot.pause()
+        table = app.screen.query_one("#review-due")
+        shown = str(table.get_row_at(0)[0])
+        due = app.services.store.review_card(PACK, "net-defects").due
+        assert shown == due.astimezone().strftime("%d %b %H:%M")
+
+
+# --- next, next unsolved, continue ----------------------------------------------------------------------------
+
+
+@sync
+async def test_next_next_unsolved_and_continue() -> None:
+    app = make_app()
+    questions = [q.id for q in discover([FIXTURE], include_defaults=False).packs[PACK].questions]
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        store = app.services.store
+        store.record_attempt(
+            PACK, questions[1], kind="choice", mode="submit", answer="x", result=Result("accepted"), hints_used=0
+        )
+        await open_question(pilot, questions[0])
+        await pilot.press("ctrl+n")
+        await pilot.pause()
+        assert app.screen.question.id == questions[1]
+        assert len(app.screen_stack) == 3, "next replaces the open question"
+        await pilot.press("escape")
+        await pilot.pause()
+        await open_question(pilot, questions[0])
+        await pilot.press("f8")  # next unsolved: skips the solved questions[1]
+        await pilot.pause()
+        assert app.screen.question.id == questions[2]
+        await pilot.press("escape")
+        await pilot.pause()
+        store.save_draft(PACK, questions[5], "draft")
+        await pilot.press("c")
+        await pilot.pause()
+        assert app.screen.question.id == questions[5]
+
+
+# --- zoom, cancel -------------------------------------------------------------------------------------------------
+
+
+@sync
+async def test_zoom_gives_the_focused_pane_the_whole_screen() -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        screen = await open_question(pilot, "resnet-residual-block")
+        await pilot.press("f5")
+        await pilot.pause()
+        assert screen.maximized is screen.query_one("#answer-pane")
+        assert screen.query_one("#answer").size.height >= SIZE[1] - 2
+        await pilot.press("f5")
+        await pilot.pause()
+        assert screen.maximized is None
+        await pilot.press("f6")  # the next pane: the prompt, then zoom it
+        await pilot.pause()
+        await pilot.press("f5")
+        await pilot.pause()
+        assert screen.maximized is screen.query_one("#prompt-pane")
+
+
+@sync
+async def test_a_running_grade_dims_the_old_results_and_can_be_cancelled() -> None:
+    app = make_app(SlowServices)
+    app.services.release = threading.Event()  # type: ignore[attr-defined]
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        screen = await open_question(pilot, "resnet-residual-block")
+        panel = screen.query_one(ResultsPanel)
+        panel.show(Result("wrong_answer", message="old verdict"))
+        await pilot.press("ctrl+r")
+        await pilot.pause()
+        assert panel.has_class("-stale") and "Running the visible checks" in verdict_text(screen)
+        await pilot.press("f4")
+        await pilot.pause()
+        assert verdict_text(screen).startswith("Cancelled")
+        app.services.release.set()  # type: ignore[attr-defined]
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert verdict_text(screen).startswith("Cancelled"), "a cancelled grade's result is never shown"
+        assert app.services.store.attempts(PACK, "resnet-residual-block") == [], "nor recorded"
+
+
+# --- failures the learner must hear about ------------------------------------------------------------------------
+
+
+@sync
+async def test_a_failing_draft_save_is_reported() -> None:
+    app = make_app()
+    said: list[str] = []
+    notify = app.notify
+    app.notify = lambda message, *a, **k: (said.append(str(message)), notify(message, *a, **k))  # type: ignore[method-assign]
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        screen = await open_question(pilot, "my-sequential")
+        screen.query_one("#answer", TextArea).load_text("x = 1\n")
+        app.services.store.close()
+        screen.save_draft()
+        screen.save_draft()
+        assert [m for m in said if "could not be saved" in m] != []
+        assert len([m for m in said if "could not be saved" in m]) == 1, "reported once, not every autosave"
+
+
+def test_a_damaged_progress_database_is_one_message_not_a_traceback(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    home.mkdir()
+    import os
+
+    from quizapp.store import default_path
+
+    os.environ["QUIZAPP_HOME"] = str(home)
+    path = default_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(b"this is not a database" * 100)
+    completed = subprocess.run(
+        [sys.executable, "-m", "quizapp"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "QUIZAPP_HOME": str(home)},
+        timeout=60,
+    )
+    assert completed.returncode == 2
+    assert "Traceback" not in completed.stderr
+    assert "damaged or is not a quizapp database" in completed.stderr
+    assert completed.stderr.startswith("quizapp: ")
