@@ -192,6 +192,7 @@ def test_list_json_shows_a_pack_given_with_pack(capsys, valid_pack_file: Path):
         "title": "Pick an activation",
         "difficulty": "easy",
         "minutes": 1,
+        "points": 1,  # the default: a question is worth one point unless the pack says otherwise
         "tags": ["basics"],
     }
 
