@@ -33,7 +33,10 @@ def render_result(name: str, result: Result) -> str:
         lines.append(safe(f"  {mark} {test.name}{hidden}{text}"))
     if result.stdout.strip():
         lines.append("  printed:")
-        lines.extend(f"    {safe(line)}" for line in result.stdout.rstrip().splitlines()[:20])
+        printed = result.stdout.split("\n")  # not splitlines(): it would take \r, \v, \f, \x1c-\x1e as line breaks
+        while printed and not printed[-1].strip(" \t"):
+            printed.pop()
+        lines.extend(f"    {safe(line)}" for line in printed[:20])
     if result.score is not None and result.verdict != "accepted":
         lines.append(f"  score: {result.score:.0%}")
     return "\n".join(lines)
