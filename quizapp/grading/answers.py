@@ -7,7 +7,6 @@ lists with the same values and shape, `torch.Size([3, 8])` or `[3, 8]`, any line
 from __future__ import annotations
 
 import ast
-import math
 import re
 from collections.abc import Iterable
 from typing import Any
@@ -185,15 +184,3 @@ def _value(tokens: list[str], position: int) -> tuple[Any, int]:
     if token in ("]", ")", ","):
         raise ValueError("unexpected " + token)
     return ast.literal_eval(repr(token)), position + 1
-
-
-def _close(left: Any, right: Any) -> bool:
-    if isinstance(left, list) and isinstance(right, list):
-        return len(left) == len(right) and all(_close(a, b) for a, b in zip(left, right, strict=True))
-    if isinstance(left, bool) or isinstance(right, bool):
-        return left is right
-    if isinstance(left, float) and isinstance(right, float):
-        if math.isnan(left) and math.isnan(right):
-            return True
-        return math.isclose(left, right, rel_tol=1e-4, abs_tol=1e-4)
-    return left == right

@@ -284,7 +284,7 @@ def run_batch(
                     if future.cancelled():
                         continue
                     submission, digest = futures[future]
-                    entry = {
+                    entry: dict[str, Any] = {
                         "student": submission.student,
                         "question": submission.question_id,
                         "file": submission.path.name if submission.path else None,

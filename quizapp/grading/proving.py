@@ -8,6 +8,7 @@ the same way in the app.
 from __future__ import annotations
 
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -61,15 +62,28 @@ def prove(loaded: LoadResult, grader: Grader, runner: Any) -> Proof:
         runner.wait_warm(WARM_TIMEOUT_S)  # timings below are of warm jobs, not of the pool starting
     clock = _JailClock(grader.runner if grader.runner is not None else runner)
     timed = Grader(clock, grader.cache)
-    for index, question in enumerate(pack.questions):
-        at = ("questions", index)
+
+    def prove_question(index: int, question: model.AnyQuestion) -> Proof:
+        part, at = Proof(), ("questions", index)
         if isinstance(question, model.CodeBase):
             if question.solution is None:
-                _prove_shipped_facts(loaded, pack, question, at, timed, proof)
+                _prove_shipped_facts(loaded, pack, question, at, timed, part)
             else:
-                _prove_code(loaded, pack, question, at, timed, clock, proof)
+                _prove_code(loaded, pack, question, at, timed, clock, part)
         elif isinstance(question, model.PredictQuestion):
-            _prove_snippet(loaded, pack, question, at, runner, proof)
+            _prove_snippet(loaded, pack, question, at, runner, part)
+        return part
+
+    # Questions are proved side by side, one per judge worker; problems come out in the pack's order.
+    workers = max(1, int(getattr(runner, "size", 1) or 1))
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="prove") as executor:
+        parts = list(executor.map(prove_question, range(len(pack.questions)), pack.questions))
+    for part in parts:
+        proof.problems.extend(part.problems)
+        proof.references += part.references
+        proof.decoys += part.decoys
+        proof.snippets += part.snippets
+        proof.reference_ms.update(part.reference_ms)
     return proof
 
 
