@@ -7,10 +7,12 @@ from pathlib import Path
 
 import pytest
 from answers import RESNET_RIGHT, RESNET_WRONG
+from conftest import VALID_QUESTION_IDS
 
 from quizapp import locations
 from quizapp.cli import main
 from quizapp.grading.grader import Grader, ReferenceCache
+from quizapp.grading.proving import prove
 from quizapp.grading.student import SEALED_EXPLANATION, student_yaml
 from quizapp.packs import check_pack_text, load_pack, model
 
@@ -97,26 +99,46 @@ def test_a_right_choice_opens_every_feedback_the_author_wrote(graders) -> None:
 
 
 @pytest.mark.jail
-def test_validate_proves_a_student_build(graders, tmp_path: Path, capsys) -> None:
-    *_, text = graders
-    path = tmp_path / "student.yaml"
-    path.write_text(text)
+def test_validate_proves_a_student_build(graders, judge_pool) -> None:
+    """`quizapp validate` on a build: no solution to run (it used to crash), its shipped facts load, and every
+    snippet prints an answer one of the hashes matches; a tampered hash is reported where it is."""
+    source_grader, _, student, text = graders
+    loaded = check_pack_text(text, "student.yaml")
+    proof = prove(loaded, Grader(judge_pool, cache=None), judge_pool)
     snippets = sum(1 for q in SOURCE.questions if isinstance(q, model.PredictQuestion))
-    assert main(["validate", str(path)]) == 0
-    out, err = capsys.readouterr()
-    assert out == "" and f"ran 0 reference(s), 0 decoy(s), {snippets} snippet(s), 0 error(s)" in err
-    # A build whose hashed answer is not what the snippet prints is caught, where it is.
-    built = graders[2].question("plain-list-param-count")
+    assert (proof.problems, proof.references, proof.decoys, proof.snippets) == ([], 0, 0, snippets)
+
+    built = student.question("plain-list-param-count")
     assert isinstance(built, model.PredictQuestion)
     tampered = text
     for index, digest in enumerate(built.answer_hashes):
-        tampered = tampered.replace(digest, f"{index:064x}")
-    broken = tmp_path / "broken.yaml"
-    broken.write_text(tampered)
-    assert main(["validate", str(broken)]) == 1
-    out, _ = capsys.readouterr()
-    assert "answer_hashes: the snippet prints an answer none of the hashes match" in out
-    assert f"{broken}:" in out
+        tampered = tampered.replace(digest, f"f{index:063x}")  # a hash of nothing
+    first_code = next(q for q in student.questions if isinstance(q, model.CodeBase))
+    facts = first_code.reference_facts  # the first in the file, so the first occurrence of its opening is its own
+    assert facts is not None
+    tampered = tampered.replace(facts[:40], "{not json" + facts[9:40], 1)
+    broken = check_pack_text(tampered, "broken.yaml")
+    assert broken.pack is not None, broken.problems
+    problems = prove(broken, Grader(judge_pool, cache=None), judge_pool).problems
+    by_path = {p.path: p for p in problems}
+    assert set(by_path) == {
+        f"questions[{_index(q)}].{k}"
+        for q, k in ((first_code.id, "reference_facts"), ("plain-list-param-count", "answer_hashes"))
+    }, problems
+    assert [p.severity for p in problems] == ["error", "error"]
+    facts_problem = by_path[f"questions[{_index(first_code.id)}].reference_facts"]
+    hash_problem = by_path[f"questions[{_index('plain-list-param-count')}].answer_hashes"]
+    assert facts_problem.message.startswith("the reference facts shipped in this student build do not load: ")
+    assert hash_problem.message == "the snippet prints an answer none of the hashes match"
+    assert hash_problem.line == _line_of(tampered, "answer_hashes:", after="id: plain-list-param-count") + 1
+
+
+def _index(question_id: str) -> int:
+    return [q.id for q in SOURCE.questions].index(question_id)
+
+
+def _line_of(text: str, needle: str, after: str) -> int:
+    return text[: text.index(needle, text.index(after))].count("\n") + 1
 
 
 @pytest.mark.jail
@@ -197,11 +219,14 @@ def test_choice_and_predict_answers_are_judged_alike(graders, question_id: str, 
 
 
 @pytest.mark.jail
-def test_build_from_the_command_line(tmp_path: Path, capsys) -> None:
+def test_build_from_the_command_line(tmp_path: Path, capsys, valid_pack_file: Path) -> None:
     out = tmp_path / "student.yaml"
-    assert main(["build", "torch-modules", "--student", "-o", str(out)]) == 0
-    assert "no solutions" in capsys.readouterr().out
-    assert check_pack_text(out.read_text(), str(out)).pack is not None
+    assert main(["build", "test-pack", "--pack", str(valid_pack_file), "--student", "-o", str(out)]) == 0
+    assert capsys.readouterr().out.startswith(f"wrote {out} (")
+    built = check_pack_text(out.read_text(), str(out)).pack
+    assert built is not None and built.build == "student"
+    assert [q.id for q in built.questions] == VALID_QUESTION_IDS
+    assert "return x * self.weight" not in out.read_text()  # the code question's solution
     assert main(["build", str(out), "--student", "-o", str(tmp_path / "again.yaml")]) == 2
     assert "already a student build" in capsys.readouterr().err
 
