@@ -281,11 +281,11 @@ def _wait_for(predicate, timeout: float = 300) -> None:
 
 def test_two_interrupts_stop_at_once_and_the_tables_say_partial_then_resume(tmp_path: Path) -> None:
     pack_file = tmp_path / "course.yaml"
-    pack_file.write_text(COURSE_TEXT)
+    pack_file.write_text(COURSE_TEXT.replace("    cpu_seconds: 4\n", "    cpu_seconds: 1\n", 1))
     folder = tmp_path / "class"
     _small_class(folder)
-    for student in ("xavier", "yann", "zoe"):  # answers that run to their time limit keep both workers busy
-        _write(folder, {f"{student}/scale-module.py": LOOP, f"{student}/fix-relu.py": LOOP})
+    # Two answers that run to their time limit: both workers are busy when the interrupts come.
+    _write(folder, {"xavier/scale-module.py": LOOP, "xavier/fix-relu.py": LOOP})
     out = tmp_path / "grades"
     process = _batch_process(pack_file, folder, out)
     journal = out / batch.JOURNAL
@@ -308,13 +308,13 @@ def test_two_interrupts_stop_at_once_and_the_tables_say_partial_then_resume(tmp_
     resumed = _batch_process(pack_file, folder, out, "-j", "2")
     stdout, stderr = resumed.communicate(timeout=600)
     assert resumed.returncode == 0, stderr
-    total = 6 * 5
+    total = 4 * 5
     assert f"graded {total - graded_before} answer(s), {graded_before} unchanged since the last run" in stdout
     rows = _rows(out / "grades.csv")
     assert rows["xavier"]["scale-module"] == "0" and rows["xavier"]["status"] == "complete"
     assert rows["ada"]["status"] == "partial: 1 to review"
     verdicts = _rows(out / "verdicts.csv")
-    assert {verdicts[s]["scale-module"] for s in ("xavier", "yann", "zoe")} == {"time_limit"}
+    assert (verdicts["xavier"]["scale-module"], verdicts["xavier"]["fix-relu"]) == ("time_limit", "time_limit")
     assert os.path.getsize(out / "junit.xml") > 0
 
 

@@ -191,7 +191,7 @@ class BatchRun:
     reasons: Counter[str] = field(default_factory=Counter)  # why answers were (re)graded, by REASONS key
     changed_questions: set[str] = field(default_factory=set)  # questions whose answers were regraded for it
     in_flight: int = 0  # answers being graded right now (for an interrupt's message)
-    not_started: int = 0  # answers left for the next run by an interrupt
+    left: int = 0  # answers an interrupt left for the next run (not started, or dropped while being graded)
 
     def summary(self) -> str:
         verb = "interrupted after grading" if self.interrupted else "graded"
@@ -202,8 +202,7 @@ class BatchRun:
         if self.changed_questions:
             line += f"\n  questions changed since the last run: {', '.join(sorted(self.changed_questions))}"
         if self.interrupted:
-            left = self.total - self.graded - self.reused
-            line += f"\n  {left} answer(s) left for the next run: the same command grades them"
+            line += f"\n  {self.left} answer(s) left for the next run: the same command grades them"
         return line
 
 
@@ -304,8 +303,8 @@ def run_batch(
         abandon.set()
     finally:
         executor.shutdown(wait=not abandon.is_set(), cancel_futures=True)
-    run.not_started = run.total - run.reused - run.graded
-    run.interrupted = run.not_started > 0
+    run.left = run.total - run.reused - run.graded
+    run.interrupted = run.left > 0
     return run
 
 
