@@ -439,11 +439,14 @@ def write_tables(pack: model.Pack, folder: Path, out: Path) -> Tables:
         "junit": out / "junit.xml",
     }
 
-    def status(cells: dict[str, Cell]) -> str:
+    strays_of = Counter(stray.path.split("/", 1)[0] for stray in the_plan.strays if "/" in stray.path)
+
+    def status(student: str, cells: dict[str, Cell]) -> str:
         counts = Counter(cell.open for cell in cells.values() if cell.open)
-        if not counts:
-            return "complete"
-        return "partial: " + ", ".join(f"{n} {what}" for what, n in sorted(counts.items()))
+        text = "partial: " + ", ".join(f"{n} {what}" for what, n in sorted(counts.items())) if counts else "complete"
+        if strays_of[student]:
+            text += f"; {strays_of[student]} file(s) not graded (see results.json)"
+        return text
 
     with paths["csv"].open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
@@ -458,7 +461,7 @@ def write_tables(pack: model.Pack, folder: Path, out: Path) -> Tables:
                     _number(total),
                     _number(maximum),
                     f"{percent:.1f}",
-                    status(cells),
+                    status(student, cells),
                 ]
             )
     with paths["verdicts"].open("w", newline="", encoding="utf-8") as handle:
@@ -466,7 +469,7 @@ def write_tables(pack: model.Pack, folder: Path, out: Path) -> Tables:
         writer.writerow(["student_id", *ids, "solved", "status"])
         for student, cells in rows.items():
             solved = sum(1 for cell in cells.values() if cell.verdict == "accepted")
-            writer.writerow([student, *(cells[q].verdict for q in ids), solved, status(cells)])
+            writer.writerow([student, *(cells[q].verdict for q in ids), solved, status(student, cells)])
     _write_marks(paths["marks"], pack, rows, marks)
     failures = common_failures(pack, (e for e in entries.values() if e.get("question") in questions))
     document = {
@@ -480,7 +483,7 @@ def write_tables(pack: model.Pack, folder: Path, out: Path) -> Tables:
             {
                 "student": student,
                 "total": round(sum(c.points or 0.0 for c in cells.values()), 4),
-                "status": status(cells),
+                "status": status(student, cells),
                 "answers": [
                     {**cell.entry, "points": cell.points, "cell": cell.verdict}
                     for cell in cells.values()
