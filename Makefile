@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint setup clean bench
+.PHONY: run test test-fast lint setup clean bench
 
 setup: $(STAMP)
 
@@ -25,8 +25,14 @@ run: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
+# Everything but the tests that run code in the judge's jail, drive the TUI, or run end to end (markers in
+# pyproject.toml; conftest.py marks whole files): seconds, for the edit-test loop.
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -m "not jail and not tui and not e2e" $(PYTEST_ARGS)
+
 lint: $(STAMP)
 	$(BIN)/ruff check quizapp tests
+	$(BIN)/mypy
 
 bench: $(STAMP)
 	$(BIN)/python -m quizapp.judge.bench

@@ -101,6 +101,12 @@ class Services:
         return "warm", getattr(pool, "jail_mode", "")
 
     @property
+    def judge(self) -> Any:
+        """The judge's pool, started if needed; None when it could not start (pool_error says why)."""
+        self.start_judge()
+        return self._pool
+
+    @property
     def grader(self) -> Grader:
         with self._lock:
             if self._grader is None:

@@ -239,3 +239,28 @@ def judge_pool():
     with Pool(size=2) as pool:
         assert pool.wait_warm(180), "the judge's workers did not start"
         yield pool
+
+
+# --- markers: `make test-fast` runs `-m "not jail and not tui and not e2e"` ---------------------------------
+
+# Files whose every test runs code in the judge (they start their own pools, or run `quizapp` that does).
+JAIL_FILES = {"test_containment.py", "test_judge_pool.py", "test_grading_code.py"}
+# Files that run the whole program end to end: a real terminal, a built wheel, a fresh app process.
+E2E_FILES = {"test_tui_tmux.py", "test_tui_mock_tmux.py", "test_tui_no_torch.py", "test_packaging.py"}
+# Single tests in files of their own kind that prove a pack in the judge through the command line.
+JAIL_TESTS = {"test_scaffold.py::test_a_new_pack_with_every_kind_proves_itself_in_the_judge"}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark tests by what they need, so that a file need not say it: the session's judge pool (or a file of
+    judge tests) is `jail`, the Textual app is `tui`, a real terminal or a fresh program is `e2e`."""
+    for item in items:
+        name = item.path.name
+        if "judge_pool" in getattr(item, "fixturenames", ()) or name in JAIL_FILES:
+            item.add_marker(pytest.mark.jail)
+        if f"{name}::{item.name}" in JAIL_TESTS or f"{name}::{item.originalname}" in JAIL_TESTS:
+            item.add_marker(pytest.mark.jail)
+        if name.startswith("test_tui_"):
+            item.add_marker(pytest.mark.tui)
+        if name in E2E_FILES:
+            item.add_marker(pytest.mark.e2e)

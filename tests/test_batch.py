@@ -1,4 +1,5 @@
-"""Grading a class: the expected table, every output format, and resuming an interrupted batch."""
+"""Grading a class: graded, changed, regraded and exported to a gradebook with numeric totals; instructor's marks
+fed back; strays reported; interrupted runs say they are partial and resume to the same tables."""
 
 from __future__ import annotations
 
@@ -12,112 +13,332 @@ import time
 from pathlib import Path
 from xml.etree import ElementTree
 
+import pytest
 from classroom import write_class
+from conftest import VALID_PACK
 
 from quizapp import locations
 from quizapp.grading import batch
 from quizapp.grading.grader import Grader, ReferenceCache
-from quizapp.packs import load_pack
+from quizapp.packs import check_pack_text, load_pack, model
 
-PACK = load_pack(locations.builtin_packs_dir() / "torch-modules.yaml")
+pytestmark = pytest.mark.jail
+
+MODULES = load_pack(locations.builtin_packs_dir() / "torch-modules.yaml")
+
+# The conftest pack, with points: the code question is worth 4, the explain question 3, the others 1. (Its trace
+# rule `merges_input: mul` is dropped: x * weight joins the input with a parameter, not two paths from the input.)
+COURSE_TEXT = VALID_PACK.replace("          - merges_input: mul\n", "").replace(
+    "    prompt: Write a module that multiplies its input by a learnt scale.\n",
+    "    prompt: Write a module that multiplies its input by a learnt scale.\n    points: 4\n",
+).replace(
+    "    prompt: Why wrap evaluation in torch.no_grad()?\n",
+    "    prompt: Why wrap evaluation in torch.no_grad()?\n    points: 3\n",
+)
 
 
-def _table(path: Path) -> dict[tuple[str, str], str]:
-    with path.open() as handle:
-        rows = list(csv.DictReader(handle))
-    ids = [q.id for q in PACK.questions]
-    return {(row["student"], qid): row[qid] for row in rows for qid in ids}
+def _course(text: str = COURSE_TEXT) -> model.Pack:
+    loaded = check_pack_text(text, "course.yaml")
+    assert loaded.pack is not None, loaded.problems
+    return loaded.pack
 
 
-def test_a_class_is_graded_to_the_expected_table(tmp_path: Path, judge_pool) -> None:
+COURSE = _course()
+SCALE = COURSE.question("scale-module")
+FIX = COURSE.question("fix-relu")
+assert isinstance(SCALE, model.CodeBase) and isinstance(FIX, model.CodeBase)
+LOOP = "while True:\n    pass\n"
+
+
+def _write(folder: Path, files: dict[str, str | bytes]) -> None:
+    for name, content in files.items():
+        path = folder / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(content if isinstance(content, bytes) else content.encode())
+
+
+def _small_class(folder: Path) -> None:
+    """ada: all right; bob: a wrong module (partial credit), a wrong pick; cara: two answers and an explanation."""
+    _write(
+        folder,
+        {
+            "ada/pick-activation.txt": "a c",
+            "ada/predict-shape.txt": "(2, 4)\n",
+            "ada/scale-module.py": SCALE.solution or "",
+            "ada/fix-relu.py": FIX.solution or "",
+            "ada/why-no-grad.md": "No graph is recorded, so activations are not kept: less memory.",
+            "bob/pick-activation.txt": "b",
+            "bob/predict-shape.txt": "(4, 2)",
+            "bob/scale-module.py": SCALE.decoys[0].code,
+            "bob/fix-relu.py": FIX.starter,
+            "cara/pick-activation.txt": "a,c",
+            "cara/scale-module.py": SCALE.solution or "",
+            "cara/why-no-grad.md": "",  # an empty explanation earns nothing and needs no reading
+        },
+    )
+
+
+def _rows(path: Path) -> dict[str, dict[str, str]]:
+    with path.open(newline="") as handle:
+        return {row["student_id"]: row for row in csv.DictReader(handle)}
+
+
+@pytest.fixture
+def grader(judge_pool, tmp_path: Path) -> Grader:
+    return Grader(judge_pool, ReferenceCache(tmp_path / "cache"))
+
+
+def test_a_class_is_graded_changed_regraded_and_exported_with_numeric_totals(tmp_path: Path, grader) -> None:
+    folder, out = tmp_path / "class", tmp_path / "grades"
+    _small_class(folder)
+    first = batch.run_batch(COURSE, folder, out, grader, workers=2)
+    assert (first.graded, first.reused, first.interrupted) == (15, 0, False)
+    assert first.reasons == {"new": 15}
+    tables = batch.write_tables(COURSE, folder, out)
+
+    # The gradebook: points per question (the pack's points, partial credit by check points), then totals.
+    with tables.paths["csv"].open(newline="") as handle:
+        header = next(csv.reader(handle))
+    assert header == ["student_id", *[q.id for q in COURSE.questions], "total", "maximum", "percent", "status"]
+    rows = _rows(tables.paths["csv"])
+    assert rows["ada"] == {
+        "student_id": "ada",
+        "pick-activation": "1",
+        "predict-shape": "1",
+        "scale-module": "4",
+        "fix-relu": "1",
+        "why-no-grad": "",  # an explanation waits for the instructor's marks
+        "total": "7",
+        "maximum": "10",
+        "percent": "70.0",
+        "status": "partial: 1 to review",
+    }
+    journal = batch.read_journal(out)
+    share = journal[("bob", "scale-module")]["result"]["score"]
+    assert 0 < share < 1  # the decoy passes some checks: partial credit by check points
+    assert rows["bob"]["scale-module"] == f"{round(4 * share, 2):g}"
+    assert rows["bob"]["pick-activation"] == "0" and rows["bob"]["predict-shape"] == "0"
+    assert rows["cara"]["predict-shape"] == "0" and rows["cara"]["why-no-grad"] == "0"  # missing, and empty
+    assert rows["cara"]["status"] == "complete" and rows["cara"]["total"] == "5"
+    verdicts = _rows(tables.paths["verdicts"])
+    assert verdicts["bob"]["scale-module"] == "wrong_answer" and verdicts["cara"]["predict-shape"] == "missing"
+    assert verdicts["ada"]["why-no-grad"] == "to review" and verdicts["ada"]["solved"] == "4"
+    document = json.loads(tables.paths["json"].read_text())
+    assert document["complete"] is False and document["open"] == {"to review": 1}
+    assert {q["id"]: q["points"] for q in document["questions"]}["scale-module"] == 4
+
+    # The instructor marks the explanation in marks.csv; the next run reads it back.
+    marks = tables.paths["marks"]
+    with marks.open(newline="") as handle:
+        (row,) = list(csv.DictReader(handle))
+    assert row["student_id"] == "ada" and row["question"] == "why-no-grad" and row["max_points"] == "3"
+    assert row["answer"] == "No graph is recorded, so activations are not kept: less memory." and row["marks"] == ""
+    text = marks.read_text().replace(",3,,", ",3,2.5,")
+    marks.write_text(text)
+    assert batch.run_batch(COURSE, folder, out, grader).graded == 0
+    tables = batch.write_tables(COURSE, folder, out)
+    assert tables.complete
+    rows = _rows(tables.paths["csv"])
+    assert (rows["ada"]["why-no-grad"], rows["ada"]["total"], rows["ada"]["percent"]) == ("2.5", "9.5", "95.0")
+    assert rows["ada"]["status"] == "complete"
+    assert ",2.5," in tables.paths["marks"].read_text()  # the marks are kept when the file is written again
+
+    # The pack changes: the code question's outputs check gets a new case. Only its answers are graded again.
+    changed = _course(
+        COURSE_TEXT.replace("              - [2, 3]\n", "              - [2, 3]\n              - [5, 3]\n")
+    )
+    again = batch.run_batch(changed, folder, out, grader)
+    assert (again.graded, again.reused) == (3, 12)
+    assert again.reasons == {"question": 3} and again.changed_questions == {"scale-module"}
+    assert "3 the question changed in the pack" in again.summary()
+    assert "questions changed since the last run: scale-module" in again.summary()
+    # Points are presentation, not grading: changing them regrades nothing, and the totals follow.
+    repointed = _course(
+        COURSE_TEXT.replace("              - [2, 3]\n", "              - [2, 3]\n              - [5, 3]\n").replace(
+            "    points: 4\n", "    points: 8\n"
+        )
+    )
+    assert batch.run_batch(repointed, folder, out, grader).graded == 0
+    rows = _rows(batch.write_tables(repointed, folder, out).paths["csv"])
+    assert (rows["ada"]["scale-module"], rows["ada"]["maximum"]) == ("8", "14")
+
+    # An answer changes: that answer alone; another mode: everything, saying why.
+    (folder / "bob" / "pick-activation.txt").write_text("a c")
+    one = batch.run_batch(repointed, folder, out, grader)
+    assert (one.graded, one.reasons) == (1, {"answer": 1})
+    assert _rows(batch.write_tables(repointed, folder, out).paths["verdicts"])["bob"]["pick-activation"] == "accepted"
+    run_mode = batch.run_batch(repointed, folder, out, grader, mode="run")
+    assert (run_mode.graded, run_mode.reasons) == (15, {"mode": 15})
+    # The explanation's answer did not change, so its marks still count.
+    assert _rows(batch.write_tables(repointed, folder, out).paths["csv"])["ada"]["why-no-grad"] == "2.5"
+
+
+def test_a_changed_explanation_needs_marking_again(tmp_path: Path, grader) -> None:
+    folder, out = tmp_path / "class", tmp_path / "grades"
+    _write(folder, {"ada/why-no-grad.md": "It saves memory."})
+    batch.run_batch(COURSE, folder, out, grader)
+    marks = batch.write_tables(COURSE, folder, out).paths["marks"]
+    marks.write_text(marks.read_text().replace(",3,,", ",3,9,"))  # more than the question is worth
+    tables = batch.write_tables(COURSE, folder, out)
+    assert tables.marks_problems == ["marks.csv:2: marks 9 is not between 0 and 3"]
+    assert ",3,9," in marks.read_text()  # kept as typed, to be corrected
+    marks.write_text(marks.read_text().replace(",3,9,", ",3,1,"))
+    assert _rows(batch.write_tables(COURSE, folder, out).paths["csv"])["ada"]["why-no-grad"] == "1"
+    (folder / "ada" / "why-no-grad.md").write_text("It saves memory and time: no graph is kept.")
+    batch.run_batch(COURSE, folder, out, grader)
+    tables = batch.write_tables(COURSE, folder, out)
+    assert _rows(tables.paths["csv"])["ada"]["why-no-grad"] == "" and tables.open_counts == {"to review": 1}
+
+
+def test_strays_are_reported_with_their_reason(tmp_path: Path) -> None:
     folder = tmp_path / "class"
-    expected = write_class(PACK, folder)
-    out = tmp_path / "grades"
-    grader = Grader(judge_pool, ReferenceCache(tmp_path / "cache"))
-    run = batch.run_batch(PACK, folder, out, grader, workers=2)
+    _write(
+        folder,
+        {
+            "ada/week3/scale-module.py": "x = 1\n",
+            "ada/scale_module.py": "x = 1\n",
+            "ada/notes.txt": "hello",
+            "bob/pick-activation.txt": "a",
+            "bob/pick-activation.py": "a c",
+            "bob/.hidden": "ignored",
+            "roster.csv": "ada,bob",
+        },
+    )
+    the_plan = batch.plan(COURSE, folder)
+    reasons = {stray.path: stray.reason for stray in the_plan.strays}
+    assert reasons == {
+        "roster.csv": "not in a student's folder",
+        "ada/week3/scale-module.py": "in a sub-folder; move it to ada/ to grade it",
+        "ada/scale_module.py": "no question 'scale_module': did you mean 'scale-module'? rename the file to grade it",
+        "ada/notes.txt": "no question 'notes' in the pack",
+        "bob/pick-activation.py": "one of 2 files answering pick-activation: none graded",
+        "bob/pick-activation.txt": "one of 2 files answering pick-activation: none graded",
+    }
+    (ambiguous,) = [s for s in the_plan.submissions if s.ambiguous]
+    assert ambiguous.key == ("bob", "pick-activation") and ambiguous.path is None
+
+
+def test_the_generated_class_gets_the_expected_verdicts(tmp_path: Path, grader) -> None:
+    """The built-in pack's class: right answers in many styles, wrong, hostile, binary and misnamed files."""
+    folder, out = tmp_path / "class", tmp_path / "grades"
+    expected = write_class(MODULES, folder)
+    run = batch.run_batch(MODULES, folder, out, grader, workers=2)
     assert (run.graded, run.reused, run.interrupted) == (len(expected), 0, False)
-    paths = batch.write_tables(PACK, folder, out)
-
-    assert _table(paths["csv"]) == expected
-    with paths["csv"].open() as handle:
-        rows = {row["student"]: row for row in csv.DictReader(handle)}
-    assert rows["ada-0"]["solved"] == "4" and rows["ada-0"]["score"] == "4.00"
-    assert rows["mallory"]["solved"] == "0"
-
-    document = json.loads(paths["json"].read_text())
-    assert document["strays"] == ["mallory/notes.txt"]
-    resnet_failures = dict(document["common_failures"]["resnet-residual-block"])
+    tables = batch.write_tables(MODULES, folder, out)
+    verdicts = _rows(tables.paths["verdicts"])
+    ids = [q.id for q in MODULES.questions]
+    assert {(student, qid): row[qid] for student, row in verdicts.items() for qid in ids} == expected
+    assert verdicts["ada-0"]["solved"] == "4" and verdicts["mallory"]["solved"] == "0"
+    points = _rows(tables.paths["csv"])
+    assert points["ada-0"]["total"] == "4" and points["ada-0"]["maximum"] == f"{len(ids)}"
+    assert [s.path for s in tables.strays] == ["mallory/notes.txt"]
+    resnet_failures = dict(tables.common_failures["resnet-residual-block"])
     assert resnet_failures["The input is added back"] >= 3  # missing skip, ReLU before add, Sequential only
-    assert "module-sequential-modulelist" not in document["common_failures"]  # missing answers are not failures
-    bob = next(s for s in document["students"] if s["student"] == "bob-4")
-    (resnet,) = [a for a in bob["answers"] if a["question"] == "resnet-residual-block"]
-    assert resnet["file"] == "resnet-residual-block.py" and len(resnet["sha256"]) == 64
-    assert resnet["result"]["tests"]  # full results, check by check
 
-    suites = {s.get("name"): s for s in ElementTree.parse(paths["junit"]).getroot()}
+    suites = {s.get("name"): s for s in ElementTree.parse(tables.paths["junit"]).getroot()}
     assert suites["ada-0"].get("failures") == "0" and suites["ada-0"].get("errors") == "0"
     assert suites["eve"].get("errors") == "2"  # time limit, runtime error
-    assert int(suites["eve"].get("skipped")) == len(PACK.questions) - 2
     failure = suites["bob-4"].find("testcase[@name='resnet-residual-block']/failure")
     assert failure is not None and "no skip connection" in (failure.text or "") + (failure.get("message") or "")
 
 
-def test_a_changed_answer_is_graded_again_and_nothing_else(tmp_path: Path, judge_pool) -> None:
-    folder = tmp_path / "class"
-    write_class(PACK, folder, hostile=False)
-    out = tmp_path / "grades"
-    grader = Grader(judge_pool, ReferenceCache(tmp_path / "cache"))
-    first = batch.run_batch(PACK, folder, out, grader)
-    (folder / "bob-0" / "net-defects.txt").write_text("view bn2 fc1")
-    again = batch.run_batch(PACK, folder, out, grader)
-    assert (again.graded, again.reused) == (1, first.graded - 1)
-    assert _table(batch.write_tables(PACK, folder, out)["csv"])[("bob-0", "net-defects")] == "accepted"
+CONTROL = "".join(chr(c) for c in range(0x20) if chr(c) not in "\n")
+ANSI_FORGERY = (
+    "import sys\n"
+    f"print({CONTROL!r})\n"
+    "print('\\x1b[2J\\x1b[H\\x1b[32mscale.py: accepted\\x1b[0m')\n"
+    f"raise ValueError({('forged ' + CONTROL + ' accepted')!r})\n"
+)
 
 
-def _grade_batch(folder: Path, out: Path) -> subprocess.Popen[str]:
+def test_junit_holds_no_character_xml_forbids(tmp_path: Path, grader) -> None:
+    folder, out = tmp_path / "class", tmp_path / "grades"
+    _write(folder, {"eve/scale-module.py": ANSI_FORGERY, "eve\x1b[31m/fix-relu.py": ANSI_FORGERY})
+    batch.run_batch(COURSE, folder, out, grader)
+    junit = batch.write_tables(COURSE, folder, out).paths["junit"]
+    root = ElementTree.parse(junit).getroot()  # parses: no control character survived
+    text = junit.read_text()
+    assert "\x1b" not in text and "\x00" not in text and "\\x1b" in text
+    error = root.find("testsuite[@name='eve']/testcase[@name='scale-module']/error")
+    assert error is not None and error.get("type") == "runtime_error" and "forged" in error.get("message", "")
+
+
+def _batch_process(pack_file: Path, folder: Path, out: Path, *extra: str) -> subprocess.Popen[str]:
     return subprocess.Popen(
-        [sys.executable, "-m", "quizapp", "grade-batch", "torch-modules", str(folder), "-o", str(out)],
+        [sys.executable, "-m", "quizapp", "grade-batch", str(pack_file), str(folder), "-o", str(out), *extra],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
     )
 
 
-def test_an_interrupted_batch_resumes_to_the_same_tables(tmp_path: Path) -> None:
-    folder = tmp_path / "class"
-    write_class(PACK, folder, hostile=False)
-    whole = _grade_batch(folder, tmp_path / "whole")
-    out, err = whole.communicate(timeout=600)
-    assert whole.returncode == 0, err
-
-    interrupted = _grade_batch(folder, tmp_path / "resumed")
-    journal = tmp_path / "resumed" / batch.JOURNAL
-    deadline = time.monotonic() + 300
-    while time.monotonic() < deadline:  # interrupt once some, but not all, answers are in the journal
-        if journal.exists() and len(journal.read_text().splitlines()) >= 5:
-            break
+def _wait_for(predicate, timeout: float = 300) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "timed out"
         time.sleep(0.05)
-    interrupted.send_signal(signal.SIGINT)
-    _, err = interrupted.communicate(timeout=120)
-    done_before = len(journal.read_text().splitlines())
-    assert "Traceback" not in err
-    total = sum(1 for p in folder.iterdir()) * len(PACK.questions)
-    if done_before < total:  # the usual case; on a very fast machine the batch may finish first
-        assert interrupted.returncode == 1
 
-    resumed = _grade_batch(folder, tmp_path / "resumed")
-    out, err = resumed.communicate(timeout=600)
-    assert resumed.returncode == 0, err
-    assert f"{total - done_before} answer(s), {done_before} unchanged" in out
-    assert (tmp_path / "resumed" / "grades.csv").read_text() == (tmp_path / "whole" / "grades.csv").read_text()
 
-    def verdicts(path: Path) -> list[tuple[str, str, str | None]]:
-        students = json.loads(path.read_text())["students"]
-        return sorted(
-            (s["student"], a["question"], a["result"] and a["result"]["verdict"])
-            for s in students
-            for a in s["answers"]
-        )
+def test_two_interrupts_stop_at_once_and_the_tables_say_partial_then_resume(tmp_path: Path) -> None:
+    pack_file = tmp_path / "course.yaml"
+    pack_file.write_text(COURSE_TEXT.replace("    cpu_seconds: 4\n", "    cpu_seconds: 1\n", 1))
+    folder = tmp_path / "class"
+    _small_class(folder)
+    # Two answers that run to their time limit: both workers are busy when the interrupts come.
+    _write(folder, {"xavier/scale-module.py": LOOP, "xavier/fix-relu.py": LOOP})
+    out = tmp_path / "grades"
+    process = _batch_process(pack_file, folder, out)
+    journal = out / batch.JOURNAL
+    _wait_for(lambda: journal.exists() and len(journal.read_text().splitlines()) >= 3)
+    process.send_signal(signal.SIGINT)
+    time.sleep(0.5)
+    process.send_signal(signal.SIGINT)
+    stdout, stderr = process.communicate(timeout=120)
+    assert "Traceback" not in stderr
+    assert "interrupted: no new answer starts; waiting for the" in stderr
+    assert "stopping now" in stderr
+    assert process.returncode == 1
+    assert "interrupted after grading" in stdout and "left for the next run" in stdout
+    rows = _rows(out / "grades.csv")
+    assert any(row["status"].startswith("partial:") and "not graded" in row["status"] for row in rows.values())
+    assert json.loads((out / "results.json").read_text())["complete"] is False
+    assert "PARTIAL" in (out / "junit.xml").read_text()
+    graded_before = len(batch.read_journal(out))
 
-    assert verdicts(tmp_path / "resumed" / "results.json") == verdicts(tmp_path / "whole" / "results.json")
-    assert os.path.getsize(tmp_path / "resumed" / "junit.xml") > 0
+    resumed = _batch_process(pack_file, folder, out, "-j", "2")
+    stdout, stderr = resumed.communicate(timeout=600)
+    assert resumed.returncode == 0, stderr
+    total = 4 * 5
+    assert f"graded {total - graded_before} answer(s), {graded_before} unchanged since the last run" in stdout
+    rows = _rows(out / "grades.csv")
+    assert rows["xavier"]["scale-module"] == "0" and rows["xavier"]["status"] == "complete"
+    assert rows["ada"]["status"] == "partial: 1 to review"
+    verdicts = _rows(out / "verdicts.csv")
+    assert (verdicts["xavier"]["scale-module"], verdicts["xavier"]["fix-relu"]) == ("time_limit", "time_limit")
+    assert os.path.getsize(out / "junit.xml") > 0
+
+
+def test_grade_batch_takes_a_pack_file_and_pack_after_the_command(tmp_path: Path) -> None:
+    pack_file = tmp_path / "course.yaml"
+    pack_file.write_text(COURSE_TEXT)
+    folder = tmp_path / "class"
+    _write(folder, {"ada/pick-activation.txt": "a c", "ada/pick_activation.txt": "a", "ada/why-no-grad.md": "memory"})
+    by_id = subprocess.run(
+        [sys.executable, "-m", "quizapp", "grade-batch", "test-pack", str(folder), "--pack", str(pack_file)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert by_id.returncode == 0, by_id.stderr
+    assert "graded 5 answer(s), 0 unchanged since the last run, of 5" in by_id.stdout
+    assert "not graded: ada/pick_activation.txt: no question 'pick_activation': did you mean" in by_id.stdout
+    assert "to review: 1 explain answer(s): fill in the marks column of" in by_id.stdout
+    out = folder.with_name("class-grades")
+    assert _rows(out / "grades.csv")["ada"]["pick-activation"] == "1"
+    by_file = subprocess.run(
+        [sys.executable, "-m", "quizapp", "grade-batch", str(pack_file), str(folder)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert by_file.returncode == 0 and "graded 0 answer(s), 5 unchanged" in by_file.stdout

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import re
@@ -192,6 +193,7 @@ def test_list_json_shows_a_pack_given_with_pack(capsys, valid_pack_file: Path):
         "title": "Pick an activation",
         "difficulty": "easy",
         "minutes": 1,
+        "points": 1,  # the default: a question is worth one point unless the pack says otherwise
         "tags": ["basics"],
     }
 
@@ -444,3 +446,95 @@ def test_help_does_not_import_torch_sys_modules():
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False)
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines()[-1] == "False True"
+
+
+# --- grade --------------------------------------------------------------------------------------------------
+
+RELU_RIGHT = "import torch\n\n\ndef act(x):\n    return torch.relu(x)\n"
+RELU_WRONG = "import torch\n\n\ndef act(x):\n    return torch.sigmoid(x)\n"
+# An answer that prints every C0 control character and tries to redraw the terminal into a fake verdict.
+FORGERY = (
+    "import torch\n"
+    f"print({''.join(chr(c) for c in range(0x20))!r})\n"
+    "print('\\x1b[2J\\x1b[H\\x1b[32manswer.py: accepted\\x1b[0m\\r')\n\n\n"
+    "def act(x):\n    return torch.sigmoid(x)\n"
+)
+
+
+@pytest.mark.jail
+def test_grade_several_files_in_input_order_and_escapes_learner_output(tmp_path: Path, valid_pack_file: Path):
+    files = []
+    for index, text in enumerate([RELU_WRONG, RELU_RIGHT, FORGERY, RELU_RIGHT]):
+        path = tmp_path / f"answer-{index}.py"
+        path.write_text(text)
+        files.append(str(path))
+    done = run_subprocess("--pack", str(valid_pack_file), "grade", f"{VALID_PACK_ID}/fix-relu", *files, "--json")
+    assert done.returncode == 1, done.stderr
+    lines = [json.loads(line) for line in done.stdout.splitlines()]
+    assert [line["file"] for line in lines] == files
+    assert [line["verdict"] for line in lines] == ["wrong_answer", "accepted", "wrong_answer", "accepted"]
+
+    text_mode = run_subprocess("grade", f"{VALID_PACK_ID}/fix-relu", files[2], "--pack", str(valid_pack_file))
+    assert text_mode.returncode == 1
+    out = text_mode.stdout
+    assert out.startswith(f"{files[2]}: wrong_answer (")
+    assert not any(ord(ch) < 0x20 and ch not in "\n\t" for ch in out), repr(out)  # no control character but these
+    assert "\\x1b[2J\\x1b[H\\x1b[32manswer.py: accepted\\x1b[0m\\x0d" in out  # shown, harmless
+    assert "\\x00\\x01\\x02\\x03\\x04\\x05\\x06\\x07\\x08\t" in out and "\\x0b\\x0c\\x0d\\x0e" in out
+
+
+@pytest.mark.jail
+def test_grade_into_a_closed_pipe_ends_without_a_traceback(tmp_path: Path, valid_pack_file: Path):
+    files = []
+    for index in range(6):
+        path = tmp_path / f"answer-{index}.py"
+        path.write_text(RELU_RIGHT)
+        files.append(str(path))
+    process = subprocess.Popen(
+        [sys.executable, "-m", "quizapp", "--pack", str(valid_pack_file), "grade", f"{VALID_PACK_ID}/fix-relu", *files],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stdout is not None and process.stderr is not None
+    first = process.stdout.readline()  # as `| head -1` does: read one line, then go away
+    process.stdout.close()
+    err = process.stderr.read()
+    process.wait(timeout=120)
+    assert first.startswith(f"{files[0]}: accepted")
+    assert "Traceback" not in err and "BrokenPipeError" not in err, err
+    assert process.returncode == 1
+
+
+def test_grade_a_choice_answer_with_a_byte_order_mark(capsys, tmp_path: Path, valid_pack_file: Path):
+    answer = tmp_path / "pick.txt"
+    answer.write_bytes("\ufeffa c\n".encode())
+    code, out, _ = run(capsys, "--pack", str(valid_pack_file), "grade", f"{VALID_PACK_ID}/pick-activation", str(answer))
+    assert code == 0 and f"{answer}: accepted" in out
+
+
+def test_grade_unknown_question_exits_2_with_one_message(capsys, valid_pack_file: Path):
+    code, out, err = run(capsys, "grade", f"{VALID_PACK_ID}/pick-activaton", "x.py", "--pack", str(valid_pack_file))
+    assert code == 2 and out == ""
+    assert err == (
+        f"quizapp: pack '{VALID_PACK_ID}' has no question 'pick-activaton'. Did you mean "
+        f"'{VALID_PACK_ID}/pick-activation'? Its questions: {', '.join(VALID_QUESTION_IDS)}\n"
+    )
+
+
+def test_a_broken_progress_store_is_one_message(capsys, quizapp_home: Path):
+    from quizapp.store.progress import default_path
+
+    default_path().parent.mkdir(parents=True, exist_ok=True)
+    default_path().write_bytes(b"this is not a database" * 100)
+    code, out, err = run(capsys, "report")
+    assert code == 2 and out == ""
+    assert err.startswith("quizapp: ") and "Traceback" not in err and str(default_path()) in err
+
+
+def test_every_command_is_in_the_dispatch_table():
+    from quizapp.cli import COMMANDS, build_parser
+
+    parser = build_parser()
+    (subparsers,) = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    assert set(subparsers.choices) | {None} == set(COMMANDS)

@@ -29,6 +29,7 @@ def test_the_complete_example_is_valid_and_covers_every_kind() -> None:
     assert {c.kind for c in code.checks} == set(model.CHECK_KINDS)
     assert result.pack.limits_for(code).cpu_seconds == 2
     assert result.pack.limits_for(code).memory_mb == 768
+    assert code.points == 3 and result.pack.question("sequential-forward").points == 1
 
 
 def test_the_schema_file_in_docs_is_current() -> None:

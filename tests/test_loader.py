@@ -369,7 +369,7 @@ def _error_cases():
         "zzzz",
         "questions[0].zzzz",
         "unknown key 'zzzz' (expected one of: answer_hash, difficulty, explanation, hints, id, kind, minutes, "
-        "options, prompt, sealed, select, shuffle, tags, title)",
+        "options, points, prompt, sealed, select, shuffle, tags, title)",
     )
     t = mutate("    cpu_seconds: 4\n", "    cpu_second: 4\n")
     add(

@@ -1,4 +1,8 @@
-"""`quizapp validate` proves a pack in the judge: each way a pack can lie is reported where it lies."""
+"""`quizapp validate` proves a pack in the judge: each way a pack can lie is reported where it lies.
+
+The packs are small fixtures (the conftest pack, one code question with a check of every kind), proved in this
+process on the session's pool; one test runs the real command end to end.
+"""
 
 from __future__ import annotations
 
@@ -7,9 +11,20 @@ import subprocess
 import sys
 from pathlib import Path
 
-from quizapp import locations
+import pytest
+from conftest import VALID_PACK
 
-BUILTIN = (locations.builtin_packs_dir() / "torch-modules.yaml").read_text()
+from quizapp.grading.grader import Grader, ReferenceCache
+from quizapp.grading.proving import prove
+from quizapp.packs import check_pack_text
+
+pytestmark = pytest.mark.jail
+
+# The conftest pack without the one trace rule its reference does not meet: a pack that proves clean but for
+# checks its single decoy does not fail.
+HONEST = VALID_PACK.replace("          - merges_input: mul\n", "")
+REFERENCE_FORWARD = "              return x * self.weight\n"
+DECOY_FORWARD = "                  return x + self.weight\n"
 
 
 def _line_of(text: str, needle: str, after: str = "") -> int:
@@ -18,79 +33,99 @@ def _line_of(text: str, needle: str, after: str = "") -> int:
 
 
 def _lying_pack() -> str:
-    text = BUILTIN.replace("id: torch-modules", "id: lying-pack", 1)
-    # A predict answer that is not what the snippet prints.
-    text = text.replace('answer: "262"', 'answer: "1522"', 1)
-    # A decoy that is the reference itself, so it passes the check it names.
-    decoy = "      - id: relu-after-last\n        description: A ReLU after every layer, the last one included.\n"
-    assert decoy in text
-    solution = (
-        "        code: |\n          from torch import nn\n          from torch.nn import functional as F\n\n\n"
-        "          class MLPStack(nn.Module):\n              def __init__(self, width, depth):\n"
-        "                  super().__init__()\n"
-        "                  self.layers = nn.ModuleList(nn.Linear(width, width) for _ in range(depth))\n\n"
-        "              def forward(self, x):\n                  for index, layer in enumerate(self.layers):\n"
-        "                      if index > 0:\n                          x = F.relu(x)\n"
-        "                      x = layer(x)\n                  return x\n"
-    )
-    start = text.index(decoy) + len(decoy)
-    fails_line = text.index("        fails: outputs\n", start)
-    end = text.index("\n\n  # --- fix", start)
-    text = text[:start] + "        fails: outputs\n" + solution + text[end:]
-    assert fails_line
-    # A reference that fails its own literal expectation.
-    text = text.replace("equals: 67", "equals: 68", 1)
+    text = HONEST.replace("id: test-pack", "id: lying-pack", 1)
+    text = text.replace("answer: (2, 4)", "answer: (4, 2)", 1)  # not what the snippet prints
+    assert DECOY_FORWARD in text
+    text = text.replace(DECOY_FORWARD, "                  return x * self.weight\n", 1)  # the decoy is the reference
+    text = text.replace("equals: [0.0, 2.0]", "equals: [0.0, 3.0]", 1)  # the reference fails its own check
     return text
 
 
-def test_validate_reports_each_lie_where_it_is(tmp_path: Path) -> None:
+@pytest.fixture
+def grader(judge_pool, tmp_path: Path) -> Grader:
+    return Grader(judge_pool, ReferenceCache(tmp_path / "cache"))
+
+
+def _prove(text: str, grader: Grader, judge_pool) -> tuple[list, list]:
+    loaded = check_pack_text(text, "pack.yaml")
+    assert loaded.pack is not None, loaded.problems
+    proof = prove(loaded, grader, judge_pool)
+    assert (proof.references, proof.decoys, proof.snippets) == (2, 1, 1)
+    errors = [p for p in proof.problems if p.severity == "error"]
+    warnings = [p for p in proof.problems if p.severity == "warning"]
+    return errors, warnings
+
+
+def test_each_lie_is_reported_where_it_is(grader, judge_pool) -> None:
     text = _lying_pack()
+    errors, warnings = _prove(text, grader, judge_pool)
+    by_path = {p.path: p for p in errors}
+    assert set(by_path) == {
+        "questions[1].answer",
+        "questions[2].decoys[0].fails",
+        "questions[3].solution",
+    }, errors
+
+    predict = by_path["questions[1].answer"]
+    assert predict.line == _line_of(text, "answer: (4, 2)")
+    assert predict.message == "the snippet prints something else:\n(2, 4)"
+
+    decoy = by_path["questions[2].decoys[0].fails"]
+    assert decoy.line == _line_of(text, "fails: same-outputs")
+    assert decoy.message.startswith("decoy 'adds-instead' passes check 'same-outputs': the check does not catch")
+
+    reference = by_path["questions[3].solution"]
+    assert reference.line == _line_of(text, "solution: |", after="id: fix-relu")
+    assert "does not pass its own checks" in reference.message and "expected [0.0, 3.0]" in reference.message
+
+    # A decoy that passes everything proves no check of its question.
+    unproven = sorted(p.message.split("'")[1] for p in warnings if "is unproven" in p.message)
+    assert unproven == sorted(
+        ["same-outputs", "same-gradients", "has-parameter", "multiplies", "weight-shape", "is-a-module", "custom-probe"]
+    )
+    outputs = next(p for p in warnings if p.message.startswith("check 'same-outputs' is unproven"))
+    assert outputs.line == _line_of(text, "id: same-outputs")
+
+
+def test_only_the_checks_a_decoy_fails_are_proven(grader, judge_pool) -> None:
+    errors, warnings = _prove(HONEST, grader, judge_pool)
+    assert errors == []
+    unproven = {p.message.split("'")[1] for p in warnings if "is unproven" in p.message}
+    # The decoy (x + w for x * w) fails the outputs, gradients and trace checks; fix-relu has no decoy at all.
+    assert unproven == {"has-parameter", "weight-shape", "is-a-module", "custom-probe", "relu-values"}
+    assert all(p.message.endswith("add a decoy with a mistake it should catch") for p in warnings)
+
+
+def test_a_trivial_reference_is_not_slow_but_a_slow_one_is(grader, judge_pool) -> None:
+    """The warning times the job in the jail, after the pool is warm: never start-up or a wait for a worker."""
+    _, warnings = _prove(HONEST, grader, judge_pool)
+    assert not [p for p in warnings if "of its" in p.message and "wall limit" in p.message]
+    slow = HONEST.replace(  # the reference sleeps 4.5 s when it is defined: most of an 8 s wall limit
+        "\n      class Scale(nn.Module):\n",
+        "\n      import time\n      time.sleep(4.5)\n\n\n      class Scale(nn.Module):\n",
+        1,
+    ).replace("      wall_seconds: 20\n", "      wall_seconds: 8\n", 1)
+    assert slow.count("time.sleep(4.5)") == 1 and "wall_seconds: 8" in slow
+    _, warnings = _prove(slow, grader, judge_pool)
+    (warning,) = [p for p in warnings if "wall limit" in p.message]
+    assert warning.path == "questions[2].solution" and "of its 8 s wall limit" in warning.message
+    seconds = float(warning.message.split("takes ")[1].split(" s")[0])
+    assert 4.5 <= seconds < 8
+
+
+def test_validate_from_the_command_line(tmp_path: Path) -> None:
     path = tmp_path / "lying.yaml"
-    path.write_text(text)
+    path.write_text(_lying_pack())
     done = subprocess.run(
-        [sys.executable, "-m", "quizapp", "validate", "--json", str(path)],
-        capture_output=True,
-        text=True,
-        timeout=600,
+        [sys.executable, "-m", "quizapp", "validate", "--json", str(path)], capture_output=True, text=True, timeout=300
     )
     assert done.returncode == 1, done.stderr
-    everything = json.loads(done.stdout)["problems"]
-    problems = [p for p in everything if p["severity"] == "error"]
-    by_path = {p["path"]: p for p in problems}
-    assert len(problems) == 3, everything
-    # With its only outputs-failing decoy replaced by the reference, mlp-stack's outputs check is unproven.
-    (warning,) = [p for p in everything if p["severity"] == "warning"]
-    assert warning["message"].startswith("check 'outputs' is unproven")
-    assert warning["line"] == _line_of(text, "id: outputs", after="id: mlp-stack")
-
-    predict = next(p for p in problems if p["path"].endswith(".answer"))
-    assert predict["line"] == _line_of(text, 'answer: "1522"')
-    assert "prints something else:\n262" in predict["message"]
-
-    decoy = next(p for p in problems if ".decoys[" in p["path"])
-    assert decoy["line"] == _line_of(text, "fails: outputs", after="id: relu-after-last")
-    assert "decoy 'relu-after-last' passes check 'outputs'" in decoy["message"]
-
-    reference = next(p for p in problems if p["path"].endswith(".solution"))
-    assert reference["line"] == _line_of(text, "solution: |", after="id: my-sequential")
-    assert "does not pass its own checks" in reference["message"]
-    assert "is 67, expected 68" in reference["message"]
-    assert set(by_path) == {predict["path"], decoy["path"], reference["path"]}
-
-
-def test_a_check_no_decoy_fails_is_reported_as_unproven(tmp_path: Path) -> None:
-    text = BUILTIN.replace("id: torch-modules", "id: unproven-pack", 1)
-    decoy_start = text.index("      - id: subclass-sequential")
-    decoy_end = text.index("      - id: reversed-order")
-    text = text[:decoy_start] + text[decoy_end:]
-    path = tmp_path / "unproven.yaml"
-    path.write_text(text)
-    done = subprocess.run(
-        [sys.executable, "-m", "quizapp", "validate", "--json", str(path)], capture_output=True, text=True, timeout=600
-    )
-    assert done.returncode == 0, done.stdout + done.stderr  # a warning, not an error
-    problems = json.loads(done.stdout)["problems"]
-    assert [p["severity"] for p in problems] == ["warning"], problems
-    (warning,) = problems
-    assert warning["message"].startswith("check 'no-builtin' is unproven: no decoy fails it")
-    assert warning["line"] == _line_of(text, "id: no-builtin")
+    document = json.loads(done.stdout)
+    assert document["ok"] is False
+    errors = [p for p in document["problems"] if p["severity"] == "error"]
+    assert sorted(p["path"] for p in errors) == [
+        "questions[1].answer",
+        "questions[2].decoys[0].fails",
+        "questions[3].solution",
+    ]
+    assert all(p["file"] == str(path) for p in document["problems"])

@@ -7,7 +7,6 @@ lists with the same values and shape, `torch.Size([3, 8])` or `[3, 8]`, any line
 from __future__ import annotations
 
 import ast
-import math
 import re
 from collections.abc import Iterable
 from typing import Any
@@ -126,10 +125,36 @@ _WRAPPERS = ("tensor", "torch.Size", "Parameter", "Parameter containing:")
 
 
 def same_printout(given: str, expected: str) -> bool:
+    """The same printout: the same words, or the same canonical form (sealing.canonical_printout): the values at
+    four significant digits, magnitudes below 1e-5 as zero, and the same dtype, grad_fn and requires_grad. A
+    student build compares hashes of that same form, so a pack and its build accept exactly the same answers."""
     if _words(given) == _words(expected):
         return True
-    left, right = printed_values(given), printed_values(expected)
-    return left is not None and right is not None and _close(left, right)
+    if printed_values(given) is None or printed_values(expected) is None:
+        return False
+    return sealing.canonical_printout(given) == sealing.canonical_printout(expected)
+
+
+_TAG = re.compile(r"\b(dtype|device|grad_fn|requires_grad|size|layout)=(<\w+>|\([^)]*\)|'[^']*'|[^,()\[\]\s]+)")
+# What torch does not print because it is the default: writing it out says the same thing.
+_DEFAULT_TAGS = frozenset(
+    {
+        "dtype=torch.float32",
+        "dtype=torch.int64",
+        "dtype=torch.bool",
+        "requires_grad=False",
+        "device=cpu",
+        "device='cpu'",
+        "layout=torch.strided",
+    }
+)
+
+
+def printed_tags(text: str) -> list[str]:
+    """What a printout states besides its values, in order: `dtype=torch.float64`, `grad_fn=<AddBackward0>`,
+    `requires_grad=True`, ...; the defaults torch leaves out are left out."""
+    tags = [key + "=" + "".join(value.split()) for key, value in _TAG.findall(text)]
+    return [tag for tag in tags if tag not in _DEFAULT_TAGS]
 
 
 def _words(text: str) -> list[str]:
@@ -180,15 +205,3 @@ def _value(tokens: list[str], position: int) -> tuple[Any, int]:
     if token in ("]", ")", ","):
         raise ValueError("unexpected " + token)
     return ast.literal_eval(repr(token)), position + 1
-
-
-def _close(left: Any, right: Any) -> bool:
-    if isinstance(left, list) and isinstance(right, list):
-        return len(left) == len(right) and all(_close(a, b) for a, b in zip(left, right, strict=True))
-    if isinstance(left, bool) or isinstance(right, bool):
-        return left is right
-    if isinstance(left, float) and isinstance(right, float):
-        if math.isnan(left) and math.isnan(right):
-            return True
-        return math.isclose(left, right, rel_tol=1e-4, abs_tol=1e-4)
-    return left == right

@@ -7,15 +7,40 @@ the same way in the app.
 
 from __future__ import annotations
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
 from ..packs import model
 from ..packs.loader import LoadResult
 from ..packs.problems import Problem
+from . import answers
 from .grader import Grader
 
 SLOW_FRACTION = 0.5  # a reference using more than this share of its wall limit is reported
+WARM_TIMEOUT_S = 180.0
+
+
+class _JailClock:
+    """The runner, keeping the jail's own wall time of the last job each thread ran: what a slower machine would
+    have to fit in the limit, without the pool's start-up or the wait for a free worker."""
+
+    def __init__(self, runner: Any) -> None:
+        self.runner = runner
+        self._last = threading.local()
+
+    def run(self, task: str, payload: dict[str, Any], limits: Any) -> Any:
+        outcome = self.runner.run(task, payload, limits)
+        self._last.wall_ms = getattr(outcome, "wall_ms", 0.0) or 0.0
+        return outcome
+
+    def submit(self, task: str, payload: dict[str, Any], limits: Any) -> Any:
+        return self.runner.submit(task, payload, limits)
+
+    @property
+    def last_wall_ms(self) -> float:
+        return float(getattr(self._last, "wall_ms", 0.0))
 
 
 @dataclass
@@ -32,21 +57,64 @@ def prove(loaded: LoadResult, grader: Grader, runner: Any) -> Proof:
     pack = loaded.pack
     assert pack is not None
     proof = Proof()
-    for index, question in enumerate(pack.questions):
-        at = ("questions", index)
+    needs_judge = any(isinstance(q, model.CodeBase | model.PredictQuestion) for q in pack.questions)
+    if needs_judge and hasattr(runner, "wait_warm"):
+        runner.wait_warm(WARM_TIMEOUT_S)  # timings below are of warm jobs, not of the pool starting
+    clock = _JailClock(grader.runner if grader.runner is not None else runner)
+    timed = Grader(clock, grader.cache)
+
+    def prove_question(index: int, question: model.AnyQuestion) -> Proof:
+        part, at = Proof(), ("questions", index)
         if isinstance(question, model.CodeBase):
-            _prove_code(loaded, pack, question, at, grader, proof)
+            if question.solution is None:
+                _prove_shipped_facts(loaded, pack, question, at, timed, part)
+            else:
+                _prove_code(loaded, pack, question, at, timed, clock, part)
         elif isinstance(question, model.PredictQuestion):
-            _prove_snippet(loaded, pack, question, at, runner, proof)
+            _prove_snippet(loaded, pack, question, at, runner, part)
+        return part
+
+    # Questions are proved side by side, one per judge worker; problems come out in the pack's order.
+    workers = max(1, int(getattr(runner, "size", 1) or 1))
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="prove") as executor:
+        parts = list(executor.map(prove_question, range(len(pack.questions)), pack.questions))
+    for part in parts:
+        proof.problems.extend(part.problems)
+        proof.references += part.references
+        proof.decoys += part.decoys
+        proof.snippets += part.snippets
+        proof.reference_ms.update(part.reference_ms)
     return proof
 
 
-def _prove_code(
+def _prove_shipped_facts(
     loaded: LoadResult, pack: model.Pack, question: model.CodeBase, at: tuple[Any, ...], grader: Grader, proof: Proof
 ) -> None:
+    """A student build has no solution to run: its shipped reference facts must load and decode."""
+    try:
+        grader.reference_facts(pack, question)
+    except Exception as error:  # whatever is wrong with the file, a located problem, never a traceback
+        proof.problems.append(
+            loaded.problem_at(
+                (*at, "reference_facts"), f"the reference facts shipped in this student build do not load: {error}"
+            )
+        )
+
+
+def _prove_code(
+    loaded: LoadResult,
+    pack: model.Pack,
+    question: model.CodeBase,
+    at: tuple[Any, ...],
+    grader: Grader,
+    clock: _JailClock,
+    proof: Proof,
+) -> None:
+    assert question.solution is not None
     result = grader.grade_code(pack, question, question.solution, mode="submit")
+    jail_ms = clock.last_wall_ms
     proof.references += 1
-    proof.reference_ms[question.id] = result.duration_ms
+    proof.reference_ms[question.id] = jail_ms
     if not result.passed:
         failing = "; ".join(f"{t.name}: {t.message}" for t in result.tests if t.status != "pass")
         proof.problems.append(
@@ -57,11 +125,11 @@ def _prove_code(
         )
         return  # decoys are judged against the reference; without it they prove nothing
     limits = pack.limits_for(question)
-    if result.duration_ms > limits.wall_seconds * 1000 * SLOW_FRACTION:
+    if jail_ms > limits.wall_seconds * 1000 * SLOW_FRACTION:
         proof.problems.append(
             loaded.problem_at(
                 (*at, "solution"),
-                f"the reference takes {result.duration_ms / 1000:.1f} s of its {limits.wall_seconds:g} s wall limit: "
+                f"the reference takes {jail_ms / 1000:.1f} s of its {limits.wall_seconds:g} s wall limit: "
                 "a slower machine may time out; raise limits.wall_seconds or make the checks lighter",
                 severity="warning",
             )
@@ -115,6 +183,12 @@ def _prove_snippet(
         error = facts.get("error") or {}
         detail = f"{error.get('type', '')}: {error.get('message', '')}" if error else outcome.detail or outcome.status
         proof.problems.append(loaded.problem_at((*at, "snippet"), f"the snippet does not run: {detail}"))
+        return
+    if question.answer is None:  # a student build: the printout must hash to one of the shipped answers
+        if not answers.grade_predict(question, outcome.stdout, pack.id).passed:
+            proof.problems.append(
+                loaded.problem_at((*at, "answer_hashes"), "the snippet prints an answer none of the hashes match")
+            )
         return
     printed = _lines(outcome.stdout)
     if printed != _lines(question.answer):

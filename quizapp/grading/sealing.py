@@ -25,15 +25,22 @@ def canonical_choice(option_ids: Iterable[str]) -> str:
     return ",".join(sorted({str(o) for o in option_ids}))
 
 
+NEAR_ZERO = 1e-5  # printed values smaller than this in magnitude count as 0 (float noise: 1.1921e-07, -0.0)
+
+
 def canonical_printout(text: str) -> str:
     """One spelling for every accepted spelling of a printout: the printed values with numbers at four
-    significant digits, or the words when the printout has no values to read."""
-    from .answers import printed_values  # answers imports this module
+    significant digits and magnitudes below NEAR_ZERO as 0, with the dtype, grad_fn and requires_grad it
+    states (defaults left out); or the words when the printout has no values to read. The source pack and its
+    student build both compare this form, so they accept the same answers."""
+    from .answers import printed_tags, printed_values  # answers imports this module
 
     values = printed_values(text)
     if values is None:
         return " ".join(text.split())
-    return json.dumps(_rounded(values), separators=(",", ":"))
+    tags = printed_tags(text)
+    form: Any = {"values": _rounded(values), "tags": tags} if tags else _rounded(values)
+    return json.dumps(form, separators=(",", ":"))
 
 
 def _rounded(value: Any) -> Any:
@@ -42,6 +49,8 @@ def _rounded(value: Any) -> Any:
     if isinstance(value, float):
         if math.isnan(value) or math.isinf(value):
             return repr(value)
+        if abs(value) < NEAR_ZERO:
+            return 0.0
         return float(f"{value:.4g}") + 0.0  # + 0.0 turns -0.0 into 0.0
     return value
 
@@ -58,19 +67,29 @@ def _stream(key: bytes, name: str, length: int) -> bytes:
     return hashlib.shake_256(b"seal|" + key + b"|" + name.encode()).digest(length)
 
 
-def seal(key: bytes, name: str, text: str) -> str:
+def padded_size(texts: Iterable[str], block: int = 64) -> int:
+    """One length for a group of sealed texts (a question's), so their sizes do not tell them apart."""
+    longest = max((len(text.encode()) for text in texts), default=0)
+    return (longest // block + 1) * block
+
+
+def seal(key: bytes, name: str, text: str, size: int = 0) -> str:
+    """`text` encrypted under `key`; padded with NULs to `size` bytes, so that an empty text (an option without
+    feedback) looks like any other."""
     data = text.encode()
+    data += b"\x00" * max(0, size - len(data))
     return base64.b64encode(bytes(a ^ b for a, b in zip(data, _stream(key, name, len(data)), strict=True))).decode()
 
 
 def unseal(key: bytes, name: str, token: str) -> str | None:
     try:
         data = base64.b64decode(token)
-        return bytes(a ^ b for a, b in zip(data, _stream(key, name, len(data)), strict=True)).decode()
+        return bytes(a ^ b for a, b in zip(data, _stream(key, name, len(data)), strict=True)).rstrip(b"\x00").decode()
     except (ValueError, UnicodeDecodeError):
         return None  # a wrong key almost never gives valid UTF-8; either way there is nothing to show
 
 
 def unseal_all(key: bytes, sealed: dict[str, str]) -> dict[str, str]:
+    """The texts a right answer opens; empty ones (padding only) are left out."""
     opened = {name: unseal(key, name, token) for name, token in sealed.items()}
-    return {name: text for name, text in opened.items() if text is not None}
+    return {name: text for name, text in opened.items() if text}

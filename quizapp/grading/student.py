@@ -6,14 +6,18 @@ What changes from the source pack:
 - choice questions lose which options are correct, predict questions their printed answer: each keeps a
   hash of the right answer's canonical form (see sealing.py);
 - the texts that state the answer (choice and predict explanations, option feedback) are sealed with a
-  key derived from the right answer, and open when a learner answers right.
+  key derived from the right answer, and open when a learner answers right; every option has a sealed
+  feedback of one padded size, so the file does not show which options the author commented on;
+- options are stored in a fixed shuffled order, not the author's (unless the question sets `shuffle: false`).
 Prompts, starters, hints, checks and explain questions' model answers stay as they are.
 """
 
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
+import random
 from typing import Any
 
 import yaml
@@ -38,12 +42,18 @@ def student_pack(pack: model.Pack, grader: Grader) -> dict[str, Any]:
         elif isinstance(question, model.ChoiceQuestion):
             key = sealing.answer_key(pack.id, question.id, sealing.canonical_choice(question.correct_ids))
             entry["answer_hash"] = sealing.key_hash(key)
+            # Every option gets a sealed feedback of one padded size, empty or not: neither the keys nor the
+            # sizes say which options the author commented on (in a tick-all question, often the correct ones).
+            size = sealing.padded_size(option.feedback or "" for option in question.options)
             sealed = {"explanation": sealing.seal(key, "explanation", question.explanation)}
             for option, option_entry in zip(question.options, entry["options"], strict=True):
                 option_entry.pop("correct", None)
-                if option.feedback:
-                    sealed[f"feedback:{option.id}"] = sealing.seal(key, f"feedback:{option.id}", option.feedback)
-                    option_entry.pop("feedback")
+                option_entry.pop("feedback", None)
+                sealed[f"feedback:{option.id}"] = sealing.seal(
+                    key, f"feedback:{option.id}", option.feedback or "", size
+                )
+            if question.shuffle:  # the app shuffles them anyway; the file must not keep the author's order
+                entry["options"] = _shuffled(entry["options"], f"{pack.id}/{question.id}")
             if question.select is None:  # keep the widget the source pack would show
                 entry["select"] = "many" if question.selects_many else "one"
             entry["sealed"] = sealed
@@ -57,6 +67,14 @@ def student_pack(pack: model.Pack, grader: Grader) -> dict[str, Any]:
             entry["sealed"] = {"explanation": sealing.seal(keys[0], "explanation", question.explanation)}
             entry["explanation"] = SEALED_EXPLANATION
     return data
+
+
+def _shuffled(items: list[Any], seed: str) -> list[Any]:
+    """A fixed shuffle (the same build every time) that owes nothing to the author's order or to correctness."""
+    order = random.Random(hashlib.sha256(b"quizapp-options|" + seed.encode()).digest())
+    shuffled = list(items)
+    order.shuffle(shuffled)
+    return shuffled
 
 
 class _Dumper(yaml.SafeDumper):

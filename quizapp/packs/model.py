@@ -281,6 +281,13 @@ class QuestionBase(Strict):
     prompt: Markdown
     hints: list[Markdown] = Field(default_factory=list, description="revealed one at a time, in this order")
     explanation: Markdown = Field(description="shown after answering: why the answer is what it is")
+    points: float = Field(
+        1.0,
+        ge=0,
+        le=1000,
+        description="what the question is worth in grade-batch's totals and mock scores; partial credit earns "
+        "a share of it (default 1)",
+    )
     sealed: dict[str, str] = Field(
         default_factory=dict,
         description="student builds: texts that would give the answer away (the explanation, option feedback), "
