@@ -116,6 +116,7 @@ from .watch import STATUS_EVENTS_MAX, Buffers, watch
 THREAD_ENV = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
 SEND_TIMEOUT_S = 10.0  # how long J may take to read its job frame
 MAX_PREPARE_FAILURES = 3  # in a row; then this worker stops pre-forking
+TRAINING_WARM_IDLE_S = 0.3  # how long a new worker waits for the host before its deferred training warm-up
 
 
 @dataclass
@@ -196,6 +197,8 @@ class Server:
         self.last_phases: dict[str, float] = {}
         self._leftover_scratch: list[str] = []
         self._reap_pending = False  # the last job's C and I are ending: reap them as they do
+        self.training_warm = False
+        self.jobs_served = 0
 
     # --- start ----------------------------------------------------------------------------------------
 
@@ -341,6 +344,7 @@ class Server:
     def serve_job(self, header: dict[str, Any], blob_len: int) -> None:
         """One job, start to end: its outcome is always sent, whatever happens on the way."""
         payload = self._read_payload(blob_len)
+        self.jobs_served += 1
         try:
             if header.get("task") not in self.tasks:
                 outcome, parts = self._internal(header, f"unknown task {header.get('task')!r}"), []
@@ -366,9 +370,31 @@ class Server:
                 payload.close()
         self.prepare()  # the next job's chain, while the host reads this outcome
 
+    def warm_up_training(self) -> None:
+        """The training stack's warm-up (warm_up_training), once, outside any job, and then a new prepared
+        chain that has it. Deferred from the start so the worker is ready (and a first verdict comes) as soon
+        as torch is imported: it runs when the worker is first idle, or right after its first job at the
+        latest (a batch of jobs waits once, about as long as one job used to), so every later job, on any
+        question, finds the optimizers loaded."""
+        self.training_warm = True
+        try:
+            import torch
+
+            warm_up_training(torch)
+        except Exception as exc:  # a failed warm-up costs speed, not correctness
+            log(f"training warm-up failed: {exc!r}")
+        if self.chain is not None:
+            self._drop_chain("prepared before the training warm-up", failure=False)
+            self.prepare()
+
     def _wait_for_host(self) -> None:
         """Block until the host writes (or closes) stdin; meanwhile replace a prepared chain that ends, and
         reap what is left of the last job's chain as it ends."""
+        if not self.training_warm:
+            # Not while the host is talking to a worker that has just started (its ping, its first job).
+            busy = not self.jobs_served and select.select([0], [], [], TRAINING_WARM_IDLE_S)[0]
+            if not busy:
+                self.warm_up_training()
         while True:
             chain = self.chain
             waits = [0]
@@ -683,28 +709,35 @@ class Server:
 
 
 def warm_up_torch(torch: Any) -> None:
-    """Run once, single-threaded, what most jobs run, so lazy initialisation (and the imports that torch
-    does on first use) happens before the forks: forward and backward of common layers, and one training
-    step with each common optimizer, a learning-rate scheduler, the usual losses, gradient clipping and a
-    DataLoader. A job's first `torch.optim` step used to import hundreds of modules in the job itself."""
+    """Run once, single-threaded, what most jobs run, so lazy initialisation happens before the forks."""
     import safetensors.torch  # noqa: F401
-    import torch.optim.lr_scheduler as schedulers
+    from torch.nn import functional as F
 
     try:  # loaded before the fork, so every job's NumPy generator is seeded (child.seed_generators)
         import numpy  # noqa: F401
     except ImportError:
         pass
-    from torch import nn
-    from torch.nn import functional as F
-    from torch.utils.data import DataLoader, TensorDataset
-
     with torch.no_grad():
         a = torch.randn(16, 16)
         (a @ a).relu().softmax(-1)
         F.conv2d(torch.randn(1, 2, 6, 6), torch.randn(3, 2, 3, 3), padding=1)
-    layer = nn.Sequential(nn.Linear(4, 4), nn.BatchNorm1d(4), nn.ReLU(), nn.Dropout(0.1), nn.Linear(4, 3))
+    layer = torch.nn.Sequential(torch.nn.Linear(4, 4), torch.nn.BatchNorm1d(4), torch.nn.ReLU())
     layer(torch.randn(3, 4, requires_grad=True)).sum().backward()
     torch.allclose(a, a)
+
+
+def warm_up_training(torch: Any) -> None:
+    """One training step with each common optimizer, learning-rate schedulers, the usual losses, gradient
+    clipping and a DataLoader, so that what they import and initialise on first use is in the worker before
+    the forks. Building the first optimizer imports about 800 modules (torch._dynamo, sympy, ...), which took
+    every job of a training question about 2.5 s; it takes the worker about as long as importing torch, once
+    (see Server.warm_up_training for when)."""
+    import torch.optim.lr_scheduler as schedulers
+    from torch import nn
+    from torch.nn import functional as F
+    from torch.utils.data import DataLoader, TensorDataset
+
+    layer = nn.Sequential(nn.Linear(4, 4), nn.BatchNorm1d(4), nn.ReLU(), nn.Dropout(0.1), nn.Linear(4, 3))
     data = DataLoader(TensorDataset(torch.randn(8, 4), torch.randint(0, 3, (8,))), batch_size=4, shuffle=True)
     optimizers = [
         torch.optim.SGD(layer.parameters(), lr=0.1, momentum=0.9, weight_decay=1e-4),
