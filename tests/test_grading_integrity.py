@@ -556,3 +556,54 @@ class Attention(nn.Module):
     assert result.verdict == "wrong_answer"
     assert result.message.startswith("its parameters cannot be matched to the reference's: ")
     assert "`qkv.weight` has shape (24, 8) where the reference's `q_proj.weight` has (8, 8)" in result.message
+
+
+def test_grade_batch_gives_every_answer_its_verdict_and_writes_its_tables(tmp_path) -> None:
+    """One class run through the command line: a bfloat16 forward, a pack verdict that raises, a forger."""
+    import subprocess
+    import sys
+
+    pack_file = tmp_path / "small.yaml"
+    pack_file.write_text(SMALL_PACK)
+    half = "import torch\nfrom torch import nn\n\nclass Half(nn.Module):\n    def forward(self, x):\n"
+    answers = {
+        "ada": {
+            "half.py": half + "        return (2 * x).to(torch.bfloat16)\n",
+            "nan-facts.py": "def ratio():\n    return 0.0\n",
+        },
+        "bob": {"half.py": ATTACKS["probes-table-rewritten"] + half + "        return x\n"},
+        "cy": {"half.py": "\ufeff" + half + "        return (3 * x).to(torch.float8_e5m2)\n"},
+    }
+    for student, files in answers.items():
+        for name, text in files.items():
+            (tmp_path / "class" / student).mkdir(parents=True, exist_ok=True)
+            (tmp_path / "class" / student / name).write_text(text, encoding="utf-8")
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "quizapp",
+            "--pack",
+            str(pack_file),
+            "grade-batch",
+            "small",
+            str(tmp_path / "class"),
+            "-o",
+            str(tmp_path / "grades"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert "Traceback" not in done.stderr, done.stderr
+    results = json.loads((tmp_path / "grades" / "results.json").read_text())
+    text = json.dumps(results)
+    assert (tmp_path / "grades" / "grades.csv").exists() and (tmp_path / "grades" / "junit.xml").exists()
+    verdicts = {}
+    for line in (tmp_path / "grades" / "results.jsonl").read_text().splitlines():
+        entry = json.loads(line)
+        verdicts[(entry["student"], entry["question"])] = (entry.get("result") or {}).get("verdict")
+    assert verdicts[("ada", "half")] == "accepted", text
+    assert verdicts[("ada", "nan-facts")] == "internal_error"  # the pack's verdict raised: not the student's fault
+    assert verdicts[("bob", "half")] == "wrong_answer"  # emptied facts never pass
+    assert verdicts[("cy", "half")] == "wrong_answer"
