@@ -43,17 +43,17 @@ RUNS = [
         [
             "grade",
             RESNET,
-            "resnet-right.py",
-            "resnet-no-skip.py",
-            "resnet-syntax-error.py",
-            "resnet-raises.py",
+            "resnet-right.txt",
+            "resnet-no-skip.txt",
+            "resnet-syntax-error.txt",
+            "resnet-raises.txt",
             "--json",
         ],
         1,
     ),
-    ("code-run-mode-passes", ["grade", RESNET, "resnet-right.py", "--json", "--mode", "run"], 0),
-    ("unknown-question", ["grade", "torch-modules/resnet-block", "resnet-right.py", "--json"], 2),
-    ("unreadable-file", ["grade", RESNET, "no-such-answer.py", "--json"], 2),
+    ("code-run-mode-passes", ["grade", RESNET, "resnet-right.txt", "--json", "--mode", "run"], 0),
+    ("unknown-question", ["grade", "torch-modules/resnet-block", "resnet-right.txt", "--json"], 2),
+    ("unreadable-file", ["grade", RESNET, "no-such-answer.txt", "--json"], 2),
 ]
 
 

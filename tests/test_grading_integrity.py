@@ -387,3 +387,223 @@ def test_a_broken_judge_is_that_answers_internal_error_not_a_crash(cache, refere
     trace = next(t for t in result.tests if t.check == "skip-connection")
     assert trace.status == "error" and "ZeroDivisionError: our bug" in trace.message
     assert [t.status for t in result.tests if t.check != "skip-connection"] == ["pass"] * 4
+
+
+# --- roles: same-shaped layers get their own values, told apart by where they sit, whatever their names -----
+
+ROLES_PACK = """\
+format: 1
+id: roles
+title: Roles
+version: "1.0.0"
+description: Attention and a LayerNorm from scratch.
+authors: [Test]
+licence: CC-BY-4.0
+questions:
+  - id: attention
+    kind: code
+    title: Single-head attention
+    difficulty: medium
+    minutes: 5
+    prompt: Write single-head self-attention with q, k, v projections of width E.
+    explanation: softmax(q k^T / sqrt(E)) v.
+    entry_point: Attention
+    signature: Attention(E)
+    solution: |
+      import math
+
+      import torch
+      from torch import nn
+
+
+      class Attention(nn.Module):
+          def __init__(self, E):
+              super().__init__()
+              self.q_proj = nn.Linear(E, E)
+              self.k_proj = nn.Linear(E, E)
+              self.v_proj = nn.Linear(E, E)
+
+          def forward(self, x):
+              q, k, v = self.q_proj(x), self.k_proj(x), self.v_proj(x)
+              scores = q @ k.transpose(-2, -1) / math.sqrt(x.shape[-1])
+              return torch.softmax(scores, dim=-1) @ v
+    checks:
+      - id: outputs
+        kind: outputs
+        cases:
+          - args: [8]
+            inputs: [[2, 5, 8]]
+  - id: layer-norm
+    kind: code
+    title: LayerNorm from scratch
+    difficulty: easy
+    minutes: 5
+    prompt: Write LayerNorm(E) with a learnt scale and shift.
+    explanation: normalise, scale, shift.
+    entry_point: Norm
+    signature: Norm(E)
+    solution: |
+      from torch import nn
+      from torch.nn import functional as F
+
+
+      class Norm(nn.Module):
+          def __init__(self, E):
+              super().__init__()
+              self.norm = nn.LayerNorm(E)
+
+          def forward(self, x):
+              return self.norm(x)
+    checks:
+      - id: outputs
+        kind: outputs
+        cases:
+          - args: [6]
+            inputs: [[3, 6]]
+"""
+
+ATTENTION = """
+import math
+
+import torch
+from torch import nn
+
+
+class Attention(nn.Module):
+    def __init__(self, E):
+        super().__init__()
+        self.query = nn.Linear(E, E)
+        self.key = nn.Linear(E, E)
+        self.value = nn.Linear(E, E)
+
+    def forward(self, x):
+        q, k, v = self.query(x), self.key(x), self.value(x)
+        scores = SCORES / math.sqrt(x.shape[-1])
+        return torch.softmax(scores, dim=-1) @ v
+"""
+
+
+@pytest.fixture(scope="module")
+def roles():
+    loaded = check_pack_text(ROLES_PACK)
+    assert loaded.pack is not None, loaded.problems
+    return loaded.pack
+
+
+def test_same_shaped_layers_are_told_apart_by_role(grader: Grader, roles) -> None:
+    attention = roles.question("attention")
+    renamed = ATTENTION.replace("SCORES", "q @ k.transpose(-2, -1)")
+    assert grader.grade(roles, attention, renamed).verdict == "accepted"
+    swapped = grader.grade(roles, attention, ATTENTION.replace("SCORES", "k @ q.transpose(-2, -1)"))
+    assert swapped.verdict == "wrong_answer"
+    assert "output differs" in swapped.message
+    one_projection = ATTENTION.replace("SCORES", "q @ k.transpose(-2, -1)").replace(
+        "self.key(x), self.value(x)", "self.query(x), self.query(x)"
+    )
+    shared = grader.grade(roles, attention, one_projection)
+    assert shared.verdict == "wrong_answer"
+    assert "`key`, `value` never run in forward: their weights" in shared.message
+
+
+def test_names_of_parameters_are_free(grader: Grader, roles) -> None:
+    gamma_beta = """
+import torch
+from torch import nn
+
+
+class Norm(nn.Module):
+    def __init__(self, E, eps=1e-5):
+        super().__init__()
+        self.gamma = nn.Parameter(torch.ones(E))
+        self.beta = nn.Parameter(torch.zeros(E))
+        self.eps = eps
+
+    def forward(self, x):
+        mean = x.mean(-1, keepdim=True)
+        var = x.var(-1, keepdim=True, unbiased=False)
+        return self.gamma * (x - mean) / torch.sqrt(var + self.eps) + self.beta
+"""
+    result = grader.grade(roles, roles.question("layer-norm"), gamma_beta)
+    assert result.verdict == "accepted", result.to_json()
+
+
+def test_one_layer_repeated_fails_the_outputs_check_too(grader: Grader) -> None:
+    code = PACK.question("mlp-stack").decoys[1].code  # nn.ModuleList([nn.Linear(width, width)] * depth)
+    result = grader.grade(PACK, PACK.question("mlp-stack"), code)
+    by_check = {t.check: t for t in result.tests}
+    assert by_check["outputs"].status == "fail", by_check["outputs"]
+    assert "are the same module as `layers.0`" in result.message
+
+
+def test_parameters_that_cannot_be_matched_are_named(grader: Grader, roles) -> None:
+    fused = """
+import math
+
+import torch
+from torch import nn
+
+
+class Attention(nn.Module):
+    def __init__(self, E):
+        super().__init__()
+        self.qkv = nn.Linear(E, 3 * E)
+
+    def forward(self, x):
+        q, k, v = self.qkv(x).chunk(3, dim=-1)
+        return torch.softmax(q @ k.transpose(-2, -1) / math.sqrt(x.shape[-1]), dim=-1) @ v
+"""
+    result = grader.grade(roles, roles.question("attention"), fused)
+    assert result.verdict == "wrong_answer"
+    assert result.message.startswith("its parameters cannot be matched to the reference's: ")
+    assert "`qkv.weight` has shape (24, 8) where the reference's `q_proj.weight` has (8, 8)" in result.message
+
+
+def test_grade_batch_gives_every_answer_its_verdict_and_writes_its_tables(tmp_path) -> None:
+    """One class run through the command line: a bfloat16 forward, a pack verdict that raises, a forger."""
+    import subprocess
+    import sys
+
+    pack_file = tmp_path / "small.yaml"
+    pack_file.write_text(SMALL_PACK)
+    half = "import torch\nfrom torch import nn\n\nclass Half(nn.Module):\n    def forward(self, x):\n"
+    answers = {
+        "ada": {
+            "half.py": half + "        return (2 * x).to(torch.bfloat16)\n",
+            "nan-facts.py": "def ratio():\n    return 0.0\n",
+        },
+        "bob": {"half.py": ATTACKS["probes-table-rewritten"] + half + "        return x\n"},
+        "cy": {"half.py": "\ufeff" + half + "        return (3 * x).to(torch.float8_e5m2)\n"},
+    }
+    for student, files in answers.items():
+        for name, text in files.items():
+            (tmp_path / "class" / student).mkdir(parents=True, exist_ok=True)
+            (tmp_path / "class" / student / name).write_text(text, encoding="utf-8")
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "quizapp",
+            "--pack",
+            str(pack_file),
+            "grade-batch",
+            "small",
+            str(tmp_path / "class"),
+            "-o",
+            str(tmp_path / "grades"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert "Traceback" not in done.stderr, done.stderr
+    results = json.loads((tmp_path / "grades" / "results.json").read_text())
+    text = json.dumps(results)
+    assert (tmp_path / "grades" / "grades.csv").exists() and (tmp_path / "grades" / "junit.xml").exists()
+    verdicts = {}
+    for line in (tmp_path / "grades" / "results.jsonl").read_text().splitlines():
+        entry = json.loads(line)
+        verdicts[(entry["student"], entry["question"])] = (entry.get("result") or {}).get("verdict")
+    assert verdicts[("ada", "half")] == "accepted", text
+    assert verdicts[("ada", "nan-facts")] == "internal_error"  # the pack's verdict raised: not the student's fault
+    assert verdicts[("bob", "half")] == "wrong_answer"  # emptied facts never pass
+    assert verdicts[("cy", "half")] == "wrong_answer"

@@ -92,20 +92,18 @@ def config_difference(got: str, want: str) -> str | None:
     return "; ".join(differences[:3]) or None
 
 
-Close = Callable[[str, str], bool]
+Close = Callable[[dict[str, Any], dict[str, Any]], bool]  # two observed modules' outputs agree
 
 
-def locate(
-    learner: dict[str, Any], reference: dict[str, Any], close: Close, same_shape: Close
-) -> tuple[str, float] | None:
+def locate(learner: dict[str, Any], reference: dict[str, Any], close: Close) -> tuple[str, float] | None:
     """(what went wrong, rank) for one observed run: 0.5 for layers that never run, 1 when a cause is named,
     2 when only a place."""
     idle = learner.get("idle") or []
     if idle and not reference.get("idle"):
         names = ", ".join(f"`{name}`" for name in idle[:4])
-        verb = "never runs" if len(idle) == 1 else "never run"
-        return f"{names} {verb} in forward: its weights are registered but not used", 0.5
-    found = _first_divergence(learner.get("modules") or [], reference.get("modules") or [], close, same_shape)
+        verb, their = ("never runs", "its") if len(idle) == 1 else ("never run", "their")
+        return f"{names} {verb} in forward: {their} weights are registered but not used", 0.5
+    found = _first_divergence(learner.get("modules") or [], reference.get("modules") or [], close)
     if found is not None:
         module, counterpart = found
         line = f" (answer.py line {module['line']})" if module.get("line") else ""
@@ -127,7 +125,7 @@ def locate(
 
 
 def _first_divergence(
-    learner: list[dict[str, Any]], reference: list[dict[str, Any]], close: Close, same_shape: Close
+    learner: list[dict[str, Any]], reference: list[dict[str, Any]], close: Close
 ) -> tuple[dict[str, Any], dict[str, Any] | None] | None:
     """The learner's first module whose output matches none of the reference's, and the reference's module
     of the same type and rank among its type (its counterpart), or None when every output is found."""
@@ -139,7 +137,7 @@ def _first_divergence(
         rank[module["type"]] = position + 1
         if module.get("tensor") is None:
             continue
-        if any(r.get("tensor") is not None and close(module["tensor"], r["tensor"]) for r in reference):
+        if any(r.get("tensor") is not None and close(module, r) for r in reference):
             continue
         same_type = [r for r in reference if r["type"] == module["type"]]
         counterpart = same_type[position] if position < len(same_type) else None

@@ -246,6 +246,7 @@ class ModuleOutput(_Strict):
     type: str = Field(max_length=200)
     repr: str = Field("", max_length=500)
     tensor: str | None = Field(None, max_length=300)
+    shape: list[int] | None = Field(None, max_length=16)
     line: int | None = None
 
 
@@ -264,10 +265,16 @@ class OutputEntry(_Strict):
     returns_input: bool | None = None
 
 
+class ParameterInfo(_Strict):
+    path: str = Field(max_length=500)
+    shape: list[int] = Field(max_length=16)
+    count: int
+
+
 class OutputsFacts(_Strict):
     results: list[OutputEntry]
     unregistered: dict[str, list[Held]] = Field(default_factory=dict)
-    roles: dict[str, Any] | None = None
+    parameters: dict[str, list[ParameterInfo]] = Field(default_factory=dict)
 
 
 class ParameterGrad(_Strict):
@@ -296,12 +303,6 @@ class GradientsFacts(_Strict):
 class TreeNode(_Strict):
     path: str = Field(max_length=500)
     type: str = Field(max_length=500)
-
-
-class ParameterInfo(_Strict):
-    path: str = Field(max_length=500)
-    shape: list[int] = Field(max_length=16)
-    count: int
 
 
 class SharedModule(_Strict):
@@ -506,7 +507,7 @@ def _output_tensors(check: Any, data: dict[str, Any], tensors: TensorStore) -> N
                 name = module["tensor"]
                 if not name.startswith(key + "/") or name not in tensors:
                     raise FactsRefused(f"module output {name[:60]!r} is not among the tensors")
-    for case in data.get("unregistered", {}):
+    for case in [*data.get("unregistered", {}), *data.get("parameters", {})]:
         if not case.isdigit() or int(case) >= len(check.cases):
             raise FactsRefused(f"unregistered modules reported for case {case[:20]!r}, which does not exist")
 

@@ -56,8 +56,11 @@ class Runner(Protocol):
     def submit(self, task: str, payload: dict[str, Any], limits: model.Limits) -> Future[Outcome]: ...
 
 
-def probe_payload(question: model.CodeBase, code: str, checks: Iterable[Any]) -> dict[str, Any]:
-    """What the jailed child needs to collect facts: probes only, never expected values or messages."""
+def probe_payload(question: model.CodeBase, code: str, checks: Iterable[Any], observe: bool = False) -> dict[str, Any]:
+    """What the jailed child needs to collect facts: probes only, never expected values or messages.
+
+    `observe` asks outputs probes for the facts that locate a difference (each module's output): the
+    reference's run always has them; an answer's only when its outputs differ, in a second job."""
     specs = []
     for check in checks:
         if check.kind == "source":
@@ -70,6 +73,8 @@ def probe_payload(question: model.CodeBase, code: str, checks: Iterable[Any]) ->
                 spec[key] = getattr(check, key)
         if check.kind == "expression":
             spec["expressions"] = [expression.expr for expression in check.expressions]
+        if check.kind == "outputs" and observe:
+            spec["observe"] = True
         specs.append(spec)
     return {"code": code, "entry_point": question.entry_point, "checks": specs}
 
@@ -172,7 +177,7 @@ class Grader:
         except (ReferenceFailed, FactsRefused) as problem:
             return self._internal(f"the reference solution failed: {problem}", started, outcome)
         try:
-            result = self._judge(pack, question, source, checks, outcome, reference)
+            result = self._judge(pack, question, source, checks, outcome, reference, limits)
         except Exception as problem:  # our bug: this answer's internal_error, never a crash of the run
             result = self._internal(f"the grader failed on this answer: {type(problem).__name__}: {problem}", started)
         result.duration_ms = (time.perf_counter() - started) * 1000
@@ -187,7 +192,7 @@ class Grader:
         cached = self.cache.load(key) if self.cache else None
         if cached is not None:
             return cached
-        payload = probe_payload(question, question.solution, question.checks)
+        payload = probe_payload(question, question.solution, question.checks, observe=True)
         assert self.runner is not None
         return self.runner.submit("probe", payload, limits)
 
@@ -236,6 +241,7 @@ class Grader:
         checks: list[Any],
         outcome: Outcome,
         reference: Facts,
+        limits: model.Limits | None = None,
     ) -> Result:
         if outcome.status != "ok" or outcome.facts is None:
             verdict = _VERDICT_OF_STATUS.get(outcome.status, "internal_error")
@@ -274,6 +280,8 @@ class Grader:
                     _check_error(check, f"the grader failed on this check: {type(problem).__name__}: {problem}")
                 )
                 ranks.append(0)
+        if limits is not None:
+            self._locate(question, source, checks, reference, limits, pack.id, tests, ranks)
         if internal:
             verdict = "internal_error"
         elif any(t.status == "error" for t in tests):
@@ -296,6 +304,43 @@ class Grader:
             score=earned / points if points else None,
             line=first.line if first else None,
         )
+
+    def _locate(
+        self,
+        question: model.CodeBase,
+        source: str,
+        checks: list[Any],
+        reference: Facts,
+        limits: model.Limits,
+        pack_id: str,
+        tests: list[TestResult],
+        ranks: list[float],
+    ) -> None:
+        """Outputs that differ (or raise) are run again, observed module by module, to say where and why.
+
+        Only the verdict's words change: a check that passed stays passed, a failed one stays failed."""
+        failed = [
+            index
+            for index, (check, test) in enumerate(zip(checks, tests, strict=True))
+            if check.kind == "outputs" and test.status != "pass" and ranks[index] >= 2
+        ]
+        if not failed or self.runner is None:
+            return
+        again = self.runner.run("probe", probe_payload(question, source, [checks[i] for i in failed], True), limits)
+        reported = again.facts.get("checks") if again.status == "ok" and isinstance(again.facts, dict) else None
+        if not isinstance(reported, dict):
+            return
+        try:
+            observed = Context(question, Facts(reported, decode_tensors(again.tensors)), reference, source, pack_id)
+        except FactsRefused:
+            return
+        for index in failed:
+            try:
+                test, rank = judge_check_ranked(checks[index], observed)
+            except Exception:  # the first judgement stands
+                continue
+            if test.status == tests[index].status:
+                tests[index], ranks[index] = test, rank
 
 
 def strip_bom(text: str) -> str:

@@ -5,8 +5,10 @@ expressions to evaluate, setup code), not expected values, counts or messages. T
 facts from the learner's run with the facts from the reference's run, outside the jail.
 
 Canonical initialisation makes learner and reference comparable whatever their attribute names and
-registration order: every parameter and buffer is set from a seed derived from (module type, local name,
-shape), so equal roles get equal values.
+registration order, while same-shaped layers keep distinct values (so sharing one layer, or swapping two,
+changes the output): each parameter's values come from its *role*, the shapes of its module's parameters and
+the module's rank among the modules of those shapes, ranked by where forward first uses them (the lineage of
+ops that led there, then the order of use). Buffers are set from (module type, local name, shape).
 """
 
 from __future__ import annotations
@@ -332,25 +334,31 @@ def probe_outputs(
 ) -> dict[str, Any]:
     """For each case, mode and input: the output tensor (sent as data), or the exception.
 
-    The first input of each case and mode is also *observed*, so the grader can say where an output goes
-    wrong: each leaf module's output in execution order (with the answer's line that called it), registered
-    modules that never ran, the ops forward ran and which made the result; in train mode a second run under
-    another random state says whether forward is random."""
+    A second train-mode run of the first case's first input, under another random state, says whether forward
+    is random. With `observe` (the reference always; an answer when its outputs differ), the first input of each
+    case in its first mode is also *observed*, so the grader can say where an output goes wrong: a sample of
+    each leaf module's output in execution order (with the answer's line that called it), registered modules
+    that never ran, the ops forward ran and which made the result."""
     seed = spec.get("seed", 0)
+    observe = bool(spec.get("observe"))
     results: list[dict[str, Any]] = []
     unregistered: dict[str, list[dict[str, Any]]] = {}
+    parameters: dict[str, list[dict[str, Any]]] = {}
     for case_index, case, module in _built_cases(spec, namespace, entry_point, results):
         if isinstance(module, nn.Module) and (held := _unregistered(module)):
             unregistered[str(case_index)] = held  # canonical init cannot reach these: say so with any difference
+        if isinstance(module, nn.Module):
+            parameters[str(case_index)] = _parameter_list(module)
+        plan = init_plan(module, seed, _case_roles(module, case, seed, case_index))
         for mode in spec.get("modes", ["train", "eval"]):
             for input_index, input_spec in enumerate(case.get("inputs", [])):
                 key = f"{prefix}{case_index}/{mode}/{input_index}"
                 entry: dict[str, Any] = {"case": case_index, "mode": mode, "input": input_index}
                 if isinstance(module, nn.Module):
-                    initialise(module, seed)
+                    apply_plan(plan)
                     module.train(mode == "train")
                 x = make_input(input_spec, _stable_seed(seed, "input", case_index, input_index))
-                observed = input_index == 0
+                observed = observe and input_index == 0 and mode == spec.get("modes", ["train", "eval"])[0]
                 with torch.no_grad():
                     if observed:
                         output, error = _observed_run(module, x, key, entry, tensors)
@@ -361,16 +369,24 @@ def probe_outputs(
                 elif isinstance(output, torch.Tensor):
                     tensors[key] = sendable(output)
                     entry["output"] = _tensor_summary(output)
-                    if observed and mode == "train":
-                        entry["random"] = _is_random(module, x, output, seed)
+                    if case_index == 0 and input_index == 0 and mode == "train":
+                        entry["random"] = _is_random(module, x, output, seed, plan)
                 else:
                     entry["output"] = _tensor_summary(output)
                 results.append(entry)
-    return {"results": results, "unregistered": unregistered}
+    return {"results": results, "unregistered": unregistered, "parameters": parameters}
+
+
+def _parameter_list(module: nn.Module) -> list[dict[str, Any]]:
+    return [
+        {"path": path, "shape": list(p.shape), "count": p.numel()}
+        for path, p in list(module.named_parameters())[:2000]
+        if p.requires_grad and not _is_lazy(p)
+    ]
 
 
 MAX_OBSERVED_MODULES = 64
-MAX_OBSERVED_VALUES = 1 << 20
+OBSERVED_SAMPLES = 256  # values of each module's output, evenly spaced: enough to tell where outputs part
 
 
 def _observed_run(
@@ -396,11 +412,14 @@ def _observed_run(
             line = _answer_line()
             if line is not None:
                 fact["line"] = line
-            if isinstance(output, torch.Tensor) and output.numel() <= MAX_OBSERVED_VALUES:
+            if isinstance(output, torch.Tensor) and output.is_floating_point():
                 name = f"{key}/m{len(seen)}"
-                with torch._C.DisableTorchFunction():  # our copy is not an op of the answer's
-                    tensors[name] = sendable(output.clone())
+                with torch._C.DisableTorchFunction():  # our sample is not an op of the answer's
+                    flat = output.detach().reshape(-1)
+                    where = torch.linspace(0, max(flat.numel() - 1, 0), min(flat.numel(), OBSERVED_SAMPLES))
+                    tensors[name] = sendable(flat[where.long()].float().clone())
                 fact["tensor"] = name
+                fact["shape"] = list(output.shape)
             seen.append(fact)
 
         for leaf in leaves:
@@ -449,12 +468,12 @@ def _answer_line() -> int | None:
     return None
 
 
-def _is_random(module: Any, x: torch.Tensor, output: torch.Tensor, seed: int) -> bool:
+def _is_random(module: Any, x: torch.Tensor, output: torch.Tensor, seed: int, plan: Plan) -> bool:
     """Whether a second train-mode run under another random state gives another output."""
     state = torch.random.get_rng_state()
     try:
         torch.manual_seed(_stable_seed(seed, "second run"))
-        initialise(module, seed)
+        apply_plan(plan)
         with torch.no_grad():
             again, error = _run_guarded(lambda: module(x), module)
     finally:
@@ -480,12 +499,13 @@ def probe_gradients(
     wrt = spec.get("wrt", ["input", "parameters"])
     results: list[dict[str, Any]] = []
     for case_index, case, module in _built_cases(spec, namespace, entry_point, results):
+        plan = init_plan(module, seed, _case_roles(module, case, seed, case_index))
         for mode in spec.get("modes", ["train"]):
             for input_index, input_spec in enumerate(case.get("inputs", [])):
                 key = f"{prefix}{case_index}/{mode}/{input_index}"
                 entry: dict[str, Any] = {"case": case_index, "mode": mode, "input": input_index}
                 if isinstance(module, nn.Module):
-                    initialise(module, seed)
+                    apply_plan(plan)
                     module.train(mode == "train")
                     module.zero_grad(set_to_none=True)
                 x = make_input(input_spec, _stable_seed(seed, "input", case_index, input_index))
@@ -577,11 +597,7 @@ def probe_structure(
                 "case": case_index,
                 "modules": counts,
                 "param_count": trainable,
-                "parameters": [
-                    {"path": path, "shape": list(p.shape), "count": p.numel()}
-                    for path, p in list(module.named_parameters())[:2000]
-                    if p.requires_grad and not _is_lazy(p)
-                ],
+                "parameters": _parameter_list(module),
                 "shared": _shared(module),
                 "unregistered": _unregistered(module),
                 "tree": [
@@ -631,15 +647,176 @@ def _unregistered(root: nn.Module) -> list[dict[str, Any]]:
     ]
 
 
-def initialise(module: Any, seed: int) -> None:
+def initialise(module: Any, seed: int, roles: dict[int, tuple[Any, ...]] | None = None) -> None:
     """Canonical initialisation of the module and of any module it keeps outside registration, so every value
-    is defined by the seed (default initialisation is skipped while building: nothing else would set them)."""
+    is defined by the seed (default initialisation is skipped while building: nothing else would set them).
+
+    With `roles` (from discover_roles), each parameter's values come from its role instead of its module's
+    type and name: same-shaped layers get different values, told apart by where they sit in forward."""
+    apply_plan(init_plan(module, seed, roles))
+
+
+Plan = list[tuple[torch.Tensor, int, float, float]]
+
+
+def init_plan(module: Any, seed: int, roles: dict[int, tuple[Any, ...]] | None = None) -> Plan:
+    """What initialise does, worked out once per built object: (tensor, seed, low, high) for each tensor."""
     if not isinstance(module, nn.Module):
-        return
-    canonical_init(module, seed)
-    for _, _, held in _held_outside(module):
-        for sub in held:
-            canonical_init(sub, seed)
+        return []
+    plan: Plan = []
+    roles = roles or {}
+    seen: set[int] = set()
+    held = [sub for _, _, modules in _held_outside(module) for top in modules for sub in top.modules()]
+    for sub in [*module.modules(), *held]:
+        if id(sub) in seen:
+            continue
+        seen.add(id(sub))
+        kind = type(sub).__name__
+        parameters = list(sub.named_parameters(recurse=False))
+        for index, (name, tensor) in enumerate([*parameters, *sub.named_buffers(recurse=False)]):
+            if tensor is None or not tensor.is_floating_point() or _is_lazy(tensor):
+                continue
+            role = roles.get(id(tensor)) if index < len(parameters) else None
+            if role is not None:
+                signature, rank, scale_like = role
+                tensor_seed = _stable_seed(seed, "role", signature, rank, index)
+            else:
+                tensor_seed = _stable_seed(seed, kind, name, tuple(tensor.shape))
+                # running variances stay positive; norm layers' scales sit around one
+                scale_like = "var" in name or (tensor.dim() <= 1 and name == "weight")
+            if scale_like:
+                plan.append((tensor, tensor_seed, 0.5, 1.5))
+            else:
+                fan_in = math.prod(tensor.shape[1:]) if tensor.dim() > 1 else max(tensor.numel(), 1)
+                bound = 1 / math.sqrt(fan_in)
+                plan.append((tensor, tensor_seed, -bound, bound))
+    return plan
+
+
+def apply_plan(plan: Plan) -> None:
+    generator = torch.Generator()
+    with torch.no_grad():
+        for tensor, tensor_seed, low, high in plan:
+            tensor.uniform_(low, high, generator=generator.manual_seed(tensor_seed))
+
+
+def _units(module: nn.Module) -> list[nn.Module]:
+    """The modules that hold parameters directly, registered or kept in plain containers, each once."""
+    seen: set[int] = set()
+    units = []
+    extra = [sub for _, _, held in _held_outside(module) for top in held for sub in top.modules()]
+    for sub in [*module.modules(), *extra]:
+        if id(sub) in seen:
+            continue
+        seen.add(id(sub))
+        if any(True for _ in sub.parameters(recurse=False)):
+            units.append(sub)
+    return units
+
+
+_TRANSPARENT = {"view", "reshape", "flatten", "contiguous", "clone", "squeeze", "unsqueeze", "to", "type", "float"}
+_COMMUTATIVE = {"add", "mul", "maximum", "minimum"}
+
+
+class _RoleTracer(TorchFunctionMode):
+    """Gives every tensor forward makes a *lineage*: a hash of the ops and operands that produced it, with
+    parameters known only by their shape. Two layers in the same place of the computation have the same
+    lineage whatever their names, registration order or the order in which independent branches run."""
+
+    def __init__(self, source: torch.Tensor, parameters: dict[int, torch.Tensor]):
+        super().__init__()
+        self.lineage: dict[int, str] = {id(source): "input"}
+        self.keep: list[torch.Tensor] = [source]  # ids stay unique while the lineages are in use
+        self.parameters = parameters
+        self.first_use: dict[int, tuple[str, int]] = {}
+        self.time = 0
+
+    def _of(self, tensor: torch.Tensor) -> str:
+        if id(tensor) in self.parameters:
+            return f"param{tuple(tensor.shape)}"
+        return self.lineage.get(id(tensor)) or f"const{tuple(tensor.shape)}"
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):  # type: ignore[no-untyped-def]
+        kwargs = kwargs or {}
+        result = func(*args, **kwargs)
+        name = normalise_op(func)
+        if name is None:
+            return result
+        operands = [a for a in _flatten(args, kwargs) if isinstance(a, torch.Tensor)]
+        outputs = [r for r in _flatten((result,), {}) if isinstance(r, torch.Tensor)]
+        if not outputs or not operands:
+            return result
+        if name in ("clamp", "clamp_min") and _clamps_at_zero(args, kwargs):
+            name = "relu"
+        if name in _TRANSPARENT:
+            key = f"{self._of(operands[0])}"
+        else:
+            parts = [self._of(a) for a in operands]
+            if name in _COMMUTATIVE:
+                parts.sort()
+            key = zlib.crc32(f"{name}({','.join(parts)})".encode()).to_bytes(4, "big").hex()
+        for operand in operands:
+            if id(operand) in self.parameters and id(operand) not in self.first_use:
+                self.first_use[id(operand)] = (key, self.time)
+        self.time += 1
+        for out in outputs:
+            self.lineage[id(out)] = key
+            self.keep.append(out)
+        return result
+
+
+def discover_roles(module: Any, x: torch.Tensor) -> dict[int, tuple[Any, ...]]:
+    """Each parameter's role: (signature of its module's parameter shapes, rank among the modules of that
+    signature, whether it is a norm's scale). Ranks follow the lineage of each module's first use in one
+    forward, then the time of first use, then registration order for modules forward never uses."""
+    if not isinstance(module, nn.Module):
+        return {}
+    units = _units(module)
+    signatures = [tuple(tuple(p.shape) for p in unit.parameters(recurse=False)) for unit in units]
+    if len(set(signatures)) == len(signatures):  # no two alike: every layer is alone in its role
+        return {
+            id(p): (shapes, 0, index == 0 and all(len(s) <= 1 for s in shapes))
+            for unit, shapes in zip(units, signatures, strict=True)
+            for index, p in enumerate(unit.parameters(recurse=False))
+        }
+    parameters = {id(p): p for unit in units for p in unit.parameters(recurse=False)}
+    tracer = _RoleTracer(x, parameters)
+    training = module.training
+    try:
+        with torch.no_grad():
+            module.eval()
+            _run_guarded(lambda: _traced_call(module, x, tracer), module)
+    finally:
+        module.train(training)
+    groups: dict[tuple[Any, ...], list[tuple[tuple[Any, ...], int, nn.Module]]] = {}
+    for order, unit in enumerate(units):
+        shapes = tuple(tuple(p.shape) for p in unit.parameters(recurse=False))
+        uses = [tracer.first_use[id(p)] for p in unit.parameters(recurse=False) if id(p) in tracer.first_use]
+        first = min(uses, key=lambda use: use[1]) if uses else None
+        sort_key = (0, first[0], first[1]) if first else (1, "", order)
+        groups.setdefault(shapes, []).append((sort_key, order, unit))
+    roles: dict[int, tuple[Any, ...]] = {}
+    for shapes, members in groups.items():
+        members.sort(key=lambda member: (member[0], member[1]))
+        scale_like = all(len(shape) <= 1 for shape in shapes)
+        for rank, (_, _, unit) in enumerate(members):
+            for index, parameter in enumerate(unit.parameters(recurse=False)):
+                roles[id(parameter)] = (shapes, rank, scale_like and index == 0)
+    return roles
+
+
+def _case_roles(module: Any, case: dict[str, Any], seed: int, case_index: int) -> dict[int, tuple[Any, ...]]:
+    """The roles of a case's parameters, from a forward on the case's first input."""
+    inputs = case.get("inputs", [])
+    if not inputs or not isinstance(module, nn.Module):
+        return {}
+    initialise(module, seed)
+    return discover_roles(module, make_input(inputs[0], _stable_seed(seed, "input", case_index, 0)))
+
+
+def _traced_call(module: Any, x: torch.Tensor, tracer: TorchFunctionMode) -> Any:
+    with tracer:
+        return module(x)
 
 
 class _Tracer(TorchFunctionMode):
