@@ -328,6 +328,19 @@ def _markdown(report: Report) -> str:
     return "\n".join(lines) + "\n"
 
 
+SHORT_VERDICT = {
+    "accepted": "accepted",
+    "wrong_answer": "wrong",
+    "runtime_error": "error",
+    "syntax_error": "syntax",
+    "time_limit": "too slow",
+    "memory_limit": "memory",
+    "output_limit": "output",
+    "internal_error": "not graded",
+    NOT_SUBMITTED: "not submitted",
+}
+
+
 def screen_markdown(report: Report) -> str:
     """The report for an 80-column screen: a narrow table, then each question in full (answer, checks,
     reference)."""
@@ -336,11 +349,10 @@ def screen_markdown(report: Report) -> str:
     table_end = full.index("\n\n", table_start)
     rows = ["| # | Question | Verdict | Points | Time |", "|--:|---|---|--:|--:|"]
     for line in report.questions:
-        title = line.title if len(line.title) <= 28 else line.title[:27] + "…"
-        rows.append(
-            f"| {line.number} | {_md_cell(title)} | {verdict_words(line)} | {line.points:.2f} | "
-            f"{duration(line.seconds)} |"
-        )
+        title = line.title if len(line.title) <= 34 else line.title[:33] + "…"
+        verdict = SHORT_VERDICT.get(line.verdict, line.verdict.replace("_", " "))
+        verdict += " (auto)" if line.auto_submitted else ""
+        rows.append(f"| {line.number} | {_md_cell(title)} | {verdict} | {line.points:.2f} | {duration(line.seconds)} |")
     return full[:table_start] + "\n".join(rows) + full[table_end:]
 
 
