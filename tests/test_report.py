@@ -121,7 +121,7 @@ def test_markdown_export(store: Store) -> None:
     text = render(report, "md")
     assert f"# Mock interview {report.id}" in text
     assert "## Score: 47.6%" in text
-    assert "Compared with your 1 earlier mock(s): last 50.0% (-2.4 points), best 50.0%, average 50.0%." in text
+    assert "Compared with your 1 earlier mock: last 50.0% (-2.4 points), best 50.0%, average 50.0%." in text
     assert " | Why no_grad (`test-pack/why-no-grad`) | explain | easy | wrong answer (auto-submitted) | 0.00 |" in text
     assert "| fix | medium | accepted | 1.00 | 0:00 (5 min) | 0 |" in text
     assert "| code | hard | wrong answer | 0.43 | 10:00 (10 min) | 0 |" in text

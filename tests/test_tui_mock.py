@@ -563,7 +563,7 @@ async def test_hand_in_early_grades_untouched_answers_as_they_stand_and_the_cli_
         await pilot.pause()
         assert app.screen is overview and not session.finished
         asked = await hand_in_with_ctrl_e(pilot, overview)
-        assert asked == "Hand in now? 2 answer(s) not yet submitted will be graded as they stand."
+        assert asked == "Hand in now? 2 answers not yet submitted will be graded as they stand."
         assert session.finished and session.finished_at == session.started_at + timedelta(seconds=100)
         untouched_code, untouched_predict, answered = session.questions
         assert (untouched_code.answer, untouched_code.auto_submitted) == (code.starter, True), "graded on its starter"

@@ -838,7 +838,7 @@ async def test_history_lists_attempts_newest_first_and_shows_the_highlighted_ans
         await pilot.pause()
         assert answer.text == "420 1"
         assert static_text(shown.query_one("#verdict", Static)).startswith("Wrong answer")
-        assert "2 attempt(s)" in static_text(history.query_one("#status-line", Static))
+        assert "2 attempts" in static_text(history.query_one("#status-line", Static))
         await pilot.press("escape")
         await pilot.pause()
         assert app.screen is screen

@@ -18,6 +18,7 @@ from statistics import fmean
 from typing import TYPE_CHECKING, Any, Literal
 
 from ..store import Store
+from .reference import plural
 from .scoring import total_percent
 
 if TYPE_CHECKING:
@@ -258,7 +259,7 @@ def summary_line(report: Report) -> str:
     """One line: when, how many questions, the time used, and whether time ran out."""
     ran_out = ", time ran out" if report.ran_out_of_time else ""
     return (
-        f"Finished {_when(report.finished_at)} · {len(report.questions)} question(s) · "
+        f"Finished {_when(report.finished_at)} · {plural(len(report.questions), 'question')} · "
         f"{duration(report.time_used_seconds)} of {duration(report.time_limit_seconds)} used{ran_out}"
     )
 
@@ -273,7 +274,7 @@ def comparison_text(report: Report) -> str:
     change = f"{comparison.change:+.1f} points"
     best = "a new best" if comparison.new_best else f"best {comparison.best:.1f}%"
     return (
-        f"Compared with your {comparison.count} earlier mock(s): last {comparison.last:.1f}% ({change}), "
+        f"Compared with your {plural(comparison.count, 'earlier mock')}: last {comparison.last:.1f}% ({change}), "
         f"{best}, average {comparison.average:.1f}%."
     )
 

@@ -29,7 +29,7 @@ from textual.worker import Worker
 from ...grading.result import Result
 from ...packs import model
 from ...practice.feedback import predict_feedback
-from ...practice.reference import letter
+from ...practice.reference import letter, plural
 from ...practice.sheet import MockSheet, Outcome, PracticeSheet, SheetError
 from ..widgets.choices import ChoiceList
 from ..widgets.editor import PythonEditor
@@ -54,10 +54,6 @@ class Graded(Message):
 
 class MockClockTick(Message):
     """The mock's clock ran out while this question was open (posted by the screen to itself each second)."""
-
-
-def plural(count: int, word: str) -> str:
-    return f"{count} {word}" if count == 1 else f"{count} {word}s"
 
 
 class QuestionScreen(Screen[None]):
