@@ -17,7 +17,7 @@ if TYPE_CHECKING:  # the practice package (and the pack models) load after the f
     from ..practice import MockConfig, MockSession
 
 FIRST_FRAME_SECONDS = 0.3  # the judge starts after this, once the first frame is on screen
-QUIT_WAIT_SECONDS = 0.2  # quitting gives the judge this long to stop politely; then its workers are killed
+QUIT_WAIT_SECONDS = 0.05  # quitting gives the judge this long to stop politely; then its workers are killed
 
 
 class QuizApp(App[None]):
