@@ -8,21 +8,24 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .grading.grader import Grader, ReferenceCache
 from .grading.result import Result
-from .packs import Catalogue, discover, model
 from .store import Store
+
+if TYPE_CHECKING:  # imported when first used: the app's first frame does not wait for the pack models
+    from .grading.grader import Grader
+    from .packs import Catalogue, model
 
 ONLY_PACKS_VARIABLE = "QUIZAPP_ONLY_PACKS"
 
 
-class LazyCatalogue(Catalogue):
-    """A Catalogue that discovers its packs on first use: the app draws its first frame, then loads them in a
-    worker (`ensure`). Any attribute read before that loads them on the spot, so callers need not know."""
+class LazyCatalogue:
+    """Stands for a Catalogue that discovers its packs on first use: the app draws its first frame, then loads
+    them in a worker (`ensure`). Any attribute read before that loads them on the spot, so callers need not
+    know."""
 
-    _FIELDS = frozenset({"packs", "sources", "problems", "results", "pack"})
+    _FIELDS = frozenset({"packs", "sources", "problems", "results"})
 
     def __init__(self, load: Callable[[], Catalogue]) -> None:  # noqa: D107  (no dataclass fields set yet)
         object.__setattr__(self, "_load", load)
@@ -38,7 +41,7 @@ class LazyCatalogue(Catalogue):
             if object.__getattribute__(self, "_loaded"):
                 return
             found = object.__getattribute__(self, "_load")()
-            for name in ("packs", "sources", "problems", "results"):
+            for name in ("packs", "sources", "problems", "results"):  # the fields of a Catalogue
                 object.__setattr__(self, name, getattr(found, name))
             object.__setattr__(self, "_loaded", True)
 
@@ -108,6 +111,8 @@ class Services:
 
     @property
     def grader(self) -> Grader:
+        from .grading.grader import Grader, ReferenceCache
+
         with self._lock:
             if self._grader is None:
                 self._grader = Grader(self._pool, ReferenceCache.default())
@@ -119,6 +124,8 @@ class Services:
         self, pack: model.Pack, question: model.AnyQuestion, answer: str, mode: str, ticked: list[str] | None = None
     ) -> Result:
         """Blocking: call from a worker thread, never from the UI thread."""
+        from .packs import model
+
         if isinstance(question, model.CodeBase):
             self.start_judge()
             if self._pool is None:
@@ -145,6 +152,8 @@ class Services:
 def default_catalogue(extra_packs: list[Path]) -> Catalogue:
     """Every default source and `extra_packs`; only the packs listed in QUIZAPP_ONLY_PACKS when it is set (tests
     and screenshots use it to stay independent of the built-in packs' contents)."""
+    from .packs import discover
+
     only = os.environ.get(ONLY_PACKS_VARIABLE, "")
     if only:
         paths = [Path(part) for part in only.split(os.pathsep) if part]

@@ -1,7 +1,7 @@
 """Make the README's screenshot: the ResNet question after submitting an answer with no skip connection.
 
-Runs the real app headless at 120x34 (the side-by-side layout) with the real judge, in a throwaway QUIZAPP_HOME, and saves
-assets/question-verdict.svg. Usage: `.venv/bin/python scripts/screenshot.py [OUTPUT.svg]`.
+Runs the real app headless at 120x34 (the side-by-side layout) with the real judge, in a throwaway
+QUIZAPP_HOME, and saves assets/question-verdict.svg. Usage: `.venv/bin/python scripts/screenshot.py [OUTPUT.svg]`.
 """
 
 from __future__ import annotations

@@ -116,6 +116,7 @@ def test_review_starts_fresh_and_its_rating_follows_the_outcome(store: Store) ->
     assert review.last_result() is None, "no old verdict in a review"
     assert not review.solution_visible(), "no solution until answered"
     assert review.solution_needs_confirmation()
+    review.save_draft("typed in the review\n")
     outcome = review.record("submit", "wrong", WRONG)
     assert outcome.rating == Rating.Again and last_rating(store, CODE.id) == Rating.Again
     assert store.draft(PACK.id, CODE.id).text == "old answer\n", "the practice draft is left alone"

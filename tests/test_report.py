@@ -121,7 +121,7 @@ def test_markdown_export(store: Store) -> None:
     text = render(report, "md")
     assert f"# Mock interview {report.id}" in text
     assert "## Score: 47.6%" in text
-    assert "Compared with your 1 earlier mock(s): last 50.0% (-2.4 points), best 50.0%, average 50.0%." in text
+    assert "Compared with your 1 earlier mock: last 50.0% (-2.4 points), best 50.0%, average 50.0%." in text
     assert " | Why no_grad (`test-pack/why-no-grad`) | explain | easy | wrong answer (auto-submitted) | 0.00 |" in text
     assert "| fix | medium | accepted | 1.00 | 0:00 (5 min) | 0 |" in text
     assert "| code | hard | wrong answer | 0.43 | 10:00 (10 min) | 0 |" in text
@@ -186,3 +186,30 @@ def test_report_command(store: Store, tmp_path: Path, capsys: pytest.CaptureFixt
     assert "Mock interview" in out.read_text(encoding="utf-8")
     assert cli.main(["report", "no-such-report"]) == 2
     assert "no report 'no-such-report'" in capsys.readouterr().err
+
+
+def test_the_report_shows_each_answer_each_checks_message_and_the_reference(store: Store) -> None:
+    session = MockSession.start(
+        store, MockConfig(packs=(PACK,), count=1, kinds=("predict",), seed=3), packs(), now=at(0)
+    )
+    wrong = Result("wrong_answer", tests=[CheckResult("printout", "fail", "the shape differs")])
+    session.submit((PACK, "predict-shape"), wrong, answer="(4, 2)", now=at(1))
+    session.finish(lambda *args: wrong, now=at(2))
+    report = load_report(store, session.id)
+    assert report is not None
+    [line] = report.questions
+    assert (line.answer, line.reference) == ("(4, 2)", "(2, 4)")
+    assert line.checks == ({"name": "printout", "status": "fail", "message": "the shape differs"},)
+    markdown = render(report, "md")
+    assert "Your answer:\n\n```text\n(4, 2)\n```" in markdown
+    assert "- ✗ printout: the shape differs" in markdown
+    assert "Reference:\n\n```text\n(2, 4)\n```" in markdown
+    page = render(report, "html")
+    assert "<pre>(4, 2)</pre>" in page and "the shape differs" in page and "<pre>(2, 4)</pre>" in page
+    # A report saved before these fields existed still loads.
+    old = report.to_json()
+    for question in old["questions"]:
+        del question["answer"], question["checks"], question["reference"]
+    from quizapp.practice.report import Report
+
+    assert Report.from_json(old).questions[0].answer == ""

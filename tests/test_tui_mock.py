@@ -3,7 +3,8 @@ where a code answer is graded, the real judge.
 
 Time is never waited on. The app starts the session itself (`QuizApp(mock=MockConfig(...))` or a restart), and
 the test then gives the session a clock it moves by hand: `MockSession.clock` is the session's documented
-injection point. A restarted app gets the same clock through `quizapp.tui.app.active_session`. (Monkeypatching
+injection point. A restarted app gets the same clock through `quizapp.practice.mock.active_session`, which the
+app looks up when it starts. (Monkeypatching
 `quizapp.practice.mock.utc_now` would not work: it is bound as a default argument when the module is imported.)
 The only real waits are polls for the overview's 1 s tick and for grading workers, with generous deadlines.
 """
@@ -23,7 +24,7 @@ import pytest
 from textual.pilot import Pilot
 from textual.widgets import DataTable, Digits, Markdown, Static, TextArea
 
-import quizapp.tui.app as app_module
+import quizapp.practice.mock as mock_module
 from quizapp import cli
 from quizapp.packs import discover
 from quizapp.practice import MockConfig, MockSession, active_session, due, load_report, resume
@@ -470,7 +471,7 @@ async def test_a_restart_resumes_the_same_mock_with_the_clock_run_on_and_the_dra
     session_id = session.id
 
     clock.advance(90)  # the app is closed for 90 s; the interview's clock runs on
-    monkeypatch.setattr(app_module, "active_session", functools.partial(active_session, clock=clock))
+    monkeypatch.setattr(mock_module, "active_session", functools.partial(active_session, clock=clock))
     second = make_app()  # a plain start: no mock asked for
     async with second.run_test(size=SIZE) as pilot:
         await pilot.pause()
@@ -512,7 +513,7 @@ async def test_a_restart_after_the_deadline_hands_everything_in_at_once(monkeypa
         await pilot.press("ctrl+q")
 
     clock.advance(10 * 60)  # back long after the deadline
-    monkeypatch.setattr(app_module, "active_session", functools.partial(active_session, clock=clock))
+    monkeypatch.setattr(mock_module, "active_session", functools.partial(active_session, clock=clock))
     for attempt in range(RESTARTS_AFTER_THE_DEADLINE):
         if attempt:  # another interview that ran out while the app was closed
             with Store.open_default() as store:
@@ -563,7 +564,7 @@ async def test_hand_in_early_grades_untouched_answers_as_they_stand_and_the_cli_
         await pilot.pause()
         assert app.screen is overview and not session.finished
         asked = await hand_in_with_ctrl_e(pilot, overview)
-        assert asked == "Hand in now? 2 answer(s) not yet submitted will be graded as they stand."
+        assert asked == "Hand in now? 2 answers not yet submitted will be graded as they stand."
         assert session.finished and session.finished_at == session.started_at + timedelta(seconds=100)
         untouched_code, untouched_predict, answered = session.questions
         assert (untouched_code.answer, untouched_code.auto_submitted) == (code.starter, True), "graded on its starter"

@@ -343,7 +343,7 @@ async def test_choice_single_wrong() -> None:
         assert "Run" not in footer and "$EDITOR" not in footer, "Run is not offered on a choice question"
         assert {"Back", "Submit", "Quit", "Help"} <= set(footer)
         await submit(pilot, "ctrl+r")
-        assert notifications(app) == [] and verdict_text(screen).startswith("Submit (ctrl+s)")
+        assert not any("Run" in n for n in notifications(app)) and verdict_text(screen).startswith("Submit (ctrl+s)")
         await submit(pilot)
         assert "Select an option first." in notifications(app)
         assert store_of(app).attempts(PACK, "feed-forward-container") == []
@@ -838,7 +838,7 @@ async def test_history_lists_attempts_newest_first_and_shows_the_highlighted_ans
         await pilot.pause()
         assert answer.text == "420 1"
         assert static_text(shown.query_one("#verdict", Static)).startswith("Wrong answer")
-        assert "2 attempt(s)" in static_text(history.query_one("#status-line", Static))
+        assert "2 attempts" in static_text(history.query_one("#status-line", Static))
         await pilot.press("escape")
         await pilot.pause()
         assert app.screen is screen

@@ -5,6 +5,11 @@ from __future__ import annotations
 from ..packs import model
 
 
+def plural(count: int, word: str, many: str | None = None) -> str:
+    """'1 defect', '3 defects' (or the given plural)."""
+    return f"{count} {word if count == 1 else (many or word + 's')}"
+
+
 def letter(index: int) -> str:
     """a, b, ... z, then aa, ab: the letter of the option shown at `index` (0-based)."""
     text = ""

@@ -18,6 +18,7 @@ from statistics import fmean
 from typing import TYPE_CHECKING, Any, Literal
 
 from ..store import Store
+from .reference import plural
 from .scoring import total_percent
 
 if TYPE_CHECKING:
@@ -258,7 +259,7 @@ def summary_line(report: Report) -> str:
     """One line: when, how many questions, the time used, and whether time ran out."""
     ran_out = ", time ran out" if report.ran_out_of_time else ""
     return (
-        f"Finished {_when(report.finished_at)} · {len(report.questions)} question(s) · "
+        f"Finished {_when(report.finished_at)} · {plural(len(report.questions), 'question')} · "
         f"{duration(report.time_used_seconds)} of {duration(report.time_limit_seconds)} used{ran_out}"
     )
 
@@ -273,7 +274,7 @@ def comparison_text(report: Report) -> str:
     change = f"{comparison.change:+.1f} points"
     best = "a new best" if comparison.new_best else f"best {comparison.best:.1f}%"
     return (
-        f"Compared with your {comparison.count} earlier mock(s): last {comparison.last:.1f}% ({change}), "
+        f"Compared with your {plural(comparison.count, 'earlier mock')}: last {comparison.last:.1f}% ({change}), "
         f"{best}, average {comparison.average:.1f}%."
     )
 
@@ -328,6 +329,19 @@ def _markdown(report: Report) -> str:
     return "\n".join(lines) + "\n"
 
 
+SHORT_VERDICT = {
+    "accepted": "accepted",
+    "wrong_answer": "wrong",
+    "runtime_error": "error",
+    "syntax_error": "syntax",
+    "time_limit": "too slow",
+    "memory_limit": "memory",
+    "output_limit": "output",
+    "internal_error": "not graded",
+    NOT_SUBMITTED: "not submitted",
+}
+
+
 def screen_markdown(report: Report) -> str:
     """The report for an 80-column screen: a narrow table, then each question in full (answer, checks,
     reference)."""
@@ -336,11 +350,10 @@ def screen_markdown(report: Report) -> str:
     table_end = full.index("\n\n", table_start)
     rows = ["| # | Question | Verdict | Points | Time |", "|--:|---|---|--:|--:|"]
     for line in report.questions:
-        title = line.title if len(line.title) <= 28 else line.title[:27] + "…"
-        rows.append(
-            f"| {line.number} | {_md_cell(title)} | {verdict_words(line)} | {line.points:.2f} | "
-            f"{duration(line.seconds)} |"
-        )
+        title = line.title if len(line.title) <= 34 else line.title[:33] + "…"
+        verdict = SHORT_VERDICT.get(line.verdict, line.verdict.replace("_", " "))
+        verdict += " (auto)" if line.auto_submitted else ""
+        rows.append(f"| {line.number} | {_md_cell(title)} | {verdict} | {line.points:.2f} | {duration(line.seconds)} |")
     return full[:table_start] + "\n".join(rows) + full[table_end:]
 
 

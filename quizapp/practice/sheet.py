@@ -10,7 +10,8 @@ Practice rules:
 - The first Submit of a question ever is its first try; a review sitting is a first try of its own (recall).
 - Giving up (the solution shown before a pass) is never solved: attempts made afterwards are recorded as made
   after giving up, and the review card is rated Again whatever they score.
-- A review sitting starts fresh: no draft, no earlier verdict, no solution until the question is answered.
+- A review sitting starts fresh: no draft, no earlier verdict, no solution until the question is answered; what
+  is typed in it does not replace the practice draft.
   Its rating follows the outcome; a passed choice or explain card may instead take the learner's own rating
   (Again, Hard, Good, Easy), as Anki lets one do. If the learner leaves without rating, the outcome's rating is
   kept.
@@ -152,6 +153,9 @@ class PracticeSheet:
         """Save the text if it changed; True if something was written. Raises SheetError when it cannot be."""
         if text == self._saved:
             return False
+        if self.review:  # recall is answered from scratch: the practice draft is left as it was
+            self._saved = text
+            return True
         try:
             self.store.save_draft(*self.key, text, starter=self.starter)
         except Exception as error:  # StoreError: the disk is full, the file went read-only...

@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from textual.app import App
 from textual.binding import Binding
 
-from ..practice import MockConfig, MockError, MockSession, active_session
 from ..services import Services
 from ..store import StoreError
 from .commands import QuestionCommands, ScreenActions
 from .screens.home import HomeScreen
 
+if TYPE_CHECKING:  # the practice package (and the pack models) load after the first frame
+    from ..practice import MockConfig, MockSession
+
 FIRST_FRAME_SECONDS = 0.3  # the judge starts after this, once the first frame is on screen
-QUIT_WAIT_SECONDS = 0.2  # quitting gives the judge this long to stop politely; then its workers are killed
+QUIT_WAIT_SECONDS = 0.05  # quitting gives the judge this long to stop politely; then its workers are killed
 
 
 class QuizApp(App[None]):
@@ -45,6 +48,11 @@ class QuizApp(App[None]):
         # after the first frame is drawn, so the list appears at once.
         self.set_timer(FIRST_FRAME_SECONDS, self._start_judge)
         try:
+            running = self.services.store.mock_sessions(finished=False, limit=1)  # cheap: no practice import
+            if not (running or self.start_with_mock or self.start_with_review):
+                return
+            from ..practice.mock import active_session
+
             session = active_session(self.services.store)
         except StoreError as error:
             self.notify(str(error), severity="error", timeout=15)
@@ -60,12 +68,16 @@ class QuizApp(App[None]):
             self.action_review()
 
     def _start_judge(self) -> None:
+        if not self.services.catalogue_ready():  # the question list first: the judge's torch imports take every core
+            self.set_timer(FIRST_FRAME_SECONDS, self._start_judge)
+            return
         self.run_worker(self.services.start_judge, thread=True, group="judge-start", exit_on_error=False)
         self.run_worker(warm_up, thread=True, group="warm-up", exit_on_error=False)
 
     # --- mock interviews and review ------------------------------------------------------------------
 
     def action_mock(self) -> None:
+        from ..practice.mock import active_session
         from .screens.mock import MockOverviewScreen, MockSetupScreen
 
         session = active_session(self.services.store)
@@ -80,6 +92,7 @@ class QuizApp(App[None]):
         self.push_screen(ReviewScreen())
 
     def start_mock(self, config: MockConfig) -> None:
+        from ..practice.mock import MockError, MockSession
         from .screens.mock import MockOverviewScreen
 
         try:

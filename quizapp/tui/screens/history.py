@@ -11,6 +11,7 @@ from textual.widgets import DataTable, Footer, Header, Static, TextArea
 
 from ...grading.result import Result
 from ...packs import model
+from ...practice.reference import plural
 from ...practice.sheet import visible_only_pass
 from ..widgets.results import ResultsPanel
 from ..widgets.status import StatusLine
@@ -67,7 +68,7 @@ class HistoryScreen(Screen[None]):
                 f"{attempt.duration_ms:.0f}",
                 key=str(attempt.id),
             )
-        self.query_one(StatusLine).context = f"{len(self.attempts)} attempt(s)"
+        self.query_one(StatusLine).context = plural(len(self.attempts), "attempt")
         if not self.attempts:
             self.query_one("#attempt-answer", TextArea).load_text("No attempts yet.")
         table.focus()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -9,8 +11,10 @@ from textual.containers import Horizontal
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Input, Select
 
-from ...packs import model
 from ..widgets.status import StatusLine
+
+if TYPE_CHECKING:
+    from ...packs import model
 
 STATUS_MARK = {"new": "·", "attempted": "◐", "solved": "✓"}
 DIFFICULTIES = ("easy", "medium", "hard")
@@ -57,7 +61,9 @@ class HomeScreen(Screen[None]):
             self._packs_loaded()
         else:  # the first frame does not wait for the packs: they load in a worker
             self.query_one(StatusLine).context = "loading the question packs…"
-            self.run_worker(self._load_packs, thread=True, group="packs", exit_on_error=False)
+            self.call_after_refresh(  # after the first frame is drawn, not competing with it
+                self.run_worker, self._load_packs, thread=True, group="packs", exit_on_error=False
+            )
 
     def _load_packs(self) -> None:
         self.app.services.catalogue.ensure()  # type: ignore[attr-defined]

@@ -29,6 +29,7 @@ from textual.widgets.selection_list import Selection
 
 from ...grading.result import Result
 from ...practice import MockConfig, MockError, MockSession, load_report
+from ...practice.reference import plural
 from ...practice.report import screen_markdown
 from ..widgets.status import StatusLine
 from .confirm import ConfirmScreen
@@ -250,7 +251,9 @@ class MockOverviewScreen(Screen[None]):
                 self.end("Handed in.")
 
         self.app.push_screen(
-            ConfirmScreen(f"Hand in now? {left} answer(s) not yet submitted will be graded as they stand.", "Hand in"),
+            ConfirmScreen(
+                f"Hand in now? {plural(left, 'answer')} not yet submitted will be graded as they stand.", "Hand in"
+            ),
             confirmed,
         )
 

@@ -29,7 +29,7 @@ from textual.worker import Worker
 from ...grading.result import Result
 from ...packs import model
 from ...practice.feedback import predict_feedback
-from ...practice.reference import letter
+from ...practice.reference import letter, plural
 from ...practice.sheet import MockSheet, Outcome, PracticeSheet, SheetError
 from ..widgets.choices import ChoiceList
 from ..widgets.editor import PythonEditor
@@ -54,10 +54,6 @@ class Graded(Message):
 
 class MockClockTick(Message):
     """The mock's clock ran out while this question was open (posted by the screen to itself each second)."""
-
-
-def plural(count: int, word: str) -> str:
-    return f"{count} {word}" if count == 1 else f"{count} {word}s"
 
 
 class QuestionScreen(Screen[None]):
@@ -96,6 +92,7 @@ class QuestionScreen(Screen[None]):
         self.solution_shown = False
         self.revealed: dict[str, str] = {}  # student builds: sealed texts a right answer opened
         self.grading: Worker[None] | None = None
+        self._updating: dict[str, object] = {}  # Markdown updates not yet laid out, by selector
         self.add_class(f"kind-{question.kind}")
 
     # --- layout ----------------------------------------------------------------------------------------
@@ -481,21 +478,25 @@ class QuestionScreen(Screen[None]):
     def _show_hints(self, count: int, scroll: bool) -> None:
         hints = self.question.hints[:count]
         text = "\n\n".join(f"**Hint {i}.** {hint.strip()}" for i, hint in enumerate(hints, 1))
-        self.query_one("#hints", Markdown).update(text)
+        self._updating["#hints"] = self.query_one("#hints", Markdown).update(text)
         if scroll and count:
             self._show_in_prompt("#hints")
 
     def _show_in_prompt(self, selector: str) -> None:
-        """Bring what the learner asked for (a hint, the solution) to the top of the prompt pane, in view."""
+        """Bring what the learner asked for (a hint, the solution) to the top of the prompt pane, in view, once
+        its Markdown has been laid out."""
+        self.run_worker(self._bring_into_view(selector), group="bring-into-view", exclusive=True)
+
+    async def _bring_into_view(self, selector: str) -> None:
+        pending = self._updating.pop(selector, None)
+        if pending is not None:
+            await pending
         pane = self.query_one("#prompt-pane", VerticalScroll)
         target = self.query_one(selector)
+        blocks = list(target.children)
+        widget = blocks[-1] if selector == "#hints" and blocks else target
 
         def scroll() -> None:
-            if selector == "#hints":
-                blocks = list(target.children)
-                widget = blocks[-1] if blocks else target
-            else:
-                widget = target
             pane.scroll_to_widget(widget, animate=False, top=True)
 
         self.call_after_refresh(scroll)
@@ -526,7 +527,7 @@ class QuestionScreen(Screen[None]):
 
     def _reveal_model_answer(self) -> None:
         assert isinstance(self.question, model.ExplainQuestion)
-        self.query_one("#reveal", Markdown).update(
+        self._updating["#reveal"] = self.query_one("#reveal", Markdown).update(
             f"## Model answer\n\n{self.question.model_answer}\n\n"
             "Tick the rubric points (below your answer) that your explanation made."
         )
@@ -549,12 +550,13 @@ class QuestionScreen(Screen[None]):
                 feedback = option.feedback or self.revealed.get(f"feedback:{option.id}")
                 mark = "" if student else ("✓ " if option.correct else "✗ ")
                 text = " ".join(option.text.split())
-                parts.append(f"- {mark}**{letter(index)})** {text}" + (f" {feedback.strip()}" if feedback else ""))
+                line = f"- {mark}**{letter(index)})** {text}"
+                parts.append(line + (f"  \n  *{' '.join(feedback.split())}*" if feedback else ""))
         elif isinstance(q, model.ExplainQuestion):
             parts.append(q.model_answer)
         explanation = self.revealed.get("explanation", q.explanation)
         parts.append(f"## Why\n\n{explanation}")
-        self.query_one("#reveal", Markdown).update("\n\n".join(parts))
+        self._updating["#reveal"] = self.query_one("#reveal", Markdown).update("\n\n".join(parts))
         self.solution_shown = True
 
     def action_reset(self) -> None:
