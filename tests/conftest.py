@@ -258,8 +258,12 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         name = item.path.name
         if "judge_pool" in getattr(item, "fixturenames", ()) or name in JAIL_FILES:
             item.add_marker(pytest.mark.jail)
-        if f"{name}::{item.name}" in JAIL_TESTS or f"{name}::{item.originalname}" in JAIL_TESTS:
+        if f"{name}::{item.name}" in JAIL_TESTS or f"{name}::{getattr(item, 'originalname', '')}" in JAIL_TESTS:
             item.add_marker(pytest.mark.jail)
+        if item.get_closest_marker("jail") is not None:
+            # Under `pytest -n 2 --dist loadgroup`, every test of the judge runs in one process: one warm pool,
+            # and no two pools' jobs sharing the workers' uids at once.
+            item.add_marker(pytest.mark.xdist_group("judge"))
         if name.startswith("test_tui_"):
             item.add_marker(pytest.mark.tui)
         if name in E2E_FILES:

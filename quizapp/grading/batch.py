@@ -35,7 +35,7 @@ from .result import Result
 JOURNAL = "results.jsonl"
 MARKS = "marks.csv"
 # Fields that change how a question looks, not how an answer to it is graded: editing them regrades nothing.
-_PRESENTATION = {"title", "difficulty", "tags", "minutes", "hints", "points"}
+_PRESENTATION = {"title", "difficulty", "tags", "minutes", "prompt", "hints", "explanation", "points"}
 
 
 def question_hash(question: model.AnyQuestion) -> str:
