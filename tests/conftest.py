@@ -260,10 +260,6 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(pytest.mark.jail)
         if f"{name}::{item.name}" in JAIL_TESTS or f"{name}::{getattr(item, 'originalname', '')}" in JAIL_TESTS:
             item.add_marker(pytest.mark.jail)
-        if item.get_closest_marker("jail") is not None:
-            # Under `pytest -n 2 --dist loadgroup`, every test of the judge runs in one process: one warm pool,
-            # and no two pools' jobs sharing the workers' uids at once.
-            item.add_marker(pytest.mark.xdist_group("judge"))
         if name.startswith("test_tui_"):
             item.add_marker(pytest.mark.tui)
         if name in E2E_FILES:
