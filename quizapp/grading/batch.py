@@ -264,6 +264,8 @@ def run_batch(
             run.in_flight += 1
         try:
             return grade_one(grader, pack, submission, mode)
+        except Exception as error:  # one answer owns one verdict: a crash of ours never stops the class
+            return crashed(error)
         finally:
             with lock:
                 run.in_flight -= 1
@@ -306,6 +308,11 @@ def run_batch(
     run.left = run.total - run.reused - run.graded
     run.interrupted = run.left > 0
     return run
+
+
+def crashed(error: Exception) -> Result:
+    """The verdict for an answer whose grading raised: our fault (or the pack's), never the learner's."""
+    return Result("internal_error", message=f"grading this answer failed: {type(error).__name__}: {error}")
 
 
 def _result_json(result: Result | None) -> dict[str, Any] | None:
