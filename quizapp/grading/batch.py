@@ -242,15 +242,12 @@ def run_batch(
     done = read_journal(out)
     hashes = {q.id: question_hash(q) for q in pack.questions}
     run = run if run is not None else BatchRun()
-    todo: list[tuple[Submission, str]] = []
+    todo: list[tuple[Submission, str, str]] = []
     for submission in the_plan.submissions:
         digest = "ambiguous" if submission.ambiguous else file_digest(submission.path)
         why = _why(done.get(submission.key), digest, hashes[submission.question_id], mode)
         if why is not None:
-            todo.append((submission, digest))
-            run.reasons[why] += 1
-            if why == "question":
-                run.changed_questions.add(submission.question_id)
+            todo.append((submission, digest, why))
     run.total = len(the_plan.submissions)
     run.reused = run.total - len(todo)
     if progress:
@@ -271,8 +268,8 @@ def run_batch(
                 run.in_flight -= 1
 
     executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="grade-batch")
-    futures: dict[Future[Result | None], tuple[Submission, str]] = {
-        executor.submit(task, submission): (submission, digest) for submission, digest in todo
+    futures: dict[Future[Result | None], tuple[Submission, str, str]] = {
+        executor.submit(task, submission): (submission, digest, why) for submission, digest, why in todo
     }
     pending = set(futures)
     try:
@@ -284,7 +281,7 @@ def run_batch(
                 for future in finished:
                     if future.cancelled():
                         continue
-                    submission, digest = futures[future]
+                    submission, digest, why = futures[future]
                     entry: dict[str, Any] = {
                         "student": submission.student,
                         "question": submission.question_id,
@@ -299,6 +296,9 @@ def run_batch(
                     journal.write(json.dumps(entry) + "\n")
                     journal.flush()
                     run.graded += 1
+                    run.reasons[why] += 1  # why the answers graded were graded (not those left by an interrupt)
+                    if why == "question":
+                        run.changed_questions.add(submission.question_id)
                     if progress:
                         progress(run.reused + run.graded, run.total)
     except KeyboardInterrupt:
