@@ -258,7 +258,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         name = item.path.name
         if "judge_pool" in getattr(item, "fixturenames", ()) or name in JAIL_FILES:
             item.add_marker(pytest.mark.jail)
-        if f"{name}::{item.name}" in JAIL_TESTS or f"{name}::{item.originalname}" in JAIL_TESTS:
+        if f"{name}::{item.name}" in JAIL_TESTS or f"{name}::{getattr(item, 'originalname', '')}" in JAIL_TESTS:
             item.add_marker(pytest.mark.jail)
         if name.startswith("test_tui_"):
             item.add_marker(pytest.mark.tui)

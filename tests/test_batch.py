@@ -342,3 +342,23 @@ def test_grade_batch_takes_a_pack_file_and_pack_after_the_command(tmp_path: Path
         timeout=120,
     )
     assert by_file.returncode == 0 and "graded 0 answer(s), 5 unchanged" in by_file.stdout
+
+
+class CrashOn(Grader):
+    """A grader with a bug that one answer triggers."""
+
+    def grade(self, pack, question, answer, mode="submit", ticked=()):
+        if "crash" in answer:
+            raise ValueError("a bug of ours")
+        return super().grade(pack, question, answer, mode=mode, ticked=ticked)
+
+
+def test_an_answer_that_crashes_the_grader_gets_its_own_verdict(tmp_path: Path) -> None:
+    folder, out = tmp_path / "class", tmp_path / "grades"
+    _write(folder, {"ada/pick-activation.txt": "crash", "bob/pick-activation.txt": "a c"})
+    run = batch.run_batch(COURSE, folder, out, CrashOn(None))
+    assert (run.graded, run.interrupted) == (10, False)
+    verdicts = _rows(batch.write_tables(COURSE, folder, out).paths["verdicts"])
+    assert (verdicts["ada"]["pick-activation"], verdicts["bob"]["pick-activation"]) == ("internal_error", "accepted")
+    entry = batch.read_journal(out)[("ada", "pick-activation")]
+    assert entry["result"]["message"] == "grading this answer failed: ValueError: a bug of ours"

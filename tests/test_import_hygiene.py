@@ -125,6 +125,11 @@ print(json.dumps({"verdict": result.verdict, "loaded": loaded}))
 """
 
 
+@pytest.fixture(scope="module")
+def fresh_grading() -> dict:
+    return _grade_code_in_a_fresh_process()
+
+
 def _grade_code_in_a_fresh_process() -> dict:
     done = subprocess.run(
         [sys.executable, "-c", GRADE_CODE], input=PACK, capture_output=True, text=True, timeout=300, cwd=ROOT
@@ -134,8 +139,8 @@ def _grade_code_in_a_fresh_process() -> dict:
 
 
 @pytest.mark.jail
-def test_grading_code_loads_no_torch_and_no_textual_in_the_calling_process() -> None:
-    report = _grade_code_in_a_fresh_process()
+def test_grading_code_loads_no_torch_and_no_textual_in_the_calling_process(fresh_grading: dict) -> None:
+    report = fresh_grading
     assert report["verdict"] == "accepted"
     assert "torch" not in report["loaded"] and "textual" not in report["loaded"]
     assert "quizapp" in report["loaded"]  # the list is real
@@ -147,8 +152,8 @@ def test_grading_code_loads_no_torch_and_no_textual_in_the_calling_process() -> 
     reason="the grader decodes reference tensors with safetensors.numpy and compares them with numpy "
     "(quizapp/grading/grader.py decode_tensors, checks.py): about 20 MB more in the UI process",
 )
-def test_grading_code_loads_neither_numpy_nor_safetensors_in_the_calling_process() -> None:
-    report = _grade_code_in_a_fresh_process()
+def test_grading_code_loads_neither_numpy_nor_safetensors_in_the_calling_process(fresh_grading: dict) -> None:
+    report = fresh_grading
     assert _top(set(report["loaded"]), "numpy", "safetensors") == []
 
 

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from .. import __version__
 from ..packs import PackError
+from ..store.errors import StoreError
 from . import grading, packs, practice
 from .common import EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE, CommandError, Context
 from .render import render_question, render_result
@@ -67,7 +68,13 @@ def build_parser() -> argparse.ArgumentParser:
     # `--pack` is accepted after the command too (`quizapp grade-batch --pack course.yaml ...`).
     with_packs = argparse.ArgumentParser(add_help=False)
     with_packs.add_argument(
-        "-p", "--pack", dest="packs_after", action="append", default=[], metavar="PATH", help=argparse.SUPPRESS
+        "-p",
+        "--pack",
+        dest="packs_after",
+        action="append",
+        default=[],
+        metavar="PATH",
+        help="also load packs from this file or folder (repeatable)",
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
@@ -195,10 +202,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         except OSError:
             pass
         return EXIT_PROBLEMS
-    except Exception as error:
-        from ..store import StoreError
-
-        if isinstance(error, StoreError):
-            print(f"quizapp: {error}", file=sys.stderr)
-            return EXIT_USAGE
-        raise
+    except StoreError as error:  # the progress database cannot be used: its message says which and what to do
+        print(f"quizapp: {error}", file=sys.stderr)
+        return EXIT_USAGE

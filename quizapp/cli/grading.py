@@ -12,6 +12,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+from ..grading import batch
 from ..packs import model
 from .common import EXIT_OK, EXIT_PROBLEMS, CommandError, Context, find_question, judge_services, pack_from_file_or_id
 from .render import render_result, terminal_safe
@@ -35,9 +36,14 @@ def grade(context: Context) -> int:
         if is_code:
             services.start_judge()
         executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="grade")
-        futures: list[Future[Any]] = [
-            executor.submit(services.grade, pack, question, text, args.mode) for _, text in answers
-        ]
+
+        def grade_one(text: str) -> Any:
+            try:
+                return services.grade(pack, question, text, args.mode)
+            except Exception as error:  # this file's verdict; the next file is still graded
+                return batch.crashed(error)
+
+        futures: list[Future[Any]] = [executor.submit(grade_one, text) for _, text in answers]
         try:
             for (name, _), future in zip(answers, futures, strict=True):  # input order, each as soon as it can be
                 result = future.result()
@@ -87,8 +93,6 @@ class Interrupts:
 
 def grade_batch(context: Context) -> int:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
-    from ..grading import batch
 
     args = context.args
     pack = pack_from_file_or_id(context.catalogue, args.pack)

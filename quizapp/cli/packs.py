@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ..packs import json_schema
+from ..packs import json_schema, model
 from ..packs.discovery import pack_files
 from ..packs.loader import LoadResult, check_pack_file, check_pack_text
 from .common import (
@@ -137,7 +137,8 @@ def build(context: Context) -> int:
     if pack.build == "student":
         raise CommandError(f"{args.pack} is already a student build")
     with judge_services(context.catalogue) as services:
-        services.start_judge()
+        if any(isinstance(q, model.CodeBase) for q in pack.questions):
+            services.start_judge()  # the references' facts are computed in the jail
         text = student_yaml(pack, services.grader)
     out = Path(args.output)
     out.write_text(text, encoding="utf-8")

@@ -35,7 +35,7 @@ from .result import Result
 JOURNAL = "results.jsonl"
 MARKS = "marks.csv"
 # Fields that change how a question looks, not how an answer to it is graded: editing them regrades nothing.
-_PRESENTATION = {"title", "difficulty", "tags", "minutes", "hints", "points"}
+_PRESENTATION = {"title", "difficulty", "tags", "minutes", "prompt", "hints", "explanation", "points"}
 
 
 def question_hash(question: model.AnyQuestion) -> str:
@@ -242,15 +242,12 @@ def run_batch(
     done = read_journal(out)
     hashes = {q.id: question_hash(q) for q in pack.questions}
     run = run if run is not None else BatchRun()
-    todo: list[tuple[Submission, str]] = []
+    todo: list[tuple[Submission, str, str]] = []
     for submission in the_plan.submissions:
         digest = "ambiguous" if submission.ambiguous else file_digest(submission.path)
         why = _why(done.get(submission.key), digest, hashes[submission.question_id], mode)
         if why is not None:
-            todo.append((submission, digest))
-            run.reasons[why] += 1
-            if why == "question":
-                run.changed_questions.add(submission.question_id)
+            todo.append((submission, digest, why))
     run.total = len(the_plan.submissions)
     run.reused = run.total - len(todo)
     if progress:
@@ -264,13 +261,15 @@ def run_batch(
             run.in_flight += 1
         try:
             return grade_one(grader, pack, submission, mode)
+        except Exception as error:  # one answer owns one verdict: a crash of ours never stops the class
+            return crashed(error)
         finally:
             with lock:
                 run.in_flight -= 1
 
     executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="grade-batch")
-    futures: dict[Future[Result | None], tuple[Submission, str]] = {
-        executor.submit(task, submission): (submission, digest) for submission, digest in todo
+    futures: dict[Future[Result | None], tuple[Submission, str, str]] = {
+        executor.submit(task, submission): (submission, digest, why) for submission, digest, why in todo
     }
     pending = set(futures)
     try:
@@ -282,7 +281,7 @@ def run_batch(
                 for future in finished:
                     if future.cancelled():
                         continue
-                    submission, digest = futures[future]
+                    submission, digest, why = futures[future]
                     entry: dict[str, Any] = {
                         "student": submission.student,
                         "question": submission.question_id,
@@ -297,6 +296,9 @@ def run_batch(
                     journal.write(json.dumps(entry) + "\n")
                     journal.flush()
                     run.graded += 1
+                    run.reasons[why] += 1  # why the answers graded were graded (not those left by an interrupt)
+                    if why == "question":
+                        run.changed_questions.add(submission.question_id)
                     if progress:
                         progress(run.reused + run.graded, run.total)
     except KeyboardInterrupt:
@@ -306,6 +308,11 @@ def run_batch(
     run.left = run.total - run.reused - run.graded
     run.interrupted = run.left > 0
     return run
+
+
+def crashed(error: Exception) -> Result:
+    """The verdict for an answer whose grading raised: our fault (or the pack's), never the learner's."""
+    return Result("internal_error", message=f"grading this answer failed: {type(error).__name__}: {error}")
 
 
 def _result_json(result: Result | None) -> dict[str, Any] | None:

@@ -285,7 +285,7 @@ class QuestionBase(Strict):
         1.0,
         ge=0,
         le=1000,
-        description="what the question is worth in grade-batch's totals and mock scores; partial credit earns "
+        description="what the question is worth in grade-batch's gradebook totals; partial credit earns "
         "a share of it (default 1)",
     )
     sealed: dict[str, str] = Field(
