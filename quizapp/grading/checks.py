@@ -316,12 +316,29 @@ def compare_arrays(
     close = np.isclose(a, b, rtol=rtol, atol=atol, equal_nan=True)
     if bool(close.all()):
         return None
-    difference = np.abs(a - b)
+    wrong = int((~close).sum())
+    # A value that is not finite where the reference's is (overflow, 0/0) is named as such, not as an error of inf.
+    odd = ~close & ~np.isfinite(a) & np.isfinite(b)
+    if bool(odd.any()):
+        first = np.unravel_index(int(np.argmax(odd)), a.shape)
+        where = "[" + ", ".join(str(int(i)) for i in first) + "]"
+        return (
+            f"{int(odd.sum())} value(s) not finite where the reference's are: {_plain_number(a[first])} at "
+            f"{where}, expected {_plain_number(b[first])} ({wrong} of {a.size} values differ)"
+        )
+    with np.errstate(invalid="ignore", over="ignore"):
+        difference = np.abs(a - b)
     difference = np.where(np.isnan(difference), np.inf, difference)
     worst = np.unravel_index(int(np.argmax(difference)), a.shape)
-    wrong = int((~close).sum())
     where = "[" + ", ".join(str(int(i)) for i in worst) + "]"
     return f"max abs error {float(difference[worst]):.3g} at {where} ({wrong} of {a.size} values differ)"
+
+
+def _plain_number(value: Any) -> str:
+    number = complex(value)
+    if number.imag == 0:
+        return f"{number.real:.4g}"
+    return f"{number.real:.4g}{number.imag:+.4g}j"
 
 
 def _shape(shape: tuple[int, ...]) -> str:

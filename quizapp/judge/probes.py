@@ -536,8 +536,9 @@ def probe_gradients(
                     else:
                         tensors[f"{key}/input"] = sendable(x.grad)
                         entry["input_grad"] = f"{key}/input"
-                if "parameters" in wrt and isinstance(module, nn.Module):
-                    entry["parameters"] = _parameter_grads(module, key, tensors)
+                if "parameters" in wrt:  # a function (a `build` lambda) has no parameters: an empty list
+                    is_module = isinstance(module, nn.Module)
+                    entry["parameters"] = _parameter_grads(module, key, tensors) if is_module else []
                 results.append(entry)
     return {"results": results}
 
