@@ -73,7 +73,7 @@ class Services:
         def start_pool() -> Any:
             from .judge.pool import Pool
 
-            return Pool(size=2)
+            return Pool(size=2, hide=extra)  # packs given with --pack (the usual places are always hidden)
 
         store = Store.open_default()
         extra = extra_packs or []

@@ -6,7 +6,7 @@ import argparse
 import contextlib
 import difflib
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
@@ -100,16 +100,22 @@ def pack_from_file_or_id(catalogue: Catalogue, name: str) -> model.Pack:
 
 
 @contextlib.contextmanager
-def judge_services(catalogue: Catalogue, workers: int = 2, *, prefork: bool = True) -> Iterator[Services]:
+def judge_services(
+    catalogue: Catalogue, workers: int = 2, *, prefork: bool = True, hide: Iterable[str | Path] = ()
+) -> Iterator[Services]:
     """The app's composition of pool and grader for a command that grades: the pool starts on first need and
-    closes on leaving. Commands keep no progress, so the store is an in-memory one."""
+    closes on leaving. Commands keep no progress, so the store is an in-memory one. The jail hides every pack
+    file the catalogue knows (those given with --pack included) and `hide`: a pack file named on the command
+    line that is not in the catalogue."""
     from ..services import Services
     from ..store import Store
+
+    hidden = [*(source.path for source in catalogue.sources.values()), *hide]
 
     def start_pool() -> object:
         from ..judge.pool import Pool
 
-        return Pool(size=max(1, workers), prefork=prefork)
+        return Pool(size=max(1, workers), prefork=prefork, hide=hidden)
 
     services = Services(catalogue, Store(":memory:"), start_pool)
     try:

@@ -105,7 +105,9 @@ def grade_batch(context: Context) -> int:
     run = batch.BatchRun()
     columns = (TextColumn("grading"), BarColumn(), MofNCompleteColumn(), TextColumn("answers"), TimeRemainingColumn())
     # Throughput, not latency: jobs come back to back, so the pool does not prepare the next one (see Pool).
-    with Interrupts(run) as interrupts, judge_services(context.catalogue, args.jobs, prefork=False) as services:
+    with Interrupts(run) as interrupts, judge_services(
+        context.catalogue, args.jobs, prefork=False, hide=_named_file(args.pack)
+    ) as services:
         if needs_judge:
             services.start_judge()
         with Progress(*columns, transient=True, console=_stderr_console()) as bar:
@@ -151,3 +153,9 @@ def _stderr_console() -> Any:
     from rich.console import Console
 
     return Console(stderr=True)
+
+
+def _named_file(target: str) -> list[Path]:
+    """A pack named by its file rather than its id: the jail must hide it too."""
+    path = Path(target)
+    return [path] if path.is_file() else []

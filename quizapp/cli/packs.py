@@ -136,7 +136,8 @@ def build(context: Context) -> int:
     pack = pack_from_file_or_id(context.catalogue, args.pack)
     if pack.build == "student":
         raise CommandError(f"{args.pack} is already a student build")
-    with judge_services(context.catalogue) as services:
+    named = [Path(args.pack)] if Path(args.pack).is_file() else []
+    with judge_services(context.catalogue, hide=named) as services:
         if any(isinstance(q, model.CodeBase) for q in pack.questions):
             services.start_judge()  # the references' facts are computed in the jail
         text = student_yaml(pack, services.grader)
@@ -154,7 +155,7 @@ def _prove_all(context: Context, loaded: list[LoadResult]) -> dict[str, Any]:
     """Run every loaded pack's references, decoys and snippets through one pool."""
     from ..grading.proving import prove
 
-    with judge_services(context.catalogue) as services:
+    with judge_services(context.catalogue, hide=[result.file for result in loaded]) as services:
         runner = services.judge  # started first, so the grader uses it
         return {result.file: prove(result, services.grader, runner) for result in loaded}
 
