@@ -316,7 +316,8 @@ def compare_arrays(
     close = np.isclose(a, b, rtol=rtol, atol=atol, equal_nan=True)
     if bool(close.all()):
         return None
-    difference = np.abs(a - b)
+    with np.errstate(invalid="ignore", over="ignore"):  # inf - inf is nan: counted as the largest error
+        difference = np.abs(a - b)
     difference = np.where(np.isnan(difference), np.inf, difference)
     worst = np.unravel_index(int(np.argmax(difference)), a.shape)
     wrong = int((~close).sum())
@@ -483,9 +484,9 @@ def _compare_gradients(
         return None
     # Pair parameters by role (module type, local name) and shape; within a role, greedily by closeness.
     groups: dict[tuple[str, tuple[int, ...]], list[dict[str, Any]]] = {}
-    for param in entry.get("parameters", []):
+    for param in entry.get("parameters") or []:
         groups.setdefault((param["role"], tuple(param["shape"])), []).append(param)
-    for want in ref.get("parameters", []):
+    for want in ref.get("parameters") or []:
         role = (want["role"], tuple(want["shape"]))
         candidates = groups.get(role, [])
         if not candidates:
