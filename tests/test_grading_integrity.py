@@ -240,6 +240,24 @@ questions:
         cases:
           - inputs: [[2, 3]]
         modes: [eval]
+  - id: double
+    kind: code
+    title: A function, not a module
+    difficulty: easy
+    minutes: 1
+    prompt: Define double(x).
+    explanation: 2 * x.
+    entry_point: double
+    signature: double(x)
+    solution: |
+      def double(x):
+          return 2 * x
+    checks:
+      - id: gradients
+        kind: gradients
+        cases:
+          - build: double
+            inputs: [[2, 3]]
   - id: nan-facts
     kind: code
     title: NaN
@@ -298,6 +316,14 @@ def test_bfloat16_float8_and_complex_outputs_are_graded(grader: Grader, small, r
     result = grader.grade(small, small.question("half"), code)
     assert result.verdict == verdict, result.to_json()
     assert words in result.message
+
+
+def test_gradients_of_a_function_entry_point_are_judged(grader: Grader, small) -> None:
+    question = small.question("double")
+    assert grader.grade(small, question, "def double(x):\n    return x + x\n").verdict == "accepted"
+    wrong = grader.grade(small, question, "def double(x):\n    return 3 * x\n")
+    assert wrong.verdict == "wrong_answer"
+    assert "the gradient with respect to the input differs" in wrong.message
 
 
 def test_a_packs_raising_verdict_names_the_pack_and_check_and_nan_arrives_as_a_float(grader: Grader, small) -> None:

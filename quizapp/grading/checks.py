@@ -500,9 +500,9 @@ def _compare_gradients(
         return None
     # Pair parameters by role (module type, local name) and shape; within a role, greedily by closeness.
     groups: dict[tuple[str, tuple[int, ...]], list[dict[str, Any]]] = {}
-    for param in entry.get("parameters", []):
+    for param in entry.get("parameters") or []:
         groups.setdefault((param["role"], tuple(param["shape"])), []).append(param)
-    for want in ref.get("parameters", []):
+    for want in ref.get("parameters") or []:
         role = (want["role"], tuple(want["shape"]))
         candidates = groups.get(role, [])
         if not candidates:
