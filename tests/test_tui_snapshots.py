@@ -79,10 +79,16 @@ def offline_app() -> QuizApp:
     return QuizApp(services=Services(discover([FIXTURE], include_defaults=False), Store.open_default(), None))
 
 
-def still_cursors(pilot: Pilot) -> None:
-    """A blinking cursor would make the picture depend on when it is taken."""
-    for editor in pilot.app.screen.query(TextArea):
+async def still_cursors(pilot: Pilot) -> None:
+    """A blinking cursor would make the picture depend on when it is taken: once focus has settled, an editor that
+    has it gives it up (its cursor is then hidden for good), and no cursor blinks."""
+    await pilot.pause()
+    screen = pilot.app.screen
+    for editor in screen.query(TextArea):
         editor.cursor_blink = False
+        if editor.has_focus:
+            screen.set_focus(None)
+    await pilot.pause()
 
 
 def opening(question_id: str, *then: Any) -> Any:
@@ -94,8 +100,7 @@ def opening(question_id: str, *then: Any) -> Any:
             if outcome is not None:
                 await outcome
             await pilot.pause()
-        still_cursors(pilot)
-        await pilot.pause()
+        await still_cursors(pilot)
 
     return run_before
 
@@ -285,7 +290,7 @@ def test_history(snap_compare: Any, size: tuple[int, int]) -> None:
         await pilot.pause()
         await pilot.press("ctrl+l")
         await pilot.pause()
-        still_cursors(pilot)
+        await still_cursors(pilot)
 
     assert snap_compare(offline_app(), terminal_size=size, run_before=before)
 
