@@ -28,12 +28,16 @@ MODULES = load_pack(locations.builtin_packs_dir() / "torch-modules.yaml")
 
 # The conftest pack, with points: the code question is worth 4, the explain question 3, the others 1. (Its trace
 # rule `merges_input: mul` is dropped: x * weight joins the input with a parameter, not two paths from the input.)
-COURSE_TEXT = VALID_PACK.replace("          - merges_input: mul\n", "").replace(
-    "    prompt: Write a module that multiplies its input by a learnt scale.\n",
-    "    prompt: Write a module that multiplies its input by a learnt scale.\n    points: 4\n",
-).replace(
-    "    prompt: Why wrap evaluation in torch.no_grad()?\n",
-    "    prompt: Why wrap evaluation in torch.no_grad()?\n    points: 3\n",
+COURSE_TEXT = (
+    VALID_PACK.replace("          - merges_input: mul\n", "")
+    .replace(
+        "    prompt: Write a module that multiplies its input by a learnt scale.\n",
+        "    prompt: Write a module that multiplies its input by a learnt scale.\n    points: 4\n",
+    )
+    .replace(
+        "    prompt: Why wrap evaluation in torch.no_grad()?\n",
+        "    prompt: Why wrap evaluation in torch.no_grad()?\n    points: 3\n",
+    )
 )
 
 
