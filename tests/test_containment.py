@@ -700,9 +700,15 @@ class Model(torch.nn.Module):
         ),
         PROBE_LIMITS,
     )
-    assert outcome.status == "runtime_error", outcome.detail
-    assert "while the judge probed it" in outcome.detail
-    assert "internal" not in outcome.detail
+    # The probe records its own failure as that check's fact (the grader makes it the learner's runtime_error);
+    # an escape past the probes is the learner's runtime_error too; never the judge's internal_error.
+    assert outcome.status in ("ok", "runtime_error"), outcome.detail
+    assert "internal" not in (outcome.detail or "")
+    if outcome.status == "ok":
+        failed = outcome.facts["checks"]["out"]["probe_failed"]
+        assert "you cannot look at me" in str(failed)
+    else:
+        assert "while the judge probed it" in outcome.detail
 
 
 @pytest.mark.parametrize(
