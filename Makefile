@@ -34,8 +34,10 @@ lint: $(STAMP)
 	$(BIN)/ruff check quizapp tests
 	$(BIN)/mypy
 
+# The judge's figures, then the app's in a real terminal (tmux): first frame, opening a question, quitting.
 bench: $(STAMP)
 	$(BIN)/python -m quizapp.judge.bench
+	$(BIN)/python scripts/bench_tui.py --runs 5
 
 clean:
 	rm -rf $(VENV) build dist .pytest_cache

@@ -300,6 +300,50 @@ async def test_the_tag_level_and_status_menus_filter() -> None:
         assert len(shown_titles(app)) == 16 and question("my-sequential").title not in shown_titles(app)
 
 
+SECOND_PACK = """\
+format: 1
+id: second-pack
+title: A second pack
+version: "1.0.0"
+description: One question, to have two packs on the home list.
+authors: ["quizapp tests"]
+licence: CC0-1.0
+questions:
+  - id: pick-one
+    kind: choice
+    title: A question of another pack
+    difficulty: easy
+    minutes: 1
+    prompt: Which one?
+    explanation: The first.
+    options:
+      - {id: first, text: "the first", correct: true}
+      - {id: second, text: "the second"}
+"""
+
+
+@sync
+async def test_the_pack_menu_and_the_words_filter_by_pack(tmp_path: Path) -> None:
+    second = tmp_path / "second.yaml"
+    second.write_text(SECOND_PACK, encoding="utf-8")
+    catalogue = discover([FIXTURE, second], include_defaults=False)
+    app = QuizApp(services=Services(catalogue, Store.open_default(), pool_factory=None))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        screen = app.screen
+        assert len(shown_titles(app)) == len(builtin_questions()) + 1
+        screen.query_one("#pack", Select).value = "second-pack"
+        await pilot.pause()
+        assert list(table_rows(app)) == ["second-pack/pick-one"]
+        screen.query_one("#pack", Select).value = PACK
+        await pilot.pause()
+        assert shown_titles(app) == [q.title for q in builtin_questions()]
+        screen.query_one("#pack", Select).clear()
+        screen.query_one("#filter", Input).value = "second-pack"  # the pack's id is one of the words too
+        await pilot.pause()
+        assert list(table_rows(app)) == ["second-pack/pick-one"]
+
+
 # --- choice -------------------------------------------------------------------------------------------------------
 
 

@@ -16,7 +16,7 @@ HELP = """\
 | everywhere | `ctrl+p` | command palette: open any question by name, this screen's actions, themes |
 | everywhere | `f1` | this help |
 | everywhere | `ctrl+q` | quit (drafts are saved) |
-| home | `/` | filter by words; the menus filter by tag, level and status |
+| home | `/` | search by words (title, id, pack, kind, tags); the menus filter by pack, tag, level and status |
 | home | `enter` | open the question |
 | home | `c` | continue where you left off (the question you worked on last) |
 | home | `n` | the next question you have not solved |

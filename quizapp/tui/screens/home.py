@@ -1,4 +1,4 @@
-"""Home: every pack's questions with their status, filtered by text, tag, difficulty and status."""
+"""Home: every pack's questions with their status, filtered by text, pack, tag, difficulty and status."""
 
 from __future__ import annotations
 
@@ -33,7 +33,8 @@ class HomeScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         yield Header()
         with Horizontal(id="filters"):
-            yield Input(placeholder="/ filter by words", id="filter", compact=True)
+            yield Input(placeholder="/ search", id="filter", compact=True)
+            yield Select([], prompt="any pack", id="pack", compact=True)
             yield Select([], prompt="any tag", id="tag", compact=True)
             yield Select([(d, d) for d in DIFFICULTIES], prompt="any level", id="difficulty", compact=True)
             yield Select([(s, s) for s in STATUS_MARK], prompt="any status", id="status", compact=True)
@@ -70,6 +71,7 @@ class HomeScreen(Screen[None]):
         self.app.call_from_thread(self._packs_loaded)
 
     def _packs_loaded(self) -> None:
+        self.query_one("#pack", Select).set_options([(p.id, p.id) for p in self._packs()])
         self.query_one("#tag", Select).set_options([(t, t) for t in self._tags()])
         self.refill()
 
@@ -100,14 +102,17 @@ class HomeScreen(Screen[None]):
         tag = self._selected("#tag")
         difficulty = self._selected("#difficulty")
         wanted_status = self._selected("#status")
+        wanted_pack = self._selected("#pack")
         summaries = []
         for pack in self._packs():
             statuses = store.statuses(pack.id)
             progress = store.progress(pack.id, [q.id for q in pack.questions])
             summaries.append(f"{pack.id} {progress.solved}/{progress.total} solved")
+            if wanted_pack and pack.id != wanted_pack:
+                continue
             for question in pack.questions:
                 status = statuses.get(question.id, "new")
-                haystack = " ".join([question.title, question.id, question.kind, *question.tags]).lower()
+                haystack = " ".join([question.title, question.id, pack.id, question.kind, *question.tags]).lower()
                 if any(word not in haystack for word in words):
                     continue
                 if tag and tag not in question.tags:

@@ -583,7 +583,7 @@ class QuestionScreen(Screen[None]):
     def action_zoom(self) -> None:
         """Give the focused pane (prompt, answer or results) the whole screen; again to restore."""
         if self.maximized is not None:
-            self.minimize()
+            self.minimize()  # the focus stays where it was, so f6 goes on from there
             return
         focused = self.focused
         if focused is None:
