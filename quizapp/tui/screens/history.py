@@ -12,20 +12,10 @@ from textual.widgets import DataTable, Footer, Header, Static, TextArea
 from ...grading.result import Result
 from ...packs import model
 from ...practice.reference import plural
+from ...practice.report import SHORT_VERDICT
 from ...practice.sheet import visible_only_pass
 from ..widgets.results import ResultsPanel
 from ..widgets.status import StatusLine
-
-SHORT = {
-    "accepted": "accepted",
-    "wrong_answer": "wrong",
-    "runtime_error": "error",
-    "syntax_error": "syntax",
-    "time_limit": "too slow",
-    "memory_limit": "memory",
-    "output_limit": "output",
-    "internal_error": "not graded",
-}
 
 
 class HistoryScreen(Screen[None]):
@@ -56,7 +46,8 @@ class HistoryScreen(Screen[None]):
         for attempt in self.attempts:
             score = "" if attempt.score is None else f"{attempt.score:.0%}"
             result = Result.from_json(attempt.result_json)
-            verdict = "visible ✓" if visible_only_pass(self.question, result) else SHORT.get(attempt.verdict, "?")
+            short = SHORT_VERDICT.get(attempt.verdict, "?")
+            verdict = "visible ✓" if visible_only_pass(self.question, result) else short
             if attempt.gave_up and attempt.mode == "submit":
                 verdict += " (gave up)"
             table.add_row(
