@@ -117,6 +117,11 @@ def kill_descendants(reap: bool = True) -> None:
                 pass
     if not reap:
         return
+    reap_exited()
+
+
+def reap_exited() -> None:
+    """Reap every child that has already ended, without waiting for the others."""
     while True:
         try:
             pid, _ = os.waitpid(-1, os.WNOHANG)

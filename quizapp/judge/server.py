@@ -109,7 +109,17 @@ from typing import Any
 
 from . import child, jail, protocol, seccomp
 from .limits import JobLimits
-from .procs import children, close, kill_descendants, log, parse_events, read_exact, try_kill, write_all
+from .procs import (
+    children,
+    close,
+    kill_descendants,
+    log,
+    parse_events,
+    read_exact,
+    reap_exited,
+    try_kill,
+    write_all,
+)
 from .verdict import Decision, decide
 from .watch import STATUS_EVENTS_MAX, Buffers, watch
 
@@ -691,13 +701,7 @@ class Server:
 
     def _reap_exited(self) -> None:
         """Reap the children that have ended, without waiting; done when none is left but the prepared chain."""
-        while True:
-            try:
-                pid, _ = os.waitpid(-1, os.WNOHANG)
-            except ChildProcessError:
-                break
-            if pid == 0:
-                break
+        reap_exited()
         chain_pid = self.chain.pid if self.chain is not None else -1
         self._reap_pending = any(pid != chain_pid for pid in children(os.getpid()))
 
