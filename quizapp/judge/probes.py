@@ -14,6 +14,7 @@ ops that led there, then the order of use). Buffers are set from (module type, l
 from __future__ import annotations
 
 import contextlib
+import itertools
 import linecache
 import math
 import sys
@@ -349,7 +350,7 @@ def probe_outputs(
             unregistered[str(case_index)] = held  # canonical init cannot reach these: say so with any difference
         if isinstance(module, nn.Module):
             parameters[str(case_index)] = _parameter_list(module)
-        plan = init_plan(module, seed, _case_roles(module, case, seed, case_index))
+        plan = case_plan(module, spec, case, case_index)
         for mode in spec.get("modes", ["train", "eval"]):
             for input_index, input_spec in enumerate(case.get("inputs", [])):
                 key = f"{prefix}{case_index}/{mode}/{input_index}"
@@ -499,7 +500,7 @@ def probe_gradients(
     wrt = spec.get("wrt", ["input", "parameters"])
     results: list[dict[str, Any]] = []
     for case_index, case, module in _built_cases(spec, namespace, entry_point, results):
-        plan = init_plan(module, seed, _case_roles(module, case, seed, case_index))
+        plan = case_plan(module, spec, case, case_index)
         for mode in spec.get("modes", ["train"]):
             for input_index, input_spec in enumerate(case.get("inputs", [])):
                 key = f"{prefix}{case_index}/{mode}/{input_index}"
@@ -648,20 +649,42 @@ def _unregistered(root: nn.Module) -> list[dict[str, Any]]:
     ]
 
 
-def initialise(module: Any, seed: int, roles: dict[int, tuple[Any, ...]] | None = None) -> None:
+# --- canonical initialisation by role ------------------------------------------------------------------------
+#
+# Learner and reference get the same values for the same role, whatever the names and registration order.
+# A parameter's role is (the shapes of its module's parameters, its module's rank among the modules of those
+# shapes, its index in the module). Ranks follow, in order: what happens to the module's output *downstream*
+# (the joins it flows into on its way to forward's result, with the operand position: q enters `q @ k^T` first,
+# k second, v enters `weights @ v` second), the ops that led *upstream* to its first use, the time of first use,
+# then registration order. Where that ordering still differs from the reference's (a real tie, or the same maths
+# written with other joins), the host asks for a bounded set of other assignments (`role_assignments`) and keeps
+# one whose outputs match the reference's (quizapp/grading/roles.py): the reference never enters the jail.
+#
+# Buffers: the ones a train-mode forward changes are state that training sets (BatchNorm's running statistics):
+# they are set from (module type, local name, shape) like a parameter without a role. Every other buffer is a
+# constant the module computed in __init__ (RoPE's inv_freq, a causal mask, a sinusoidal table) and keeps its value.
+
+Roles = dict[int, tuple[Any, ...]]
+PlanEntry = tuple[nn.Module, str, bool, int, float, float]  # (owner, local name, is a parameter, seed, low, high)
+Plan = list[PlanEntry]
+MAX_ROLE_ASSIGNMENTS = 24  # assignments the host may ask for, the first being discovery's own
+_ALL_PERMUTATIONS_UP_TO = 5  # larger groups try single swaps only
+
+
+def initialise(module: Any, seed: int, roles: Roles | None = None, state: set[int] | None = None) -> None:
     """Canonical initialisation of the module and of any module it keeps outside registration, so every value
     is defined by the seed (default initialisation is skipped while building: nothing else would set them).
 
     With `roles` (from discover_roles), each parameter's values come from its role instead of its module's
-    type and name: same-shaped layers get different values, told apart by where they sit in forward."""
-    apply_plan(init_plan(module, seed, roles))
+    type and name. `state` holds the ids of the buffers to set (state_buffers); None sets every float buffer."""
+    apply_plan(init_plan(module, seed, roles, state))
 
 
-Plan = list[tuple[torch.Tensor, int, float, float]]
+def init_plan(module: Any, seed: int, roles: Roles | None = None, state: set[int] | None = None) -> Plan:
+    """What initialise does, worked out once per built object: (owner, name, is a parameter, seed, low, high).
 
-
-def init_plan(module: Any, seed: int, roles: dict[int, tuple[Any, ...]] | None = None) -> Plan:
-    """What initialise does, worked out once per built object: (tensor, seed, low, high) for each tensor."""
+    Entries name the tensor by its owner and local name, so a buffer that forward reassigns
+    (`self.running_mean = ...`) is still the one set before the next run."""
     if not isinstance(module, nn.Module):
         return []
     plan: Plan = []
@@ -674,7 +697,8 @@ def init_plan(module: Any, seed: int, roles: dict[int, tuple[Any, ...]] | None =
         seen.add(id(sub))
         kind = type(sub).__name__
         parameters = list(sub.named_parameters(recurse=False))
-        for index, (name, tensor) in enumerate([*parameters, *sub.named_buffers(recurse=False)]):
+        buffers = [(n, b) for n, b in sub.named_buffers(recurse=False) if state is None or id(b) in state]
+        for index, (name, tensor) in enumerate([*parameters, *buffers]):
             if tensor is None or not tensor.is_floating_point() or _is_lazy(tensor):
                 continue
             role = roles.get(id(tensor)) if index < len(parameters) else None
@@ -686,19 +710,22 @@ def init_plan(module: Any, seed: int, roles: dict[int, tuple[Any, ...]] | None =
                 # running variances stay positive; norm layers' scales sit around one
                 scale_like = "var" in name or (tensor.dim() <= 1 and name == "weight")
             if scale_like:
-                plan.append((tensor, tensor_seed, 0.5, 1.5))
+                low, high = 0.5, 1.5
             else:
                 fan_in = math.prod(tensor.shape[1:]) if tensor.dim() > 1 else max(tensor.numel(), 1)
-                bound = 1 / math.sqrt(fan_in)
-                plan.append((tensor, tensor_seed, -bound, bound))
+                high = 1 / math.sqrt(fan_in)
+                low = -high
+            plan.append((sub, name, index < len(parameters), tensor_seed, low, high))
     return plan
 
 
 def apply_plan(plan: Plan) -> None:
     generator = torch.Generator()
     with torch.no_grad():
-        for tensor, tensor_seed, low, high in plan:
-            tensor.uniform_(low, high, generator=generator.manual_seed(tensor_seed))
+        for owner, name, is_parameter, tensor_seed, low, high in plan:
+            tensor = (owner._parameters if is_parameter else owner._buffers).get(name)
+            if isinstance(tensor, torch.Tensor) and tensor.is_floating_point() and not _is_lazy(tensor):
+                tensor.uniform_(low, high, generator=generator.manual_seed(tensor_seed))
 
 
 def _units(module: nn.Module) -> list[nn.Module]:
@@ -715,27 +742,99 @@ def _units(module: nn.Module) -> list[nn.Module]:
     return units
 
 
+def _float_buffers(module: nn.Module) -> list[tuple[nn.Module, str, torch.Tensor]]:
+    seen: set[int] = set()
+    found = []
+    extra = [sub for _, _, held in _held_outside(module) for top in held for sub in top.modules()]
+    for sub in [*module.modules(), *extra]:
+        if id(sub) in seen:
+            continue
+        seen.add(id(sub))
+        for name, tensor in sub.named_buffers(recurse=False):
+            if tensor is not None and tensor.is_floating_point() and not _is_lazy(tensor):
+                found.append((sub, name, tensor))
+    return found
+
+
+def state_buffers(module: Any, first_call: Callable[[], Any] | None) -> set[int] | None:
+    """The ids of the float buffers that are state training sets: those a train-mode forward changes, in place
+    or by reassignment (BatchNorm's running statistics, a from-scratch EMA). The rest are constants computed in
+    __init__ and keep their values. None (set every float buffer, as before) when forward cannot tell: no call
+    to make, or a train-mode forward that raises."""
+    if not isinstance(module, nn.Module):
+        return set()
+    buffers = _float_buffers(module)
+    if not buffers:
+        return set()
+    if first_call is None:
+        return None
+    before = [(owner, name, tensor, tensor._version) for owner, name, tensor in buffers]
+    training = module.training
+    random_state = torch.random.get_rng_state()  # a dropout here must not shift the probes' own random draws
+    try:
+        module.train()
+        with torch.no_grad():
+            _, error = _run_guarded(first_call, module)
+    finally:
+        module.train(training)
+        torch.random.set_rng_state(random_state)
+    if error is not None:
+        return None
+    state: set[int] = set()
+    for owner, name, tensor, version in before:
+        now = owner._buffers.get(name)
+        if now is not tensor or tensor._version != version:
+            state.add(id(tensor))
+            if isinstance(now, torch.Tensor):
+                state.add(id(now))
+    return state
+
+
 _TRANSPARENT = {"view", "reshape", "flatten", "contiguous", "clone", "squeeze", "unsqueeze", "to", "type", "float"}
 _COMMUTATIVE = {"add", "mul", "maximum", "minimum"}
+_MATMUL = {"matmul", "bmm", "mm", "einsum"}
 
 
 class _RoleTracer(TorchFunctionMode):
-    """Gives every tensor forward makes a *lineage*: a hash of the ops and operands that produced it, with
-    parameters known only by their shape. Two layers in the same place of the computation have the same
-    lineage whatever their names, registration order or the order in which independent branches run."""
+    """Records forward as a graph for role discovery.
 
-    def __init__(self, source: torch.Tensor, parameters: dict[int, torch.Tensor]):
+    Upstream, every tensor gets a *lineage*: a hash of the ops and operands that produced it, with parameters
+    known only by their shape. Downstream, every op whose result depends on two or more values that are not
+    constants (a *join*: matmul, linear with its weight, add, cat, ...) is an edge from each such operand, with
+    the operand's position; `downstream` then gives each parameter the set of joins on its way to the result.
+    Constants are buffers and what forward builds from nothing (a mask from torch.ones); anything else that
+    forward did not make (the call's inputs, whatever their number) is a value."""
+
+    def __init__(self, parameters: dict[int, torch.Tensor], constants: set[int]):
         super().__init__()
-        self.lineage: dict[int, str] = {id(source): "input"}
-        self.keep: list[torch.Tensor] = [source]  # ids stay unique while the lineages are in use
         self.parameters = parameters
+        self.constants = set(constants)
+        self.lineage: dict[int, str] = {}
+        self.node: dict[int, int] = {}  # id(tensor) -> its current node (an in-place op makes a new one)
+        self.edges: list[list[tuple[str, int, int, bool]]] = []  # node -> (op, position, result node, is a join)
+        self.param_node: dict[int, int] = {}
+        self.keep: list[torch.Tensor] = []  # ids stay unique while the graph is in use
         self.first_use: dict[int, tuple[str, int]] = {}
         self.time = 0
 
-    def _of(self, tensor: torch.Tensor) -> str:
+    def _lineage(self, tensor: torch.Tensor) -> str:
         if id(tensor) in self.parameters:
             return f"param{tuple(tensor.shape)}"
         return self.lineage.get(id(tensor)) or f"const{tuple(tensor.shape)}"
+
+    def _node_of(self, tensor: torch.Tensor) -> int | None:
+        """The node of a value, made on first sight for parameters and inputs; None for a constant."""
+        key = id(tensor)
+        if key in self.node:
+            return self.node[key]
+        if key in self.constants:
+            return None
+        self.node[key] = len(self.edges)
+        self.edges.append([])
+        self.keep.append(tensor)
+        if key in self.parameters:
+            self.param_node[key] = self.node[key]
+        return self.node[key]
 
     def __torch_function__(self, func, types, args=(), kwargs=None):  # type: ignore[no-untyped-def]
         kwargs = kwargs or {}
@@ -745,14 +844,24 @@ class _RoleTracer(TorchFunctionMode):
             return result
         operands = [a for a in _flatten(args, kwargs) if isinstance(a, torch.Tensor)]
         outputs = [r for r in _flatten((result,), {}) if isinstance(r, torch.Tensor)]
-        if not outputs or not operands:
+        if not outputs:
             return result
         if name in ("clamp", "clamp_min") and _clamps_at_zero(args, kwargs):
             name = "relu"
+        if name in _MATMUL:
+            name = "matmul"
+        values = [(position, self._node_of(a)) for position, a in enumerate(operands)]
+        values = [(position, node) for position, node in values if node is not None]
+        if not values:  # built from constants only (or from nothing): a constant
+            for out in outputs:
+                self.node.pop(id(out), None)
+                self.constants.add(id(out))
+                self.keep.append(out)
+            return result
         if name in _TRANSPARENT:
-            key = f"{self._of(operands[0])}"
+            key = self._lineage(operands[0])
         else:
-            parts = [self._of(a) for a in operands]
+            parts = [self._lineage(a) for a in operands]
             if name in _COMMUTATIVE:
                 parts.sort()
             key = zlib.crc32(f"{name}({','.join(parts)})".encode()).to_bytes(4, "big").hex()
@@ -760,16 +869,40 @@ class _RoleTracer(TorchFunctionMode):
             if id(operand) in self.parameters and id(operand) not in self.first_use:
                 self.first_use[id(operand)] = (key, self.time)
         self.time += 1
+        join = len(values) >= 2
+        made = []
         for out in outputs:
-            self.lineage[id(out)] = key
+            self.constants.discard(id(out))
+            self.node[id(out)] = len(self.edges)
+            made.append(len(self.edges))
+            self.edges.append([])
             self.keep.append(out)
+            self.lineage[id(out)] = key
+        for position, node in values:
+            for out_node in made:
+                self.edges[node].append((name, 0 if name in _COMMUTATIVE else position, out_node, join))
         return result
 
+    def downstream(self, result: Any) -> dict[int, int]:
+        """Each parameter's downstream signature (a hash): the joins on the way from it to forward's result."""
+        ends = {self.node[id(t)] for t in _flatten((result,), {}) if isinstance(t, torch.Tensor) and id(t) in self.node}
+        signature: list[frozenset[Any]] = [frozenset()] * len(self.edges)
+        digest: list[int] = [0] * len(self.edges)
+        for node in range(len(self.edges) - 1, -1, -1):  # a result's node always comes after its operands'
+            parts: set[Any] = {("result",)} if node in ends else set()
+            for name, position, out_node, join in self.edges[node]:
+                if join:
+                    parts.add((name, position, digest[out_node]))
+                else:
+                    parts |= signature[out_node]
+            signature[node] = frozenset(parts)
+            digest[node] = zlib.crc32(repr(sorted(map(repr, parts))).encode())
+        return {key: digest[node] for key, node in self.param_node.items()}
 
-def discover_roles(module: Any, x: torch.Tensor) -> dict[int, tuple[Any, ...]]:
+
+def discover_roles(module: Any, first_call: Callable[[], Any]) -> Roles:
     """Each parameter's role: (signature of its module's parameter shapes, rank among the modules of that
-    signature, whether it is a norm's scale). Ranks follow the lineage of each module's first use in one
-    forward, then the time of first use, then registration order for modules forward never uses."""
+    signature, whether it is a norm's scale), from one forward made by `first_call`. See the section's note."""
     if not isinstance(module, nn.Module):
         return {}
     units = _units(module)
@@ -781,22 +914,31 @@ def discover_roles(module: Any, x: torch.Tensor) -> dict[int, tuple[Any, ...]]:
             for index, p in enumerate(unit.parameters(recurse=False))
         }
     parameters = {id(p): p for unit in units for p in unit.parameters(recurse=False)}
-    tracer = _RoleTracer(x, parameters)
+    constants = {id(b) for _, _, b in _float_buffers(module)} | {id(b) for b in module.buffers()}
+    tracer = _RoleTracer(parameters, constants)
     training = module.training
+
+    def traced() -> Any:
+        with tracer:
+            return first_call()
+
     try:
         with torch.no_grad():
             module.eval()
-            _run_guarded(lambda: _traced_call(module, x, tracer), module)
+            result, error = _run_guarded(traced, module)
     finally:
         module.train(training)
+    downstream = tracer.downstream(result) if error is None else {}
     groups: dict[tuple[Any, ...], list[tuple[tuple[Any, ...], int, nn.Module]]] = {}
     for order, unit in enumerate(units):
-        shapes = tuple(tuple(p.shape) for p in unit.parameters(recurse=False))
-        uses = [tracer.first_use[id(p)] for p in unit.parameters(recurse=False) if id(p) in tracer.first_use]
+        own = list(unit.parameters(recurse=False))
+        shapes = tuple(tuple(p.shape) for p in own)
+        uses = [tracer.first_use[id(p)] for p in own if id(p) in tracer.first_use]
         first = min(uses, key=lambda use: use[1]) if uses else None
-        sort_key = (0, first[0], first[1]) if first else (1, "", order)
+        below = tuple(downstream.get(id(p), 0) for p in own)
+        sort_key = (0, below, first[0], first[1]) if first else (1, (), "", order)
         groups.setdefault(shapes, []).append((sort_key, order, unit))
-    roles: dict[int, tuple[Any, ...]] = {}
+    roles: Roles = {}
     for shapes, members in groups.items():
         members.sort(key=lambda member: (member[0], member[1]))
         scale_like = all(len(shape) <= 1 for shape in shapes)
@@ -806,18 +948,102 @@ def discover_roles(module: Any, x: torch.Tensor) -> dict[int, tuple[Any, ...]]:
     return roles
 
 
-def _case_roles(module: Any, case: dict[str, Any], seed: int, case_index: int) -> dict[int, tuple[Any, ...]]:
-    """The roles of a case's parameters, from a forward on the case's first input."""
+def role_assignments(roles: Roles, limit: int = MAX_ROLE_ASSIGNMENTS) -> list[Roles]:
+    """Discovery's roles first, then other assignments of ranks within each group of same-shaped modules, in a
+    fixed order (fewest modules moved first), at most `limit` in all. The host asks for the k-th by index."""
+    sizes: dict[tuple[Any, ...], int] = {}
+    for signature, rank, _ in roles.values():
+        sizes[signature] = max(sizes.get(signature, 0), rank + 1)
+    tied = sorted((signature for signature, size in sizes.items() if size > 1), key=repr)
+    choices = [_group_permutations(sizes[signature]) for signature in tied]
+    combos: list[tuple[tuple[int, ...], ...]] = []
+    most = sum(len(options[-1][1]) for options in choices)
+    for moved in range(most + 1):
+        _combos_moving(choices, moved, (), combos, limit)
+        if len(combos) >= limit:
+            break
+    assignments = []
+    for combo in combos[:limit]:
+        mapping = dict(zip(tied, combo, strict=True))
+        assignments.append(
+            {
+                key: (signature, mapping[signature][rank] if signature in mapping else rank, scale_like)
+                for key, (signature, rank, scale_like) in roles.items()
+            }
+        )
+    return assignments or [roles]
+
+
+def _group_permutations(size: int) -> list[tuple[int, tuple[int, ...]]]:
+    """(modules moved, permutation) for one group, identity first, fewest moved first."""
+    identity = tuple(range(size))
+    if size <= _ALL_PERMUTATIONS_UP_TO:
+        perms = list(itertools.permutations(identity))
+    else:
+        perms = [identity]
+        for i, j in itertools.combinations(identity, 2):
+            swapped = list(identity)
+            swapped[i], swapped[j] = j, i
+            perms.append(tuple(swapped))
+    scored = [(sum(1 for i, p in enumerate(perm) if i != p), perm) for perm in perms]
+    return sorted(scored)
+
+
+def _combos_moving(
+    choices: list[list[tuple[int, tuple[int, ...]]]],
+    moved: int,
+    prefix: tuple[tuple[int, ...], ...],
+    out: list[tuple[tuple[int, ...], ...]],
+    limit: int,
+) -> None:
+    """Append to `out` every combination of one permutation per group moving exactly `moved` modules."""
+    if len(out) >= limit:
+        return
+    if len(prefix) == len(choices):
+        if moved == 0:
+            out.append(prefix)
+        return
+    for count, perm in choices[len(prefix)]:
+        if count > moved:
+            break
+        _combos_moving(choices, moved - count, (*prefix, perm), out, limit)
+        if len(out) >= limit:
+            return
+
+
+def first_call(module: Any, case: dict[str, Any], seed: int, case_index: int) -> Callable[[], Any] | None:
+    """The case's first call, ready to run: what role discovery and the buffer test watch. The one place that
+    says how a case is called for them (the first input; None when the case has no inputs)."""
     inputs = case.get("inputs", [])
-    if not inputs or not isinstance(module, nn.Module):
-        return {}
-    initialise(module, seed)
-    return discover_roles(module, make_input(inputs[0], _stable_seed(seed, "input", case_index, 0)))
+    if not inputs:
+        return None
+    x = make_input(inputs[0], _stable_seed(seed, "input", case_index, 0))
+    return lambda: module(x)
 
 
-def _traced_call(module: Any, x: torch.Tensor, tracer: TorchFunctionMode) -> Any:
-    with tracer:
-        return module(x)
+def _case_roles(
+    module: Any, seed: int, call: Callable[[], Any] | None, assignment: int = 0
+) -> tuple[Roles, set[int] | None]:
+    """The roles of a case's parameters (the `assignment`-th of role_assignments) and its state buffers, from
+    the case's first call."""
+    if call is None or not isinstance(module, nn.Module):
+        return {}, None
+    initialise(module, seed, state=set())  # parameters only: buffers keep their values until we know which are state
+    roles = discover_roles(module, call)
+    if assignment:
+        options = role_assignments(roles)
+        roles = options[assignment] if assignment < len(options) else roles
+    return roles, state_buffers(module, call)
+
+
+def case_plan(module: Any, spec: dict[str, Any], case: dict[str, Any], case_index: int) -> Plan:
+    """The initialisation plan of a case's object: by role, with the assignment the host asked for, if any."""
+    seed = spec.get("seed", 0)
+    chosen = spec.get("assignment") or {}
+    assignment = chosen.get(str(case_index), chosen.get("*", 0)) if isinstance(chosen, dict) else 0
+    call = first_call(module, case, seed, case_index)
+    roles, state = _case_roles(module, seed, call, assignment if isinstance(assignment, int) else 0)
+    return init_plan(module, seed, roles, state)
 
 
 class _Tracer(TorchFunctionMode):
