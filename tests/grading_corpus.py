@@ -19,6 +19,9 @@ class Answer:
     code: str
     verdict: str = "accepted"
     words: tuple[str, ...] = field(default_factory=tuple)  # the headline holds each, case-insensitively
+    # False where the headline only locates the defect (the first layer whose output differs), not names it:
+    # the words then hold the location, and the figures do not count the answer as named.
+    named: bool = True
 
 
 CORPUS: list[Answer] = []
@@ -30,6 +33,11 @@ def right(question: str, name: str, code: str) -> None:
 
 def wrong(question: str, name: str, code: str, verdict: str, *words: str) -> None:
     CORPUS.append(Answer(question, name, dedent(code), verdict, words))
+
+
+def located(question: str, name: str, code: str, verdict: str, *words: str) -> None:
+    """A wrong answer whose headline says where, not what: a defect in forward's own maths between layers."""
+    CORPUS.append(Answer(question, name, dedent(code), verdict, words, named=False))
 
 
 # === resnet-residual-block: right ========================================================================
@@ -2262,4 +2270,728 @@ wrong(
     ),
     "runtime_error",
     "layers.0",
+)
+
+
+# === same-shaped layers told apart by role, and constant buffers =========================================
+#
+# The corpus pack (tests/grading_corpus_pack.yaml) has references with separate same-shaped layers; the
+# built-in packs' attentions are fused. Right answers order, name and store those layers in every way people
+# do; wrong ones share a layer, use one projection for two roles, or compute a constant wrongly.
+
+A = "separate-projections"
+
+ATTENTION = """
+    import math
+
+    import torch
+    from torch import nn
+
+
+    class SelfAttention(nn.Module):
+        def __init__(self, d_model, n_heads):
+            super().__init__()
+            self.n_heads, self.head_dim = n_heads, d_model // n_heads
+            self.q_proj = nn.Linear(d_model, d_model)
+            self.k_proj = nn.Linear(d_model, d_model)
+            self.v_proj = nn.Linear(d_model, d_model)
+            self.out_proj = nn.Linear(d_model, d_model)
+
+        def split(self, z):
+            b, t, _ = z.shape
+            return z.view(b, t, self.n_heads, self.head_dim).transpose(1, 2)
+
+        def forward(self, x):
+            b, t, c = x.shape
+            q = self.split(self.q_proj(x))
+            k = self.split(self.k_proj(x))
+            v = self.split(self.v_proj(x))
+            weights = torch.softmax(q @ k.transpose(-2, -1) / math.sqrt(self.head_dim), dim=-1)
+            return self.out_proj((weights @ v).transpose(1, 2).reshape(b, t, c))
+"""
+
+
+def attention(*edits: tuple[str, str]) -> str:
+    code = ATTENTION
+    for old, new in edits:
+        assert code.count(old) == 1, old
+        code = code.replace(old, new)
+    return code
+
+
+right(
+    A,
+    "keys-before-queries",
+    attention(
+        (
+            """            q = self.split(self.q_proj(x))
+            k = self.split(self.k_proj(x))""",
+            """            k = self.split(self.k_proj(x))
+            q = self.split(self.q_proj(x))""",
+        )
+    ),
+)
+right(
+    A,
+    "values-first-output-registered-first",
+    attention(
+        (
+            """            self.q_proj = nn.Linear(d_model, d_model)
+            self.k_proj = nn.Linear(d_model, d_model)
+            self.v_proj = nn.Linear(d_model, d_model)
+            self.out_proj = nn.Linear(d_model, d_model)""",
+            """            self.out_proj = nn.Linear(d_model, d_model)
+            self.v_proj = nn.Linear(d_model, d_model)
+            self.k_proj = nn.Linear(d_model, d_model)
+            self.q_proj = nn.Linear(d_model, d_model)""",
+        ),
+        (
+            """            q = self.split(self.q_proj(x))
+            k = self.split(self.k_proj(x))
+            v = self.split(self.v_proj(x))""",
+            """            v = self.split(self.v_proj(x))
+            k = self.split(self.k_proj(x))
+            q = self.split(self.q_proj(x))""",
+        ),
+    ),
+)
+right(
+    A,
+    "module-dict-einsum-scaled-queries",
+    """
+    import torch
+    from torch import nn
+
+
+    class SelfAttention(nn.Module):
+        def __init__(self, d_model, n_heads):
+            super().__init__()
+            self.h = n_heads
+            self.proj = nn.ModuleDict({name: nn.Linear(d_model, d_model) for name in ("o", "v", "k", "q")})
+
+        def forward(self, x):
+            b, t, c = x.shape
+            heads = lambda z: z.reshape(b, t, self.h, -1).permute(0, 2, 1, 3)
+            k, v, q = (heads(self.proj[name](x)) for name in "kvq")
+            q = q * q.shape[-1] ** -0.5
+            weights = torch.einsum("bhqd,bhkd->bhqk", q, k).softmax(dim=-1)
+            out = torch.einsum("bhqk,bhkd->bhqd", weights, v)
+            return self.proj["o"](out.permute(0, 2, 1, 3).reshape(b, t, c))
+""",
+)
+right(
+    A,
+    "module-list-in-a-loop-per-head",
+    """
+    import math
+
+    import torch
+    import torch.nn.functional as F
+    from torch import nn
+
+
+    class SelfAttention(nn.Module):
+        def __init__(self, d_model, n_heads):
+            super().__init__()
+            self.n_heads = n_heads
+            self.wqkv = nn.ModuleList([nn.Linear(d_model, d_model) for _ in range(3)])
+            self.wo = nn.Linear(d_model, d_model)
+
+        def forward(self, x):
+            d = x.shape[-1] // self.n_heads
+            values, keys, queries = self.wqkv[2](x), self.wqkv[1](x), self.wqkv[0](x)
+            heads = []
+            for h in range(self.n_heads):
+                part = slice(h * d, (h + 1) * d)
+                scores = torch.matmul(queries[..., part], keys[..., part].mT) / math.sqrt(d)
+                heads.append(torch.matmul(F.softmax(scores, dim=-1), values[..., part]))
+            return self.wo(torch.cat(heads, dim=-1))
+""",
+)
+right(
+    A,
+    "scores-as-transposed-key-query-product",
+    attention(
+        (
+            "torch.softmax(q @ k.transpose(-2, -1) / math.sqrt(self.head_dim), dim=-1)",
+            "torch.softmax((k @ q.transpose(-2, -1)).transpose(-2, -1) / math.sqrt(self.head_dim), dim=-1)",
+        )
+    ),
+)
+right(
+    A,
+    "queries-named-keys",  # which projection is called q is a name: the same function family, renamed
+    attention(("torch.softmax(q @ k.transpose(-2, -1)", "torch.softmax(k @ q.transpose(-2, -1)")),
+)
+right(
+    A,
+    "dataclass-config-and-helper",
+    """
+    import math
+    from dataclasses import dataclass
+
+    import torch
+    from torch import nn
+
+
+    @dataclass
+    class Config:
+        d_model: int
+        n_heads: int
+
+
+    def attend(q, k, v):
+        scale = 1.0 / math.sqrt(q.size(-1))
+        return torch.softmax(torch.matmul(q, k.transpose(2, 3)) * scale, dim=-1) @ v
+
+
+    class SelfAttention(nn.Module):
+        def __init__(self, d_model, n_heads):
+            super().__init__()
+            self.cfg = Config(d_model, n_heads)
+            self.value = nn.Linear(d_model, d_model)
+            self.query = nn.Linear(d_model, d_model)
+            self.key = nn.Linear(d_model, d_model)
+            self.dense = nn.Linear(d_model, d_model)
+
+        def forward(self, x):
+            b, t, c = x.shape
+            shape = (b, t, self.cfg.n_heads, c // self.cfg.n_heads)
+            v = self.value(x).reshape(shape).transpose(1, 2)
+            q = self.query(x).reshape(shape).transpose(1, 2)
+            k = self.key(x).reshape(shape).transpose(1, 2)
+            return self.dense(attend(q, k, v).transpose(1, 2).contiguous().view(b, t, c))
+""",
+)
+wrong(
+    A,
+    "one-projection-for-queries-keys-and-values",
+    attention(
+        ("self.split(self.k_proj(x))", "self.split(self.q_proj(x))"),
+        ("self.split(self.v_proj(x))", "self.split(self.q_proj(x))"),
+    ),
+    "wrong_answer",
+    "k_proj",
+    "never",
+)
+wrong(
+    A,
+    "one-layer-registered-four-times",
+    attention(
+        (
+            """            self.q_proj = nn.Linear(d_model, d_model)
+            self.k_proj = nn.Linear(d_model, d_model)
+            self.v_proj = nn.Linear(d_model, d_model)
+            self.out_proj = nn.Linear(d_model, d_model)""",
+            """            self.q_proj = self.k_proj = self.v_proj = self.out_proj = nn.Linear(d_model, d_model)""",
+        )
+    ),
+    "wrong_answer",
+    "same module",
+)
+wrong(
+    A,
+    "values-projected-by-the-key-projection",
+    attention(("v = self.split(self.v_proj(x))", "v = self.split(self.k_proj(x))")),
+    "wrong_answer",
+    "v_proj",
+    "never",
+)
+located(
+    A,
+    "softmax-over-the-queries",
+    attention(("math.sqrt(self.head_dim), dim=-1)", "math.sqrt(self.head_dim), dim=-2)")),
+    "wrong_answer",
+    "out_proj",
+    "first",
+)
+
+# --- rotary attention: constant tables and masks in buffers ---------------------------------------------
+
+RA = "rotary-attention"
+
+ROTARY = """
+    import math
+
+    import torch
+    from torch import nn
+
+
+    class RotaryAttention(nn.Module):
+        def __init__(self, d_model, n_heads, max_len=64):
+            super().__init__()
+            self.n_heads, self.head_dim = n_heads, d_model // n_heads
+            self.q_proj = nn.Linear(d_model, d_model, bias=False)
+            self.k_proj = nn.Linear(d_model, d_model, bias=False)
+            self.v_proj = nn.Linear(d_model, d_model, bias=False)
+            self.out_proj = nn.Linear(d_model, d_model, bias=False)
+            inv_freq = 1.0 / (10000 ** (torch.arange(0, self.head_dim, 2).float() / self.head_dim))
+            self.register_buffer("inv_freq", inv_freq, persistent=False)
+            self.register_buffer("mask", torch.tril(torch.ones(max_len, max_len)))
+
+        def rotate(self, x):
+            t, half = x.shape[-2], x.shape[-1] // 2
+            angles = torch.outer(torch.arange(t, dtype=self.inv_freq.dtype), self.inv_freq)
+            cos, sin = angles.cos(), angles.sin()
+            a, b = x[..., :half], x[..., half:]
+            return torch.cat((a * cos - b * sin, b * cos + a * sin), dim=-1)
+
+        def forward(self, x):
+            b, t, c = x.shape
+            heads = lambda z: z.view(b, t, self.n_heads, self.head_dim).transpose(1, 2)
+            k, q, v = heads(self.k_proj(x)), heads(self.q_proj(x)), heads(self.v_proj(x))
+            q, k = self.rotate(q), self.rotate(k)
+            scores = (q @ k.transpose(-2, -1)) / math.sqrt(self.head_dim)
+            scores = scores.masked_fill(self.mask[:t, :t] == 0, float("-inf"))
+            return self.out_proj((scores.softmax(-1) @ v).transpose(1, 2).reshape(b, t, c))
+"""
+
+
+def rotary(*edits: tuple[str, str]) -> str:
+    code = ROTARY
+    for old, new in edits:
+        assert code.count(old) == 1, old
+        code = code.replace(old, new)
+    return code
+
+
+right(RA, "inv-freq-and-float-mask-buffers-keys-first", rotary())
+right(
+    RA,
+    "cos-sin-cache-buffers",
+    rotary(
+        (
+            """            self.register_buffer("inv_freq", inv_freq, persistent=False)""",
+            """            angles = torch.arange(max_len).float()[:, None] * inv_freq[None, :]
+            self.register_buffer("cos_cached", angles.cos(), persistent=False)
+            self.register_buffer("sin_cached", angles.sin(), persistent=False)""",
+        ),
+        (
+            """            angles = torch.outer(torch.arange(t, dtype=self.inv_freq.dtype), self.inv_freq)
+            cos, sin = angles.cos(), angles.sin()""",
+            """            cos, sin = self.cos_cached[:t], self.sin_cached[:t]""",
+        ),
+    ),
+)
+right(
+    RA,
+    "rotary-submodule-and-bool-mask-in-forward",
+    """
+    import math
+
+    import torch
+    from torch import nn
+
+
+    class Rotary(nn.Module):
+        def __init__(self, dim, base=10000.0):
+            super().__init__()
+            self.register_buffer("inv_freq", base ** (-torch.arange(0, dim, 2).float() / dim))
+
+        def forward(self, x):
+            t = x.shape[-2]
+            freqs = torch.arange(t, device=x.device).float()[:, None] * self.inv_freq
+            emb = torch.cat((freqs, freqs), dim=-1)
+            rotated = torch.cat((-x[..., x.shape[-1] // 2 :], x[..., : x.shape[-1] // 2]), dim=-1)
+            return x * emb.cos() + rotated * emb.sin()
+
+
+    class RotaryAttention(nn.Module):
+        def __init__(self, d_model, n_heads):
+            super().__init__()
+            self.h = n_heads
+            self.rope = Rotary(d_model // n_heads)
+            self.proj = nn.ModuleDict({k: nn.Linear(d_model, d_model, bias=False) for k in ("out", "value", "key", "query")})
+
+        def forward(self, x):
+            b, t, c = x.shape
+            split = lambda z: z.view(b, t, self.h, -1).transpose(1, 2)
+            v = split(self.proj["value"](x))
+            k = self.rope(split(self.proj["key"](x)))
+            q = self.rope(split(self.proj["query"](x)))
+            allowed = torch.ones(t, t, dtype=torch.bool).tril()
+            scores = (q @ k.mT / math.sqrt(q.shape[-1])).masked_fill(~allowed, float("-inf"))
+            return self.proj["out"]((scores.softmax(dim=-1) @ v).transpose(1, 2).reshape(b, t, c))
+""",
+)
+located(
+    RA,
+    "inv-freq-buffer-without-the-two",
+    rotary(
+        (
+            "(torch.arange(0, self.head_dim, 2).float() / self.head_dim)",
+            "(torch.arange(0, self.head_dim // 2).float() / self.head_dim)",
+        )
+    ),
+    "wrong_answer",
+    "out_proj",
+    "first",
+)
+located(
+    RA,
+    "mask-buffer-upper-triangle",
+    rotary(
+        (
+            'self.register_buffer("mask", torch.tril(torch.ones(max_len, max_len)))',
+            'self.register_buffer("mask", torch.triu(torch.ones(max_len, max_len)))',
+        )
+    ),
+    "wrong_answer",
+    "out_proj",
+    "first",
+)
+located(
+    RA,
+    "values-rotated-instead-of-keys",
+    rotary(("q, k = self.rotate(q), self.rotate(k)", "q, v = self.rotate(q), self.rotate(v)")),
+    "wrong_answer",
+    "output differs",
+)
+
+# --- a stack of same-shaped layers over a sinusoidal table ----------------------------------------------
+
+ST = "residual-stack"
+
+STACK = """
+    import math
+
+    import torch
+    from torch import nn
+
+
+    class Layer(nn.Module):
+        def __init__(self, d_model):
+            super().__init__()
+            self.norm = nn.LayerNorm(d_model)
+            self.fc1 = nn.Linear(d_model, d_model)
+            self.fc2 = nn.Linear(d_model, d_model)
+
+        def forward(self, x):
+            return x + self.fc2(torch.relu(self.fc1(self.norm(x))))
+
+
+    class Stack(nn.Module):
+        def __init__(self, d_model, depth, max_len=128):
+            super().__init__()
+            position = torch.arange(max_len).unsqueeze(1)
+            div_term = torch.exp(torch.arange(0, d_model, 2) * (-math.log(10000.0) / d_model))
+            pe = torch.zeros(max_len, d_model)
+            pe[:, 0::2] = torch.sin(position * div_term)
+            pe[:, 1::2] = torch.cos(position * div_term)
+            self.register_buffer("pe", pe)
+            self.layers = nn.ModuleList([Layer(d_model) for _ in range(depth)])
+            self.final_norm = nn.LayerNorm(d_model)
+
+        def forward(self, x):
+            x = x + self.pe[: x.size(1)]
+            for layer in self.layers:
+                x = layer(x)
+            return self.final_norm(x)
+"""
+
+
+def stack(*edits: tuple[str, str]) -> str:
+    code = STACK
+    for old, new in edits:
+        assert code.count(old) == 1, old
+        code = code.replace(old, new)
+    return code
+
+
+right(ST, "pe-buffer-module-list-of-layers", stack())
+right(
+    ST,
+    "final-norm-registered-first-sequential-layers",
+    stack(
+        (
+            """            self.register_buffer("pe", pe)
+            self.layers = nn.ModuleList([Layer(d_model) for _ in range(depth)])
+            self.final_norm = nn.LayerNorm(d_model)""",
+            """            self.final_norm = nn.LayerNorm(d_model)
+            self.register_buffer("pe", pe.unsqueeze(0), persistent=False)
+            self.layers = nn.Sequential(*[Layer(d_model) for _ in range(depth)])""",
+        ),
+        (
+            """            x = x + self.pe[: x.size(1)]
+            for layer in self.layers:
+                x = layer(x)""",
+            """            x = self.layers(x + self.pe[:, : x.size(1)])""",
+        ),
+    ),
+)
+right(
+    ST,
+    "pe-table-interleaved-by-stack-layers-in-dict",
+    """
+    import math
+
+    import torch
+    import torch.nn.functional as F
+    from torch import nn
+
+
+    class Stack(nn.Module):
+        def __init__(self, d_model, depth):
+            super().__init__()
+            position = torch.arange(256, dtype=torch.float32)[:, None]
+            angles = position / 10000 ** (torch.arange(0, d_model, 2, dtype=torch.float32) / d_model)
+            self.register_buffer("table", torch.stack((angles.sin(), angles.cos()), dim=-1).flatten(1))
+            self.blocks = nn.ModuleDict()
+            for i in reversed(range(depth)):
+                self.blocks[f"block{i}"] = nn.ModuleDict(
+                    {"up": nn.Linear(d_model, d_model), "down": nn.Linear(d_model, d_model), "ln": nn.LayerNorm(d_model)}
+                )
+            self.ln_f = nn.LayerNorm(d_model)
+
+        def forward(self, x):
+            x = x + self.table[: x.shape[1]]
+            for i in range(len(self.blocks)):
+                block = self.blocks[f"block{i}"]
+                x = x + block["down"](F.relu(block["up"](block["ln"](x))))
+            return self.ln_f(x)
+""",
+)
+wrong(
+    ST,
+    "one-layer-repeated-depth-times",
+    stack(("nn.ModuleList([Layer(d_model) for _ in range(depth)])", "nn.ModuleList([Layer(d_model)] * depth)")),
+    "wrong_answer",
+    "fewer",
+    "layers.1",
+)
+located(
+    ST,
+    "pe-buffer-cosines-on-even-features",
+    stack(
+        (
+            """            pe[:, 0::2] = torch.sin(position * div_term)
+            pe[:, 1::2] = torch.cos(position * div_term)""",
+            """            pe[:, 0::2] = torch.cos(position * div_term)
+            pe[:, 1::2] = torch.sin(position * div_term)""",
+        )
+    ),
+    "wrong_answer",
+    "layers.0.norm",
+    "first",
+)
+located(
+    ST,
+    "pe-buffer-frequencies-over-the-wrong-base",
+    stack(("(-math.log(10000.0) / d_model)", "(-math.log(1000.0) / d_model)")),
+    "wrong_answer",
+    "layers.0.norm",
+    "first",
+)
+wrong(
+    ST,
+    "residual-missing-in-the-layers",
+    stack(
+        (
+            "return x + self.fc2(torch.relu(self.fc1(self.norm(x))))",
+            "return self.fc2(torch.relu(self.fc1(self.norm(x))))",
+        )
+    ),
+    "wrong_answer",
+    "output differs",
+)
+
+# --- built-in attentions: fused projections, float mask buffers --------------------------------------------
+
+GB = "gpt-block"
+
+right(
+    GB,
+    "nanogpt-float-bias-mask-buffer",
+    """
+    import math
+
+    import torch
+    import torch.nn as nn
+    from torch.nn import functional as F
+
+
+    class CausalSelfAttention(nn.Module):
+        def __init__(self, n_embd, n_head, block_size=64):
+            super().__init__()
+            self.c_attn = nn.Linear(n_embd, 3 * n_embd)
+            self.c_proj = nn.Linear(n_embd, n_embd)
+            self.n_head, self.n_embd = n_head, n_embd
+            self.register_buffer("bias", torch.tril(torch.ones(block_size, block_size)).view(1, 1, block_size, block_size))
+
+        def forward(self, x):
+            B, T, C = x.size()
+            q, k, v = self.c_attn(x).split(self.n_embd, dim=2)
+            k = k.view(B, T, self.n_head, C // self.n_head).transpose(1, 2)
+            q = q.view(B, T, self.n_head, C // self.n_head).transpose(1, 2)
+            v = v.view(B, T, self.n_head, C // self.n_head).transpose(1, 2)
+            att = (q @ k.transpose(-2, -1)) * (1.0 / math.sqrt(k.size(-1)))
+            att = att.masked_fill(self.bias[:, :, :T, :T] == 0, float("-inf"))
+            att = F.softmax(att, dim=-1)
+            y = (att @ v).transpose(1, 2).contiguous().view(B, T, C)
+            return self.c_proj(y)
+
+
+    class MLP(nn.Module):
+        def __init__(self, n_embd):
+            super().__init__()
+            self.c_fc = nn.Linear(n_embd, 4 * n_embd)
+            self.gelu = nn.GELU()
+            self.c_proj = nn.Linear(4 * n_embd, n_embd)
+
+        def forward(self, x):
+            return self.c_proj(self.gelu(self.c_fc(x)))
+
+
+    class Block(nn.Module):
+        def __init__(self, d_model, n_heads):
+            super().__init__()
+            self.ln_1 = nn.LayerNorm(d_model)
+            self.attn = CausalSelfAttention(d_model, n_heads)
+            self.ln_2 = nn.LayerNorm(d_model)
+            self.mlp = MLP(d_model)
+
+        def forward(self, x):
+            x = x + self.attn(self.ln_1(x))
+            x = x + self.mlp(self.ln_2(x))
+            return x
+""",
+)
+right(
+    GB,
+    "norms-registered-after-their-layers-additive-float-mask",
+    """
+    import torch
+    from torch import nn
+    from torch.nn import functional as F
+
+
+    class Block(nn.Module):
+        def __init__(self, d_model, n_heads, max_len=32):
+            super().__init__()
+            self.h = n_heads
+            self.qkv, self.out = nn.Linear(d_model, 3 * d_model), nn.Linear(d_model, d_model)
+            self.mlp = nn.Sequential(nn.Linear(d_model, 4 * d_model), nn.GELU(), nn.Linear(4 * d_model, d_model))
+            self.ln_2, self.ln_1 = nn.LayerNorm(d_model), nn.LayerNorm(d_model)
+            self.register_buffer("causal", torch.full((max_len, max_len), float("-inf")).triu(1))
+
+        def attention(self, x):
+            b, t, c = x.shape
+            q, k, v = self.qkv(x).chunk(3, dim=-1)
+            q, k, v = (z.unflatten(-1, (self.h, -1)).transpose(1, 2) for z in (q, k, v))
+            mask = self.causal[:t, :t]
+            out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
+            return self.out(out.transpose(1, 2).flatten(2))
+
+        def forward(self, x):
+            x = x + self.attention(self.ln_1(x))
+            return x + self.mlp(self.ln_2(x))
+""",
+)
+wrong(
+    GB,
+    "one-layernorm-for-both",
+    """
+    import torch
+    from torch import nn
+    from torch.nn import functional as F
+
+
+    class Block(nn.Module):
+        def __init__(self, d_model, n_heads):
+            super().__init__()
+            self.h = n_heads
+            self.ln = nn.LayerNorm(d_model)
+            self.qkv, self.proj = nn.Linear(d_model, 3 * d_model), nn.Linear(d_model, d_model)
+            self.mlp = nn.Sequential(nn.Linear(d_model, 4 * d_model), nn.GELU(), nn.Linear(4 * d_model, d_model))
+
+        def forward(self, x):
+            b, t, c = x.shape
+            q, k, v = (z.view(b, t, self.h, -1).transpose(1, 2) for z in self.qkv(self.ln(x)).split(c, dim=-1))
+            x = x + self.proj(F.scaled_dot_product_attention(q, k, v, is_causal=True).transpose(1, 2).reshape(b, t, c))
+            return x + self.mlp(self.ln(x))
+""",
+    "wrong_answer",
+    "LayerNorm",
+)
+
+MH = "multi-head-self-attention"
+
+right(
+    MH,
+    "chunk-and-einsum",
+    """
+    import torch
+    from torch import nn
+
+
+    class MultiHeadSelfAttention(nn.Module):
+        def __init__(self, d_model, n_heads):
+            super().__init__()
+            self.heads = n_heads
+            self.to_qkv = nn.Linear(d_model, 3 * d_model)
+            self.to_out = nn.Linear(d_model, d_model)
+
+        def forward(self, x):
+            b, t, c = x.shape
+            q, k, v = self.to_qkv(x).chunk(3, dim=-1)
+            q, k, v = (z.reshape(b, t, self.heads, c // self.heads) for z in (q, k, v))
+            weights = torch.einsum("bqhd,bkhd->bhqk", q, k).div((c // self.heads) ** 0.5).softmax(-1)
+            return self.to_out(torch.einsum("bhqk,bkhd->bqhd", weights, v).reshape(b, t, c))
+""",
+)
+located(
+    MH,
+    "keys-and-queries-swapped-in-the-split",
+    """
+    import math
+
+    import torch
+    from torch import nn
+
+
+    class MultiHeadSelfAttention(nn.Module):
+        def __init__(self, d_model, n_heads):
+            super().__init__()
+            self.h, self.hd = n_heads, d_model // n_heads
+            self.qkv = nn.Linear(d_model, 3 * d_model)
+            self.proj = nn.Linear(d_model, d_model)
+
+        def forward(self, x):
+            b, t, c = x.shape
+            k, q, v = (z.view(b, t, self.h, self.hd).transpose(1, 2) for z in self.qkv(x).split(c, dim=-1))
+            att = torch.softmax(q @ k.transpose(-2, -1) / math.sqrt(self.hd), dim=-1)
+            return self.proj((att @ v).transpose(1, 2).reshape(b, t, c))
+""",
+    "wrong_answer",
+    "proj",
+    "first",
+)
+
+CS = "causal-self-attention"
+
+right(
+    CS,
+    "registered-float-tril-buffer",
+    """
+    import math
+
+    import torch
+    from torch import nn
+
+
+    class CausalSelfAttention(nn.Module):
+        def __init__(self, d_model, n_heads, max_len=512):
+            super().__init__()
+            self.n_heads = n_heads
+            self.qkv = nn.Linear(d_model, 3 * d_model)
+            self.proj = nn.Linear(d_model, d_model)
+            self.register_buffer("tril", torch.tril(torch.ones(max_len, max_len)))
+
+        def forward(self, x):
+            b, t, c = x.shape
+            q, k, v = (z.view(b, t, self.n_heads, -1).transpose(1, 2) for z in self.qkv(x).split(c, dim=-1))
+            scores = q @ k.transpose(-2, -1) / math.sqrt(c // self.n_heads)
+            scores = scores.masked_fill(self.tril[:t, :t] == 0, float("-inf"))
+            return self.proj((torch.softmax(scores, dim=-1) @ v).transpose(1, 2).reshape(b, t, c))
+""",
 )

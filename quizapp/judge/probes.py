@@ -7,8 +7,9 @@ facts from the learner's run with the facts from the reference's run, outside th
 Canonical initialisation makes learner and reference comparable whatever their attribute names and
 registration order, while same-shaped layers keep distinct values (so sharing one layer, or swapping two,
 changes the output): each parameter's values come from its *role*, the shapes of its module's parameters and
-the module's rank among the modules of those shapes, ranked by where forward first uses them (the lineage of
-ops that led there, then the order of use). Buffers are set from (module type, local name, shape).
+the module's rank among the modules of those shapes, ranked by where forward uses them (the lineage of ops
+that led to the first use, then where the output goes, then the order of use; see "canonical initialisation by
+role"). Buffers that training sets are set from (module type, local name, shape); constant buffers are kept.
 """
 
 from __future__ import annotations
@@ -653,16 +654,19 @@ def _unregistered(root: nn.Module) -> list[dict[str, Any]]:
 #
 # Learner and reference get the same values for the same role, whatever the names and registration order.
 # A parameter's role is (the shapes of its module's parameters, its module's rank among the modules of those
-# shapes, its index in the module). Ranks follow, in order: what happens to the module's output *downstream*
-# (the joins it flows into on its way to forward's result, with the operand position: q enters `q @ k^T` first,
-# k second, v enters `weights @ v` second), the ops that led *upstream* to its first use, the time of first use,
-# then registration order. Where that ordering still differs from the reference's (a real tie, or the same maths
-# written with other joins), the host asks for a bounded set of other assignments (`role_assignments`) and keeps
-# one whose outputs match the reference's (quizapp/grading/roles.py): the reference never enters the jail.
+# shapes, its index in the module). Ranks follow, in order: the ops that led *upstream* to the module's first
+# use (so a defect further on leaves the roles before it alone, and the first layer that differs is the right
+# one to name), then what happens to its output *downstream* (the joins it flows into on its way to forward's
+# result, with the operand position: q, k and v come alike from the input, but q enters `q @ k^T` first, k
+# second, v enters `weights @ v` second), then the time of first use, then registration order. Where that
+# ordering still differs from the reference's (a real tie, or the same maths written with other joins), the host
+# asks for a bounded set of other assignments (`role_assignments`) and keeps one whose outputs match the
+# reference's (quizapp/grading/roles.py): the reference never enters the jail.
 #
 # Buffers: the ones a train-mode forward changes are state that training sets (BatchNorm's running statistics):
 # they are set from (module type, local name, shape) like a parameter without a role. Every other buffer is a
-# constant the module computed in __init__ (RoPE's inv_freq, a causal mask, a sinusoidal table) and keeps its value.
+# constant the module computed in __init__ (RoPE's inv_freq, a causal mask, a sinusoidal table): it keeps its
+# value, which is part of the answer.
 
 Roles = dict[int, tuple[Any, ...]]
 PlanEntry = tuple[nn.Module, str, bool, int, float, float]  # (owner, local name, is a parameter, seed, low, high)
@@ -756,6 +760,9 @@ def _float_buffers(module: nn.Module) -> list[tuple[nn.Module, str, torch.Tensor
     return found
 
 
+_COMPARED_BUFFER = 1 << 20  # elements
+
+
 def state_buffers(module: Any, first_call: Callable[[], Any] | None) -> set[int] | None:
     """The ids of the float buffers that are state training sets: those a train-mode forward changes, in place
     or by reassignment (BatchNorm's running statistics, a from-scratch EMA). The rest are constants computed in
@@ -768,7 +775,12 @@ def state_buffers(module: Any, first_call: Callable[[], Any] | None) -> set[int]
         return set()
     if first_call is None:
         return None
-    before = [(owner, name, tensor, tensor._version) for owner, name, tensor in buffers]
+    # BatchNorm's kernel updates its running statistics without bumping their version counter: compare values
+    # too, for buffers of a size worth copying (a larger one that changes is seen by its version or identity).
+    before = [
+        (owner, name, tensor, tensor._version, tensor.clone() if tensor.numel() <= _COMPARED_BUFFER else None)
+        for owner, name, tensor in buffers
+    ]
     training = module.training
     random_state = torch.random.get_rng_state()  # a dropout here must not shift the probes' own random draws
     try:
@@ -781,9 +793,9 @@ def state_buffers(module: Any, first_call: Callable[[], Any] | None) -> set[int]
     if error is not None:
         return None
     state: set[int] = set()
-    for owner, name, tensor, version in before:
+    for owner, name, tensor, version, copy in before:
         now = owner._buffers.get(name)
-        if now is not tensor or tensor._version != version:
+        if now is not tensor or tensor._version != version or (copy is not None and not torch.equal(copy, tensor)):
             state.add(id(tensor))
             if isinstance(now, torch.Tensor):
                 state.add(id(now))
@@ -820,7 +832,7 @@ class _RoleTracer(TorchFunctionMode):
     def _lineage(self, tensor: torch.Tensor) -> str:
         if id(tensor) in self.parameters:
             return f"param{tuple(tensor.shape)}"
-        return self.lineage.get(id(tensor)) or f"const{tuple(tensor.shape)}"
+        return self.lineage.get(id(tensor)) or "const"  # not its shape: a table broadcast as (1, T, D) or (T, D)
 
     def _node_of(self, tensor: torch.Tensor) -> int | None:
         """The node of a value, made on first sight for parameters and inputs; None for a constant."""
@@ -834,6 +846,8 @@ class _RoleTracer(TorchFunctionMode):
         self.keep.append(tensor)
         if key in self.parameters:
             self.param_node[key] = self.node[key]
+        else:
+            self.lineage[key] = "input"
         return self.node[key]
 
     def __torch_function__(self, func, types, args=(), kwargs=None):  # type: ignore[no-untyped-def]
@@ -903,16 +917,25 @@ class _RoleTracer(TorchFunctionMode):
 def discover_roles(module: Any, first_call: Callable[[], Any]) -> Roles:
     """Each parameter's role: (signature of its module's parameter shapes, rank among the modules of that
     signature, whether it is a norm's scale), from one forward made by `first_call`. See the section's note."""
+    return discover_role_orders(module, first_call)[0]
+
+
+def discover_role_orders(module: Any, first_call: Callable[[], Any]) -> list[Roles]:
+    """discover_roles' roles first, then the roles of other orderings of the same facts, for the role search:
+    by the time of first use (modules fed the same value ranked by where their output goes), which is robust
+    where the reference computes something earlier in another way; and by where the output goes alone."""
     if not isinstance(module, nn.Module):
-        return {}
+        return [{}]
     units = _units(module)
     signatures = [tuple(tuple(p.shape) for p in unit.parameters(recurse=False)) for unit in units]
     if len(set(signatures)) == len(signatures):  # no two alike: every layer is alone in its role
-        return {
-            id(p): (shapes, 0, index == 0 and all(len(s) <= 1 for s in shapes))
-            for unit, shapes in zip(units, signatures, strict=True)
-            for index, p in enumerate(unit.parameters(recurse=False))
-        }
+        return [
+            {
+                id(p): (shapes, 0, index == 0 and all(len(s) <= 1 for s in shapes))
+                for unit, shapes in zip(units, signatures, strict=True)
+                for index, p in enumerate(unit.parameters(recurse=False))
+            }
+        ]
     parameters = {id(p): p for unit in units for p in unit.parameters(recurse=False)}
     constants = {id(b) for _, _, b in _float_buffers(module)} | {id(b) for b in module.buffers()}
     tracer = _RoleTracer(parameters, constants)
@@ -929,28 +952,48 @@ def discover_roles(module: Any, first_call: Callable[[], Any]) -> Roles:
     finally:
         module.train(training)
     downstream = tracer.downstream(result) if error is None else {}
-    groups: dict[tuple[Any, ...], list[tuple[tuple[Any, ...], int, nn.Module]]] = {}
+    facts: list[tuple[tuple[Any, ...], int, nn.Module, tuple[str, int] | None, tuple[int, ...]]] = []
     for order, unit in enumerate(units):
         own = list(unit.parameters(recurse=False))
-        shapes = tuple(tuple(p.shape) for p in own)
         uses = [tracer.first_use[id(p)] for p in own if id(p) in tracer.first_use]
         first = min(uses, key=lambda use: use[1]) if uses else None
-        below = tuple(downstream.get(id(p), 0) for p in own)
-        sort_key = (0, below, first[0], first[1]) if first else (1, (), "", order)
-        groups.setdefault(shapes, []).append((sort_key, order, unit))
-    roles: Roles = {}
-    for shapes, members in groups.items():
-        members.sort(key=lambda member: (member[0], member[1]))
-        scale_like = all(len(shape) <= 1 for shape in shapes)
-        for rank, (_, _, unit) in enumerate(members):
-            for index, parameter in enumerate(unit.parameters(recurse=False)):
-                roles[id(parameter)] = (shapes, rank, scale_like and index == 0)
-    return roles
+        facts.append((signatures[order], order, unit, first, tuple(downstream.get(id(p), 0) for p in own)))
+    fed_at: dict[tuple[Any, str], int] = {}  # (signature, lineage of the first use) -> its earliest time
+    for shapes, _, _, first, _ in facts:
+        if first is not None:
+            key = (shapes, first[0])
+            fed_at[key] = min(fed_at.get(key, first[1]), first[1])
+
+    def by_lineage(shapes: Any, order: int, first: Any, below: Any) -> tuple[Any, ...]:
+        return (0, first[0], below, first[1]) if first else (1, "", (), order)
+
+    def by_time(shapes: Any, order: int, first: Any, below: Any) -> tuple[Any, ...]:
+        return (0, fed_at[(shapes, first[0])], below, first[1]) if first else (1, 0, (), order)
+
+    def by_destination(shapes: Any, order: int, first: Any, below: Any) -> tuple[Any, ...]:
+        return (0, below, first[1]) if first else (1, (), order)
+
+    orders = []
+    for sort_key in (by_lineage, by_time, by_destination):
+        groups: dict[tuple[Any, ...], list[tuple[tuple[Any, ...], int, nn.Module]]] = {}
+        for shapes, order, unit, first, below in facts:
+            groups.setdefault(shapes, []).append((sort_key(shapes, order, first, below), order, unit))
+        roles: Roles = {}
+        for shapes, members in groups.items():
+            members.sort(key=lambda member: (member[0], member[1]))
+            scale_like = all(len(shape) <= 1 for shape in shapes)
+            for rank, (_, _, unit) in enumerate(members):
+                for index, parameter in enumerate(unit.parameters(recurse=False)):
+                    roles[id(parameter)] = (shapes, rank, scale_like and index == 0)
+        orders.append(roles)
+    return orders
 
 
-def role_assignments(roles: Roles, limit: int = MAX_ROLE_ASSIGNMENTS) -> list[Roles]:
-    """Discovery's roles first, then other assignments of ranks within each group of same-shaped modules, in a
-    fixed order (fewest modules moved first), at most `limit` in all. The host asks for the k-th by index."""
+def role_assignments(orders: list[Roles], limit: int = MAX_ROLE_ASSIGNMENTS) -> list[Roles]:
+    """The assignments the role search tries, in a fixed order, at most `limit`: discover_role_orders' orderings
+    (discovery's own first), then the other assignments of ranks within each group of same-shaped modules,
+    fewest modules moved first. The host asks for the k-th by index."""
+    roles = orders[0]
     sizes: dict[tuple[Any, ...], int] = {}
     for signature, rank, _ in roles.values():
         sizes[signature] = max(sizes.get(signature, 0), rank + 1)
@@ -962,15 +1005,22 @@ def role_assignments(roles: Roles, limit: int = MAX_ROLE_ASSIGNMENTS) -> list[Ro
         _combos_moving(choices, moved, (), combos, limit)
         if len(combos) >= limit:
             break
-    assignments = []
-    for combo in combos[:limit]:
-        mapping = dict(zip(tied, combo, strict=True))
-        assignments.append(
-            {
-                key: (signature, mapping[signature][rank] if signature in mapping else rank, scale_like)
-                for key, (signature, rank, scale_like) in roles.items()
-            }
-        )
+    assignments: list[Roles] = []
+    seen: set[tuple[Any, ...]] = set()
+    permuted = (
+        {
+            key: (signature, mapping[signature][rank] if signature in mapping else rank, scale_like)
+            for key, (signature, rank, scale_like) in roles.items()
+        }
+        for mapping in (dict(zip(tied, combo, strict=True)) for combo in combos)
+    )
+    for candidate in itertools.chain(orders, permuted):
+        fingerprint = tuple(sorted((key, rank) for key, (_, rank, _) in candidate.items()))
+        if fingerprint not in seen:
+            seen.add(fingerprint)
+            assignments.append(candidate)
+        if len(assignments) >= limit:
+            break
     return assignments or [roles]
 
 
@@ -1029,11 +1079,55 @@ def _case_roles(
     if call is None or not isinstance(module, nn.Module):
         return {}, None
     initialise(module, seed, state=set())  # parameters only: buffers keep their values until we know which are state
-    roles = discover_roles(module, call)
+    orders = discover_role_orders(module, call)
+    roles = orders[0]
     if assignment:
-        options = role_assignments(roles)
+        options = role_assignments(orders)
         roles = options[assignment] if assignment < len(options) else roles
     return roles, state_buffers(module, call)
+
+
+SEARCH_ELEMENTS = 500_000  # output values a role search sends at most (2 MB of float32), whatever the answer
+
+
+def probe_roles(
+    spec: dict[str, Any],
+    namespace: dict[str, Any],
+    entry_point: str | None,
+    tensors: dict[str, torch.Tensor],
+    prefix: str,
+) -> dict[str, Any]:
+    """The role search the host asks for when an outputs check failed: for each case, the output of its first
+    input in `mode` under each assignment of role_assignments (0 to `count` - 1), for the host to compare with
+    the reference's. Bounded by the count and by SEARCH_ELEMENTS, never by time, so it is deterministic."""
+    seed = spec.get("seed", 0)
+    count = min(int(spec.get("count", MAX_ROLE_ASSIGNMENTS)), MAX_ROLE_ASSIGNMENTS)
+    mode = spec.get("mode", "eval")
+    results: list[dict[str, Any]] = []
+    assignments: dict[str, int] = {}
+    budget = SEARCH_ELEMENTS
+    for case_index, case, module in _built_cases(spec, namespace, entry_point, results):
+        call = first_call(module, case, seed, case_index)
+        if call is None or not isinstance(module, nn.Module):
+            continue
+        initialise(module, seed, state=set())
+        options = role_assignments(discover_role_orders(module, call), count)
+        state = state_buffers(module, call)
+        assignments[str(case_index)] = len(options)
+        for assignment in range(len(options)):
+            apply_plan(init_plan(module, seed, options[assignment], state))
+            module.train(mode == "train")
+            with torch.no_grad():
+                output, error = _run_guarded(call, module)
+            entry: dict[str, Any] = {"case": case_index, "assignment": assignment}
+            if error is None and isinstance(output, torch.Tensor) and output.numel() <= budget:
+                budget -= output.numel()
+                tensors[f"{prefix}{case_index}/{assignment}"] = sendable(output)
+                entry["output"] = _tensor_summary(output)
+            results.append(entry)
+            if budget <= 0:
+                break
+    return {"results": results, "assignments": assignments}
 
 
 def case_plan(module: Any, spec: dict[str, Any], case: dict[str, Any], case_index: int) -> Plan:
@@ -1236,6 +1330,7 @@ _PROBES: dict[str, Callable[..., dict[str, Any]]] = {
     "trace": probe_trace,
     "expression": probe_expression,
     "custom": probe_custom,
+    "roles": probe_roles,  # the host's role search (quizapp/grading/roles.py), not a check kind of packs
 }
 
 
