@@ -22,7 +22,7 @@ from typing import Any, Protocol
 from .. import locations
 from ..judge import version as judge_version
 from ..packs import model
-from . import answers
+from . import answers, roles
 from .checks import Context, Facts, PackFault, ReferenceFailed, describe_exception, judge_check_ranked
 from .facts import FactsRefused, TensorStore, probed, validate_definition
 from .result import Result, TestResult
@@ -281,6 +281,9 @@ class Grader:
                 )
                 ranks.append(0)
         if limits is not None:
+            searched = self._search_roles(pack, question, source, checks, tests, ranks, learner, reference, limits)
+            if searched is not None:
+                return searched
             self._locate(question, source, checks, reference, limits, pack.id, tests, ranks)
         if internal:
             verdict = "internal_error"
@@ -304,6 +307,48 @@ class Grader:
             score=earned / points if points else None,
             line=first.line if first else None,
         )
+
+    def _search_roles(
+        self,
+        pack: model.Pack,
+        question: model.CodeBase,
+        source: str,
+        checks: list[Any],
+        tests: list[TestResult],
+        ranks: list[float],
+        learner: Facts,
+        reference: Facts,
+        limits: model.Limits,
+    ) -> Result | None:
+        """Outputs that differ where the answer has same-shaped layers: the other ways of pairing them with the
+        reference's are tried (grading/roles.py); the answer is graded again with one that matches, if any."""
+        failed = [
+            check
+            for check, test, rank in zip(checks, tests, ranks, strict=True)
+            if test.status == "fail" and rank >= 2 and roles.worth_searching(check, learner.of(check.id))
+        ]
+        if not failed or self.runner is None:
+            return None
+        payload = probe_payload(question, source, [])
+        payload["checks"] = [roles.search_spec(check) for check in failed]
+        outcome = self.runner.run("probe", payload, limits)
+        reported = outcome.facts.get("checks") if outcome.status == "ok" and isinstance(outcome.facts, dict) else None
+        if not isinstance(reported, dict):
+            return None
+        try:
+            tensors = decode_tensors(outcome.tensors)
+        except FactsRefused:
+            return None
+        chosen: dict[str, dict[int, int]] = {}
+        for check in failed:
+            found = roles.matches(check, reported.get(check.id), tensors, reference.of(check.id), reference.tensors)
+            if found is None:
+                return None
+            chosen[check.id] = found
+        payload = roles.with_assignments(probe_payload(question, source, checks), checks, chosen)
+        again = self._judge(pack, question, source, checks, self.runner.run("probe", payload, limits), reference)
+        searched = {check.id for check in failed}
+        return again if all(t.status == "pass" for t in again.tests if t.check in searched) else None
 
     def _locate(
         self,
