@@ -241,17 +241,17 @@ def reference_facts() -> tuple[dict, TensorStore]:
 def test_the_host_keeps_the_first_assignment_that_matches_every_case() -> None:
     reference, reference_tensors = reference_facts()
     sent = {
-        "o/0/0": torch.zeros(2, 5, 8),
-        "o/0/3": torch.ones(2, 5, 8),
-        "o/0/5": torch.ones(2, 5, 8),
-        "o/1/0": torch.zeros(1, 3, 4),
+        "o#roles/0/0": torch.zeros(2, 5, 8),
+        "o#roles/0/3": torch.ones(2, 5, 8),
+        "o#roles/0/5": torch.ones(2, 5, 8),
+        "o#roles/1/0": torch.zeros(1, 3, 4),
     }
     facts = {
         "results": [{"case": int(k.split("/")[1]), "assignment": int(k.split("/")[2]), "output": {}} for k in sent],
         "assignments": {"0": 24, "1": 24},
     }
     assert search.matches(CHECK, facts, store(sent), reference, reference_tensors) == {0: 3, 1: 0}
-    del sent["o/1/0"]
+    del sent["o#roles/1/0"]
     facts["results"] = facts["results"][:3]
     assert search.matches(CHECK, facts, store(sent), reference, reference_tensors) is None  # case 1 unmatched
 
@@ -259,7 +259,8 @@ def test_the_host_keeps_the_first_assignment_that_matches_every_case() -> None:
 @pytest.mark.parametrize("facts", [None, [], {"results": "x"}, {"results": [{"case": "0", "assignment": 1}]}])
 def test_malformed_search_facts_choose_nothing(facts) -> None:
     reference, reference_tensors = reference_facts()
-    assert search.matches(CHECK, facts, store({"o/0/1": torch.ones(2, 5, 8)}), reference, reference_tensors) is None
+    sent = store({"o#roles/0/1": torch.ones(2, 5, 8)})
+    assert search.matches(CHECK, facts, sent, reference, reference_tensors) is None
 
 
 def test_job_three_tells_every_case_its_assignment() -> None:

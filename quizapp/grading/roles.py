@@ -40,9 +40,14 @@ def worth_searching(check: Any, learner_facts: dict[str, Any]) -> bool:
     return False
 
 
+def search_id(check: model.OutputsCheck) -> str:
+    """The search's id in a job that may also observe the check itself (grader._locate)."""
+    return f"{check.id}#roles"
+
+
 def search_spec(check: model.OutputsCheck) -> dict[str, Any]:
     return {
-        "id": check.id,
+        "id": search_id(check),
         "kind": SEARCH,
         "cases": [case.model_dump(mode="json", exclude={"name"}) for case in check.cases],
         "seed": check.seed,
@@ -72,7 +77,7 @@ def matches(
             case, assignment = entry.get("case"), entry.get("assignment")
             if not isinstance(case, int) or not isinstance(assignment, int) or case in found or case not in wanted:
                 continue
-            key = f"{check.id}/{case}/{assignment}"
+            key = f"{search_id(check)}/{case}/{assignment}"
             want = reference_tensors[f"{check.id}/{case}/{mode}/0"]
             if key in tensors and compare_arrays(tensors[key], want, check.rtol, check.atol) is None:
                 found[case] = assignment

@@ -689,37 +689,51 @@ def init_plan(module: Any, seed: int, roles: Roles | None = None, state: set[int
 
     Entries name the tensor by its owner and local name, so a buffer that forward reassigns
     (`self.running_mean = ...`) is still the one set before the next run."""
+    return _plan_from(_plan_slots(module, state), seed, roles or {})
+
+
+# (owner, local name, index among the owner's parameters then buffers, is a parameter, the tensor)
+_Slot = tuple[nn.Module, str, int, bool, torch.Tensor]
+
+
+def _plan_slots(module: Any, state: set[int] | None) -> list[_Slot]:
+    """The tensors a plan sets, found once per built object (the role search plans many assignments)."""
     if not isinstance(module, nn.Module):
         return []
-    plan: Plan = []
-    roles = roles or {}
+    slots: list[_Slot] = []
     seen: set[int] = set()
     held = [sub for _, _, modules in _held_outside(module) for top in modules for sub in top.modules()]
     for sub in [*module.modules(), *held]:
         if id(sub) in seen:
             continue
         seen.add(id(sub))
-        kind = type(sub).__name__
         parameters = list(sub.named_parameters(recurse=False))
         buffers = [(n, b) for n, b in sub.named_buffers(recurse=False) if state is None or id(b) in state]
         for index, (name, tensor) in enumerate([*parameters, *buffers]):
             if tensor is None or not tensor.is_floating_point() or _is_lazy(tensor):
                 continue
-            role = roles.get(id(tensor)) if index < len(parameters) else None
-            if role is not None:
-                signature, rank, scale_like = role
-                tensor_seed = _stable_seed(seed, "role", signature, rank, index)
-            else:
-                tensor_seed = _stable_seed(seed, kind, name, tuple(tensor.shape))
-                # running variances stay positive; norm layers' scales sit around one
-                scale_like = "var" in name or (tensor.dim() <= 1 and name == "weight")
-            if scale_like:
-                low, high = 0.5, 1.5
-            else:
-                fan_in = math.prod(tensor.shape[1:]) if tensor.dim() > 1 else max(tensor.numel(), 1)
-                high = 1 / math.sqrt(fan_in)
-                low = -high
-            plan.append((sub, name, index < len(parameters), tensor_seed, low, high))
+            slots.append((sub, name, index, index < len(parameters), tensor))
+    return slots
+
+
+def _plan_from(slots: list[_Slot], seed: int, roles: Roles) -> Plan:
+    plan: Plan = []
+    for owner, name, index, is_parameter, tensor in slots:
+        role = roles.get(id(tensor)) if is_parameter else None
+        if role is not None:
+            signature, rank, scale_like = role
+            tensor_seed = _stable_seed(seed, "role", signature, rank, index)
+        else:
+            tensor_seed = _stable_seed(seed, type(owner).__name__, name, tuple(tensor.shape))
+            # running variances stay positive; norm layers' scales sit around one
+            scale_like = "var" in name or (tensor.dim() <= 1 and name == "weight")
+        if scale_like:
+            low, high = 0.5, 1.5
+        else:
+            fan_in = math.prod(tensor.shape[1:]) if tensor.dim() > 1 else max(tensor.numel(), 1)
+            high = 1 / math.sqrt(fan_in)
+            low = -high
+        plan.append((owner, name, is_parameter, tensor_seed, low, high))
     return plan
 
 
@@ -1112,13 +1126,13 @@ def probe_roles(
             continue
         initialise(module, seed, state=set())
         options = role_assignments(discover_role_orders(module, call), count)
-        state = state_buffers(module, call)
+        slots = _plan_slots(module, state_buffers(module, call))
         assignments[str(case_index)] = len(options)
+        module.train(mode == "train")
         for assignment in range(len(options)):
-            apply_plan(init_plan(module, seed, options[assignment], state))
-            module.train(mode == "train")
+            apply_plan(_plan_from(slots, seed, options[assignment]))
             with torch.no_grad():
-                output, error = _run_guarded(call, module)
+                output, error = _run_guarded(call, None)  # no module context: an error here only means no match
             entry: dict[str, Any] = {"case": case_index, "assignment": assignment}
             if error is None and isinstance(output, torch.Tensor) and output.numel() <= budget:
                 budget -= output.numel()
