@@ -281,10 +281,12 @@ class Grader:
                 )
                 ranks.append(0)
         if limits is not None:
-            searched = self._search_roles(pack, question, source, checks, tests, ranks, learner, reference, limits)
+            searched, observed = self._search_roles(
+                pack, question, source, checks, tests, ranks, learner, reference, limits
+            )
             if searched is not None:
                 return searched
-            self._locate(question, source, checks, reference, limits, pack.id, tests, ranks)
+            self._locate(question, source, checks, reference, limits, pack.id, tests, ranks, observed)
         if internal:
             verdict = "internal_error"
         elif any(t.status == "error" for t in tests):
@@ -319,36 +321,42 @@ class Grader:
         learner: Facts,
         reference: Facts,
         limits: model.Limits,
-    ) -> Result | None:
+    ) -> tuple[Result | None, Outcome | None]:
         """Outputs that differ where the answer has same-shaped layers: the other ways of pairing them with the
-        reference's are tried (grading/roles.py); the answer is graded again with one that matches, if any."""
+        reference's are tried (grading/roles.py), in the job that also observes them for _locate; the answer is
+        graded again with a pairing that matches, if any. Returns that result, or the job for _locate."""
         failed = [
             check
             for check, test, rank in zip(checks, tests, ranks, strict=True)
             if test.status == "fail" and rank >= 2 and roles.worth_searching(check, learner.of(check.id))
         ]
         if not failed or self.runner is None:
-            return None
-        payload = probe_payload(question, source, [])
-        payload["checks"] = [roles.search_spec(check) for check in failed]
+            return None, None
+        located = [c for c, t, r in zip(checks, tests, ranks, strict=True) if _to_locate(c, t, r)]
+        payload = probe_payload(question, source, located, observe=True)
+        payload["checks"] += [roles.search_spec(check) for check in failed]
         outcome = self.runner.run("probe", payload, limits)
         reported = outcome.facts.get("checks") if outcome.status == "ok" and isinstance(outcome.facts, dict) else None
         if not isinstance(reported, dict):
-            return None
+            return None, None
         try:
             tensors = decode_tensors(outcome.tensors)
         except FactsRefused:
-            return None
+            return None, None
         chosen: dict[str, dict[int, int]] = {}
         for check in failed:
-            found = roles.matches(check, reported.get(check.id), tensors, reference.of(check.id), reference.tensors)
+            found = roles.matches(
+                check, reported.get(roles.search_id(check)), tensors, reference.of(check.id), reference.tensors
+            )
             if found is None:
-                return None
+                return None, outcome
             chosen[check.id] = found
         payload = roles.with_assignments(probe_payload(question, source, checks), checks, chosen)
         again = self._judge(pack, question, source, checks, self.runner.run("probe", payload, limits), reference)
         searched = {check.id for check in failed}
-        return again if all(t.status == "pass" for t in again.tests if t.check in searched) else None
+        if all(t.status == "pass" for t in again.tests if t.check in searched):
+            return again, None
+        return None, outcome
 
     def _locate(
         self,
@@ -360,18 +368,17 @@ class Grader:
         pack_id: str,
         tests: list[TestResult],
         ranks: list[float],
+        again: Outcome | None = None,
     ) -> None:
         """Outputs that differ (or raise) are run again, observed module by module, to say where and why.
+        `again` is that run when the role search already made it.
 
         Only the verdict's words change: a check that passed stays passed, a failed one stays failed."""
-        failed = [
-            index
-            for index, (check, test) in enumerate(zip(checks, tests, strict=True))
-            if check.kind == "outputs" and test.status != "pass" and ranks[index] >= 2
-        ]
+        failed = [i for i, pair in enumerate(zip(checks, tests, strict=True)) if _to_locate(*pair, ranks[i])]
         if not failed or self.runner is None:
             return
-        again = self.runner.run("probe", probe_payload(question, source, [checks[i] for i in failed], True), limits)
+        if again is None:
+            again = self.runner.run("probe", probe_payload(question, source, [checks[i] for i in failed], True), limits)
         reported = again.facts.get("checks") if again.status == "ok" and isinstance(again.facts, dict) else None
         if not isinstance(reported, dict):
             return
@@ -386,6 +393,11 @@ class Grader:
                 continue
             if test.status == tests[index].status:
                 tests[index], ranks[index] = test, rank
+
+
+def _to_locate(check: Any, test: TestResult, rank: float) -> bool:
+    """An outputs check that failed with a difference (or a bare error), which an observed run can locate."""
+    return check.kind == "outputs" and test.status != "pass" and rank >= 2
 
 
 def strip_bom(text: str) -> str:
