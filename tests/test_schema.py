@@ -71,7 +71,7 @@ def test_schema_rejects_a_check_of_unknown_kind(validator):
 @pytest.mark.parametrize(
     ("where", "change"),
     [
-        ("format 2", lambda d: d.__setitem__("format", 2)),
+        ("format 3", lambda d: d.__setitem__("format", 3)),
         ("a bad slug", lambda d: d.__setitem__("id", "Test Pack")),
         ("a numeric version", lambda d: d.__setitem__("version", 1.2)),
         ("no questions", lambda d: d.__setitem__("questions", [])),
