@@ -76,7 +76,10 @@ def probe_payload(question: model.CodeBase, code: str, checks: Iterable[Any], ob
         if check.kind == "outputs" and observe:
             spec["observe"] = True
         specs.append(spec)
-    return {"code": code, "entry_point": question.entry_point, "checks": specs}
+    payload = {"code": code, "entry_point": question.entry_point, "checks": specs}
+    if question.entry_point_kind != "class":  # format 2: a function entry point is called, not constructed
+        payload["entry_point_kind"] = question.entry_point_kind
+    return payload
 
 
 def decode_tensors(blob: bytes) -> TensorStore:
