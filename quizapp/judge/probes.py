@@ -328,8 +328,10 @@ def _output_facts(output: Any, key: str, entry: dict[str, Any], tensors: dict[st
             name = f"{key}/o{index}"
             tensors[name] = sendable(value)
             element["tensor"] = name
+        elif isinstance(value, float) and not math.isfinite(value):
+            element["value"] = repr(value)  # JSON has no NaN: the word, compared as a word
         elif value is None or isinstance(value, bool | int | float):
-            element["value"] = to_plain(value)
+            element["value"] = value
         elif isinstance(value, str):
             element["value"] = value[:200]
         elements.append(element)
@@ -816,6 +818,7 @@ def probe_structure(
                 "param_count": trainable,
                 "parameters": _parameter_list(module),
                 "shared": _shared(module),
+                "state_dict": [str(name) for name in module.state_dict()][:10_000],
                 "unregistered": _unregistered(module),
                 "tree": [
                     {"path": path or "(root)", "type": _short_repr(sub)}

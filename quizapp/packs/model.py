@@ -136,6 +136,20 @@ class TensorSpec(Strict):
             raise ValueError("'values' must be a number, true/false, or nested lists of them")
         return self
 
+    def tensor_shape(self) -> list[int]:
+        """The shape of the tensor made: `shape`, or the shape of the nested lists of `values`."""
+        if self.shape is not None:
+            return list(self.shape)
+        shape, level = [], self.values
+        while isinstance(level, list):
+            shape.append(len(level))
+            level = level[0] if level else None
+        return shape
+
+    @property
+    def floating(self) -> bool:
+        return self.dtype in ("float32", "float64", "float16", "bfloat16")
+
 
 def _numeric_nest(value: Any, depth: int = 0) -> bool:
     if isinstance(value, bool | int | float):
@@ -299,6 +313,11 @@ class OutputsCheck(CheckBase):
     rtol: float = Field(1e-5, ge=0, le=1)
     atol: float = Field(1e-6, ge=0, le=1)
     seed: int = 0
+    output_names: list[str] = Field(
+        default_factory=list,
+        description="names of a tuple output's elements, in order, for messages: [output, attention weights]",
+        json_schema_extra=since(2),
+    )
 
 
 class GradientsCheck(CheckBase):
