@@ -58,6 +58,7 @@ class Context:
     reference: Facts
     source: str
     pack_id: str = ""
+    as_reference: bool = False  # the reference solution itself, as `quizapp validate` grades it
 
     def same_module_output(self, mine: dict[str, Any], theirs: dict[str, Any]) -> bool:
         """Whether two observed module outputs agree: the same shape and the same sampled values."""
@@ -85,17 +86,6 @@ class Context:
             got_dtype or got.dtype(got_key),
             want_dtype or want.dtype(want_key),
         )
-
-    def is_reference(self) -> bool:
-        """Whether the source judged is the question's reference solution (as `quizapp validate` grades it):
-        the same program, whatever its spacing and comments."""
-        solution = self.question.solution
-        if solution is None:
-            return False
-        try:
-            return ast.dump(ast.parse(self.source)) == ast.dump(ast.parse(solution))
-        except SyntaxError:
-            return False
 
     def case_label(self, check: Any, index: int) -> str:
         case: model.Case = check.cases[index]
@@ -418,7 +408,7 @@ def judge_outputs(check: model.OutputsCheck, context: Context) -> Finding | None
         rtol, atol = model.tolerance_for(check, check.cases[entry["case"]])
         difference = context.difference(key, key, rtol, atol, out.get("dtype"), ref["output"].get("dtype"))
         if difference:
-            message = f"output differs in {entry['mode']} mode for {label}: {difference}"
+            message = f"output differs{_in_mode(context, entry)} for {label}: {difference}"
             rank = 4
             if entry.get("returns_input") and not ref.get("returns_input"):
                 message, rank = f"forward returns its input unchanged; {message}", 1.5
@@ -441,9 +431,10 @@ def _call_label(check: Any, entry: dict[str, Any], label: str, context: Context)
     if index is None or index >= len(calls):
         return label
     call = calls[index]
+    function = context.question.entry_point_kind == "function"
     if call.name:
-        return f"{label}, {call.name}"
-    if context.question.entry_point_kind == "function" and not case.name and len(calls) > 1:
+        return f"{context.question.entry_point if function and not case.name else label}, {call.name}"
+    if function and not case.name and len(calls) > 1:
         return describe_call(context.question.entry_point, call)
     return label
 
@@ -473,6 +464,13 @@ def element_label(check: Any, path: str) -> str:
         position = -1
     named = f" ({names[position]})" if 0 <= position < len(names) else ""
     return f"output{path}{named}"
+
+
+def _in_mode(context: Context, entry: dict[str, Any]) -> str:
+    """' in train mode' for a module's run; nothing for a function, which has no mode."""
+    if context.question.entry_point_kind == "function" or not entry.get("mode"):
+        return ""
+    return f" in {entry['mode']} mode"
 
 
 def _kind_of(entry: dict[str, Any]) -> str:
@@ -518,8 +516,7 @@ def _compare_elements(
                 got["tensor"], want["tensor"], rtol, atol, got.get("dtype"), want.get("dtype")
             )
             if difference:
-                mode = f" in {entry['mode']} mode" if entry.get("mode") else ""
-                return Finding("fail", f"{name} differs{mode} for {label}: {difference}", rank=4)
+                return Finding("fail", f"{name} differs{_in_mode(context, entry)} for {label}: {difference}", rank=4)
         elif got.get("type") != want.get("type") or not same_value(got.get("value"), want.get("value"), rtol, atol):
             shown = _show(got.get("value")) if "value" in got else f"a {got.get('type')}"
             expected = _show(want.get("value")) if "value" in want else f"a {want.get('type')}"
@@ -937,7 +934,7 @@ def judge_source(check: model.SourceCheck, context: Context) -> Finding | None:
         return Finding("error", "the answer does not parse")
     names = dotted_names(tree)
     imports = imported_modules(tree)
-    reference = context.is_reference()
+    reference = context.as_reference
     for rule in check.rules:
         if rule.applies_to == "learner" and reference:
             continue  # the reference may use what learners may not
