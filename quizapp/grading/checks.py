@@ -575,10 +575,25 @@ def judge_gradients(check: model.GradientsCheck, context: Context) -> Finding | 
         ref = ref_by_key.get((entry["case"], entry["mode"], entry["input"]))
         if ref is None or "error" in ref:
             raise ReferenceFailed(f"the reference gave no gradients for {label}")
+        mine, theirs = entry.get("output") or {}, ref.get("output") or {}
+        if _returned(mine) != _returned(theirs):  # a tuple for a tensor: the projections would not compare
+            got, want = _returned(mine), _returned(theirs)
+            problems.append(
+                Finding("fail", f"forward returned {got} where the reference returns {want} for {label}", rank=1)
+            )
+            continue
         finding = _compare_gradients(check, context, entry, ref, _call_label(check, entry, label, context))
         if finding:
             problems.append(finding)
     return _first(problems, len(learner))
+
+
+def _returned(output: dict[str, Any]) -> str:
+    """What forward returned, as a message says it; a list and a tuple are the same sequence."""
+    if "shape" in output:
+        return "a tensor"
+    kind = output.get("type", "?")
+    return "a tuple" if kind in ("tuple", "list") else f"a {kind}"
 
 
 def _compare_gradients(
