@@ -112,7 +112,7 @@ class TensorSpec(Strict):
     tensors are random True/False."""
 
     model_config = ConfigDict(
-        extra="forbid", frozen=True, json_schema_extra={"anyOf": [{"required": ["shape"]}, {"required": ["values"]}]}
+        extra="forbid", frozen=True, json_schema_extra={"oneOf": [{"required": ["shape"]}, {"required": ["values"]}]}
     )
     shape: list[Annotated[int, Field(ge=0, le=4096)]] | None = Field(None, max_length=8)
     dtype: DType = Field(
