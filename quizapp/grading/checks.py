@@ -383,11 +383,12 @@ def judge_outputs(check: model.OutputsCheck, context: Context) -> Finding | None
         label = _call_label(check, entry, label, context)
         if ref.get("elements") is not None:  # a tuple, list or dict: compared element by element
             rtol, atol = model.tolerance_for(check, check.cases[entry["case"]])
-            finding = _compare_elements(check, context, entry, ref, label, rtol, atol)
-            if finding is not None:
-                if finding.rank >= 3 and (found := where(entry)):
-                    finding.message, finding.rank = f"{found[0]}; {finding.message}", found[1] + 1
-                problems.append(finding)
+            element_finding = _compare_elements(check, context, entry, ref, label, rtol, atol)
+            if element_finding is not None:
+                if element_finding.rank >= 3 and (found := where(entry)):
+                    element_finding.message = f"{found[0]}; {element_finding.message}"
+                    element_finding.rank = found[1] + 1
+                problems.append(element_finding)
             continue
         if "shape" not in out:
             problems.append(
