@@ -15,7 +15,18 @@ from __future__ import annotations
 
 from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Discriminator, Field, Tag, WithJsonSchema, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Discriminator,
+    Field,
+    SerializerFunctionWrapHandler,
+    Tag,
+    WithJsonSchema,
+    model_serializer,
+    model_validator,
+)
 
 FORMAT_VERSION = 2  # the newest format; the loader reads every one of FORMATS
 FORMATS = (1, 2)
@@ -58,6 +69,18 @@ class Strict(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
     SINCE_FORMAT: ClassVar[int] = 1  # the format that introduced this model (a new check kind says 2)
+
+    @model_serializer(mode="wrap")
+    def _as_written(self, handler: SerializerFunctionWrapHandler) -> Any:
+        """Keys of a later format that the pack does not set are not dumped: a format-1 question dumps exactly
+        as it did before format 2 (its judge payload, the seed derived from it, its reference cache key)."""
+        data = handler(self)
+        if isinstance(data, dict):
+            owner = type(self)
+            for name in owner.model_fields:
+                if name in data and name not in self.model_fields_set and field_since(owner, name) > 1:
+                    del data[name]
+        return data
 
 
 # --- limits -----------------------------------------------------------------------------------------
