@@ -172,6 +172,11 @@ def test_tolerances_widen_to_the_case_dtype_unless_the_author_set_them() -> None
     assert model.tolerance_for(default, f64) == (1e-5, 1e-6)
     strict = model.OutputsCheck(id="o", kind="outputs", cases=[{"inputs": [[2]]}], rtol=1e-3)
     assert model.tolerance_for(strict, bf16) == (1e-3, 2e-2)
+    # a dump that writes every key (a student build's) still says the author set no tolerance
+    again = model.OutputsCheck.model_validate(default.model_dump())
+    assert model.tolerance_for(again, bf16) == (2e-2, 2e-2)
+    gradients = model.GradientsCheck(id="g", kind="gradients", cases=[{"inputs": [[2]]}])
+    assert model.tolerance_for(gradients, f64) == (1e-4, 1e-5)
 
 
 def test_same_value_compares_numbers_within_the_tolerance_everywhere() -> None:

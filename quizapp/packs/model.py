@@ -301,16 +301,13 @@ DTYPE_TOLERANCES: dict[str, tuple[float, float]] = {"bfloat16": (2e-2, 2e-2), "f
 
 
 def tolerance_for(check: Any, case: Case) -> tuple[float, float]:
-    """The (rtol, atol) a numeric check uses on a case: the author's, else the check's default widened to
-    the case's dtype."""
-    rtol, atol = check.rtol, check.atol
-    widened = DTYPE_TOLERANCES.get(case.dtype or "")
-    if widened is None:
-        return rtol, atol
-    if "rtol" not in check.model_fields_set:
-        rtol = max(rtol, widened[0])
-    if "atol" not in check.model_fields_set:
-        atol = max(atol, widened[1])
+    """The (rtol, atol) an outputs or gradients check uses on a case: the author's, else the check's default
+    widened to the case's dtype. (A default is None, not a number, so a dump that writes every key, a
+    student build's, keeps saying that the author set none.)"""
+    default_rtol, default_atol = check.DEFAULT_TOLERANCE
+    widened = DTYPE_TOLERANCES.get(case.dtype or "", (0.0, 0.0))
+    rtol = check.rtol if check.rtol is not None else max(default_rtol, widened[0])
+    atol = check.atol if check.atol is not None else max(default_atol, widened[1])
     return rtol, atol
 
 
@@ -333,8 +330,9 @@ class OutputsCheck(CheckBase):
     kind: Literal["outputs"]
     cases: list[Case] = Field(min_length=1)
     modes: list[Mode] = Field(default_factory=lambda: ["train", "eval"], min_length=1)
-    rtol: float = Field(1e-5, ge=0, le=1)
-    atol: float = Field(1e-6, ge=0, le=1)
+    rtol: float | None = Field(None, ge=0, le=1, description="default 1e-5, widened for a bfloat16 or float16 case")
+    atol: float | None = Field(None, ge=0, le=1, description="default 1e-6, widened for a bfloat16 or float16 case")
+    DEFAULT_TOLERANCE: ClassVar[tuple[float, float]] = (1e-5, 1e-6)
     seed: int = 0
     output_names: list[str] = Field(
         default_factory=list,
@@ -350,8 +348,9 @@ class GradientsCheck(CheckBase):
     cases: list[Case] = Field(min_length=1)
     modes: list[Mode] = Field(default_factory=lambda: ["train"], min_length=1)
     wrt: list[Literal["input", "parameters"]] = Field(default_factory=lambda: ["input", "parameters"], min_length=1)
-    rtol: float = Field(1e-4, ge=0, le=1)
-    atol: float = Field(1e-5, ge=0, le=1)
+    rtol: float | None = Field(None, ge=0, le=1, description="default 1e-4, widened for a bfloat16 or float16 case")
+    atol: float | None = Field(None, ge=0, le=1, description="default 1e-5, widened for a bfloat16 or float16 case")
+    DEFAULT_TOLERANCE: ClassVar[tuple[float, float]] = (1e-4, 1e-5)
     seed: int = 0
 
 
