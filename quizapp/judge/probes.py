@@ -721,13 +721,11 @@ def probe_gradients(
 def _projection(output: Any, seed: int, case_index: int) -> torch.Tensor | None:
     """sum(output * w), w a fixed random tensor; for a tuple, list or dict, the sum over its floating tensor
     elements that are part of the graph, each with its own w. None when nothing carries a gradient."""
-    if isinstance(output, torch.Tensor):
+    parts = output_parts(output)
+    if parts is None:  # a tensor, or what format 1 took for one (a float raises as it always did)
         generator = torch.Generator().manual_seed(_stable_seed(seed, "projection", case_index))
         weights = torch.randn(output.shape, generator=generator, dtype=torch.float64).to(output.dtype)
         return (output * weights).sum()
-    parts = output_parts(output)
-    if parts is None:
-        raise TypeError(f"forward returned a {type(output).__name__}, not a tensor or a tuple, list or dict of them")
     total = None
     for path, value in parts:
         if not isinstance(value, torch.Tensor) or not value.is_floating_point() or not value.requires_grad:
