@@ -65,6 +65,23 @@ def test_a_format_2_key_deep_inside_a_format_1_tensor_is_named_where_it_is() -> 
     ]
 
 
+def test_a_format_1_question_sends_the_judge_what_it_always_sent() -> None:
+    """No format-2 key reaches a format-1 question's payload: the judge's seed, derived from the payload, and
+    so every random number an answer draws, stay what they were."""
+    from quizapp.grading.grader import probe_payload
+
+    pack = check_pack_text(VALID_PACK).pack
+    assert pack is not None
+    for question in pack.questions:
+        if isinstance(question, model.CodeBase):
+            payload = probe_payload(question, "", question.checks)
+            assert "entry_point_kind" not in payload
+            for spec in payload["checks"]:
+                for case in spec.get("cases", []):
+                    assert not {"calls", "dtype"} & set(case), case
+                    assert all("values" not in tensor for tensor in case["inputs"]), case
+
+
 def test_format_2_reads_every_format_1_pack_the_same() -> None:
     one = check_pack_text(VALID_PACK).pack
     two = check_pack_text(VALID_PACK.replace("format: 1\n", "format: 2\n", 1)).pack
@@ -387,3 +404,47 @@ def test_cross_entropy_over_integer_targets_with_keyword_arguments(grader: Grade
     question = load_pack(TEST_PACK).question("cross-entropy-function")
     failed = _failed(grader, question.id, _decoy(question, "ignores-ignore-index"))
     assert "output differs for cross_entropy, ignore_index=1, mean: max abs error" in failed["outputs"]
+
+
+EINSUM_ATTENTION = """
+import math
+
+import torch
+from torch import nn
+
+
+class MultiHeadAttention(nn.Module):
+    def __init__(self, embed_dim, num_heads):
+        super().__init__()
+        self.num_heads = num_heads
+        self.q_proj = nn.Linear(embed_dim, embed_dim)
+        self.k_proj = nn.Linear(embed_dim, embed_dim)
+        self.v_proj = nn.Linear(embed_dim, embed_dim)
+        self.out_proj = nn.Linear(embed_dim, embed_dim)
+
+    def forward(self, query, key, value, mask=None):
+        b, t, e = query.shape
+        h = self.num_heads
+        q = self.q_proj(query).view(b, -1, h, e // h)
+        k = self.k_proj(key).view(b, -1, h, e // h)
+        v = self.v_proj(value).view(b, -1, h, e // h)
+        scores = torch.einsum("bqhd,bkhd->bhqk", q, k) / math.sqrt(e // h)
+        if mask is not None:
+            scores = scores.masked_fill(mask.logical_not(), float("-inf"))
+        weights = torch.softmax(scores, dim=-1)
+        out = torch.einsum("bhqk,bkhd->bqhd", weights, v).reshape(b, t, e)
+        return self.out_proj(out), weights
+"""
+
+
+@pytest.mark.jail
+@pytest.mark.xfail(
+    strict=True,
+    reason="known defect of canonical initialisation by role (the roles engineer's area): ranks of same-shaped "
+    "layers follow the hash of the lineage of their first use, so out_proj, reached through einsum instead of "
+    "matmul, can take another rank than the reference's and every projection gets other values",
+)
+def test_a_right_attention_written_with_einsum_passes(grader: Grader) -> None:
+    pack = load_pack(TEST_PACK)
+    result = grader.grade(pack, pack.question("masked-multi-head-attention"), EINSUM_ATTENTION)
+    assert result.verdict == "accepted", [t.message for t in result.tests if t.status != "pass"]
