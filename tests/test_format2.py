@@ -448,3 +448,14 @@ def test_a_right_attention_written_with_einsum_passes(grader: Grader) -> None:
     pack = load_pack(TEST_PACK)
     result = grader.grade(pack, pack.question("masked-multi-head-attention"), EINSUM_ATTENTION)
     assert result.verdict == "accepted", [t.message for t in result.tests if t.status != "pass"]
+
+
+def test_a_functions_outputs_run_each_call_once_unless_the_check_says_otherwise() -> None:
+    pack = load_pack(TEST_PACK)
+    assert pack.question("masked-multi-head-attention").checks[0].modes == ["train", "eval"]  # a module
+    function = FUNCTION_QUESTION.replace("CASE", "calls: [{args: [{shape: [2]}]}]")
+    question = check_pack_text(FORMAT_2 + function).pack.question("double")  # type: ignore[union-attr]
+    assert question.checks[0].modes == ["eval"]
+    both = function.replace("        kind: outputs\n", "        kind: outputs\n        modes: [train, eval]\n")
+    question = check_pack_text(FORMAT_2 + both).pack.question("double")  # type: ignore[union-attr]
+    assert question.checks[0].modes == ["train", "eval"]

@@ -611,6 +611,19 @@ class CodeBase(QuestionBase):
     decoys: list[Decoy] = Field(default_factory=list)
     limits: LimitOverrides | None = Field(None, description="overrides the pack's default limits, key by key")
 
+    @model_validator(mode="after")
+    def _one_mode_for_a_function(self) -> CodeBase:
+        """A function has no train/eval mode: its outputs checks run each call once unless they say otherwise."""
+        if self.entry_point_kind == "function":
+            checks = [
+                check.model_copy(update={"modes": ["eval"]})
+                if isinstance(check, OutputsCheck) and "modes" not in check.model_fields_set
+                else check
+                for check in self.checks
+            ]
+            object.__setattr__(self, "checks", checks)
+        return self
+
 
 class CodeQuestion(CodeBase):
     kind: Literal["code"]
