@@ -186,7 +186,8 @@ def test_shape_shorthand_becomes_tensor_spec():
     shorthand = case.inputs[0]
     assert (shorthand.dtype, shorthand.low, shorthand.high, shorthand.requires_grad) == ("float32", None, None, True)
     assert outputs.modes == ["train", "eval"]
-    assert (outputs.rtol, outputs.atol, outputs.seed) == (1e-5, 1e-6, 0)
+    assert (outputs.rtol, outputs.atol, outputs.seed) == (None, None, 0)
+    assert model.tolerance_for(outputs, outputs.cases[0]) == (1e-5, 1e-6)
 
 
 def test_check_fields():
@@ -663,7 +664,7 @@ def _error_cases():
         t,
         "args: [3]\n        rules",
         "questions[2].checks[3].cases[0]",
-        "a case of a trace check needs 'inputs': the forward calls to make",
+        "a case of a trace check needs 'inputs' or 'calls': the forward calls to make",
     )
     t = mutate("    inputs: [[1, 3]]\n        modules:", "    inputs: []\n        modules:")
     assert check_pack_text(t).problems == [], "a structure check's case needs no inputs"
@@ -678,15 +679,15 @@ def _error_cases():
 
     t = mutate("format: 1\n", "")
     cases.append(
-        _case("missing-format", t, (1, 1), "", "missing required key 'format': start the pack with 'format: 1'")
+        _case("missing-format", t, (1, 1), "", "missing required key 'format': start the pack with 'format: 2'")
     )
-    t = mutate("format: 1\n", "format: 2\n")
+    t = mutate("format: 1\n", "format: 3\n")
     add(
-        "unsupported-format-2",
+        "unsupported-format-3",
         t,
-        "format: 2",
+        "format: 3",
         "format",
-        "format 2 is not one this quizapp reads: it reads format 1",
+        "format 3 is not one this quizapp reads: it reads formats 1 and 2",
         offset=8,
     )
     t = mutate("format: 1\n", "format: '1'\n")
@@ -695,7 +696,7 @@ def _error_cases():
         t,
         "format: '1'",
         "format",
-        "format '1' is not one this quizapp reads: it reads format 1",
+        "format '1' is not one this quizapp reads: it reads formats 1 and 2",
         offset=8,
     )
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from quizapp.cli import main
-from quizapp.packs import check_pack_file, scaffold
+from quizapp.packs import check_pack_file, check_pack_text, scaffold
 
 
 def test_a_new_pack_with_every_kind_proves_itself_in_the_judge(tmp_path: Path, capsys) -> None:
@@ -19,13 +19,15 @@ def test_a_new_pack_with_every_kind_proves_itself_in_the_judge(tmp_path: Path, c
     loaded = check_pack_file(path)
     assert loaded.problems == [] and loaded.pack is not None
     assert loaded.pack.id == "ml-course"
-    assert sorted(q.kind for q in loaded.pack.questions) == sorted(scaffold.KINDS)
+    assert sorted(q.kind for q in loaded.pack.questions) == sorted(
+        k.replace("function", "code") for k in scaffold.KINDS
+    )
     done = subprocess.run(
         [sys.executable, "-m", "quizapp", "validate", str(path)], capture_output=True, text=True, timeout=600
     )
     assert done.returncode == 0, done.stdout + done.stderr
     assert done.stdout == ""  # no problem lines: no errors, and no unproven check either
-    assert done.stderr.strip() == "1 file(s), 1 valid pack(s); ran 2 reference(s), 4 decoy(s), 1 snippet(s), 0 error(s)"
+    assert done.stderr.strip() == "1 file(s), 1 valid pack(s); ran 3 reference(s), 6 decoy(s), 1 snippet(s), 0 error(s)"
 
 
 def test_new_question_appends_with_a_fresh_id_and_keeps_the_pack_valid(tmp_path: Path, capsys) -> None:
@@ -74,3 +76,32 @@ def test_new_pack_never_overwrites(tmp_path: Path, capsys) -> None:
 def test_new_pack_rejects_unknown_kinds(tmp_path: Path, capsys, kinds: str) -> None:
     assert main(["new", "pack", "p", "-o", str(tmp_path / "p.yaml"), "--kinds", kinds]) == 2
     assert "unknown kind" in capsys.readouterr().err
+
+
+def test_the_function_scaffold_calls_a_function_with_several_arguments() -> None:
+    text = scaffold.pack_text("p", "P", "p.yaml", ("function",))
+    loaded = check_pack_text(text)
+    assert loaded.problems == [] and loaded.pack is not None
+    question = loaded.pack.questions[0]
+    assert question.entry_point_kind == "function"
+    call = question.checks[0].cases[0].calls[0]
+    assert [type(a).__name__ for a in call.args] == ["TensorSpec", "TensorSpec", "int"]
+    assert call.args[1].dtype == "bool" and question.checks[0].cases[0].calls[1].kwargs == {"dim": 0}
+
+
+def test_adding_a_function_question_to_a_format_1_pack_makes_it_format_2(tmp_path: Path, capsys) -> None:
+    path = tmp_path / "old.yaml"
+    old = scaffold.pack_text("old", "Old", "old.yaml").replace("format: 2\n", "format: 1  # as written in 2025\n")
+    path.write_text(old)
+    assert check_pack_file(path).pack is not None
+    assert main(["new", "question", "function", "--pack", str(path)]) == 0
+    text = path.read_text()
+    assert "\nformat: 2\n" in text and "format: 1" not in text
+    assert text.replace("format: 2\n", "format: 1  # as written in 2025\n", 1).startswith(old)
+    pack = check_pack_file(path).pack
+    assert pack is not None and [q.id for q in pack.questions] == ["my-first-code-question", "my-function-question"]
+    # a question format 1 can say leaves the format alone
+    other = tmp_path / "other.yaml"
+    other.write_text(old)
+    assert main(["new", "question", "choice", "--pack", str(other)]) == 0
+    assert "format: 1  # as written in 2025" in other.read_text()

@@ -71,7 +71,7 @@ def test_schema_rejects_a_check_of_unknown_kind(validator):
 @pytest.mark.parametrize(
     ("where", "change"),
     [
-        ("format 2", lambda d: d.__setitem__("format", 2)),
+        ("format 3", lambda d: d.__setitem__("format", 3)),
         ("a bad slug", lambda d: d.__setitem__("id", "Test Pack")),
         ("a numeric version", lambda d: d.__setitem__("version", 1.2)),
         ("no questions", lambda d: d.__setitem__("questions", [])),
@@ -107,3 +107,26 @@ def test_repository_packs_satisfy_the_schema(validator, path: Path):
     data = yaml.safe_load(path.read_text(encoding="utf-8"))
     errors = [f"{'/'.join(map(str, e.absolute_path))}: {e.message}" for e in validator.iter_errors(data)]
     assert errors == []
+
+
+FORMAT_2_PACK = ROOT / "tests" / "packs" / "format2-calls.yaml"
+
+
+def test_schema_accepts_the_format_2_pack(validator):
+    data = yaml.safe_load(FORMAT_2_PACK.read_text(encoding="utf-8"))
+    assert messages(validator, data) == []
+
+
+@pytest.mark.parametrize(
+    ("where", "change"),
+    [
+        ("a misspelt key in a tensor argument", lambda args: args[0].__setitem__("dtyp", "float64")),
+        ("a tensor with shape and values", lambda args: args[0].__setitem__("values", [1.0])),
+        ("same_as with extra keys", lambda args: args.append({"same_as": 0, "also": 1})),
+    ],
+)
+def test_schema_rejects_a_broken_call_like_the_loader(validator, where, change):
+    data = yaml.safe_load(FORMAT_2_PACK.read_text(encoding="utf-8"))
+    change(data["questions"][1]["checks"][0]["cases"][0]["calls"][0]["args"])
+    assert messages(validator, data), f"the schema accepted {where}"
+    assert check_pack_text(yaml.safe_dump(data, sort_keys=False)).pack is None, f"the loader accepted {where}"

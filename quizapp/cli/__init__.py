@@ -17,6 +17,7 @@ from pathlib import Path
 
 from .. import __version__
 from ..packs import PackError
+from ..packs.scaffold import KINDS as SCAFFOLD_KINDS
 from ..store.errors import StoreError
 from . import grading, packs, practice
 from .common import EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE, CommandError, Context
@@ -96,10 +97,10 @@ def build_parser() -> argparse.ArgumentParser:
     new_pack.add_argument(
         "--kinds",
         default="code",
-        help="example questions to include, comma separated (code,fix,choice,predict,explain)",
+        help=f"example questions to include, comma separated ({','.join(SCAFFOLD_KINDS)})",
     )
     new_question = new_kinds.add_parser("question", help="print a question of KIND, or add it to a pack file")
-    new_question.add_argument("kind", choices=("code", "fix", "choice", "predict", "explain"))
+    new_question.add_argument("kind", choices=SCAFFOLD_KINDS)
     new_question.add_argument("--pack", dest="pack_file", metavar="FILE", help="append it to this pack file")
     new_question.add_argument("--id", dest="question_id", help="the question's id")
 

@@ -7,6 +7,7 @@ lists with the same values and shape, `torch.Size([3, 8])` or `[3, 8]`, any line
 from __future__ import annotations
 
 import ast
+import math
 import re
 from collections.abc import Iterable
 from typing import Any
@@ -81,8 +82,11 @@ def grade_predict(question: model.PredictQuestion, printed: str, pack_id: str = 
             tests=[TestResult("printout", "fail", "not what the snippet prints")],
             message="not what the snippet prints",
         )
+    tolerance = question.tolerance
     for expected in [question.answer or "", *question.accept]:
-        if same_printout(printed, expected):
+        if same_printout(printed, expected) or (
+            tolerance is not None and close_printout(printed, expected, tolerance.rtol, tolerance.atol)
+        ):
             return Result("accepted", tests=[TestResult("printout", "pass", "matches what the snippet prints")])
     return Result(
         "wrong_answer",
@@ -133,6 +137,25 @@ def same_printout(given: str, expected: str) -> bool:
     if printed_values(given) is None or printed_values(expected) is None:
         return False
     return sealing.canonical_printout(given) == sealing.canonical_printout(expected)
+
+
+def close_printout(given: str, expected: str, rtol: float, atol: float) -> bool:
+    """The same printout with its numbers within rtol/atol of the expected ones (a predict question's
+    `tolerance`): the same shape of values, the same words, the same dtype, grad_fn and requires_grad."""
+    got, want = printed_values(given), printed_values(expected)
+    if got is None or want is None or printed_tags(given) != printed_tags(expected):
+        return False
+    return _close(got, want, rtol, atol)
+
+
+def _close(got: Any, want: Any, rtol: float, atol: float) -> bool:
+    if isinstance(got, list) and isinstance(want, list):
+        return len(got) == len(want) and all(_close(a, b, rtol, atol) for a, b in zip(got, want, strict=True))
+    if isinstance(got, float) and isinstance(want, float):
+        if math.isnan(got) or math.isnan(want):
+            return math.isnan(got) and math.isnan(want)
+        return math.isclose(got, want, rel_tol=rtol, abs_tol=atol) or abs(got - want) <= atol + rtol * abs(want)
+    return bool(got == want)
 
 
 _TAG = re.compile(r"\b(dtype|device|grad_fn|requires_grad|size|layout)=(<\w+>|\([^)]*\)|'[^']*'|[^,()\[\]\s]+)")

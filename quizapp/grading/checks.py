@@ -58,6 +58,7 @@ class Context:
     reference: Facts
     source: str
     pack_id: str = ""
+    as_reference: bool = False  # the reference solution itself, as `quizapp validate` grades it
 
     def same_module_output(self, mine: dict[str, Any], theirs: dict[str, Any]) -> bool:
         """Whether two observed module outputs agree: the same shape and the same sampled values."""
@@ -93,6 +94,9 @@ class Context:
         if case.build:
             return case.build
         name = self.question.entry_point
+        if self.question.entry_point_kind == "function":
+            calls = case.all_calls()
+            return describe_call(name, calls[0]) if len(calls) == 1 else f"the calls of {name} in case {index}"
         arguments = [repr(a) for a in case.args] + [f"{k}={v!r}" for k, v in case.kwargs.items()]
         return f"{name}({', '.join(arguments)})"
 
@@ -373,9 +377,19 @@ def judge_outputs(check: model.OutputsCheck, context: Context) -> Finding | None
             problems.append(finding)
             continue
         ref = ref_by_key.get((entry["case"], entry["mode"], entry["input"]))
-        if ref is None or "output" not in ref or "shape" not in ref["output"]:
+        if ref is None or "output" not in ref or ("shape" not in ref["output"] and ref.get("elements") is None):
             raise ReferenceFailed(f"the reference gave no output for {label}")
         out = entry.get("output", {})
+        label = _call_label(check, entry, label, context)
+        if ref.get("elements") is not None:  # a tuple, list or dict: compared element by element
+            rtol, atol = model.tolerance_for(check, check.cases[entry["case"]])
+            element_finding = _compare_elements(check, context, entry, ref, label, rtol, atol)
+            if element_finding is not None:
+                if element_finding.rank >= 3 and (found := where(entry)):
+                    element_finding.message = f"{found[0]}; {element_finding.message}"
+                    element_finding.rank = found[1] + 1
+                problems.append(element_finding)
+            continue
         if "shape" not in out:
             problems.append(
                 Finding("fail", f"forward returned a {out.get('type', '?')}, not a tensor, for {label}", rank=1)
@@ -392,9 +406,10 @@ def judge_outputs(check: model.OutputsCheck, context: Context) -> Finding | None
             )
             continue
         key = f"{check.id}/{entry['case']}/{entry['mode']}/{entry['input']}"
-        difference = context.difference(key, key, check.rtol, check.atol, out.get("dtype"), ref["output"].get("dtype"))
+        rtol, atol = model.tolerance_for(check, check.cases[entry["case"]])
+        difference = context.difference(key, key, rtol, atol, out.get("dtype"), ref["output"].get("dtype"))
         if difference:
-            message = f"output differs in {entry['mode']} mode for {label}: {difference}"
+            message = f"output differs{_in_mode(context, entry)} for {label}: {difference}"
             rank = 4
             if entry.get("returns_input") and not ref.get("returns_input"):
                 message, rank = f"forward returns its input unchanged; {message}", 1.5
@@ -407,6 +422,115 @@ def judge_outputs(check: model.OutputsCheck, context: Context) -> Finding | None
                 message, rank = f"{unregistered_message(held[0])}; {message}", 1
             problems.append(Finding("fail", message, rank=rank))
     return _first(problems, len(learner))
+
+
+def _call_label(check: Any, entry: dict[str, Any], label: str, context: Context) -> str:
+    """The case's label, with the call's own name when the author gave one; a function's call, written out."""
+    case = check.cases[entry["case"]]
+    calls = case.all_calls()
+    index = entry.get("input")
+    if index is None or index >= len(calls):
+        return label
+    call = calls[index]
+    function = context.question.entry_point_kind == "function"
+    if call.name:
+        return f"{context.question.entry_point if function and not case.name else label}, {call.name}"
+    if function and not case.name and len(calls) > 1:
+        return describe_call(context.question.entry_point, call)
+    return label
+
+
+def describe_call(name: str, call: model.Call) -> str:
+    """`softmax(float32[3, 5], dim=1)`: a call as its arguments' kinds and values."""
+
+    def show(value: Any) -> str:
+        if isinstance(value, model.TensorSpec):
+            return f"{value.dtype}{list(value.tensor_shape())}"
+        if isinstance(value, model.SameAs):
+            return f"<same as {value.same_as}>"
+        return _show(value)
+
+    parts = [show(value) for value in call.args] + [f"{key}={show(value)}" for key, value in call.kwargs.items()]
+    text = f"{name}({', '.join(parts)})"
+    return text if len(text) <= 100 else text[:97] + "..."
+
+
+def element_label(check: Any, path: str) -> str:
+    """`output[1] (the attention weights)`: the element's path, with the author's name for it if any."""
+    names = getattr(check, "output_names", None) or []
+    head = path.split("]")[0] + "]" if path.startswith("[") else path
+    try:
+        position = int(head[1:-1])
+    except ValueError:
+        position = -1
+    named = f" ({names[position]})" if 0 <= position < len(names) else ""
+    return f"output{path}{named}"
+
+
+def _in_mode(context: Context, entry: dict[str, Any]) -> str:
+    """' in train mode' for a module's run; nothing for a function, which has no mode."""
+    if context.question.entry_point_kind == "function" or not entry.get("mode"):
+        return ""
+    return f" in {entry['mode']} mode"
+
+
+def _kind_of(entry: dict[str, Any]) -> str:
+    out = entry.get("output") or {}
+    if "shape" in out:
+        return "a tensor"
+    elements = entry.get("elements")
+    if elements is None:
+        return f"a {out.get('type', '?')}"
+    container = "dict" if elements and elements[0]["path"].startswith("['") else out.get("type", "tuple")
+    return f"a {container} of {len({e['path'].split(']')[0] for e in elements})}"
+
+
+def _compare_elements(
+    check: Any, context: Context, entry: dict[str, Any], ref: dict[str, Any], label: str, rtol: float, atol: float
+) -> Finding | None:
+    """A tuple, list or dict output, element by element: the first element missing, of another kind, or with
+    other values, named by its path and the author's name for it."""
+    mine = entry.get("elements")
+    theirs = ref["elements"]
+    if mine is None:
+        return Finding(
+            "fail",
+            f"forward returned {_kind_of(entry)} where the reference returns {_kind_of(ref)} for {label}"
+            + (f" ({', '.join(check.output_names)})" if getattr(check, "output_names", None) else ""),
+            rank=1,
+        )
+    by_path = {element["path"]: element for element in mine}
+    for want in theirs:
+        name = element_label(check, want["path"])
+        got = by_path.get(want["path"])
+        if got is None:
+            return Finding(
+                "fail",
+                f"{name} is missing: forward returned {_kind_of(entry)} where the reference returns "
+                f"{_kind_of(ref)} for {label}",
+                rank=1,
+            )
+        if "tensor" in want:
+            if "tensor" not in got:
+                return Finding("fail", f"{name} is a {got.get('type', '?')}, not a tensor, for {label}", rank=1)
+            difference = context.difference(
+                got["tensor"], want["tensor"], rtol, atol, got.get("dtype"), want.get("dtype")
+            )
+            if difference:
+                return Finding("fail", f"{name} differs{_in_mode(context, entry)} for {label}: {difference}", rank=4)
+        elif got.get("type") != want.get("type") or not same_value(got.get("value"), want.get("value"), rtol, atol):
+            shown = _show(got.get("value")) if "value" in got else f"a {got.get('type')}"
+            expected = _show(want.get("value")) if "value" in want else f"a {want.get('type')}"
+            return Finding("fail", f"{name} is {shown}, expected {expected}, for {label}", rank=2)
+    extra = [element["path"] for element in mine if element["path"] not in {w["path"] for w in theirs}]
+    if extra:
+        return Finding(
+            "fail",
+            f"forward returned {_kind_of(entry)} where the reference returns {_kind_of(ref)} for {label} "
+            f"(output{extra[0]} is not expected)",
+            rank=1,
+        )
+    return None
 
 
 def _unmatched_parameters(check: model.OutputsCheck, context: Context, case: int) -> str | None:
@@ -452,10 +576,25 @@ def judge_gradients(check: model.GradientsCheck, context: Context) -> Finding | 
         ref = ref_by_key.get((entry["case"], entry["mode"], entry["input"]))
         if ref is None or "error" in ref:
             raise ReferenceFailed(f"the reference gave no gradients for {label}")
-        finding = _compare_gradients(check, context, entry, ref, label)
+        mine, theirs = entry.get("output") or {}, ref.get("output") or {}
+        if _returned(mine) != _returned(theirs):  # a tuple for a tensor: the projections would not compare
+            got, want = _returned(mine), _returned(theirs)
+            problems.append(
+                Finding("fail", f"forward returned {got} where the reference returns {want} for {label}", rank=1)
+            )
+            continue
+        finding = _compare_gradients(check, context, entry, ref, _call_label(check, entry, label, context))
         if finding:
             problems.append(finding)
     return _first(problems, len(learner))
+
+
+def _returned(output: dict[str, Any]) -> str:
+    """What forward returned, as a message says it; a list and a tuple are the same sequence."""
+    if "shape" in output:
+        return "a tensor"
+    kind = output.get("type", "?")
+    return "a tuple" if kind in ("tuple", "list") else f"a {kind}"
 
 
 def _compare_gradients(
@@ -463,6 +602,7 @@ def _compare_gradients(
 ) -> Finding | None:
     detached = bool(entry.get("detached")) and not ref.get("detached")
     cut = " (forward calls detach(), which cuts the graph there)" if detached else ""
+    rtol, atol = model.tolerance_for(check, check.cases[entry["case"]])
     if "parameters" in check.wrt:
         params, ref_params = entry.get("parameters") or [], ref.get("parameters") or []
         none = [p for p in params if p["grad"] is None]
@@ -488,7 +628,7 @@ def _compare_gradients(
         if not entry.get("input_grad"):
             why = cut or ": is it used only under torch.no_grad(), or replaced by a new tensor?"
             return Finding("fail", f"no gradient reaches the input for {label}{why}", rank=1.5, case=label)
-        difference = context.difference(entry["input_grad"], ref["input_grad"], check.rtol, check.atol)
+        difference = context.difference(entry["input_grad"], ref["input_grad"], rtol, atol)
         if difference:
             return Finding(
                 "fail",
@@ -496,6 +636,23 @@ def _compare_gradients(
                 rank=2 if cut else 4,
                 case=label,
             )
+    if "input" in check.wrt:
+        mine = entry.get("input_grads") or {}
+        for name, want in (ref.get("input_grads") or {}).items():
+            argument = f"argument {name}" if name.isdigit() else f"`{name}`"
+            if want is None:
+                continue
+            if mine.get(name) is None:
+                why = cut or ": is it used only under torch.no_grad(), or replaced by a new tensor?"
+                return Finding("fail", f"no gradient reaches {argument} for {label}{why}", rank=1.5, case=label)
+            difference = context.difference(mine[name], want, rtol, atol)
+            if difference:
+                return Finding(
+                    "fail",
+                    f"the gradient with respect to {argument} differs for {label}{cut}: {difference}",
+                    rank=2 if cut else 4,
+                    case=label,
+                )
     if "parameters" not in check.wrt:
         return None
     # Pair parameters by role (module type, local name) and shape; within a role, greedily by closeness.
@@ -514,7 +671,7 @@ def _compare_gradients(
         for candidate in candidates:
             if candidate["grad"] is None:
                 continue
-            difference = context.difference(candidate["grad"], want["grad"], check.rtol, check.atol)
+            difference = context.difference(candidate["grad"], want["grad"], rtol, atol)
             if difference is None:
                 best, best_difference = candidate, None
                 break
@@ -571,6 +728,10 @@ def judge_structure(check: model.StructureCheck, context: Context) -> Finding | 
                 rank=1,
                 own_words=True,
             )
+        if check.state_dict_keys is not None:
+            finding = _state_dict_keys(check, entry, ref, label)
+            if finding:
+                return finding
         for type_name, expected in check.modules.items():
             got = entry["modules"].get(type_name, 0)
             if (expected.min is not None and got < expected.min) or (expected.max is not None and got > expected.max):
@@ -594,6 +755,41 @@ def judge_structure(check: model.StructureCheck, context: Context) -> Finding | 
                     return Finding("fail", f"{named} ({count})", rank=1, own_words=True)
                 return Finding("fail", count, rank=2)
     return None
+
+
+def _state_dict_keys(
+    check: model.StructureCheck, entry: dict[str, Any], ref: dict[str, Any], label: str
+) -> Finding | None:
+    """The module's state_dict keys (parameter and buffer names) are exactly the interface's."""
+    if check.state_dict_keys == "reference":
+        if ref.get("state_dict") is None:
+            raise ReferenceFailed(f"the reference gave no state_dict keys for {label}")
+        wanted = list(ref["state_dict"])
+    else:
+        wanted = list(check.state_dict_keys or [])
+    got = entry.get("state_dict") or []
+    missing = [key for key in wanted if key not in got]
+    extra = [key for key in got if key not in wanted]
+    if not missing and not extra:
+        return None
+    parts = []
+    if missing:
+        parts.append(f"no {_keys(missing)}")
+    if extra:
+        parts.append(f"unexpected {_keys(extra)}")
+    hint = ""
+    if missing and extra and len(missing) == len(extra):
+        hint = f" (is `{extra[0]}` meant to be `{missing[0]}`?)"
+    return Finding(
+        "fail",
+        f"the state_dict of {label} does not have the expected keys: {'; '.join(parts)}{hint}; a checkpoint "
+        "saved from the reference would not load into it",
+        rank=1,
+    )
+
+
+def _keys(keys: list[str]) -> str:
+    return ", ".join(f"`{k}`" for k in keys[:5]) + (f" and {len(keys) - 5} more" if len(keys) > 5 else "")
 
 
 def _range(count: model.CountRange) -> str:
@@ -645,15 +841,18 @@ def _trace_rule(rule: model.TraceRule, ops: list[dict[str, Any]], entry: dict[st
 # --- expressions, source, custom --------------------------------------------------------------------------------
 
 
-def same_value(got: Any, want: Any) -> bool:
+def same_value(got: Any, want: Any, rtol: float = 1e-6, atol: float = 1e-9) -> bool:
+    """Equal values, numbers within rtol/atol (NaN equals NaN: a value the probe computed, not a bug)."""
     if isinstance(got, float) or isinstance(want, float):
         if isinstance(got, int | float) and isinstance(want, int | float) and not isinstance(got, bool):
-            return math.isclose(got, want, rel_tol=1e-6, abs_tol=1e-9)
+            if math.isnan(got) and math.isnan(want):
+                return True
+            return math.isclose(got, want, rel_tol=rtol, abs_tol=atol)
         return False
     if isinstance(got, list) and isinstance(want, list | tuple):
-        return len(got) == len(want) and all(same_value(a, b) for a, b in zip(got, want, strict=True))
+        return len(got) == len(want) and all(same_value(a, b, rtol, atol) for a, b in zip(got, want, strict=True))
     if isinstance(got, dict) and isinstance(want, dict):
-        return got.keys() == want.keys() and all(same_value(got[k], want[k]) for k in got)
+        return got.keys() == want.keys() and all(same_value(got[k], want[k], rtol, atol) for k in got)
     return got == want
 
 
@@ -677,7 +876,7 @@ def judge_expression(check: model.ExpressionCheck, context: Context) -> Finding 
             if index >= len(reference_values) or "value" not in reference_values[index]:
                 raise ReferenceFailed(f"the reference could not evaluate `{expression.expr}`")
             want = reference_values[index]["value"]
-        if not same_value(got.get("value"), want):
+        if not same_value(got.get("value"), want, *check.tolerance(expression)):
             detail = f"`{expression.expr}` is {_show(got.get('value'))}, expected {_show(want)}"
             if expression.message:
                 return Finding("fail", f"{expression.message}: {detail}", rank=2)
@@ -751,7 +950,10 @@ def judge_source(check: model.SourceCheck, context: Context) -> Finding | None:
         return Finding("error", "the answer does not parse")
     names = dotted_names(tree)
     imports = imported_modules(tree)
+    reference = context.as_reference
     for rule in check.rules:
+        if rule.applies_to == "learner" and reference:
+            continue  # the reference may use what learners may not
         detail = None
         forbidden = [n for n in rule.forbid_names if n in names]
         banned = [m for m in rule.forbid_imports if any(i == m or i.startswith(m + ".") for i in imports)]
@@ -803,7 +1005,7 @@ def judge_custom(check: model.CustomCheck, context: Context) -> Finding | None:
             raise PackFault(
                 f"pack '{context.pack_id}', check '{check.id}': its verdict raised {type(problem).__name__}: {problem}"
             ) from None
-    if not same_value(learner.get("value"), reference["value"]):
+    if not same_value(learner.get("value"), reference["value"], check.rtol, check.atol):
         return Finding("fail", f"the probe found {_show(learner.get('value'))}, expected {_show(reference['value'])}")
     return None
 

@@ -21,7 +21,7 @@ import json
 import math
 import struct
 from collections.abc import Iterator, Mapping
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -250,6 +250,20 @@ class ModuleOutput(_Strict):
     line: int | None = None
 
 
+class OutputElement(_Strict):
+    """One element of a tuple, list or dict output: a tensor (sent as data) or a plain value."""
+
+    path: str = Field(max_length=300)
+    shape: list[int] | None = Field(None, max_length=16)
+    dtype: str | None = Field(None, max_length=40)
+    type: str | None = Field(None, max_length=200)
+    tensor: str | None = Field(None, max_length=300)
+    value: bool | int | float | str | None = None
+
+
+MAX_OUTPUT_PARTS = 64
+
+
 class OutputEntry(_Strict):
     case: int
     mode: Literal["train", "eval"] | None = None
@@ -257,6 +271,7 @@ class OutputEntry(_Strict):
     construct_error: ErrorFacts | None = None
     error: ErrorFacts | None = None
     output: TensorSummary | None = None
+    elements: list[OutputElement] | None = Field(None, max_length=MAX_OUTPUT_PARTS)
     random: bool | None = None
     modules: list[ModuleOutput] | None = Field(None, max_length=400)
     ops: dict[str, int] | None = Field(None, max_length=200)
@@ -292,6 +307,7 @@ class GradientEntry(_Strict):
     error: ErrorFacts | None = None
     output: TensorSummary | None = None
     input_grad: str | None = Field(None, max_length=300)
+    input_grads: dict[str, str | None] | None = Field(None, max_length=64)
     detached: bool | None = None
     parameters: list[ParameterGrad] | None = Field(None, max_length=MAX_PARAMETERS)
 
@@ -320,6 +336,7 @@ class StructureEntry(_Strict):
     tree: list[TreeNode] | None = Field(None, max_length=200)
     parameters: list[ParameterInfo] | None = Field(None, max_length=MAX_PARAMETERS)
     shared: list[SharedModule] | None = Field(None, max_length=50)
+    state_dict: list[Annotated[str, Field(max_length=500)]] | None = Field(None, max_length=MAX_PARAMETERS)
 
 
 class StructureFacts(_Strict):
@@ -394,10 +411,11 @@ def probed(check: Any) -> bool:
 
 def _runs_per_case(check: Any, case: model.Case) -> list[tuple[str | None, int]]:
     """The (mode, input) runs the pack asks for on one case."""
+    calls = len(case.all_calls())
     if check.kind in ("outputs", "gradients"):
-        return [(mode, index) for mode in check.modes for index in range(len(case.inputs))]
+        return [(mode, index) for mode in check.modes for index in range(calls)]
     if check.kind == "trace":
-        return [(None, index) for index in range(len(case.inputs))]
+        return [(None, index) for index in range(calls)]
     return [(None, 0)]  # structure: one entry per case
 
 
@@ -433,6 +451,8 @@ def validate(check: Any, facts: Any, tensors: TensorStore) -> dict[str, Any]:
             _one_of(entry, ("construct_error", "not_a_module", "modules"))
             if "modules" in entry and entry.get("param_count") is None:
                 raise FactsRefused(f"case {entry['case']} has no parameter count")
+            if "modules" in entry and check.state_dict_keys is not None and entry.get("state_dict") is None:
+                raise FactsRefused(f"case {entry['case']} reports no state_dict keys")
     elif check.kind == "expression":
         _one_of(data, ("setup_error", "values"))
         if "values" in data:
@@ -502,6 +522,9 @@ def _output_tensors(check: Any, data: dict[str, Any], tensors: TensorStore) -> N
         output = entry.get("output")
         if output is not None and output.get("shape") is not None:
             _tensor_matches(tensors, key, output["shape"], output.get("dtype"))
+            if entry.get("elements") is not None:
+                raise FactsRefused("a tensor output reports elements")
+        _elements(entry.get("elements") or [], key, tensors)
         for module in entry.get("modules") or []:
             if module.get("tensor") is not None:
                 name = module["tensor"]
@@ -510,6 +533,20 @@ def _output_tensors(check: Any, data: dict[str, Any], tensors: TensorStore) -> N
     for case in [*data.get("unregistered", {}), *data.get("parameters", {})]:
         if not case.isdigit() or int(case) >= len(check.cases):
             raise FactsRefused(f"unregistered modules reported for case {case[:20]!r}, which does not exist")
+
+
+def _elements(elements: list[dict[str, Any]], key: str, tensors: TensorStore) -> None:
+    """Each element is a tensor filed under its own name with its reported shape, or a plain value."""
+    paths = [element["path"] for element in elements]
+    if len(paths) != len(set(paths)):
+        raise FactsRefused("an output reports an element twice")
+    for index, element in enumerate(elements):
+        if element.get("tensor") is not None:
+            if element["tensor"] != f"{key}/o{index}" or element.get("shape") is None:
+                raise FactsRefused("an output element is filed under another name")
+            _tensor_matches(tensors, element["tensor"], element["shape"], element.get("dtype"))
+        elif element.get("shape") is not None:
+            raise FactsRefused("an output element has a shape and no tensor")
 
 
 def _gradient_tensors(check: Any, data: dict[str, Any], tensors: TensorStore) -> None:
@@ -523,11 +560,22 @@ def _gradient_tensors(check: Any, data: dict[str, Any], tensors: TensorStore) ->
         if "input" in check.wrt:
             if "input_grad" not in entry:
                 raise FactsRefused(f"no input gradient reported for case {entry['case']}")
+            call = check.cases[entry["case"]].all_calls()[entry["input"]]
+            arguments = call.tensors()
             if entry["input_grad"] is not None:
-                if entry["input_grad"] != f"{key}/input":
+                if entry["input_grad"] != f"{key}/input" or not arguments:
                     raise FactsRefused("the input gradient is filed under another run's name")
-                case = check.cases[entry["case"]]
-                _tensor_matches(tensors, entry["input_grad"], case.inputs[entry["input"]].shape, None)
+                _tensor_matches(tensors, entry["input_grad"], arguments[0][1].tensor_shape(), None)
+            # every other floating tensor argument that requires grad, by position or keyword: no more, no less
+            wanted = {str(name): spec for name, spec in arguments[1:] if spec.floating and spec.requires_grad}
+            reported = entry.get("input_grads") or {}
+            if set(reported) != set(wanted):
+                raise FactsRefused("the gradients of the call's tensor arguments are not the ones asked for")
+            for name, grad in reported.items():
+                if grad is not None:
+                    if grad != f"{key}/input/{name}":
+                        raise FactsRefused("an argument's gradient is filed under another name")
+                    _tensor_matches(tensors, grad, wanted[name].tensor_shape(), None)
         if "parameters" in check.wrt:
             # a function, not a module, has no parameters: none reported is none to compare (the reference's
             # parameters, if it has any, then find no match and the check fails)

@@ -76,7 +76,10 @@ def probe_payload(question: model.CodeBase, code: str, checks: Iterable[Any], ob
         if check.kind == "outputs" and observe:
             spec["observe"] = True
         specs.append(spec)
-    return {"code": code, "entry_point": question.entry_point, "checks": specs}
+    payload = {"code": code, "entry_point": question.entry_point, "checks": specs}
+    if question.entry_point_kind != "class":  # format 2: a function entry point is called, not constructed
+        payload["entry_point_kind"] = question.entry_point_kind
+    return payload
 
 
 def decode_tensors(blob: bytes) -> TensorStore:
@@ -153,7 +156,11 @@ class Grader:
 
     # --- code ------------------------------------------------------------------------------------------
 
-    def grade_code(self, pack: model.Pack, question: model.CodeBase, source: str, mode: str = "submit") -> Result:
+    def grade_code(
+        self, pack: model.Pack, question: model.CodeBase, source: str, mode: str = "submit", as_reference: bool = False
+    ) -> Result:
+        """`as_reference`: the source is the question's reference (`quizapp validate`), which learner-only
+        source rules do not bind."""
         started = time.perf_counter()
         source = strip_bom(source)
         try:
@@ -177,7 +184,7 @@ class Grader:
         except (ReferenceFailed, FactsRefused) as problem:
             return self._internal(f"the reference solution failed: {problem}", started, outcome)
         try:
-            result = self._judge(pack, question, source, checks, outcome, reference, limits)
+            result = self._judge(pack, question, source, checks, outcome, reference, limits, as_reference)
         except Exception as problem:  # our bug: this answer's internal_error, never a crash of the run
             result = self._internal(f"the grader failed on this answer: {type(problem).__name__}: {problem}", started)
         result.duration_ms = (time.perf_counter() - started) * 1000
@@ -242,6 +249,7 @@ class Grader:
         outcome: Outcome,
         reference: Facts,
         limits: model.Limits | None = None,
+        as_reference: bool = False,
     ) -> Result:
         if outcome.status != "ok" or outcome.facts is None:
             verdict = _VERDICT_OF_STATUS.get(outcome.status, "internal_error")
@@ -259,7 +267,7 @@ class Grader:
         if not definition["ok"]:
             return _definition_result(question, definition)
         learner = Facts(reported, tensors)
-        context = Context(question, learner, reference, source, pack.id)
+        context = Context(question, learner, reference, source, pack.id, as_reference)
         tests: list[TestResult] = []
         ranks: list[float] = []
         internal = False

@@ -111,7 +111,7 @@ def _prove_code(
     proof: Proof,
 ) -> None:
     assert question.solution is not None
-    result = grader.grade_code(pack, question, question.solution, mode="submit")
+    result = grader.grade_code(pack, question, question.solution, mode="submit", as_reference=True)
     jail_ms = clock.last_wall_ms
     proof.references += 1
     proof.reference_ms[question.id] = jail_ms

@@ -15,6 +15,7 @@ role"). Buffers that training sets are set from (module type, local name, shape)
 from __future__ import annotations
 
 import contextlib
+import copy
 import itertools
 import linecache
 import math
@@ -49,8 +50,10 @@ def run(payload: dict[str, Any]) -> tuple[dict[str, Any], dict[str, torch.Tensor
     if entry_point and entry_point not in namespace:
         facts["definition"] = {"ok": False, "missing": entry_point, "defined": _public_names(namespace)}
         return facts, tensors
+    function = payload.get("entry_point_kind") == "function"
     for spec in payload.get("checks", []):
         try:
+            spec = {**spec, "function": function}  # the entry point is called, not constructed
             probe = _PROBES[spec["kind"]]
             facts["checks"][spec["id"]] = probe(spec, namespace, entry_point, tensors, f"{spec['id']}/")
         except SystemExit:
@@ -127,12 +130,25 @@ def _exception_facts(exc: BaseException, note: str | None = None) -> dict[str, A
 # --- building and initialising -------------------------------------------------------------------------
 
 
-def build(case: dict[str, Any], namespace: dict[str, Any], entry_point: str | None, fast: bool = False) -> Any:
-    """Construct the case's object; with `fast`, skip default initialisation (canonical init follows)."""
+def build(
+    case: dict[str, Any],
+    namespace: dict[str, Any],
+    entry_point: str | None,
+    fast: bool = False,
+    function: bool = False,
+) -> Any:
+    """Construct the case's object; with `fast`, skip default initialisation (canonical init follows). A
+    function entry point is not constructed: the calls call it. A case's `dtype` casts a built module."""
     with default_init_skipped() if fast else contextlib.nullcontext():
         if case.get("build"):
-            return eval(compile(case["build"], "<case>", "eval"), _scope(namespace))
-        return namespace[entry_point](*case.get("args", []), **case.get("kwargs", {}))
+            built = eval(compile(case["build"], "<case>", "eval"), _scope(namespace))
+        elif function:
+            return namespace[entry_point]
+        else:
+            built = namespace[entry_point](*case.get("args", []), **case.get("kwargs", {}))
+    if case.get("dtype") and isinstance(built, nn.Module):
+        built = built.to(getattr(torch, case["dtype"]))
+    return built
 
 
 def _stable_seed(*parts: object) -> int:
@@ -197,9 +213,11 @@ def _is_lazy(tensor: torch.Tensor) -> bool:
 
 
 def make_input(spec: dict[str, Any], seed: int) -> torch.Tensor:
+    dtype = getattr(torch, spec.get("dtype") or "float32")
+    if spec.get("values") is not None:
+        return torch.tensor(spec["values"], dtype=dtype)
     generator = torch.Generator().manual_seed(seed)
     shape = tuple(spec["shape"])
-    dtype = getattr(torch, spec.get("dtype", "float32"))
     if dtype == torch.bool:
         return torch.rand(shape, generator=generator) > 0.5
     low, high = spec.get("low"), spec.get("high")
@@ -214,6 +232,112 @@ def make_input(spec: dict[str, Any], seed: int) -> torch.Tensor:
     else:
         values = torch.randn(shape, generator=generator, dtype=torch.float64)
     return values.to(dtype)
+
+
+# --- calls: the arguments of each call --------------------------------------------------------------------
+
+
+def case_calls(case: dict[str, Any]) -> list[dict[str, Any]]:
+    """A case's calls as {args, kwargs}: its `calls`, or one call of one tensor per entry of `inputs`."""
+    if case.get("calls"):
+        return list(case["calls"])
+    return [{"args": [spec], "kwargs": {}} for spec in case.get("inputs", [])]
+
+
+def _is_tensor_spec(value: Any) -> bool:
+    return isinstance(value, dict) and ("shape" in value or "values" in value)
+
+
+class Arguments:
+    """One call's arguments, made fresh: `args`, `kwargs`, and `tensors`, the distinct tensor arguments as
+    (name, tensor, spec), name being the position ('0') or the keyword. The first tensor is made from the seed
+    format 1 gave a call's one input; `{same_as: k}` passes the very tensor of argument k."""
+
+    def __init__(self, call: dict[str, Any], seed: int, case_index: int, call_index: int):
+        self.tensors: list[tuple[str, torch.Tensor, dict[str, Any]]] = []
+        named: dict[str, torch.Tensor] = {}
+        raw = [(str(i), value) for i, value in enumerate(call.get("args", []))]
+        raw += [(str(key), value) for key, value in call.get("kwargs", {}).items()]
+        for name, value in raw:
+            if _is_tensor_spec(value):
+                parts: tuple[Any, ...] = (seed, "input", case_index, call_index)
+                if self.tensors:
+                    parts = (*parts, name)
+                tensor = make_input(value, _stable_seed(*parts))
+                named[name] = tensor
+                self.tensors.append((name, tensor, value))
+
+        def resolve(name: str, value: Any) -> Any:
+            if _is_tensor_spec(value):
+                return named[name]
+            if isinstance(value, dict) and set(value) == {"same_as"}:
+                return named[str(value["same_as"])]
+            return copy.deepcopy(value)  # a plain value, fresh for each call
+
+        self.args = [resolve(str(i), value) for i, value in enumerate(call.get("args", []))]
+        self.kwargs = {str(k): resolve(str(k), value) for k, value in call.get("kwargs", {}).items()}
+
+    @property
+    def first(self) -> torch.Tensor | None:
+        return self.tensors[0][1] if self.tensors else None
+
+    def call(self, target: Any) -> Any:
+        return target(*self.args, **self.kwargs)
+
+
+MAX_OUTPUT_PARTS = 64
+
+
+def output_parts(output: Any) -> list[tuple[str, Any]] | None:
+    """A tuple, list or dict output as (path, element) pairs, expanding one level of nesting (`[1][0]`,
+    `['cache']['k']`); None for any other output."""
+    items = _items(output)
+    if items is None:
+        return None
+    parts: list[tuple[str, Any]] = []
+    for path, value in items:
+        inner = _items(value)
+        if inner is None:
+            parts.append((path, value))
+        else:
+            parts.extend((path + inner_path, item) for inner_path, item in inner)
+    return parts[:MAX_OUTPUT_PARTS]
+
+
+def _items(value: Any) -> list[tuple[str, Any]] | None:
+    if isinstance(value, torch.Tensor):
+        return None
+    if isinstance(value, tuple | list):
+        return [(f"[{index}]", item) for index, item in enumerate(value)]
+    if isinstance(value, dict):
+        return [(f"[{str(key)!r}]", item) for key, item in value.items()]
+    return None
+
+
+def _output_facts(output: Any, key: str, entry: dict[str, Any], tensors: dict[str, torch.Tensor]) -> None:
+    """The output as facts: a tensor as before (format 1); a tuple, list or dict also as its elements."""
+    entry["output"] = _tensor_summary(output)
+    if isinstance(output, torch.Tensor):
+        tensors[key] = sendable(output)
+        return
+    parts = output_parts(output)
+    if parts is None:
+        return
+    elements = []
+    for index, (path, value) in enumerate(parts):
+        element: dict[str, Any] = {"path": path, **_tensor_summary(value)}
+        if isinstance(value, torch.Tensor):
+            name = f"{key}/o{index}"
+            tensors[name] = sendable(value)
+            element["tensor"] = name
+        elif isinstance(value, float) and not math.isfinite(value):
+            element["value"] = repr(value)  # JSON has no NaN: the word, compared as a word
+        elif value is None or isinstance(value, bool | int | float):
+            element["value"] = value
+        elif isinstance(value, str):
+            element["value"] = value[:200]
+        elements.append(element)
+    entry["elements"] = elements
 
 
 # --- reviewer's context for an exception: which module was running ---------------------------------------
@@ -319,8 +443,11 @@ def _built_cases(
 ) -> Iterator[tuple[int, dict[str, Any], Any]]:
     """Each case of a check with the object it builds; a case whose construction raises is recorded in
     `results` as a construct_error and skipped."""
+    function = bool(spec.get("function"))
     for case_index, case in enumerate(spec["cases"]):
-        module, error = _run_guarded(lambda case=case: build(case, namespace, entry_point, fast=True), None)
+        module, error = _run_guarded(
+            lambda case=case: build(case, namespace, entry_point, fast=True, function=function), None
+        )
         if error is not None:
             results.append({"case": case_index, "construct_error": error})
             continue
@@ -343,6 +470,7 @@ def probe_outputs(
     that never ran, the ops forward ran and which made the result."""
     seed = spec.get("seed", 0)
     observe = bool(spec.get("observe"))
+    modes = spec.get("modes", ["train", "eval"])
     results: list[dict[str, Any]] = []
     unregistered: dict[str, list[dict[str, Any]]] = {}
     parameters: dict[str, list[dict[str, Any]]] = {}
@@ -351,30 +479,28 @@ def probe_outputs(
             unregistered[str(case_index)] = held  # canonical init cannot reach these: say so with any difference
         if isinstance(module, nn.Module):
             parameters[str(case_index)] = _parameter_list(module)
+        calls = case_calls(case)
         plan = case_plan(module, spec, case, case_index)
-        for mode in spec.get("modes", ["train", "eval"]):
-            for input_index, input_spec in enumerate(case.get("inputs", [])):
-                key = f"{prefix}{case_index}/{mode}/{input_index}"
-                entry: dict[str, Any] = {"case": case_index, "mode": mode, "input": input_index}
+        for mode in modes:
+            for call_index, call in enumerate(calls):
+                key = f"{prefix}{case_index}/{mode}/{call_index}"
+                entry: dict[str, Any] = {"case": case_index, "mode": mode, "input": call_index}
                 if isinstance(module, nn.Module):
                     apply_plan(plan)
                     module.train(mode == "train")
-                x = make_input(input_spec, _stable_seed(seed, "input", case_index, input_index))
-                observed = observe and input_index == 0 and mode == spec.get("modes", ["train", "eval"])[0]
+                arguments = Arguments(call, seed, case_index, call_index)
+                observed = observe and call_index == 0 and mode == modes[0]
                 with torch.no_grad():
                     if observed:
-                        output, error = _observed_run(module, x, key, entry, tensors)
+                        output, error = _observed_run(module, arguments, key, entry, tensors)
                     else:
-                        output, error = _run_guarded(lambda x=x, module=module: module(x), module)
+                        output, error = _run_guarded(lambda a=arguments, m=module: a.call(m), module)
                 if error is not None:
                     entry["error"] = error
-                elif isinstance(output, torch.Tensor):
-                    tensors[key] = sendable(output)
-                    entry["output"] = _tensor_summary(output)
-                    if case_index == 0 and input_index == 0 and mode == "train":
-                        entry["random"] = _is_random(module, x, output, seed, plan)
                 else:
-                    entry["output"] = _tensor_summary(output)
+                    _output_facts(output, key, entry, tensors)
+                    if case_index == 0 and call_index == 0 and mode == "train" and _has_tensors(entry):
+                        entry["random"] = _is_random(module, arguments, output, seed, plan)
                 results.append(entry)
     return {"results": results, "unregistered": unregistered, "parameters": parameters}
 
@@ -392,7 +518,7 @@ OBSERVED_SAMPLES = 256  # values of each module's output, evenly spaced: enough 
 
 
 def _observed_run(
-    module: Any, x: torch.Tensor, key: str, entry: dict[str, Any], tensors: dict[str, torch.Tensor]
+    module: Any, arguments: Arguments, key: str, entry: dict[str, Any], tensors: dict[str, torch.Tensor]
 ) -> tuple[Any, dict[str, Any] | None]:
     """One forward with its leaf modules' outputs recorded and its ops traced (see probe_outputs)."""
     seen: list[dict[str, Any]] = []
@@ -426,11 +552,11 @@ def _observed_run(
 
         for leaf in leaves:
             handles.append(leaf.register_forward_hook(record))
-    tracer = _Tracer(x)
+    tracer = _Tracer([tensor for _, tensor, _ in arguments.tensors])
 
     def traced() -> Any:
         with tracer:
-            return module(x)
+            return arguments.call(module)
 
     try:
         output, error = _run_guarded(traced, module)
@@ -447,10 +573,23 @@ def _observed_run(
             and any(True for _ in m.parameters(recurse=False))
             and not any(id(p) in tracer.operands for p in m.parameters(recurse=False))
         ][:20]
-    if error is None and isinstance(output, torch.Tensor):
-        entry["last"] = tracer.producer.get(id(output))
-        entry["returns_input"] = output is x
+    if error is None:
+        entry.update(_result_facts(output, arguments, tracer))
     return output, error
+
+
+def _result_facts(output: Any, arguments: Arguments, tracer: _Tracer) -> dict[str, Any]:
+    """Which op made the result (the first tensor element of a tuple's), and whether it is an input itself."""
+    result = output
+    if not isinstance(output, torch.Tensor):
+        parts = output_parts(output) or []
+        result = next((value for _, value in parts if isinstance(value, torch.Tensor)), None)
+    if not isinstance(result, torch.Tensor):
+        return {}
+    return {
+        "last": tracer.producer.get(id(result)),
+        "returns_input": any(result is tensor for _, tensor, _ in arguments.tensors),
+    }
 
 
 def _op_counts(ops: list[dict[str, Any]]) -> dict[str, int]:
@@ -470,19 +609,43 @@ def _answer_line() -> int | None:
     return None
 
 
-def _is_random(module: Any, x: torch.Tensor, output: torch.Tensor, seed: int, plan: Plan) -> bool:
+def _is_random(module: Any, arguments: Arguments, output: Any, seed: int, plan: Plan) -> bool:
     """Whether a second train-mode run under another random state gives another output."""
     state = torch.random.get_rng_state()
     try:
         torch.manual_seed(_stable_seed(seed, "second run"))
         apply_plan(plan)
         with torch.no_grad():
-            again, error = _run_guarded(lambda: module(x), module)
+            again, error = _run_guarded(lambda: arguments.call(module), module)
     finally:
         torch.random.set_rng_state(state)
-    if error is not None or not isinstance(again, torch.Tensor) or again.shape != output.shape:
-        return error is None
-    return not bool(torch.equal(again, output))
+    if error is not None:
+        return False
+    first = [output] if isinstance(output, torch.Tensor) else [v for _, v in output_parts(output) or []]
+    second = [again] if isinstance(again, torch.Tensor) else [v for _, v in output_parts(again) or []]
+    if len(first) != len(second):
+        return True
+    for a, b in zip(first, second, strict=True):
+        if isinstance(a, torch.Tensor) != isinstance(b, torch.Tensor):
+            return True
+        if isinstance(a, torch.Tensor) and not _identical(a, b):
+            return True
+    return False
+
+
+def _identical(a: torch.Tensor, b: torch.Tensor) -> bool:
+    """The same values, NaN where NaN (a fully masked attention row is NaN in every run)."""
+    if a.shape != b.shape or a.dtype != b.dtype:
+        return False
+    if a.is_floating_point() or a.is_complex():
+        return bool(torch.equal(torch.nan_to_num(a, nan=0.0), torch.nan_to_num(b, nan=0.0))) and bool(
+            torch.equal(a.isnan(), b.isnan())
+        )
+    return bool(torch.equal(a, b))
+
+
+def _has_tensors(entry: dict[str, Any]) -> bool:
+    return "shape" in entry["output"] or any("tensor" in element for element in entry.get("elements", []))
 
 
 def probe_gradients(
@@ -501,28 +664,30 @@ def probe_gradients(
     wrt = spec.get("wrt", ["input", "parameters"])
     results: list[dict[str, Any]] = []
     for case_index, case, module in _built_cases(spec, namespace, entry_point, results):
+        calls = case_calls(case)
         plan = case_plan(module, spec, case, case_index)
         for mode in spec.get("modes", ["train"]):
-            for input_index, input_spec in enumerate(case.get("inputs", [])):
-                key = f"{prefix}{case_index}/{mode}/{input_index}"
-                entry: dict[str, Any] = {"case": case_index, "mode": mode, "input": input_index}
+            for call_index, call in enumerate(calls):
+                key = f"{prefix}{case_index}/{mode}/{call_index}"
+                entry: dict[str, Any] = {"case": case_index, "mode": mode, "input": call_index}
                 if isinstance(module, nn.Module):
                     apply_plan(plan)
                     module.train(mode == "train")
                     module.zero_grad(set_to_none=True)
-                x = make_input(input_spec, _stable_seed(seed, "input", case_index, input_index))
-                x.requires_grad_(input_spec.get("requires_grad", True) and x.is_floating_point())
+                arguments = Arguments(call, seed, case_index, call_index)
+                for _, tensor, tensor_spec in arguments.tensors:
+                    tensor.requires_grad_(tensor_spec.get("requires_grad", True) and tensor.is_floating_point())
 
                 spy = _DetachSpy()
 
                 def backward(
-                    x: torch.Tensor = x, module: Any = module, case_index: int = case_index, spy: _DetachSpy = spy
-                ) -> torch.Tensor:
+                    arguments: Arguments = arguments, module: Any = module, case_index: int = case_index, spy: Any = spy
+                ) -> Any:
                     with spy:
-                        output = module(x)
-                    generator = torch.Generator().manual_seed(_stable_seed(seed, "projection", case_index))
-                    weights = torch.randn(output.shape, generator=generator, dtype=torch.float64).to(output.dtype)
-                    (output * weights).sum().backward()
+                        output = arguments.call(module)
+                    total = _projection(output, seed, case_index)
+                    if total is not None:
+                        total.backward()
                     return output
 
                 output, error = _run_guarded(backward, module)
@@ -533,16 +698,53 @@ def probe_gradients(
                 entry["output"] = _tensor_summary(output)
                 entry["detached"] = spy.detached
                 if "input" in wrt:
-                    if x.grad is None:
-                        entry["input_grad"] = None
-                    else:
-                        tensors[f"{key}/input"] = sendable(x.grad)
-                        entry["input_grad"] = f"{key}/input"
+                    _input_grads(arguments, key, entry, tensors)
                 if "parameters" in wrt:  # a function (a `build` lambda) has no parameters: an empty list
                     is_module = isinstance(module, nn.Module)
                     entry["parameters"] = _parameter_grads(module, key, tensors) if is_module else []
                 results.append(entry)
     return {"results": results}
+
+
+def _projection(output: Any, seed: int, case_index: int) -> torch.Tensor | None:
+    """sum(output * w), w a fixed random tensor; for a tuple, list or dict, the sum over its floating tensor
+    elements that are part of the graph, each with its own w. None when nothing carries a gradient."""
+    parts = output_parts(output)
+    if parts is None:  # a tensor, or what format 1 took for one (a float raises as it always did)
+        generator = torch.Generator().manual_seed(_stable_seed(seed, "projection", case_index))
+        weights = torch.randn(output.shape, generator=generator, dtype=torch.float64).to(output.dtype)
+        return (output * weights).sum()
+    total = None
+    for path, value in parts:
+        if not isinstance(value, torch.Tensor) or not value.is_floating_point() or not value.requires_grad:
+            continue
+        generator = torch.Generator().manual_seed(_stable_seed(seed, "projection", case_index, path))
+        weights = torch.randn(value.shape, generator=generator, dtype=torch.float64).to(value.dtype)
+        term = (value * weights).sum().double()
+        total = term if total is None else total + term
+    return total
+
+
+def _input_grads(arguments: Arguments, key: str, entry: dict[str, Any], tensors: dict[str, torch.Tensor]) -> None:
+    """The first tensor argument's gradient as `input_grad` (as in format 1); every other floating tensor
+    argument that requires grad in `input_grads`, by position or keyword."""
+    first = arguments.first
+    if first is None or first.grad is None:
+        entry["input_grad"] = None
+    else:
+        tensors[f"{key}/input"] = sendable(first.grad)
+        entry["input_grad"] = f"{key}/input"
+    others: dict[str, str | None] = {}
+    for name, tensor, _ in arguments.tensors[1:]:
+        if not tensor.requires_grad:
+            continue
+        if tensor.grad is None:
+            others[name] = None
+        else:
+            tensors[f"{key}/input/{name}"] = sendable(tensor.grad)
+            others[name] = f"{key}/input/{name}"
+    if others:
+        entry["input_grads"] = others
 
 
 class _DetachSpy(TorchFunctionMode):
@@ -602,6 +804,7 @@ def probe_structure(
                 "param_count": trainable,
                 "parameters": _parameter_list(module),
                 "shared": _shared(module),
+                "state_dict": [str(name) for name in module.state_dict()][:10_000],
                 "unregistered": _unregistered(module),
                 "tree": [
                     {"path": path or "(root)", "type": _short_repr(sub)}
@@ -1077,12 +1280,12 @@ def _combos_moving(
 
 def first_call(module: Any, case: dict[str, Any], seed: int, case_index: int) -> Callable[[], Any] | None:
     """The case's first call, ready to run: what role discovery and the buffer test watch. The one place that
-    says how a case is called for them (the first input; None when the case has no inputs)."""
-    inputs = case.get("inputs", [])
-    if not inputs:
+    says how a case is called for them (the first call, with all its arguments; None when the case makes no call)."""
+    calls = case_calls(case)
+    if not calls:
         return None
-    x = make_input(inputs[0], _stable_seed(seed, "input", case_index, 0))
-    return lambda: module(x)
+    arguments = Arguments(calls[0], seed, case_index, 0)
+    return lambda: arguments.call(module)
 
 
 def _case_roles(
@@ -1157,9 +1360,10 @@ def case_plan(module: Any, spec: dict[str, Any], case: dict[str, Any], case_inde
 class _Tracer(TorchFunctionMode):
     """Records each torch op forward runs, and which tensor operands derive from the forward's input."""
 
-    def __init__(self, source: torch.Tensor):
+    def __init__(self, sources: torch.Tensor | list[torch.Tensor]):
         super().__init__()
-        self.tainted: dict[int, torch.Tensor] = {id(source): source}
+        sources = [sources] if isinstance(sources, torch.Tensor) else sources
+        self.tainted: dict[int, torch.Tensor] = {id(source): source for source in sources}
         self.producer: dict[int, str] = {}
         self.ops: list[dict[str, Any]] = []
         self.operands: set[int] = set()  # ids of every tensor an op used: parameters used functionally too
@@ -1263,21 +1467,22 @@ def probe_trace(
         if isinstance(module, nn.Module):
             initialise(module, seed)
             module.eval()
-        for input_index, input_spec in enumerate(case.get("inputs", [])):
-            x = make_input(input_spec, _stable_seed(seed, "input", case_index, input_index))
-            tracer = _Tracer(x)
+        for call_index, call in enumerate(case_calls(case)):
+            arguments = Arguments(call, seed, case_index, call_index)
+            tracer = _Tracer([tensor for _, tensor, _ in arguments.tensors])
 
-            def traced(x: torch.Tensor = x, tracer: _Tracer = tracer, module: Any = module) -> Any:
+            def traced(arguments: Arguments = arguments, tracer: _Tracer = tracer, module: Any = module) -> Any:
                 with torch.no_grad(), tracer:
-                    return module(x)
+                    return arguments.call(module)
 
             output, error = _run_guarded(traced, module)
-            entry: dict[str, Any] = {"case": case_index, "input": input_index, "ops": tracer.ops}
+            entry: dict[str, Any] = {"case": case_index, "input": call_index, "ops": tracer.ops}
             if error is not None:
                 entry["error"] = error
             else:
-                entry["last"] = tracer.producer.get(id(output)) if isinstance(output, torch.Tensor) else None
-                entry["returns_input"] = output is x
+                facts = _result_facts(output, arguments, tracer)
+                entry["last"] = facts.get("last")
+                entry["returns_input"] = facts.get("returns_input", False)
             results.append(entry)
     return {"results": results}
 

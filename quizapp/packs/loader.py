@@ -119,6 +119,7 @@ class _Checker:
         self._validate(model.PackHeader, header, ())
         questions = data.get("questions")
         valid: list[Any] = []
+        valid_at: list[tuple[int, Any]] = []
         if questions is None:
             self.at_value((), "missing required key 'questions': a pack needs at least one question")
         elif not isinstance(questions, list):
@@ -133,25 +134,52 @@ class _Checker:
                 if question is not None:
                     self._check_question(question, ("questions", index), student=data.get("build") == "student")
                     valid.append(question)
+                    valid_at.append((index, question))
             self._check_unique(
                 ((("questions", i, "id"), q.get("id")) for i, q in enumerate(questions) if isinstance(q, dict)),
                 "question id",
             )
+            if data.get("format") == 1:
+                for index, question in valid_at:
+                    self._check_format_1(question, ("questions", index))
         if any(p.severity == "error" for p in self.problems):
             return None
         return model.Pack.model_validate(data)
 
     def _format_ok(self, data: dict[Any, Any]) -> bool:
         if "format" not in data:
-            self.at_value((), "missing required key 'format': start the pack with 'format: 1'")
+            self.at_value((), f"missing required key 'format': start the pack with 'format: {model.FORMAT_VERSION}'")
             return False
-        if type(data["format"]) is not int or data["format"] != model.FORMAT_VERSION:
+        if type(data["format"]) is not int or data["format"] not in model.FORMATS:
+            readable = " and ".join(str(f) for f in model.FORMATS)
             self.at_value(
                 ("format",),
-                f"format {data['format']!r} is not one this quizapp reads: it reads format {model.FORMAT_VERSION}",
+                f"format {data['format']!r} is not one this quizapp reads: it reads formats {readable}",
             )
             return False
         return True
+
+    def _check_format_1(self, value: Any, at: Path) -> None:
+        """A format-1 pack says only what format 1 can: each key or kind format 2 introduced is named."""
+        if isinstance(value, BaseModel):
+            owner = type(value)
+            if getattr(owner, "SINCE_FORMAT", 1) > 1:
+                what = f"check kind '{value.kind}'" if hasattr(value, "kind") else f"'{_key_name(at)}'"
+                self.at_value(at, f"{what} needs 'format: 2' at the top of the pack (this pack says format 1)")
+                return
+            for name in sorted(value.model_fields_set, key=list(owner.model_fields).index):
+                if model.field_since(owner, name) > 1:
+                    self.at_key(
+                        (*at, name), f"'{name}' needs 'format: 2' at the top of the pack (this pack says format 1)"
+                    )
+                else:
+                    self._check_format_1(getattr(value, name), (*at, name))
+        elif isinstance(value, list | tuple):
+            for index, item in enumerate(value):
+                self._check_format_1(item, (*at, index))
+        elif isinstance(value, dict):
+            for key, item in value.items():
+                self._check_format_1(item, (*at, key))
 
     def _validate(self, schema: type[BaseModel] | TypeAdapter[Any], raw: Any, prefix: Path) -> Any:
         try:
@@ -317,21 +345,37 @@ class _Checker:
                     f"{_suggest(decoy.fails, check_ids, listing=True)}",
                 )
         for index, check in enumerate(question.checks):
-            self._check_check(check, (*at, "checks", index))
+            self._check_check(check, (*at, "checks", index), question.entry_point_kind == "function")
 
-    def _check_check(self, check: Any, at: Path) -> None:
+    def _check_check(self, check: Any, at: Path, function: bool = False) -> None:
         runs_forward = isinstance(check, model.OutputsCheck | model.GradientsCheck | model.TraceCheck)
         for index, case in enumerate(getattr(check, "cases", [])):
-            if runs_forward and not case.inputs:
+            where = (*at, "cases", index)
+            if runs_forward and not case.inputs and not case.calls:
                 self.at_value(
-                    (*at, "cases", index), f"a case of a {check.kind} check needs 'inputs': the forward calls to make"
+                    where, f"a case of a {check.kind} check needs 'inputs' or 'calls': the forward calls to make"
                 )
+            if case.inputs and case.calls:
+                self.at_value((*where, "calls"), "give either 'inputs' or 'calls' for a case, not both")
             if case.build is not None and (case.args or case.kwargs):
-                self.at_value(
-                    (*at, "cases", index, "build"), "give either 'build' or 'args'/'kwargs' for a case, not both"
-                )
+                self.at_value((*where, "build"), "give either 'build' or 'args'/'kwargs' for a case, not both")
             if case.build is not None:
-                self._check_python(case.build, (*at, "cases", index, "build"), "build expression", mode="eval")
+                self._check_python(case.build, (*where, "build"), "build expression", mode="eval")
+            if function and (case.args or case.kwargs):
+                key = "args" if case.args else "kwargs"
+                self.at_value(
+                    (*where, key),
+                    "the entry point is a function (entry_point_kind: function): nothing is constructed, so a case "
+                    "has no constructor arguments; give the function's arguments in 'calls'",
+                )
+            if function and isinstance(check, model.StructureCheck) and case.build is None:
+                self.at_value(
+                    where,
+                    "a structure check needs a module, and the entry point is a function: give the case a 'build' "
+                    "expression that makes one, or drop the check",
+                )
+            for call_index, call in enumerate(case.calls):
+                self._check_call(call, (*where, "calls", call_index))
         if isinstance(check, model.TraceCheck):
             for index, rule in enumerate(check.rules):
                 where = (*at, "rules", index)
@@ -366,6 +410,20 @@ class _Checker:
                         (*at, "verdict"), "a custom check's verdict must define 'def verdict(learner, reference):'"
                     )
 
+    def _check_call(self, call: model.Call, at: Path) -> None:
+        """`same_as` names another tensor argument of the same call."""
+        arguments: list[tuple[Any, Any, Path]] = [(i, value, (*at, "args", i)) for i, value in enumerate(call.args)]
+        arguments += [(key, value, (*at, "kwargs", key)) for key, value in call.kwargs.items()]
+        tensors = {key for key, value, _ in arguments if isinstance(value, model.TensorSpec)}
+        for _key, value, where in arguments:
+            if isinstance(value, model.SameAs) and value.same_as not in tensors:
+                named = f"argument {value.same_as}" if isinstance(value.same_as, int) else f"'{value.same_as}'"
+                listed = ", ".join(str(t) for t in tensors) or "none"
+                self.at_value(
+                    (*where, "same_as"),
+                    f"same_as names {named}, which is not a tensor argument of this call (tensor arguments: {listed})",
+                )
+
     def _check_python(self, source: str, at: Path, what: str, mode: str = "exec") -> ast.AST | None:
         try:
             return ast.parse(source, mode=mode)  # type: ignore[call-overload]
@@ -391,6 +449,11 @@ _TYPE_WORDS = {
     "list_type": "a list",
     "dict_type": "a mapping",
 }
+
+
+def _key_name(at: Path) -> str:
+    names = [str(part) for part in at if isinstance(part, str)]
+    return names[-1] if names else "this"
 
 
 def _moved(problem: Problem, position: Any) -> Problem:

@@ -1,18 +1,47 @@
-"""Pack format 1: the typed model of a question pack.
+"""Pack formats 1 and 2: the typed model of a question pack.
 
 The models are the single source of truth for the format: the loader validates YAML against them, and
 `quizapp schema` prints their JSON Schema. docs/pack-format.md explains every field to authors.
+
+Format 2 is format 1 plus new keys (calls with several arguments, function entry points, tolerances
+everywhere, dtype cases, state_dict keys, learner-only source rules). Each key that format 1 lacks carries
+`since(2)` (a class that format 1 lacks, `SINCE_FORMAT = 2`); the loader reads both formats and names the
+keys a format-1 pack would need `format: 2` for.
 
 Check specifications are defined and validated here; the judge gives them meaning.
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Discriminator,
+    Field,
+    SerializerFunctionWrapHandler,
+    Tag,
+    WithJsonSchema,
+    model_serializer,
+    model_validator,
+)
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # the newest format; the loader reads every one of FORMATS
+FORMATS = (1, 2)
+
+
+def since(version: int) -> dict[str, Any]:
+    """A field's json_schema_extra: the format that introduced it (the loader refuses it in older packs)."""
+    return {"x-since-format": version}
+
+
+def field_since(model: type[BaseModel], name: str) -> int:
+    """The format that introduced a model's field (1 for the original fields)."""
+    extra = model.model_fields[name].json_schema_extra
+    return int(extra.get("x-since-format", 1)) if isinstance(extra, dict) else 1  # type: ignore[arg-type]
+
 
 SLUG_PATTERN = r"^[a-z0-9][a-z0-9-]*$"
 Slug = Annotated[
@@ -39,6 +68,19 @@ class Strict(BaseModel):
     """Every pack model rejects unknown keys, so a misspelt key is an error, not silently ignored."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
+    SINCE_FORMAT: ClassVar[int] = 1  # the format that introduced this model (a new check kind says 2)
+
+    @model_serializer(mode="wrap")
+    def _as_written(self, handler: SerializerFunctionWrapHandler) -> Any:
+        """Keys of a later format that the pack does not set are not dumped: a format-1 question dumps exactly
+        as it did before format 2 (its judge payload, the seed derived from it, its reference cache key)."""
+        data = handler(self)
+        if isinstance(data, dict):
+            owner = type(self)
+            for name in owner.model_fields:
+                if name in data and name not in self.model_fields_set and field_since(owner, name) > 1:
+                    del data[name]
+        return data
 
 
 # --- limits -----------------------------------------------------------------------------------------
@@ -84,24 +126,127 @@ def _shape_shorthand(value: Any) -> Any:
     return value
 
 
-class TensorSpec(Strict):
-    """A tensor made for a probe: random normal (or uniform in [low, high)) from the check's seed."""
+FloatDType = Literal["float32", "float64", "float16", "bfloat16"]
 
-    shape: list[Annotated[int, Field(ge=0, le=4096)]] = Field(max_length=8)
-    dtype: DType = "float32"
+
+class TensorSpec(Strict):
+    """A tensor made for a probe: random normal (or uniform in [low, high)) from the check's seed, or the
+    literal `values` given. Integer tensors are uniform integers in [low, high) (default [0, 10)); bool
+    tensors are random True/False."""
+
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, json_schema_extra={"oneOf": [{"required": ["shape"]}, {"required": ["values"]}]}
+    )
+    shape: list[Annotated[int, Field(ge=0, le=4096)]] | None = Field(None, max_length=8)
+    dtype: DType = Field(
+        "float32", description="in a case with a `dtype`, a floating tensor that names no dtype takes the case's"
+    )
     low: float | None = Field(None, description="uniform in [low, high) instead of normal")
     high: float | None = None
+    values: Any = Field(
+        None,
+        description="the tensor's literal values, a number or nested lists (a causal mask, given targets); "
+        "instead of shape",
+        json_schema_extra=since(2),
+    )
     requires_grad: bool = Field(True, description="for gradient checks: whether the input gets a gradient")
+
+    @model_validator(mode="after")
+    def _shape_or_values(self) -> TensorSpec:
+        if (self.shape is None) == (self.values is None):
+            raise ValueError("a tensor needs exactly one of 'shape' and 'values'")
+        if self.values is not None and not _numeric_nest(self.values):
+            raise ValueError("'values' must be a number, true/false, or nested lists of them")
+        return self
+
+    def tensor_shape(self) -> list[int]:
+        """The shape of the tensor made: `shape`, or the shape of the nested lists of `values`."""
+        if self.shape is not None:
+            return list(self.shape)
+        shape, level = [], self.values
+        while isinstance(level, list):
+            shape.append(len(level))
+            level = level[0] if level else None
+        return shape
+
+    @property
+    def floating(self) -> bool:
+        return self.dtype in ("float32", "float64", "float16", "bfloat16")
+
+
+def _numeric_nest(value: Any, depth: int = 0) -> bool:
+    if isinstance(value, bool | int | float):
+        return True
+    if isinstance(value, list) and depth < 8 and len(value) <= 4096:
+        return all(_numeric_nest(item, depth + 1) for item in value)
+    return False
 
 
 Tensor = Annotated[TensorSpec, BeforeValidator(_shape_shorthand, json_schema_input_type=TensorSpec | list[int])]
+
+
+class SameAs(Strict):
+    """The very tensor passed as another argument of the same call: `{same_as: 0}` (a position) or
+    `{same_as: key}` (a keyword), so q=k=v self-attention receives one tensor three times."""
+
+    SINCE_FORMAT: ClassVar[int] = 2
+    same_as: int | str = Field(description="the position (0, 1, ...) or keyword of the argument to repeat")
+
+
+def _argument_kind(value: Any) -> str:
+    if isinstance(value, dict) and ("shape" in value or "values" in value):
+        return "tensor"
+    if isinstance(value, dict) and "same_as" in value:
+        return "same"
+    if isinstance(value, TensorSpec):
+        return "tensor"
+    if isinstance(value, SameAs):
+        return "same"
+    return "value"
+
+
+_PLAIN_SCHEMA = {
+    "description": "a plain value: a number, true/false, null, text, a list, or a mapping without "
+    "'shape', 'values' or 'same_as'",
+    "anyOf": [
+        {"type": ["null", "boolean", "number", "string", "array"]},
+        {
+            "type": "object",
+            "not": {"anyOf": [{"required": ["shape"]}, {"required": ["values"]}, {"required": ["same_as"]}]},
+        },
+    ],
+}
+Argument = Annotated[
+    Annotated[TensorSpec, Tag("tensor")]
+    | Annotated[SameAs, Tag("same")]
+    | Annotated[Any, Tag("value"), WithJsonSchema(_PLAIN_SCHEMA)],
+    Discriminator(_argument_kind),
+]
+
+
+class Call(Strict):
+    """One call of the entry point's object (or of the function): positional and keyword arguments. A mapping
+    with `shape` or `values` is a tensor, `{same_as: k}` repeats argument k, anything else is passed as is."""
+
+    SINCE_FORMAT: ClassVar[int] = 2
+    name: str | None = Field(None, description="shown in messages, e.g. 'with a causal mask'")
+    args: list[Argument] = Field(default_factory=list, description="positional arguments")
+    kwargs: dict[str, Argument] = Field(default_factory=dict, description="keyword arguments")
+
+    def tensors(self) -> list[tuple[int | str, TensorSpec]]:
+        """The tensor arguments, by position or keyword, in the order the call passes them."""
+        found: list[tuple[int | str, TensorSpec]] = [
+            (index, value) for index, value in enumerate(self.args) if isinstance(value, TensorSpec)
+        ]
+        found += [(key, value) for key, value in self.kwargs.items() if isinstance(value, TensorSpec)]
+        return found
 
 
 class Case(Strict):
     """One construction of the learner's entry point and the calls made on it.
 
     Either `args`/`kwargs` (plain values) or `build` (a Python expression, evaluated with torch, nn, F and
-    the learner's definitions in scope) says how to construct it.
+    the learner's definitions in scope) says how to construct it. `inputs` is short for calls of one tensor.
     """
 
     name: str | None = Field(None, description="shown in messages, e.g. 'stride 2, channels change'")
@@ -111,8 +256,59 @@ class Case(Strict):
     inputs: list[Tensor] = Field(
         default_factory=list,
         description="one forward call per entry, each with one tensor of this spec; outputs, gradients and "
-        "trace checks need at least one",
+        "trace checks need at least one call (here or in `calls`)",
     )
+    calls: list[Call] = Field(
+        default_factory=list,
+        description="calls with several arguments, instead of `inputs`: each {args, kwargs}",
+        json_schema_extra=since(2),
+    )
+    dtype: FloatDType | None = Field(
+        None,
+        description="cast the constructed module and the floating tensors that name no dtype to this dtype",
+        json_schema_extra=since(2),
+    )
+
+    @model_validator(mode="after")
+    def _cast_tensors(self) -> Case:
+        """With a case `dtype`, the tensors that name no dtype of their own take it (so the judge receives it)."""
+        if self.dtype is None:
+            return self
+
+        def cast(value: Any) -> Any:
+            if isinstance(value, TensorSpec) and "dtype" not in value.model_fields_set:
+                return value.model_copy(update={"dtype": self.dtype})
+            return value
+
+        calls = [
+            call.model_copy(
+                update={"args": [cast(a) for a in call.args], "kwargs": {k: cast(v) for k, v in call.kwargs.items()}}
+            )
+            for call in self.calls
+        ]
+        object.__setattr__(self, "inputs", [cast(spec) for spec in self.inputs])
+        object.__setattr__(self, "calls", calls)
+        return self
+
+    def all_calls(self) -> list[Call]:
+        """The case's calls: `calls`, or one single-tensor call per entry of `inputs`."""
+        return list(self.calls) if self.calls else [Call(args=[spec]) for spec in self.inputs]
+
+
+# Default tolerances for low-precision cases (torch.testing's, widened for a few ops of rounding): a check's
+# own rtol/atol apply when the author sets them.
+DTYPE_TOLERANCES: dict[str, tuple[float, float]] = {"bfloat16": (2e-2, 2e-2), "float16": (2e-3, 2e-3)}
+
+
+def tolerance_for(check: Any, case: Case) -> tuple[float, float]:
+    """The (rtol, atol) an outputs or gradients check uses on a case: the author's, else the check's default
+    widened to the case's dtype. (A default is None, not a number, so a dump that writes every key, a
+    student build's, keeps saying that the author set none.)"""
+    default_rtol, default_atol = check.DEFAULT_TOLERANCE
+    widened = DTYPE_TOLERANCES.get(case.dtype or "", (0.0, 0.0))
+    rtol = check.rtol if check.rtol is not None else max(default_rtol, widened[0])
+    atol = check.atol if check.atol is not None else max(default_atol, widened[1])
+    return rtol, atol
 
 
 class CheckBase(Strict):
@@ -134,9 +330,15 @@ class OutputsCheck(CheckBase):
     kind: Literal["outputs"]
     cases: list[Case] = Field(min_length=1)
     modes: list[Mode] = Field(default_factory=lambda: ["train", "eval"], min_length=1)
-    rtol: float = Field(1e-5, ge=0, le=1)
-    atol: float = Field(1e-6, ge=0, le=1)
+    rtol: float | None = Field(None, ge=0, le=1, description="default 1e-5, widened for a bfloat16 or float16 case")
+    atol: float | None = Field(None, ge=0, le=1, description="default 1e-6, widened for a bfloat16 or float16 case")
+    DEFAULT_TOLERANCE: ClassVar[tuple[float, float]] = (1e-5, 1e-6)
     seed: int = 0
+    output_names: list[str] = Field(
+        default_factory=list,
+        description="names of a tuple output's elements, in order, for messages: [output, attention weights]",
+        json_schema_extra=since(2),
+    )
 
 
 class GradientsCheck(CheckBase):
@@ -146,8 +348,9 @@ class GradientsCheck(CheckBase):
     cases: list[Case] = Field(min_length=1)
     modes: list[Mode] = Field(default_factory=lambda: ["train"], min_length=1)
     wrt: list[Literal["input", "parameters"]] = Field(default_factory=lambda: ["input", "parameters"], min_length=1)
-    rtol: float = Field(1e-4, ge=0, le=1)
-    atol: float = Field(1e-5, ge=0, le=1)
+    rtol: float | None = Field(None, ge=0, le=1, description="default 1e-4, widened for a bfloat16 or float16 case")
+    atol: float | None = Field(None, ge=0, le=1, description="default 1e-5, widened for a bfloat16 or float16 case")
+    DEFAULT_TOLERANCE: ClassVar[tuple[float, float]] = (1e-4, 1e-5)
     seed: int = 0
 
 
@@ -172,6 +375,12 @@ class StructureCheck(CheckBase):
     cases: list[Case] = Field(min_length=1)
     modules: dict[str, Count] = Field(
         default_factory=dict, description="module type name to an exact count or {min, max}"
+    )
+    state_dict_keys: Literal["reference"] | list[str] | None = Field(
+        None,
+        description="'reference' or a list: the state_dict's keys (parameter and buffer names) must be exactly "
+        "these; without it names are free",
+        json_schema_extra=since(2),
     )
     param_count: Literal["reference"] | int | None = Field(
         None, description="'reference' or a number: the count of trainable scalars"
@@ -207,6 +416,10 @@ class Expression(Strict):
     expr: PythonSource
     equals: Any = Field(None, description="the expected value; when absent, the value the reference solution gives")
     message: str | None = None
+    rtol: float | None = Field(
+        None, ge=0, le=1, description="numbers compare within this; default the check's", json_schema_extra=since(2)
+    )
+    atol: float | None = Field(None, ge=0, le=1, json_schema_extra=since(2))
 
 
 class ExpressionCheck(CheckBase):
@@ -215,6 +428,16 @@ class ExpressionCheck(CheckBase):
     kind: Literal["expression"]
     setup: PythonSource | None = Field(None, description="statements run first, in the learner's namespace")
     expressions: list[Expression] = Field(min_length=1)
+    rtol: float = Field(
+        1e-6, ge=0, le=1, description="numbers in values compare within rtol/atol", json_schema_extra=since(2)
+    )
+    atol: float = Field(1e-9, ge=0, le=1, json_schema_extra=since(2))
+
+    def tolerance(self, expression: Expression) -> tuple[float, float]:
+        return (
+            self.rtol if expression.rtol is None else expression.rtol,
+            self.atol if expression.atol is None else expression.atol,
+        )
 
 
 class SourceRule(Strict):
@@ -230,6 +453,12 @@ class SourceRule(Strict):
     )
     max_lines: int | None = Field(None, ge=1, description="at most this many non-blank lines of code")
     message: str | None = None
+    applies_to: Literal["all", "learner"] = Field(
+        "all",
+        description="'learner': the rule binds the learner's answer only, so the reference (and `quizapp "
+        "validate`) may use what learners may not",
+        json_schema_extra=since(2),
+    )
 
 
 class SourceCheck(CheckBase):
@@ -249,6 +478,14 @@ class CustomCheck(CheckBase):
     kind: Literal["custom"]
     probe: PythonSource
     verdict: PythonSource | None = None
+    rtol: float = Field(
+        1e-6,
+        ge=0,
+        le=1,
+        description="without a verdict: numbers in the facts compare within rtol/atol",
+        json_schema_extra=since(2),
+    )
+    atol: float = Field(1e-9, ge=0, le=1, json_schema_extra=since(2))
 
 
 Check = Annotated[
@@ -320,6 +557,11 @@ class ChoiceQuestion(QuestionBase):
         return self.select == "many" if self.select else len(self.correct_ids) > 1
 
 
+class Tolerance(Strict):
+    rtol: float = Field(0.0, ge=0, le=1)
+    atol: float = Field(0.0, ge=0, le=1e6)
+
+
 class PredictQuestion(QuestionBase):
     model_config = ConfigDict(
         extra="forbid",
@@ -333,6 +575,11 @@ class PredictQuestion(QuestionBase):
     answer_hashes: list[str] = Field(
         default_factory=list, description="student builds: hashes of the accepted printouts, in canonical form"
     )
+    tolerance: Tolerance | None = Field(
+        None,
+        description="numbers in the printout compare within rtol/atol instead of at four significant digits",
+        json_schema_extra=since(2),
+    )
 
 
 class CodeBase(QuestionBase):
@@ -344,6 +591,12 @@ class CodeBase(QuestionBase):
     )
     entry_point: Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")] = Field(
         description="the class or function the learner defines"
+    )
+    entry_point_kind: Literal["class", "function"] = Field(
+        "class",
+        description="'class': each case constructs the entry point (args/kwargs or build) and calls the result; "
+        "'function': each call calls the entry point itself, nothing is constructed",
+        json_schema_extra=since(2),
     )
     signature: str = Field(min_length=1, description="how it is called, e.g. ResidualBlock(in_channels, ...)")
     starter: str = Field("", description="the code the editor starts with")
@@ -357,6 +610,19 @@ class CodeBase(QuestionBase):
     checks: list[Check] = Field(min_length=1)
     decoys: list[Decoy] = Field(default_factory=list)
     limits: LimitOverrides | None = Field(None, description="overrides the pack's default limits, key by key")
+
+    @model_validator(mode="after")
+    def _one_mode_for_a_function(self) -> CodeBase:
+        """A function has no train/eval mode: its outputs checks run each call once unless they say otherwise."""
+        if self.entry_point_kind == "function":
+            checks = [
+                check.model_copy(update={"modes": ["eval"]})
+                if isinstance(check, OutputsCheck) and "modes" not in check.model_fields_set
+                else check
+                for check in self.checks
+            ]
+            object.__setattr__(self, "checks", checks)
+        return self
 
 
 class CodeQuestion(CodeBase):
@@ -392,7 +658,7 @@ AnyQuestion = ChoiceQuestion | PredictQuestion | CodeQuestion | FixQuestion | Ex
 class PackHeader(Strict):
     """Everything in a pack but its questions."""
 
-    format: Literal[1] = Field(description="the pack format's version; this loader reads format 1")
+    format: Literal[1, 2] = Field(description="the pack format's version; this loader reads formats 1 and 2")
     id: Slug
     title: str = Field(min_length=1, max_length=120)
     version: Annotated[str, Field(pattern=r"^\d+(\.\d+){0,2}([-+.][0-9A-Za-z.-]+)?$")] = Field(
@@ -409,7 +675,7 @@ class PackHeader(Strict):
 
 
 class Pack(PackHeader):
-    """A question pack, format 1."""
+    """A question pack, format 1 or 2."""
 
     model_config = ConfigDict(
         extra="forbid",
@@ -435,8 +701,9 @@ class Pack(PackHeader):
 
 
 def json_schema() -> dict[str, Any]:
-    """The JSON Schema of format 1, for editors and tools (validation mode: what a YAML file may say)."""
+    """The JSON Schema of formats 1 and 2, for editors and tools (validation mode: what a YAML file may say).
+    Keys that format 2 introduced are marked `x-since-format: 2`."""
     schema = Pack.model_json_schema(mode="validation")
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
-    schema["$id"] = "https://quizapp.invalid/schema/pack-format-1.json"
+    schema["$id"] = "https://quizapp.invalid/schema/pack-format-2.json"
     return schema

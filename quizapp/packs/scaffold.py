@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import re
 
-KINDS = ("code", "fix", "choice", "predict", "explain")
+KINDS = ("code", "function", "fix", "choice", "predict", "explain")
+NEEDS_FORMAT_2 = {"function"}  # scaffolds that use keys format 1 lacks
 
 PACK = """\
-# A quizapp question pack, format 1. Reference: docs/pack-format.md; walkthrough: docs/authoring.md.
+# A quizapp question pack, format 2. Reference: docs/pack-format.md; walkthrough: docs/authoring.md.
 # Check it with:  quizapp validate {file}
-# Editors with the YAML language server complete and check keys with: quizapp schema > pack-format-1.schema.json
-format: 1
+# Editors with the YAML language server complete and check keys with: quizapp schema > pack-format-2.schema.json
+format: 2
 id: {pack_id}                     # lowercase letters, digits and dashes; used as PACK in PACK/QUESTION
 title: "{title}"
 version: "0.1.0"                  # quoted, or YAML reads 0.1 as a number
@@ -138,6 +139,79 @@ QUESTIONS = {
 
               def forward(self, x):
                   return x * self.weight.detach()
+""",
+    "function": """\
+  - id: {question_id}
+    kind: code
+    title: "Mean over the positions a mask keeps"
+    difficulty: easy
+    tags: [masks]
+    minutes: 5
+    prompt: |
+      Write the function `masked_mean(x, mask, dim)`: the mean of `x` along `dim`, counting only the
+      positions where the boolean `mask` (the same shape as `x`) is True.
+    signature: "masked_mean(x, mask, dim)"
+    entry_point: masked_mean
+    entry_point_kind: function    # each call calls the function itself: nothing is constructed
+    starter: |
+      import torch
+
+
+      def masked_mean(x, mask, dim):
+          ...
+    solution: |
+      import torch
+
+
+      def masked_mean(x, mask, dim):
+          kept = mask.to(x.dtype)
+          return (x * kept).sum(dim) / kept.sum(dim)
+    hints:
+      - "Turn the mask into 0s and 1s: it zeroes what is left out, and its sum counts what is kept."
+    explanation: |
+      Multiplying by the mask removes the left-out values from the sum; dividing by the mask's sum, not by
+      the length of `dim`, averages over the kept ones only.
+    checks:
+      - id: outputs
+        kind: outputs
+        title: Outputs match the reference
+        cases:
+          - calls:                # one call per entry: positional `args` and keyword `kwargs`
+              - args:
+                  - {{shape: [3, 4]}}     # a mapping with `shape` (or `values`) is a tensor
+                  - dtype: bool         # a literal boolean mask
+                    values: [[true, false, true, true], [true, true, false, false], [false, false, false, true]]
+                  - 1                   # anything else is passed as it is
+              - name: "dim as a keyword"
+                args: [{{shape: [2, 3]}}, {{values: [[true, true, false], [false, true, true]], dtype: bool}}]
+                kwargs: {{dim: 0}}
+      - id: gradients
+        kind: gradients
+        visible: false
+        cases:
+          - calls:
+              - args: [{{shape: [2, 3]}}, {{values: [[true, false, true], [true, true, false]], dtype: bool}}, 1]
+        message: "gradients differ from the reference"
+    decoys:
+      - id: plain-mean
+        description: Divides by the length of dim, counting the left-out positions.
+        fails: outputs
+        code: |
+          import torch
+
+
+          def masked_mean(x, mask, dim):
+              return (x * mask.to(x.dtype)).mean(dim)
+      - id: detached
+        description: Detaches x, so no gradient reaches it.
+        fails: gradients
+        code: |
+          import torch
+
+
+          def masked_mean(x, mask, dim):
+              kept = mask.to(x.dtype)
+              return (x.detach() * kept).sum(dim) / kept.sum(dim)
 """,
     "fix": """\
   - id: {question_id}
@@ -274,6 +348,9 @@ def slug(text: str) -> str:
 
 def append_question(pack_yaml: str, kind: str, question_id: str) -> str:
     """The pack's text with a question added at the end of its `questions:` list (the last key, as in
-    every scaffold). The caller validates the result and keeps the original if it does not load."""
+    every scaffold); a format-1 pack says format 2 when the question needs it (nothing else changes). The
+    caller validates the result and keeps the original if it does not load."""
     body = pack_yaml if pack_yaml.endswith("\n") else pack_yaml + "\n"
+    if kind in NEEDS_FORMAT_2:
+        body = re.sub(r"^format:[ \t]*1[ \t]*(#.*)?$", "format: 2", body, count=1, flags=re.M)
     return body + "\n" + question_text(kind, question_id)
