@@ -1,0 +1,560 @@
+"""The training check, host side: the facts its probe must send, checked strictly, and the judgement.
+
+The probe (quizapp/judge/training.py) trains once with the learner's definitions and once with the
+reference's, and reports what the check watches after the setup and after every step. Here the two runs are
+compared step by step: the first step and the first quantity that differ are named, and where the numbers show
+the cause, it is said: gradients that accumulate across steps (no zero_grad), a gradient doubled (backward
+twice), no parameter moving (step before backward, or no step), a parameter that never changes (not in the
+optimizer, no gradient), the update's sign flipped (gradient ascent) or its scale (the learning rate, or a
+factor that changes with the step count, as Adam's bias correction), a difference that grows with the weights
+(weight decay), a schedule one step early or late, a loss that is not returned or is not a float.
+
+The report is untrusted like every fact: exactly the steps asked for (or up to the step that raised), every
+tensor each step needs with its declared shape, nothing else under the check's name. Plain Python and numpy.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Literal
+
+from pydantic import Field
+
+from ..packs import model
+from . import facts as schema
+from .checks import Context, Finding, ReferenceFailed, compare_arrays, describe_exception
+
+MAX_QUANTITIES = 256
+TENSOR_KINDS = ("parameter", "buffer", "tensor")
+
+
+# --- the facts --------------------------------------------------------------------------------------------
+
+
+class Quantity(schema._Strict):
+    name: str = Field(max_length=300)
+    kind: Literal["parameter", "buffer", "tensor", "number", "none", "other"]
+    shape: list[int] | None = Field(None, max_length=16)
+    dtype: str | None = Field(None, max_length=200)
+
+
+class LossFacts(schema._Strict):
+    kind: Literal["none", "number", "tensor", "other"]
+    value: Any = None
+    shape: list[int] | None = Field(None, max_length=16)
+    dtype: str | None = Field(None, max_length=40)
+    grad_fn: str | None = Field(None, max_length=200)
+    type: str | None = Field(None, max_length=200)
+
+
+class StepFacts(schema._Strict):
+    step: int
+    numbers: list[Any] = Field(max_length=MAX_QUANTITIES)
+    loss: LossFacts | None = None
+    grads: list[int] | None = Field(None, max_length=MAX_QUANTITIES)
+
+
+class Stopped(schema._Strict):
+    step: int
+    where: Literal["step", "watch"]
+    error: schema.ErrorFacts | None = None
+    changed: str | None = Field(None, max_length=300)
+
+
+class TrainingFacts(schema._Strict):
+    setup_error: schema.ErrorFacts | None = None
+    quantities: list[Quantity] | None = Field(None, max_length=MAX_QUANTITIES)
+    steps: list[StepFacts] | None = Field(None, max_length=52)
+    stopped: Stopped | None = None
+
+
+def validate_facts(check: model.TrainingCheck, facts: dict[str, Any], tensors: schema.TensorStore) -> dict[str, Any]:
+    """The run's report, exactly as the check asked for it; FactsRefused otherwise."""
+    steps = facts.get("steps")
+    if isinstance(steps, list) and len(steps) > check.steps + 1:
+        raise schema.FactsRefused("more steps than the check asked for")  # refused before anything is read
+    data = schema._model(TrainingFacts, facts)
+    prefix = f"{check.id}/"
+    if data.get("setup_error") is not None:
+        if set(data) != {"setup_error"}:
+            raise schema.FactsRefused("a setup error and results")
+        _no_tensors(tensors, prefix, set())
+        return data
+    if data.get("quantities") is None or data.get("steps") is None:
+        raise schema.FactsRefused("no quantities or no steps")
+    quantities = data["quantities"]
+    stopped = data.get("stopped")
+    if stopped is not None:
+        if (stopped.get("error") is None) == (stopped.get("changed") is None):
+            raise schema.FactsRefused("a stop without its one reason")
+        if not 0 <= stopped["step"] <= check.steps or (stopped["step"] == 0 and stopped["where"] != "watch"):
+            raise schema.FactsRefused(f"a stop at step {stopped['step']}, which the check does not have")
+    reported = stopped["step"] if stopped is not None else check.steps + 1
+    if [entry["step"] for entry in data["steps"]] != list(range(reported)):
+        raise schema.FactsRefused(f"the steps reported are not 0 to {reported - 1}, in order, once each")
+    if reported == 0 and quantities:
+        raise schema.FactsRefused("quantities without a step")
+    expected: set[str] = set()
+    for entry in data["steps"]:
+        number = entry["step"]
+        if len(entry["numbers"]) != len(quantities):
+            raise schema.FactsRefused(f"step {number} reports {len(entry['numbers'])} values for {len(quantities)}")
+        for index, (quantity, value) in enumerate(zip(quantities, entry["numbers"], strict=True)):
+            if quantity["kind"] == "number":
+                value = entry["numbers"][index] = schema.plain_value(value)
+                if type(value) is not float:
+                    raise schema.FactsRefused(f"step {number}: `{quantity['name']}` is not a number")
+            elif value is not None:
+                raise schema.FactsRefused(f"step {number}: `{quantity['name']}` has a value it cannot have")
+            if quantity["kind"] in TENSOR_KINDS:
+                key = f"{prefix}{number}/q{index}"
+                _tensor(tensors, key, quantity)
+                expected.add(key)
+        if number == 0:
+            if entry.get("loss") is not None or entry.get("grads") is not None:
+                raise schema.FactsRefused("step 0 (the setup) reports a loss or gradients")
+            continue
+        if entry.get("loss") is None or entry.get("grads") is None:
+            raise schema.FactsRefused(f"step {number} has no loss or no gradients")
+        _loss(entry["loss"], number)
+        grads = entry["grads"]
+        if grads != sorted(set(grads)) or any(
+            not 0 <= i < len(quantities) or quantities[i]["kind"] != "parameter" for i in grads
+        ):
+            raise schema.FactsRefused(f"step {number} reports gradients of what is not a watched parameter")
+        for index in grads:
+            key = f"{prefix}{number}/g{index}"
+            _tensor(tensors, key, {**quantities[index], "dtype": None})
+            expected.add(key)
+    _no_tensors(tensors, prefix, expected)
+    return data
+
+
+def _tensor(tensors: schema.TensorStore, key: str, quantity: dict[str, Any]) -> None:
+    if quantity.get("shape") is None:
+        raise schema.FactsRefused(f"`{quantity['name']}` is a tensor without a shape")
+    schema._tensor_matches(tensors, key, quantity["shape"], quantity.get("dtype"))
+
+
+def _loss(loss: dict[str, Any], number: int) -> None:
+    kind = loss["kind"]
+    if kind == "number" or (kind == "tensor" and "value" in loss):
+        loss["value"] = schema.plain_value(loss.get("value"))
+        if type(loss["value"]) is not float:
+            raise schema.FactsRefused(f"the loss of step {number} has no numeric value")
+    if kind == "tensor" and (loss.get("shape") is None or loss.get("dtype") is None):
+        raise schema.FactsRefused(f"the loss of step {number} is a tensor without shape or dtype")
+    if kind == "tensor" and math.prod(loss["shape"]) == 1 and "value" not in loss and "complex" not in loss["dtype"]:
+        raise schema.FactsRefused(f"the loss of step {number} is a one-element tensor without its value")
+    if kind == "other" and not loss.get("type"):
+        raise schema.FactsRefused(f"the loss of step {number} has no type")
+
+
+def _no_tensors(tensors: schema.TensorStore, prefix: str, expected: set[str]) -> None:
+    extra = [key for key in tensors if key.startswith(prefix) and key not in expected]
+    if extra:
+        raise schema.FactsRefused(f"tensors that were not asked for: {extra[0][:80]!r}")
+
+
+# --- reading a run -----------------------------------------------------------------------------------------
+
+
+class _Run:
+    def __init__(self, check_id: str, facts: dict[str, Any], tensors: schema.TensorStore):
+        self.prefix = f"{check_id}/"
+        self.facts = facts
+        self.tensors = tensors
+        self.quantities: list[dict[str, Any]] = facts.get("quantities") or []
+        self.steps: list[dict[str, Any]] = facts.get("steps") or []
+
+    def value(self, step: int, index: int) -> Any:
+        if self.quantities[index]["kind"] in TENSOR_KINDS:
+            return self.tensors[f"{self.prefix}{step}/q{index}"]
+        return self.steps[step]["numbers"][index]
+
+    def grad(self, step: int, index: int) -> Any:
+        if index in (self.steps[step].get("grads") or []):
+            return self.tensors[f"{self.prefix}{step}/g{index}"].astype("float64")
+        return None
+
+    def dtype(self, step: int, index: int) -> str | None:
+        key = f"{self.prefix}{step}/q{index}"
+        return self.quantities[index].get("dtype") or (self.tensors.dtype(key) if key in self.tensors else None)
+
+
+# --- judging ----------------------------------------------------------------------------------------------
+
+
+def judge(check: model.TrainingCheck, context: Context) -> Finding | None:
+    theirs = context.reference.of(check.id)
+    if "setup_error" in theirs:
+        raise ReferenceFailed(
+            f"its setup raised {theirs['setup_error'].get('type')}: {theirs['setup_error'].get('message')}"
+        )
+    if theirs.get("stopped") is not None:
+        stop = theirs["stopped"]
+        why = stop.get("error") or {"type": "watch changed", "message": stop.get("changed")}
+        raise ReferenceFailed(f"its run stopped at step {stop['step']}: {why.get('type')}: {why.get('message')}")
+    mine = context.learner.of(check.id)
+    if "setup_error" in mine:
+        return describe_exception(
+            mine["setup_error"], "running the check's setup (which builds the answer's objects)", context.source
+        )
+    learner = _Run(check.id, mine, context.learner.tensors)
+    reference = _Run(check.id, theirs, context.reference.tensors)
+    if any(q["kind"] == "other" for q in reference.quantities):
+        other = next(q for q in reference.quantities if q["kind"] == "other")
+        raise ReferenceFailed(f"`{other['name']}` is a {other.get('dtype')}, which cannot be compared")
+    stopped = mine.get("stopped")
+    if stopped is not None and stopped["step"] == 0:
+        return _stop_finding(check, stopped, context)
+    pairs = _pairs(learner.quantities, reference.quantities)
+    if isinstance(pairs, Finding):
+        return pairs
+    for step in range(check.steps + 1):
+        if stopped is not None and stopped["step"] == step:
+            return _stop_finding(check, stopped, context)
+        if step >= 1:
+            finding = _loss_finding(check, step, learner, reference)
+            if finding is not None:
+                return finding
+        for mine_index, their_index in pairs:
+            finding = _quantity_finding(check, step, mine_index, their_index, learner, reference, pairs)
+            if finding is not None:
+                return finding
+    return None
+
+
+def _when(check: model.TrainingCheck, step: int) -> str:
+    return f"after step {step} of {check.steps}" if step else "right after the setup, before any step"
+
+
+def _stop_finding(check: model.TrainingCheck, stopped: dict[str, Any], context: Context) -> Finding:
+    step = stopped["step"]
+    if stopped.get("changed") is not None:
+        return Finding(
+            "fail",
+            f"{_when(check, step)}, `{stopped['changed']}` is no longer what the setup made (it is gone, or its kind "
+            "or shape changed): update parameters in place instead of replacing them",
+            rank=1,
+        )
+    if stopped["where"] == "watch":
+        doing = f"reading the watched values {_when(check, step)}"
+    else:
+        doing = f"running step {step} of {check.steps}" + (
+            f", after {step - 1} step(s) that agree with the reference" if step > 1 else ""
+        )
+    return describe_exception(stopped["error"], doing, context.source)
+
+
+def _pairs(mine: list[dict[str, Any]], theirs: list[dict[str, Any]]) -> list[tuple[int, int]] | Finding:
+    """Quantities paired by name, or by position when the names differ but the kinds and shapes agree."""
+    by_name = {q["name"]: index for index, q in enumerate(mine)}
+    if len(by_name) == len(mine) and {q["name"] for q in theirs} == set(by_name) and len(mine) == len(theirs):
+        return [(by_name[q["name"]], index) for index, q in enumerate(theirs)]
+    if len(mine) == len(theirs) and all(
+        (a["kind"] in TENSOR_KINDS) == (b["kind"] in TENSOR_KINDS) and a.get("shape") == b.get("shape")
+        for a, b in zip(mine, theirs, strict=True)
+    ):
+        return [(index, index) for index in range(len(theirs))]
+    names = {q["name"] for q in mine}
+    missing = [q["name"] for q in theirs if q["name"] not in names]
+    extra = [q["name"] for q in mine if q["name"] not in {t["name"] for t in theirs}]
+    parts = []
+    if missing:
+        parts.append(f"no {_listed(missing)}")
+    if extra:
+        parts.append(f"{_listed(extra)} that the reference does not have")
+    detail = "; ".join(parts) or f"{len(mine)} quantities where the reference has {len(theirs)}"
+    return Finding("fail", f"what the check watches is not the reference's: {detail}", rank=1)
+
+
+def _listed(names: list[str]) -> str:
+    return ", ".join(f"`{name}`" for name in names[:4]) + (", ..." if len(names) > 4 else "")
+
+
+def _loss_finding(check: model.TrainingCheck, step: int, learner: _Run, reference: _Run) -> Finding | None:
+    if check.loss == "ignore":
+        return None
+    want = reference.steps[step]["loss"]
+    got = learner.steps[step]["loss"]
+    at = f"step {step} of {check.steps}"
+    if check.loss == "float" and want["kind"] != "number":
+        raise ReferenceFailed(f"its step gives a {want.get('type') or want['kind']} where `loss: float` wants a float")
+    if want["kind"] == "none" or (want["kind"] == "tensor" and "value" not in want):
+        return None  # the author's step gives no loss to compare
+    if got["kind"] == "none":
+        return Finding("fail", f"{at} gives no loss where the reference's gives one: is the loss returned?", rank=1)
+    if got["kind"] == "other":
+        return Finding("fail", f"{at} gives a {got.get('type')}, not the loss", rank=1)
+    if got["kind"] == "tensor":
+        shape = got.get("shape") or []
+        if math.prod(shape) != 1:
+            return Finding(
+                "fail",
+                f"{at} gives a tensor of shape {tuple(shape)}, not a scalar loss: reduce it (the mean over the batch)",
+                rank=1,
+            )
+        if check.loss == "float":
+            graph = (
+                f" with its graph (grad_fn={got['grad_fn']}: keeping it keeps every step's graph alive)"
+                if got.get("grad_fn")
+                else ""
+            )
+            return Finding(
+                "fail", f"{at} gives a tensor{graph} where a Python float is wanted: return loss.item()", rank=1
+            )
+    value, expected = got.get("value"), want.get("value")
+    if _close_number(value, expected, check.rtol, check.atol):
+        return None
+    message = f"the loss of {at} is {value:.6g}, expected {expected:.6g}"
+    ratio = value / expected if expected else math.nan
+    if math.isfinite(ratio) and abs(ratio - 1) > 0.05 and abs(ratio - round(ratio)) < 1e-3 and round(ratio) >= 2:
+        message += f" ({round(ratio)} times the reference's: a sum where the mean is wanted, or a scaled loss?)"
+    return Finding("fail", message, rank=2)
+
+
+def _close_number(got: Any, want: Any, rtol: float, atol: float) -> bool:
+    if not isinstance(got, float) or not isinstance(want, float):
+        return got == want
+    if math.isnan(got) or math.isnan(want):
+        return math.isnan(got) and math.isnan(want)
+    return abs(got - want) <= atol + rtol * abs(want)
+
+
+def _quantity_finding(
+    check: model.TrainingCheck,
+    step: int,
+    mine_index: int,
+    their_index: int,
+    learner: _Run,
+    reference: _Run,
+    pairs: list[tuple[int, int]],
+) -> Finding | None:
+    quantity = reference.quantities[their_index]
+    got_kind = learner.quantities[mine_index]["kind"]
+    name = f"`{quantity['name']}`" if quantity["name"] else "the watched value"
+    when = _when(check, step)
+    if (got_kind in TENSOR_KINDS) != (quantity["kind"] in TENSOR_KINDS) or (
+        got_kind not in TENSOR_KINDS and got_kind != quantity["kind"]
+    ):
+        return Finding(
+            "fail", f"{when}, {name} is a {_kind_word(got_kind)}, expected a {_kind_word(quantity['kind'])}", rank=1
+        )
+    if quantity["kind"] == "none":
+        return None
+    if quantity["kind"] == "number":
+        got, want = learner.value(step, mine_index), reference.value(step, their_index)
+        if _close_number(got, want, check.rtol, check.atol):
+            return None
+        cause = _number_cause(check, mine_index, their_index, learner, reference)
+        return Finding("fail", f"{when}, {name} is {got:.6g}, expected {want:.6g}{cause}", rank=1 if cause else 2)
+    got, want = learner.value(step, mine_index), reference.value(step, their_index)
+    difference = compare_arrays(
+        got, want, check.rtol, check.atol, learner.dtype(step, mine_index), reference.dtype(step, their_index)
+    )
+    if difference is None:
+        return None
+    if step == 0:
+        return Finding(
+            "fail",
+            f"{when}, {name} differs from the reference's ({difference}): does the answer's constructor change or "
+            "initialise what the setup built?",
+            rank=1,
+        )
+    cause = None
+    if quantity["kind"] == "parameter":
+        cause = _parameter_cause(check, step, mine_index, their_index, learner, reference, pairs)
+    elif quantity["kind"] == "buffer":
+        cause = _buffer_cause(check, step, mine_index, their_index, learner, reference)
+    message = f"{when}, {name} differs from the reference"
+    if cause:
+        return Finding("fail", f"{message}: {cause} ({difference})", rank=1)
+    return Finding("fail", f"{message}: {difference}", rank=2)
+
+
+def _kind_word(kind: str) -> str:
+    return {"none": "None", "other": "value of another type"}.get(kind, kind if kind != "parameter" else "tensor")
+
+
+def _number_cause(
+    check: model.TrainingCheck, mine_index: int, their_index: int, learner: _Run, reference: _Run
+) -> str:
+    """A watched number (a learning rate) whose whole run is the reference's shifted by one step."""
+    count = min(len(learner.steps), len(reference.steps))
+    mine = [learner.value(s, mine_index) for s in range(count)]
+    theirs = [reference.value(s, their_index) for s in range(len(reference.steps))]
+
+    def shifted(by: int) -> bool:
+        pairs = [(mine[s], theirs[s + by]) for s in range(count) if 0 <= s + by < len(theirs)]
+        return len(pairs) >= 2 and all(_close_number(a, b, check.rtol, check.atol) for a, b in pairs)
+
+    if shifted(1):
+        return (
+            ": its values are the reference's one step later, so the schedule runs one step ahead (is it stepped "
+            "before the optimizer, or counted from 1?)"
+        )
+    if shifted(-1):
+        return (
+            ": its values are the reference's one step earlier, so the schedule runs one step behind (is it "
+            "counted from 1 where the reference counts from 0, or not stepped every step?)"
+        )
+    return ""
+
+
+# --- why a parameter differs --------------------------------------------------------------------------------
+
+
+def _parameter_cause(
+    check: model.TrainingCheck,
+    step: int,
+    mine_index: int,
+    their_index: int,
+    learner: _Run,
+    reference: _Run,
+    pairs: list[tuple[int, int]],
+) -> str | None:
+    """The cause of the first difference of a parameter, at the first step where anything differs: before that
+    step both runs held the same values, so their updates and gradients there can be compared directly."""
+    import numpy as np
+
+    def update(run: _Run, index: int, at: int) -> Any:
+        return run.value(at, index).astype(np.float64) - run.value(at - 1, index).astype(np.float64)
+
+    def still(array: Any, scale: Any) -> bool:
+        return bool(np.all(np.abs(array) <= check.atol + check.rtol * np.abs(scale)))
+
+    mine_update, their_update = update(learner, mine_index, step), update(reference, their_index, step)
+    before = reference.value(step - 1, their_index).astype(np.float64)
+    parameters = [(a, b) for a, b in pairs if reference.quantities[b]["kind"] == "parameter"]
+    moving = [(a, b) for a, b in parameters if not still(update(reference, b, step), reference.value(step - 1, b))]
+    mine_grad, their_grad = learner.grad(step, mine_index), reference.grad(step, their_index)
+    if still(mine_update, before):
+        if moving and all(still(update(learner, a, step), learner.value(step - 1, a)) for a, _ in moving):
+            if all(learner.grad(step, a) is None for a, _ in moving):
+                return "no parameter changes at this step and backward gives no gradient: is loss.backward() called?"
+            return (
+                "no parameter changes at this step although backward gives gradients: is optimizer.step() called, "
+                "after loss.backward() (and zero_grad not between them)?"
+            )
+        if mine_grad is None:
+            return (
+                "it does not change, and backward gives it no gradient: is requires_grad off, or is it detached "
+                "from the loss?"
+            )
+        return "it gets a gradient but does not change: is it among the optimizer's parameters?"
+    if mine_grad is not None and their_grad is not None and not _same(mine_grad, their_grad):
+        return _gradient_cause(check, step, mine_grad, their_grad, their_index, reference)
+    scale = _scalar_multiple(mine_update, their_update)
+    if scale is not None and abs(scale + 1) < 1e-3:
+        return (
+            "the update goes the wrong way, up the gradient (gradient ascent): the step must be subtracted "
+            "from the parameters"
+        )
+    if scale is not None and abs(scale - 1) > 1e-3:
+        return _scale_cause(check, step, scale, parameters, learner, reference)
+    gap = mine_update - their_update
+    if _correlation(gap, before) > 0.95:
+        return (
+            "its update differs from the reference's by an amount that follows the parameter's own values: "
+            "weight decay is applied differently (added to the gradient, as Adam's weight_decay does, or "
+            "taken from the weights directly, as AdamW does?)"
+        )
+    return None
+
+
+def _same(a: Any, b: Any) -> bool:
+    import numpy as np
+
+    return bool(np.allclose(a, b, rtol=1e-4, atol=1e-7 * max(1.0, float(np.abs(b).max(initial=0.0)))))
+
+
+def _gradient_cause(check: model.TrainingCheck, step: int, mine: Any, theirs: Any, index: int, reference: _Run) -> str:
+    if step >= 2:
+        history = [reference.grad(s, index) for s in range(1, step + 1)]
+        if all(g is not None for g in history) and _same(mine, sum(history)):
+            return (
+                "its gradient is the sum of the reference's gradients of every step so far: gradients accumulate "
+                "across steps: is zero_grad called?"
+            )
+    scale = _scalar_multiple(mine, theirs)
+    if scale is not None and abs(scale - 2) < 1e-3:
+        return "its gradient is twice the reference's: is loss.backward() called twice (or the loss added twice)?"
+    if scale is not None and abs(scale + 1) < 1e-3:
+        return "its gradient has the opposite sign of the reference's: is the loss negated?"
+    if scale is not None:
+        return (
+            f"its gradient is {scale:.3g} times the reference's: is the loss scaled (a sum where the mean is wanted)?"
+        )
+    return "its gradient differs from the reference's: the loss, or what it is computed from, differs"
+
+
+def _scale_cause(
+    check: model.TrainingCheck,
+    step: int,
+    scale: float,
+    parameters: list[tuple[int, int]],
+    learner: _Run,
+    reference: _Run,
+) -> str:
+    """An update that is a multiple of the reference's: the same factor at every step is the learning rate; a
+    factor that changes with the step count is a step-dependent correction (Adam's bias correction)."""
+    import numpy as np
+
+    ratios = []
+    last = min(len(learner.steps), len(reference.steps)) - 1
+    for at in range(step, last + 1):
+        mine = sum(float(np.sum(_delta(learner, a, at) ** 2)) for a, _ in parameters)
+        theirs = sum(float(np.sum(_delta(reference, b, at) ** 2)) for _, b in parameters)
+        if theirs > 0:
+            ratios.append(math.sqrt(mine / theirs))
+    steady = len(ratios) < 2 or max(ratios) <= 1.05 * min(ratios)
+    if steady:
+        times = "at every step" if len(ratios) > 1 else "at this step"
+        return f"the update is {scale:.3g} times the reference's {times}: is the learning rate scaled?"
+    return (
+        f"the update is {scale:.3g} times the reference's at step {step} and {ratios[1]:.3g} times at step "
+        f"{step + 1}: a factor that changes with the step count, as when Adam's bias correction "
+        "(1 - beta ** t) is missing or counts steps differently"
+    )
+
+
+def _delta(run: _Run, index: int, at: int) -> Any:
+    import numpy as np
+
+    return run.value(at, index).astype(np.float64) - run.value(at - 1, index).astype(np.float64)
+
+
+def _scalar_multiple(mine: Any, theirs: Any) -> float | None:
+    """c when mine is c times theirs everywhere (to a small relative error), else None."""
+    import numpy as np
+
+    mine, theirs = np.asarray(mine, dtype=np.float64), np.asarray(theirs, dtype=np.float64)
+    norm = float(np.sum(theirs * theirs))
+    if norm == 0 or not np.all(np.isfinite(mine)):
+        return None
+    scale = float(np.sum(mine * theirs)) / norm
+    residual = float(np.abs(mine - scale * theirs).max(initial=0.0))
+    return scale if residual <= 1e-3 * max(abs(scale), 1.0) * float(np.abs(theirs).max()) else None
+
+
+def _correlation(a: Any, b: Any) -> float:
+    import numpy as np
+
+    a, b = np.ravel(a), np.ravel(b)
+    norms = float(np.linalg.norm(a) * np.linalg.norm(b))
+    return abs(float(np.dot(a, b))) / norms if norms else 0.0
+
+
+def _buffer_cause(
+    check: model.TrainingCheck, step: int, mine_index: int, their_index: int, learner: _Run, reference: _Run
+) -> str | None:
+    import numpy as np
+
+    mine = _delta(learner, mine_index, step)
+    theirs = _delta(reference, their_index, step)
+    if not np.any(mine) and np.any(theirs):
+        return "it does not update where the reference's does: is the model in train mode during the step?"
+    if np.any(mine) and not np.any(theirs):
+        return "it updates where the reference's does not: is the model in eval mode where the reference's is?"
+    return None
