@@ -454,12 +454,20 @@ def _parameter_cause(
     if scale is not None and abs(scale - 1) > 1e-3:
         return _scale_cause(check, step, scale, parameters, learner, reference)
     gap = mine_update - their_update
-    if _correlation(gap, before) > 0.95:
+    if _follows(gap, before):
         return (
             "its update differs from the reference's by an amount that follows the parameter's own values: "
             "weight decay is applied differently (added to the gradient, as Adam's weight_decay does, or "
             "taken from the weights directly, as AdamW does?)"
         )
+    if bool(np.all(np.sign(mine_update) == np.sign(their_update))):
+        ratio = np.abs(mine_update[their_update != 0] / their_update[their_update != 0])
+        if ratio.size and float(ratio.max()) > 1.001 * float(ratio.min()):
+            return (
+                f"its update points the same way as the reference's in every coordinate but with other sizes "
+                f"({float(ratio.min()):.3g} to {float(ratio.max()):.3g} times the reference's): the per-coordinate "
+                "scaling differs, as when Adam's eps is added inside the square root instead of outside"
+            )
     return None
 
 
@@ -501,8 +509,12 @@ def _scale_cause(
     factor that changes with the step count is a step-dependent correction (Adam's bias correction)."""
     import numpy as np
 
-    ratios = []
     last = min(len(learner.steps), len(reference.steps)) - 1
+    rates = _rate_ratios(step, last, parameters, learner, reference)
+    if rates is not None and max(rates) <= 1.001 * min(rates):
+        times = "at every step" if len(rates) > 1 else "at this step"
+        return f"the update is {scale:.3g} times the reference's {times}: is the learning rate scaled?"
+    ratios = []
     for at in range(step, last + 1):
         mine = sum(float(np.sum(_delta(learner, a, at) ** 2)) for a, _ in parameters)
         theirs = sum(float(np.sum(_delta(reference, b, at) ** 2)) for _, b in parameters)
@@ -517,6 +529,26 @@ def _scale_cause(
         f"{step + 1}: a factor that changes with the step count, as when Adam's bias correction "
         "(1 - beta ** t) is missing or counts steps differently"
     )
+
+
+def _rate_ratios(
+    step: int, last: int, parameters: list[tuple[int, int]], learner: _Run, reference: _Run
+) -> list[float] | None:
+    """When each run's update is a multiple of its own gradient (plain SGD), the learner's multiple over the
+    reference's at each step from `step` on: the same at every step is a scaled learning rate, even after the
+    runs have parted ways. None when the updates are not such multiples (momentum, Adam)."""
+    ratios = []
+    for at in range(step, last + 1):
+        for mine_index, their_index in parameters:
+            mine_grad, their_grad = learner.grad(at, mine_index), reference.grad(at, their_index)
+            if mine_grad is None or their_grad is None:
+                return None
+            mine = _scalar_multiple(_delta(learner, mine_index, at), -mine_grad)
+            theirs = _scalar_multiple(_delta(reference, their_index, at), -their_grad)
+            if mine is None or theirs is None or theirs == 0:
+                return None
+            ratios.append(mine / theirs)
+    return ratios or None
 
 
 def _delta(run: _Run, index: int, at: int) -> Any:
@@ -538,12 +570,20 @@ def _scalar_multiple(mine: Any, theirs: Any) -> float | None:
     return scale if residual <= 1e-3 * max(abs(scale), 1.0) * float(np.abs(theirs).max()) else None
 
 
-def _correlation(a: Any, b: Any) -> float:
+def _follows(gap: Any, values: Any) -> bool:
+    """Whether most of a difference is one factor times the values (weight decay: a share of each weight),
+    the rest being coordinates where that share also flipped a sign-like step (Adam's normalised update)."""
     import numpy as np
 
-    a, b = np.ravel(a), np.ravel(b)
-    norms = float(np.linalg.norm(a) * np.linalg.norm(b))
-    return abs(float(np.dot(a, b))) / norms if norms else 0.0
+    gap, values = np.ravel(gap), np.ravel(values)
+    usable = np.abs(values) > 1e-6 * max(float(np.abs(values).max(initial=0.0)), 1e-30)
+    if usable.sum() < 2 or not np.any(gap):
+        return False
+    factor = float(np.median(gap[usable] / values[usable]))
+    if factor == 0:
+        return False
+    fits = np.abs(gap - factor * values) <= 1e-3 * float(np.abs(gap).max()) + 1e-9
+    return float(fits.mean()) >= 0.6
 
 
 def _buffer_cause(

@@ -183,7 +183,7 @@ def _record_gradients(flat: list[tuple[str, str, Any]], recorded: dict[int, torc
     handles = []
     seen: set[int] = set()
     for index, (_, kind, value) in enumerate(flat):
-        if kind != "parameter" or id(value) in seen:
+        if kind != "parameter" or id(value) in seen or not value.requires_grad:
             continue
         seen.add(id(value))
 

@@ -1,0 +1,661 @@
+"""The `training` check, graded for real through the jailed pool: answers are trained beside the reference for a
+few steps, right ones in many styles pass, and each wrong one fails with the first step and quantity that
+differ and the cause in a reviewer's words. Hostile answers (a forged report, a fake loss, a patched
+torch.optim) never pass.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from quizapp.grading.grader import Grader, ReferenceCache
+from quizapp.packs import load_pack
+from quizapp.packs.loader import check_pack_text
+
+CANON = load_pack(Path(__file__).parent / "packs" / "format2-canon.yaml")
+
+# Questions beyond the canon pack's: a manual SGD update, a training loop, a scheduler, an optimizer's parameters.
+EXTRA = """\
+format: 1
+id: training-extra
+title: Training checks under test
+version: "1.0.0"
+description: Questions that exercise the training check's diagnoses.
+authors: [Tests]
+licence: CC-BY-4.0
+questions:
+  - id: sgd-step
+    kind: code
+    title: A manual SGD step
+    difficulty: easy
+    minutes: 3
+    prompt: "`sgd_step(params, lr)` updates each parameter by `-lr * grad` and clears the gradients."
+    signature: sgd_step(params, lr)
+    entry_point: sgd_step
+    solution: |
+      import torch
+
+      def sgd_step(params, lr):
+          with torch.no_grad():
+              for p in params:
+                  p -= lr * p.grad
+                  p.grad.zero_()
+    explanation: In place, without tracking, then clear.
+    checks:
+      - id: descends
+        kind: training
+        setup: |
+          x, y = torch.randn(32, 4), torch.randn(32, 2)
+          model = nn.Linear(4, 2)
+        step: |
+          loss = F.mse_loss(model(x), y)
+          loss.backward()
+          sgd_step(model.parameters(), lr=0.1)
+          loss.item()
+        steps: 3
+        watch: model
+
+  - id: train-loop
+    kind: code
+    title: A training loop
+    difficulty: easy
+    minutes: 5
+    prompt: "`train(model, batches, optimizer)` trains on each `(x, y)` batch once; returns the last loss as a float."
+    signature: train(model, batches, optimizer) -> float
+    entry_point: train
+    solution: |
+      from torch.nn import functional as F
+
+      def train(model, batches, optimizer):
+          for x, y in batches:
+              optimizer.zero_grad()
+              loss = F.cross_entropy(model(x), y)
+              loss.backward()
+              optimizer.step()
+          return loss.item()
+    explanation: Zero, forward, backward, step.
+    checks:
+      - id: trains
+        kind: training
+        setup: |
+          batches = [(torch.randn(16, 4), torch.randint(0, 3, (16,))) for _ in range(4)]
+          model = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 3))
+          optimizer = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+        step: train(model, [batches[step]], optimizer)
+        steps: 4
+        watch: model
+        loss: float
+
+  - id: warm-up
+    kind: code
+    title: Warm-up then linear decay
+    difficulty: medium
+    minutes: 8
+    prompt: "`warmup_linear(optimizer, warmup, total)` returns a scheduler."
+    signature: warmup_linear(optimizer, warmup, total)
+    entry_point: warmup_linear
+    solution: |
+      import torch
+
+      def warmup_linear(optimizer, warmup, total):
+          def factor(count):
+              if count < warmup:
+                  return (count + 1) / warmup
+              return max(0.0, (total - count) / (total - warmup))
+          return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+    explanation: LambdaLR counts from 0.
+    checks:
+      - id: schedule
+        kind: training
+        setup: |
+          w = torch.zeros(3, requires_grad=True)
+          optimizer = torch.optim.SGD([w], lr=0.5)
+          scheduler = warmup_linear(optimizer, warmup=3, total=8)
+        step: |
+          w.sum().backward()
+          optimizer.step()
+          scheduler.step()
+        steps: 8
+        watch: ["optimizer.param_groups[0]['lr']", w]
+
+  - id: head-only
+    kind: code
+    title: The optimizer of a whole model
+    difficulty: easy
+    minutes: 2
+    prompt: "`make_optimizer(model)`: SGD with lr 0.1 over every parameter of the model."
+    signature: make_optimizer(model)
+    entry_point: make_optimizer
+    solution: |
+      import torch
+
+      def make_optimizer(model):
+          return torch.optim.SGD(model.parameters(), lr=0.1)
+    explanation: Every parameter, or some never train.
+    checks:
+      - id: all-train
+        kind: training
+        setup: |
+          x, y = torch.randn(16, 4), torch.randint(0, 3, (16,))
+          model = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 3))
+          optimizer = make_optimizer(model)
+        step: |
+          optimizer.zero_grad()
+          F.cross_entropy(model(x), y).backward()
+          optimizer.step()
+        steps: 2
+        watch: model
+"""
+EXTRA_PACK = check_pack_text(EXTRA, "extra.yaml").pack
+
+
+@pytest.fixture(scope="module")
+def grader(judge_pool, tmp_path_factory: pytest.TempPathFactory) -> Grader:
+    return Grader(judge_pool, ReferenceCache(tmp_path_factory.mktemp("reference-cache")))
+
+
+def grade(grader: Grader, question_id: str, source: str):
+    pack = EXTRA_PACK if question_id in {q.id for q in EXTRA_PACK.questions} else CANON
+    return grader.grade(pack, pack.question(question_id), source)
+
+
+def failure(result, check: str) -> str:
+    test = next(t for t in result.tests if t.check == check)
+    assert test.status != "pass", result.to_json()
+    return test.message
+
+
+def test_the_extra_pack_loads() -> None:
+    assert check_pack_text(EXTRA, "extra.yaml").problems == []
+
+
+# --- the training step with the zero_grad bug (fix) --------------------------------------------------------------
+
+STEP_HEAD = "import torch\nfrom torch.nn import functional as F\n\n\n"
+STEP_RIGHT = {
+    "zero-grad-first": """
+def train_step(model, batch, optimizer):
+    x, y = batch
+    optimizer.zero_grad()
+    loss = F.cross_entropy(model(x), y)
+    loss.backward()
+    optimizer.step()
+    return loss.item()
+""",
+    "zero-grad-keeping-tensors": """
+def train_step(model, batch, optimizer):
+    optimizer.zero_grad(set_to_none=False)
+    loss = F.cross_entropy(model(batch[0]), batch[1])
+    loss.backward()
+    optimizer.step()
+    return float(loss)
+""",
+    "model-zero-grad": """
+def train_step(model, batch, optimizer):
+    model.zero_grad()
+    inputs, labels = batch
+    logits = model(inputs)
+    loss = torch.nn.CrossEntropyLoss()(logits, labels)
+    loss.backward()
+    optimizer.step()
+    return loss.detach().item()
+""",
+    "zero-grad-at-the-end": """
+def train_step(model, batch, optimizer):
+    x, y = batch
+    loss = F.cross_entropy(model(x), y)
+    loss.backward()
+    optimizer.step()
+    optimizer.zero_grad()
+    return loss.item()
+""",
+    "grads-cleared-by-hand": """
+def train_step(model, batch, optimizer):
+    for p in model.parameters():
+        p.grad = None
+    x, y = batch
+    loss = F.nll_loss(F.log_softmax(model(x), dim=1), y)
+    loss.backward()
+    optimizer.step()
+    return loss.item()
+""",
+}
+
+# (code, step and quantity named, words of the cause)
+STEP_WRONG = {
+    "no-zero-grad": (
+        """
+def train_step(model, batch, optimizer):
+    x, y = batch
+    loss = F.cross_entropy(model(x), y)
+    loss.backward()
+    optimizer.step()
+    return loss.item()
+""",
+        "after step 2 of 4, `0.weight` differs from the reference",
+        "gradients accumulate across steps: is zero_grad called?",
+    ),
+    "backward-twice": (
+        """
+def train_step(model, batch, optimizer):
+    x, y = batch
+    optimizer.zero_grad()
+    loss = F.cross_entropy(model(x), y)
+    loss.backward(retain_graph=True)
+    loss.backward()
+    optimizer.step()
+    return loss.item()
+""",
+        "after step 1 of 4, `0.weight` differs from the reference",
+        "its gradient is twice the reference's: is loss.backward() called twice",
+    ),
+    "step-before-backward": (
+        """
+def train_step(model, batch, optimizer):
+    x, y = batch
+    optimizer.zero_grad()
+    loss = F.cross_entropy(model(x), y)
+    optimizer.step()
+    loss.backward()
+    return loss.item()
+""",
+        "after step 1 of 4, `0.weight` differs from the reference",
+        "no parameter changes at this step although backward gives gradients: is optimizer.step() called, after "
+        "loss.backward()",
+    ),
+    "loss-with-its-graph": (
+        """
+def train_step(model, batch, optimizer):
+    x, y = batch
+    optimizer.zero_grad()
+    loss = F.cross_entropy(model(x), y)
+    loss.backward()
+    optimizer.step()
+    return loss
+""",
+        "step 1 of 4 gives a tensor with its graph (grad_fn=NllLossBackward0",
+        "where a Python float is wanted: return loss.item()",
+    ),
+    "loss-not-returned": (
+        """
+def train_step(model, batch, optimizer):
+    x, y = batch
+    optimizer.zero_grad()
+    F.cross_entropy(model(x), y).backward()
+    optimizer.step()
+""",
+        "step 1 of 4 gives no loss",
+        "is the loss returned?",
+    ),
+    "raises-at-step-3": (
+        """
+seen = []
+
+
+def train_step(model, batch, optimizer):
+    x, y = batch
+    optimizer.zero_grad()
+    loss = F.cross_entropy(model(x), y)
+    loss.backward()
+    optimizer.step()
+    seen.append(loss.item())
+    if len(seen) == 3:
+        raise KeyError("oops")
+    return seen[-1]
+""",
+        "KeyError: 'oops' while running step 3 of 4, after 2 step(s) that agree with the reference",
+        '(answer.py line 17: `raise KeyError("oops")`)',
+    ),
+    "fake-loss": (
+        """
+def train_step(model, batch, optimizer):
+    x, y = batch
+    optimizer.zero_grad()
+    F.cross_entropy(model(x), y).backward()
+    optimizer.step()
+    return 1.0
+""",
+        "the loss of step 1 of 4 is 1, expected",
+        "",
+    ),
+}
+
+
+@pytest.mark.parametrize("style", sorted(STEP_RIGHT))
+def test_right_training_steps_pass_whatever_their_style(grader: Grader, style: str) -> None:
+    result = grade(grader, "fix-drifting-training-step", STEP_HEAD + STEP_RIGHT[style])
+    assert result.verdict == "accepted", result.to_json()
+
+
+@pytest.mark.parametrize("mistake", sorted(STEP_WRONG))
+def test_wrong_training_steps_name_the_step_the_quantity_and_the_cause(grader: Grader, mistake: str) -> None:
+    code, where, cause = STEP_WRONG[mistake]
+    result = grade(grader, "fix-drifting-training-step", STEP_HEAD + code)
+    assert result.verdict in ("wrong_answer", "runtime_error"), result.to_json()
+    message = failure(result, "trains-like-the-reference")
+    assert where in message, message
+    assert cause in message, message
+    assert "Traceback" not in message
+
+
+# --- a training loop ---------------------------------------------------------------------------------------------
+
+LOOP_RIGHT = {
+    "for-x-y": """
+from torch.nn import functional as F
+
+def train(model, batches, optimizer):
+    for x, y in batches:
+        optimizer.zero_grad()
+        loss = F.cross_entropy(model(x), y)
+        loss.backward()
+        optimizer.step()
+    return loss.item()
+""",
+    "indexing-and-a-list-of-losses": """
+import torch
+
+def train(model, batches, optimizer):
+    criterion = torch.nn.CrossEntropyLoss()
+    losses = []
+    for i in range(len(batches)):
+        inputs, targets = batches[i]
+        outputs = model(inputs)
+        loss = criterion(outputs, targets)
+        loss.backward()
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+        losses.append(loss.item())
+    return losses[-1]
+""",
+}
+
+
+@pytest.mark.parametrize("style", sorted(LOOP_RIGHT))
+def test_right_training_loops_pass(grader: Grader, style: str) -> None:
+    assert grade(grader, "train-loop", LOOP_RIGHT[style]).verdict == "accepted"
+
+
+def test_a_loop_without_zero_grad_is_named(grader: Grader) -> None:
+    code = LOOP_RIGHT["for-x-y"].replace("        optimizer.zero_grad()\n", "")
+    message = failure(grade(grader, "train-loop", code), "trains")
+    assert message.startswith("after step 2 of 4, `0.weight` differs from the reference: its gradient is the sum")
+    assert "is zero_grad called?" in message
+
+
+# --- a manual SGD update: its sign and its scale -----------------------------------------------------------------
+
+SGD_WRONG = {
+    "gradient-ascent": (
+        "p += lr * p.grad\n            p.grad.zero_()",
+        "after step 1 of 3, `weight` differs from the reference: the update goes the wrong way, up the gradient "
+        "(gradient ascent)",
+    ),
+    "lr-ten-times": (
+        "p -= 10 * lr * p.grad\n            p.grad.zero_()",
+        "after step 1 of 3, `weight` differs from the reference: the update is 10 times the reference's at every "
+        "step: is the learning rate scaled?",
+    ),
+    "never-cleared": (
+        "p -= lr * p.grad",
+        "after step 2 of 3, `weight` differs from the reference: its gradient is the sum of the reference's",
+    ),
+}
+
+
+@pytest.mark.parametrize("mistake", sorted(SGD_WRONG))
+def test_a_manual_update_with_the_wrong_sign_or_scale_is_named(grader: Grader, mistake: str) -> None:
+    line, words = SGD_WRONG[mistake]
+    solution = EXTRA_PACK.question("sgd-step").solution
+    code = solution.replace("p -= lr * p.grad\n            p.grad.zero_()", line)
+    assert code != solution
+    message = failure(grade(grader, "sgd-step", code), "descends")
+    assert message.startswith(words), message
+
+
+def test_a_manual_update_on_data_passes(grader: Grader) -> None:
+    code = """
+def sgd_step(params, lr):
+    for p in params:
+        p.data.add_(p.grad.data, alpha=-lr)
+        p.grad.data.zero_()
+"""
+    assert grade(grader, "sgd-step", code).verdict == "accepted"
+
+
+# --- an optimizer's parameters --------------------------------------------------------------------------------------
+
+
+def test_a_parameter_left_out_of_the_optimizer_is_named(grader: Grader) -> None:
+    code = "import torch\n\ndef make_optimizer(model):\n    return torch.optim.SGD(model[2].parameters(), lr=0.1)\n"
+    message = failure(grade(grader, "head-only", code), "all-train")
+    assert message.startswith(
+        "after step 1 of 2, `0.weight` differs from the reference: it gets a gradient but does not change: is it "
+        "among the optimizer's parameters?"
+    ), message
+
+
+def test_a_frozen_parameter_is_named(grader: Grader) -> None:
+    code = """
+import torch
+
+def make_optimizer(model):
+    model[0].bias.requires_grad_(False)
+    return torch.optim.SGD(model.parameters(), lr=0.1)
+"""
+    message = failure(grade(grader, "head-only", code), "all-train")
+    assert message.startswith("after step 1 of 2, `0.bias` differs from the reference: it does not change, and ")
+    assert "backward gives it no gradient: is requires_grad off" in message
+
+
+# --- a scheduler, as a lambda and as a class ------------------------------------------------------------------------
+
+SCHEDULER_RIGHT = {
+    "lambda": """
+import torch
+
+def warmup_linear(optimizer, warmup, total):
+    return torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda n: (n + 1) / warmup if n < warmup else max(0.0, (total - n) / (total - warmup))
+    )
+""",
+    "class": """
+import torch
+
+
+class WarmupLinear(torch.optim.lr_scheduler.LRScheduler):
+    def __init__(self, optimizer, warmup, total):
+        self.warmup, self.total = warmup, total
+        super().__init__(optimizer)
+
+    def get_lr(self):
+        n = self.last_epoch
+        scale = (n + 1) / self.warmup if n < self.warmup else max(0.0, (self.total - n) / (self.total - self.warmup))
+        return [base * scale for base in self.base_lrs]
+
+
+def warmup_linear(optimizer, warmup, total):
+    return WarmupLinear(optimizer, warmup, total)
+""",
+    "plain-class": """
+class Schedule:
+    def __init__(self, optimizer, warmup, total):
+        self.optimizer, self.warmup, self.total = optimizer, warmup, total
+        self.base = [group["lr"] for group in optimizer.param_groups]
+        self.count = 0
+        self._apply()
+
+    def _apply(self):
+        n = self.count
+        scale = (n + 1) / self.warmup if n < self.warmup else max(0.0, (self.total - n) / (self.total - self.warmup))
+        for group, base in zip(self.optimizer.param_groups, self.base):
+            group["lr"] = base * scale
+
+    def step(self):
+        self.count += 1
+        self._apply()
+
+
+def warmup_linear(optimizer, warmup, total):
+    return Schedule(optimizer, warmup, total)
+""",
+}
+
+
+@pytest.mark.parametrize("style", sorted(SCHEDULER_RIGHT))
+def test_right_schedulers_pass_as_a_lambda_or_a_class(grader: Grader, style: str) -> None:
+    result = grade(grader, "warm-up", SCHEDULER_RIGHT[style])
+    assert result.verdict == "accepted", result.to_json()
+
+
+def test_a_schedule_one_step_behind_is_named(grader: Grader) -> None:
+    code = SCHEDULER_RIGHT["plain-class"].replace(
+        "        self.count += 1\n        self._apply()", "        self._apply()\n        self.count += 1"
+    )
+    message = failure(grade(grader, "warm-up", code), "schedule")
+    assert message.startswith("after step 1 of 8, `optimizer.param_groups[0]['lr']` is 0.166667, expected 0.333333")
+    assert "one step behind" in message
+
+
+# --- Adam from scratch -----------------------------------------------------------------------------------------------
+
+ADAM_HEAD = """
+import torch
+
+
+class Adam:
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0):
+        self.params = [p for p in params]
+        self.lr, self.betas, self.eps, self.weight_decay = lr, betas, eps, weight_decay
+        self.state = {}
+        self.t = 0
+
+    def zero_grad(self):
+        for p in self.params:
+            if p.grad is not None:
+                p.grad.zero_()
+"""
+ADAM_RIGHT = {
+    "no-grad-and-addcdiv": """
+    @torch.no_grad()
+    def step(self):
+        self.t += 1
+        b1, b2 = self.betas
+        for p in self.params:
+            if p.grad is None:
+                continue
+            g = p.grad.add(p, alpha=self.weight_decay) if self.weight_decay else p.grad
+            state = self.state.setdefault(p, {"m": torch.zeros_like(p), "v": torch.zeros_like(p)})
+            state["m"].lerp_(g, 1 - b1)
+            state["v"].mul_(b2).addcmul_(g, g, value=1 - b2)
+            denominator = (state["v"] / (1 - b2 ** self.t)).sqrt().add_(self.eps)
+            p.addcdiv_(state["m"], denominator, value=-self.lr / (1 - b1 ** self.t))
+""",
+    "p-data": """
+    def step(self):
+        self.t += 1
+        b1, b2 = self.betas
+        for i, p in enumerate(self.params):
+            if p.grad is None:
+                continue
+            g = p.grad.data + self.weight_decay * p.data
+            m, v = self.state.get(i, (0.0, 0.0))
+            m = b1 * m + (1 - b1) * g
+            v = b2 * v + (1 - b2) * g * g
+            self.state[i] = (m, v)
+            m_hat = m / (1 - b1 ** self.t)
+            v_hat = v / (1 - b2 ** self.t)
+            p.data = p.data - self.lr * m_hat / (torch.sqrt(v_hat) + self.eps)
+""",
+}
+ADAM_WRONG = {
+    "no-bias-correction": (
+        "no-bias-correction",
+        "follows-adam",
+        "after step 1 of 5, `0.weight` differs from the reference: the update is 3.16 times the reference's at "
+        "step 1 and 3.48 times at step 2: a factor that changes with the step count, as when Adam's bias "
+        "correction",
+    ),
+    "eps-inside-sqrt": (
+        "eps-inside-sqrt",
+        "small-gradients-large-eps",
+        "after step 1 of 3, `weight` differs from the reference: its update points the same way as the "
+        "reference's in every coordinate but with other sizes",
+    ),
+    "decoupled-weight-decay": (
+        "decoupled-weight-decay",
+        "weight-decay",
+        "after step 1 of 3, `weight` differs from the reference: its update differs from the reference's by an "
+        "amount that follows the parameter's own values: weight decay is applied differently",
+    ),
+}
+
+
+@pytest.mark.parametrize("style", sorted(ADAM_RIGHT))
+def test_right_adams_pass(grader: Grader, style: str) -> None:
+    result = grade(grader, "adam-from-scratch", ADAM_HEAD + ADAM_RIGHT[style])
+    assert result.verdict == "accepted", result.to_json()
+
+
+@pytest.mark.parametrize("mistake", sorted(ADAM_WRONG))
+def test_wrong_adams_are_named(grader: Grader, mistake: str) -> None:
+    decoy_id, check, words = ADAM_WRONG[mistake]
+    decoy = next(d for d in CANON.question("adam-from-scratch").decoys if d.id == decoy_id)
+    message = failure(grade(grader, "adam-from-scratch", decoy.code), check)
+    assert message.startswith(words), message
+
+
+def test_adam_with_weight_decay_on_the_update_fails_the_weight_decay_check(grader: Grader) -> None:
+    code = ADAM_HEAD + ADAM_RIGHT["p-data"].replace(
+        "g = p.grad.data + self.weight_decay * p.data", "g = p.grad.data"
+    ).replace("(torch.sqrt(v_hat) + self.eps)", "(torch.sqrt(v_hat) + self.eps) - self.lr * self.weight_decay * p.data")
+    result = grade(grader, "adam-from-scratch", code)
+    assert [t.check for t in result.tests if t.status != "pass"] == ["weight-decay"]
+
+
+# --- hostile answers ----------------------------------------------------------------------------------------------
+
+NO_ZERO_GRAD = STEP_HEAD + STEP_WRONG["no-zero-grad"][0]
+HOSTILE = {
+    "forged-report": """
+import sys
+import quizapp.judge.training as training
+
+training.probe = lambda spec, namespace, tensors, prefix: {"quantities": [], "steps": [
+    {"step": i, "numbers": [], **({"loss": {"kind": "none"}, "grads": []} if i else {})} for i in range(5)]}
+""",
+    "no-op-steps": """
+import quizapp.judge.training as training
+
+training._run_step = lambda body, last, scope: 1.0
+""",
+    "patched-optimizer": """
+import torch
+
+torch.optim.SGD.step = lambda self, closure=None: None
+torch.optim.Optimizer.zero_grad = lambda self, set_to_none=True: None
+""",
+    "unrecorded-gradients": """
+import torch
+
+torch.Tensor.register_post_accumulate_grad_hook = lambda self, hook: type("H", (), {"remove": lambda s: None})()
+""",
+    "reseeded": """
+import torch
+
+torch.manual_seed = lambda seed: torch.default_generator
+""",
+}
+
+
+@pytest.mark.parametrize("attack", sorted(HOSTILE))
+def test_hostile_answers_do_not_pass(grader: Grader, attack: str) -> None:
+    result = grade(grader, "fix-drifting-training-step", NO_ZERO_GRAD + HOSTILE[attack])
+    assert result.verdict != "accepted", result.to_json()
+    assert next(t for t in result.tests if t.check == "trains-like-the-reference").status != "pass"
+
+
+def test_a_right_answer_passes_after_the_attacks(grader: Grader) -> None:
+    assert grade(grader, "fix-drifting-training-step", STEP_HEAD + STEP_RIGHT["zero-grad-first"]).passed
