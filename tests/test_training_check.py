@@ -6,6 +6,8 @@ torch.optim) never pass.
 
 from __future__ import annotations
 
+import dataclasses
+import json
 from pathlib import Path
 
 import pytest
@@ -659,3 +661,161 @@ def test_hostile_answers_do_not_pass(grader: Grader, attack: str) -> None:
 
 def test_a_right_answer_passes_after_the_attacks(grader: Grader) -> None:
     assert grade(grader, "fix-drifting-training-step", STEP_HEAD + STEP_RIGHT["zero-grad-first"]).passed
+
+
+# --- the report is judged only when it is complete ------------------------------------------------------------------
+
+
+def _genuine(judge_pool) -> tuple[dict, bytes]:
+    """A right answer's facts and tensors for the zero_grad question's training check, as the jail sends them."""
+    from quizapp.grading.grader import probe_payload
+
+    question = CANON.question("fix-drifting-training-step")
+    payload = probe_payload(question, question.solution, question.checks)
+    outcome = judge_pool.run("probe", payload, CANON.limits_for(question))
+    assert outcome.status == "ok", outcome
+    return outcome.facts["checks"]["trains-like-the-reference"], outcome.tensors
+
+
+def _reencoded(blob: bytes, change) -> bytes:
+    from safetensors.numpy import load, save
+
+    arrays = dict(load(blob))
+    change(arrays)
+    return save(arrays)
+
+
+def _drop_step(facts: dict) -> None:
+    facts["steps"].pop()
+
+
+def _duplicate_step(facts: dict) -> None:
+    facts["steps"].insert(2, facts["steps"][1])
+    facts["steps"].pop()
+
+
+def _extra_step(facts: dict) -> None:
+    facts["steps"].append({**facts["steps"][-1], "step": 5})
+
+
+def _reordered(facts: dict) -> None:
+    facts["steps"][1], facts["steps"][2] = facts["steps"][2], facts["steps"][1]
+
+
+def _foreign_gradient(facts: dict) -> None:
+    facts["steps"][1]["grads"] = [*facts["steps"][1]["grads"], 99]
+
+
+def _extra_key(facts: dict) -> None:
+    facts["steps"][1]["verdict"] = "accepted"
+
+
+def _short_numbers(facts: dict) -> None:
+    facts["steps"][3]["numbers"].pop()
+
+
+def _no_loss(facts: dict) -> None:
+    del facts["steps"][2]["loss"]
+
+
+def _loss_as_text(facts: dict) -> None:
+    facts["steps"][1]["loss"] = {"kind": "number", "value": "1.0"}
+
+
+def _setup_error_and_results(facts: dict) -> None:
+    facts["setup_error"] = {"type": "ValueError", "message": "no"}
+
+
+def _stop_without_reason(facts: dict) -> None:
+    facts["steps"] = facts["steps"][:3]
+    facts["stopped"] = {"step": 3, "where": "step"}
+
+
+FORGED_FACTS = {
+    "a step missing": _drop_step,
+    "a step twice": _duplicate_step,
+    "a step too many": _extra_step,
+    "steps out of order": _reordered,
+    "a gradient of nothing watched": _foreign_gradient,
+    "an unknown key": _extra_key,
+    "fewer values than quantities": _short_numbers,
+    "a step without its loss": _no_loss,
+    "a loss that is text": _loss_as_text,
+    "a setup error beside results": _setup_error_and_results,
+    "a stop without a reason": _stop_without_reason,
+}
+FORGED_TENSORS = {
+    "a watched tensor missing": lambda arrays: arrays.pop("trains-like-the-reference/2/q0"),
+    "a gradient missing": lambda arrays: arrays.pop("trains-like-the-reference/1/g3"),
+    "a tensor of another shape": lambda arrays: arrays.update(
+        {"trains-like-the-reference/3/q1": arrays["trains-like-the-reference/3/q1"][:2]}
+    ),
+    "a tensor nobody asked for": lambda arrays: arrays.update(
+        {"trains-like-the-reference/9/q0": arrays["trains-like-the-reference/1/q0"]}
+    ),
+}
+
+
+@pytest.fixture(scope="module")
+def genuine(judge_pool) -> tuple[dict, bytes]:
+    return _genuine(judge_pool)
+
+
+def test_the_genuine_report_is_accepted(genuine) -> None:
+    from quizapp.grading import facts as schema
+
+    check = CANON.question("fix-drifting-training-step").checks[0]
+    facts, blob = genuine
+    data = schema.validate(check, json.loads(json.dumps(facts)), schema.TensorStore(blob))
+    assert [entry["step"] for entry in data["steps"]] == [0, 1, 2, 3, 4]
+
+
+@pytest.mark.parametrize("forgery", sorted(FORGED_FACTS))
+def test_a_forged_report_is_refused(genuine, forgery: str) -> None:
+    from quizapp.grading import facts as schema
+
+    check = CANON.question("fix-drifting-training-step").checks[0]
+    facts, blob = genuine
+    forged = json.loads(json.dumps(facts))
+    FORGED_FACTS[forgery](forged)
+    with pytest.raises(schema.FactsRefused):
+        schema.validate(check, forged, schema.TensorStore(blob))
+
+
+@pytest.mark.parametrize("forgery", sorted(FORGED_TENSORS))
+def test_forged_tensors_are_refused(genuine, forgery: str) -> None:
+    from quizapp.grading import facts as schema
+
+    check = CANON.question("fix-drifting-training-step").checks[0]
+    facts, blob = genuine
+    with pytest.raises(schema.FactsRefused):
+        schema.validate(
+            check, json.loads(json.dumps(facts)), schema.TensorStore(_reencoded(blob, FORGED_TENSORS[forgery]))
+        )
+
+
+class _Tampering:
+    """The pool, with the answer's report rewritten on its way back, as a compromised child would send it."""
+
+    def __init__(self, pool, change):
+        self.pool, self.change = pool, change
+
+    def run(self, task, payload, limits):
+        outcome = self.pool.run(task, payload, limits)
+        facts = json.loads(json.dumps(outcome.facts))
+        self.change(facts["checks"]["trains-like-the-reference"])
+        return dataclasses.replace(outcome, facts=facts)
+
+    def submit(self, task, payload, limits):
+        return self.pool.submit(task, payload, limits)
+
+
+def test_a_tampered_report_fails_the_check_with_nothing_judged(judge_pool, tmp_path: Path) -> None:
+    from quizapp.grading.checks import TAMPERED
+
+    question = CANON.question("fix-drifting-training-step")
+    tampering = Grader(_Tampering(judge_pool, _drop_step), ReferenceCache(tmp_path))
+    result = tampering.grade(CANON, question, question.solution)
+    assert result.verdict == "wrong_answer"
+    assert result.tests[0].message.startswith(TAMPERED)
+    assert "the steps reported are not 0 to 4" in result.tests[0].message
