@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
 FORMAT_VERSION = 1
 
@@ -294,6 +294,28 @@ class TrainingCheck(CheckBase):
     rtol: float = Field(1e-5, ge=0, le=1)
     atol: float = Field(1e-6, ge=0, le=1)
     seed: int = 0
+
+    @field_validator("setup", "step")
+    @classmethod
+    def _statements(cls, source: str) -> str:
+        return _parsed(source, "exec")
+
+    @field_validator("watch")
+    @classmethod
+    def _expressions(cls, watch: list[str]) -> list[str]:
+        return [_parsed(expression, "eval") for expression in watch]
+
+
+def _parsed(source: str, mode: str) -> str:
+    """The source, if Python parses it (statements or one expression); a located message otherwise."""
+    import ast
+
+    try:
+        ast.parse(source, mode=mode)
+    except SyntaxError as error:
+        what = "an expression" if mode == "eval" else "Python statements"
+        raise ValueError(f"not {what}: line {error.lineno}: {error.msg}") from None
+    return source
 
 
 # --- end of training check ---------------------------------------------------------------------------------
