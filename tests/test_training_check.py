@@ -310,6 +310,19 @@ def train_step(model, batch, optimizer):
         "KeyError: 'oops' while running step 3 of 4, after 2 step(s) that agree with the reference",
         '(answer.py line 17: `raise KeyError("oops")`)',
     ),
+    "per-sample-losses": (
+        """
+def train_step(model, batch, optimizer):
+    x, y = batch
+    optimizer.zero_grad()
+    losses = F.cross_entropy(model(x), y, reduction="none")
+    losses.mean().backward()
+    optimizer.step()
+    return losses.detach()
+""",
+        "step 1 of 4 gives a tensor of shape (16,), not a scalar loss",
+        "reduce it (the mean over the batch)",
+    ),
     "fake-loss": (
         """
 def train_step(model, batch, optimizer):
@@ -607,6 +620,19 @@ def test_wrong_adams_are_named(grader: Grader, mistake: str) -> None:
     decoy = next(d for d in CANON.question("adam-from-scratch").decoys if d.id == decoy_id)
     message = failure(grade(grader, "adam-from-scratch", decoy.code), check)
     assert message.startswith(words), message
+
+
+def test_an_optimizer_that_changes_the_parameters_it_is_given_is_named_before_any_step(grader: Grader) -> None:
+    code = (
+        ADAM_HEAD.replace(
+            "        self.t = 0\n",
+            "        self.t = 0\n        for p in self.params:\n            torch.nn.init.zeros_(p)\n",
+        )
+        + ADAM_RIGHT["no-grad-and-addcdiv"]
+    )
+    message = failure(grade(grader, "adam-from-scratch", code), "follows-adam")
+    assert message.startswith("right after the setup, before any step, `0.weight` differs from the reference's")
+    assert "does the answer's constructor change or initialise what the setup built?" in message
 
 
 def test_adam_with_weight_decay_on_the_update_fails_the_weight_decay_check(grader: Grader) -> None:
