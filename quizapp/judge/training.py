@@ -31,6 +31,7 @@ from . import probes
 
 MAX_QUANTITIES = 256
 MAX_DEPTH = 6
+MAX_VALUES = 4_000_000  # numbers sent over all steps (16 MB of float32): training checks are for tiny models
 
 
 class _TooMany(Exception):
@@ -71,6 +72,11 @@ def probe(spec: dict[str, Any], namespace: dict[str, Any], tensors: dict[str, to
             changed = _changed(flat, now)
             if changed is not None:
                 facts["stopped"] = {"step": number, "where": "watch", "changed": changed}
+                break
+            sent = sum(t.numel() for _, _, t in now if isinstance(t, torch.Tensor)) * (number + 1) * 2
+            if sent > MAX_VALUES:
+                message = f"the watched values come to more than {MAX_VALUES:,} numbers: watch a smaller model"
+                facts["stopped"] = {"step": number, "where": "watch", "error": {"type": "TooLarge", "message": message}}
                 break
             entry = _snapshot(number, now, tensors, prefix)
             entry["loss"] = _loss(value)
