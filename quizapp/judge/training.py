@@ -20,6 +20,7 @@ backward last accumulated into parameter i during that step (what the optimizer 
 from __future__ import annotations
 
 import ast
+import numbers
 import random
 import sys
 from typing import Any
@@ -140,7 +141,7 @@ def _flatten(label: str, value: Any, out: list[tuple[str, str, Any]], depth: int
         out.append((label, "parameter" if value.requires_grad and value.is_leaf else "tensor", value))
     elif value is None:
         out.append((label, "none", None))
-    elif isinstance(value, bool | int | float):
+    elif isinstance(value, numbers.Real):  # numpy's scalars too
         out.append((label, "number", float(value)))
     elif isinstance(value, dict) and depth < MAX_DEPTH:
         for key, item in list(value.items())[:MAX_QUANTITIES]:
@@ -207,7 +208,7 @@ def _loss(value: Any) -> dict[str, Any]:
         return {"kind": "none"}
     if isinstance(value, bool):
         return {"kind": "other", "type": "bool"}
-    if isinstance(value, int | float):
+    if isinstance(value, numbers.Real):  # numpy's scalars too
         return {"kind": "number", "value": probes.to_plain(float(value))}
     if isinstance(value, torch.Tensor):
         facts: dict[str, Any] = {
