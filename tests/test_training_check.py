@@ -149,6 +149,34 @@ questions:
           optimizer.step()
         steps: 2
         watch: model
+
+  - id: adam-settings
+    kind: code
+    title: Adam for a transformer
+    difficulty: easy
+    minutes: 2
+    prompt: "`make_adam(model)`: torch's Adam with lr 0.01 and betas (0.9, 0.98)."
+    signature: make_adam(model)
+    entry_point: make_adam
+    solution: |
+      import torch
+
+      def make_adam(model):
+          return torch.optim.Adam(model.parameters(), lr=0.01, betas=(0.9, 0.98))
+    explanation: The second beta sets how long the squared gradients are remembered.
+    checks:
+      - id: state
+        kind: training
+        setup: |
+          x, y = torch.randn(16, 4), torch.randn(16, 2)
+          model = nn.Linear(4, 2)
+          optimizer = make_adam(model)
+        step: |
+          optimizer.zero_grad()
+          F.mse_loss(model(x), y).backward()
+          optimizer.step()
+        steps: 2
+        watch: [model, "optimizer.state_dict()['state']"]
 """
 EXTRA_PACK = check_pack_text(EXTRA, "extra.yaml").pack
 
@@ -534,6 +562,19 @@ def test_a_schedule_one_step_behind_is_named(grader: Grader) -> None:
     assert "one step behind" in message
 
 
+# --- an optimizer's state, which appears at its first step ---------------------------------------------------------
+
+
+def test_an_optimizers_state_is_compared_once_it_appears(grader: Grader) -> None:
+    right = EXTRA_PACK.question("adam-settings").solution
+    assert grade(grader, "adam-settings", right).verdict == "accepted"
+    message = failure(grade(grader, "adam-settings", right.replace("0.98", "0.999")), "state")
+    # the first step's update does not depend on the betas (bias correction), the second moment does
+    assert message.startswith(
+        "after step 1 of 2, `optimizer.state_dict()['state'][0]['exp_avg_sq']` differs from the reference: "
+    ), message
+
+
 # --- Adam from scratch -----------------------------------------------------------------------------------------------
 
 ADAM_HEAD = """
@@ -757,7 +798,12 @@ def _stop_without_reason(facts: dict) -> None:
     facts["stopped"] = {"step": 3, "where": "step"}
 
 
+def _quantity_twice(facts: dict) -> None:
+    facts["steps"][1]["quantities"][1] = facts["steps"][1]["quantities"][0]
+
+
 FORGED_FACTS = {
+    "a quantity named twice": _quantity_twice,
     "a step missing": _drop_step,
     "a step twice": _duplicate_step,
     "a step too many": _extra_step,

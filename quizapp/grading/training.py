@@ -49,6 +49,7 @@ class LossFacts(schema._Strict):
 
 class StepFacts(schema._Strict):
     step: int
+    quantities: list[Quantity] = Field(max_length=MAX_QUANTITIES)
     numbers: list[Any] = Field(max_length=MAX_QUANTITIES)
     loss: LossFacts | None = None
     grads: list[int] | None = Field(None, max_length=MAX_QUANTITIES)
@@ -57,13 +58,11 @@ class StepFacts(schema._Strict):
 class Stopped(schema._Strict):
     step: int
     where: Literal["step", "watch"]
-    error: schema.ErrorFacts | None = None
-    changed: str | None = Field(None, max_length=300)
+    error: schema.ErrorFacts
 
 
 class TrainingFacts(schema._Strict):
     setup_error: schema.ErrorFacts | None = None
-    quantities: list[Quantity] | None = Field(None, max_length=MAX_QUANTITIES)
     steps: list[StepFacts] | None = Field(None, max_length=52)
     stopped: Stopped | None = None
 
@@ -80,23 +79,20 @@ def validate_facts(check: model.TrainingCheck, facts: dict[str, Any], tensors: s
             raise schema.FactsRefused("a setup error and results")
         _no_tensors(tensors, prefix, set())
         return data
-    if data.get("quantities") is None or data.get("steps") is None:
-        raise schema.FactsRefused("no quantities or no steps")
-    quantities = data["quantities"]
+    if data.get("steps") is None:
+        raise schema.FactsRefused("no steps")
     stopped = data.get("stopped")
     if stopped is not None:
-        if (stopped.get("error") is None) == (stopped.get("changed") is None):
-            raise schema.FactsRefused("a stop without its one reason")
         if not 0 <= stopped["step"] <= check.steps or (stopped["step"] == 0 and stopped["where"] != "watch"):
             raise schema.FactsRefused(f"a stop at step {stopped['step']}, which the check does not have")
     reported = stopped["step"] if stopped is not None else check.steps + 1
     if [entry["step"] for entry in data["steps"]] != list(range(reported)):
         raise schema.FactsRefused(f"the steps reported are not 0 to {reported - 1}, in order, once each")
-    if reported == 0 and quantities:
-        raise schema.FactsRefused("quantities without a step")
     expected: set[str] = set()
     for entry in data["steps"]:
-        number = entry["step"]
+        number, quantities = entry["step"], entry["quantities"]
+        if len({q["name"] for q in quantities}) != len(quantities):
+            raise schema.FactsRefused(f"step {number} reports a quantity twice")
         if len(entry["numbers"]) != len(quantities):
             raise schema.FactsRefused(f"step {number} reports {len(entry['numbers'])} values for {len(quantities)}")
         for index, (quantity, value) in enumerate(zip(quantities, entry["numbers"], strict=True)):
@@ -160,26 +156,54 @@ def _no_tensors(tensors: schema.TensorStore, prefix: str, expected: set[str]) ->
 
 
 class _Run:
-    def __init__(self, check_id: str, facts: dict[str, Any], tensors: schema.TensorStore):
-        self.prefix = f"{check_id}/"
-        self.facts = facts
-        self.tensors = tensors
-        self.quantities: list[dict[str, Any]] = facts.get("quantities") or []
-        self.steps: list[dict[str, Any]] = facts.get("steps") or []
+    """One run's validated report, read by step and quantity name. `rename` maps the learner's names to the
+    reference's when its watched module names its parameters otherwise (paired by position at the setup)."""
 
-    def value(self, step: int, index: int) -> Any:
-        if self.quantities[index]["kind"] in TENSOR_KINDS:
+    def __init__(self, check_id: str, facts: dict[str, Any], tensors: schema.TensorStore, rename: dict | None = None):
+        self.prefix = f"{check_id}/"
+        self.tensors = tensors
+        self.steps: list[dict[str, Any]] = facts.get("steps") or []
+        rename = rename or {}
+        self.where = [
+            {rename.get(q["name"], q["name"]): index for index, q in enumerate(entry["quantities"])}
+            for entry in self.steps
+        ]
+
+    def names(self, step: int) -> list[str]:
+        return list(self.where[step])
+
+    def has(self, step: int, name: str) -> bool:
+        return 0 <= step < len(self.steps) and name in self.where[step]
+
+    def quantity(self, step: int, name: str) -> dict[str, Any]:
+        return self.steps[step]["quantities"][self.where[step][name]]
+
+    def value(self, step: int, name: str) -> Any:
+        index = self.where[step][name]
+        if self.steps[step]["quantities"][index]["kind"] in TENSOR_KINDS:
             return self.tensors[f"{self.prefix}{step}/q{index}"]
         return self.steps[step]["numbers"][index]
 
-    def grad(self, step: int, index: int) -> Any:
-        if index in (self.steps[step].get("grads") or []):
+    def array(self, step: int, name: str) -> Any:
+        import numpy as np
+
+        return np.asarray(self.value(step, name), dtype=np.float64)
+
+    def grad(self, step: int, name: str) -> Any:
+        index = self.where[step].get(name)
+        if step >= 1 and index is not None and index in (self.steps[step].get("grads") or []):
             return self.tensors[f"{self.prefix}{step}/g{index}"].astype("float64")
         return None
 
-    def dtype(self, step: int, index: int) -> str | None:
-        key = f"{self.prefix}{step}/q{index}"
-        return self.quantities[index].get("dtype") or (self.tensors.dtype(key) if key in self.tensors else None)
+    def dtype(self, step: int, name: str) -> str | None:
+        return self.quantity(step, name).get("dtype")
+
+    def delta(self, step: int, name: str) -> Any:
+        """The change of a tensor over a step, or None when it was not watched before the step."""
+        if step < 1 or not self.has(step - 1, name) or not self.has(step, name):
+            return None
+        before, after = self.array(step - 1, name), self.array(step, name)
+        return after - before if before.shape == after.shape else None
 
 
 # --- judging ----------------------------------------------------------------------------------------------
@@ -188,29 +212,26 @@ class _Run:
 def judge(check: model.TrainingCheck, context: Context) -> Finding | None:
     theirs = context.reference.of(check.id)
     if "setup_error" in theirs:
-        raise ReferenceFailed(
-            f"its setup raised {theirs['setup_error'].get('type')}: {theirs['setup_error'].get('message')}"
-        )
+        error = theirs["setup_error"]
+        raise ReferenceFailed(f"its setup raised {error.get('type')}: {error.get('message')}")
     if theirs.get("stopped") is not None:
         stop = theirs["stopped"]
-        why = stop.get("error") or {"type": "watch changed", "message": stop.get("changed")}
+        why = stop["error"]
         raise ReferenceFailed(f"its run stopped at step {stop['step']}: {why.get('type')}: {why.get('message')}")
     mine = context.learner.of(check.id)
     if "setup_error" in mine:
         return describe_exception(
             mine["setup_error"], "running the check's setup (which builds the answer's objects)", context.source
         )
-    learner = _Run(check.id, mine, context.learner.tensors)
     reference = _Run(check.id, theirs, context.reference.tensors)
-    if any(q["kind"] == "other" for q in reference.quantities):
-        other = next(q for q in reference.quantities if q["kind"] == "other")
-        raise ReferenceFailed(f"`{other['name']}` is a {other.get('dtype')}, which cannot be compared")
+    for step in range(len(reference.steps)):
+        other = next((n for n in reference.names(step) if reference.quantity(step, n)["kind"] == "other"), None)
+        if other is not None:
+            kind = reference.quantity(step, other).get("dtype")
+            raise ReferenceFailed(f"`{other}` is a {kind}, which cannot be compared")
     stopped = mine.get("stopped")
-    if stopped is not None and stopped["step"] == 0:
-        return _stop_finding(check, stopped, context)
-    pairs = _pairs(learner.quantities, reference.quantities)
-    if isinstance(pairs, Finding):
-        return pairs
+    rename = _rename(mine["steps"][0]["quantities"], theirs["steps"][0]["quantities"]) if mine["steps"] else {}
+    learner = _Run(check.id, mine, context.learner.tensors, rename)
     for step in range(check.steps + 1):
         if stopped is not None and stopped["step"] == step:
             return _stop_finding(check, stopped, context)
@@ -218,8 +239,11 @@ def judge(check: model.TrainingCheck, context: Context) -> Finding | None:
             finding = _loss_finding(check, step, learner, reference)
             if finding is not None:
                 return finding
-        for mine_index, their_index in pairs:
-            finding = _quantity_finding(check, step, mine_index, their_index, learner, reference, pairs)
+        finding = _watched_finding(check, step, learner, reference)
+        if finding is not None:
+            return finding
+        for name in reference.names(step):
+            finding = _quantity_finding(check, step, name, learner, reference)
             if finding is not None:
                 return finding
     return None
@@ -231,13 +255,6 @@ def _when(check: model.TrainingCheck, step: int) -> str:
 
 def _stop_finding(check: model.TrainingCheck, stopped: dict[str, Any], context: Context) -> Finding:
     step = stopped["step"]
-    if stopped.get("changed") is not None:
-        return Finding(
-            "fail",
-            f"{_when(check, step)}, `{stopped['changed']}` is no longer what the setup made (it is gone, or its kind "
-            "or shape changed): update parameters in place instead of replacing them",
-            rank=1,
-        )
     if stopped["where"] == "watch":
         doing = f"reading the watched values {_when(check, step)}"
     else:
@@ -247,26 +264,32 @@ def _stop_finding(check: model.TrainingCheck, stopped: dict[str, Any], context: 
     return describe_exception(stopped["error"], doing, context.source)
 
 
-def _pairs(mine: list[dict[str, Any]], theirs: list[dict[str, Any]]) -> list[tuple[int, int]] | Finding:
-    """Quantities paired by name, or by position when the names differ but the kinds and shapes agree."""
-    by_name = {q["name"]: index for index, q in enumerate(mine)}
-    if len(by_name) == len(mine) and {q["name"] for q in theirs} == set(by_name) and len(mine) == len(theirs):
-        return [(by_name[q["name"]], index) for index, q in enumerate(theirs)]
-    if len(mine) == len(theirs) and all(
-        (a["kind"] in TENSOR_KINDS) == (b["kind"] in TENSOR_KINDS) and a.get("shape") == b.get("shape")
-        for a, b in zip(mine, theirs, strict=True)
-    ):
-        return [(index, index) for index in range(len(theirs))]
-    names = {q["name"] for q in mine}
-    missing = [q["name"] for q in theirs if q["name"] not in names]
-    extra = [q["name"] for q in mine if q["name"] not in {t["name"] for t in theirs}]
+def _rename(mine: list[dict[str, Any]], theirs: list[dict[str, Any]]) -> dict[str, str]:
+    """The learner's names to the reference's, by position, when the names differ but kinds and shapes agree."""
+    if {q["name"] for q in mine} == {q["name"] for q in theirs} or len(mine) != len(theirs):
+        return {}
+    if all(a["kind"] == b["kind"] and a.get("shape") == b.get("shape") for a, b in zip(mine, theirs, strict=True)):
+        return {a["name"]: b["name"] for a, b in zip(mine, theirs, strict=True)}
+    return {}
+
+
+def _watched_finding(check: model.TrainingCheck, step: int, learner: _Run, reference: _Run) -> Finding | None:
+    mine, theirs = learner.names(step), reference.names(step)
+    missing = [name for name in theirs if name not in set(mine)]
+    extra = [name for name in mine if name not in set(theirs)]
+    if not missing and not extra:
+        return None
     parts = []
     if missing:
         parts.append(f"no {_listed(missing)}")
     if extra:
-        parts.append(f"{_listed(extra)} that the reference does not have")
-    detail = "; ".join(parts) or f"{len(mine)} quantities where the reference has {len(theirs)}"
-    return Finding("fail", f"what the check watches is not the reference's: {detail}", rank=1)
+        parts.append(f"{_listed(extra)}, which the reference does not have")
+    hint = ""
+    if step and all(learner.has(step - 1, name) for name in missing):
+        hint = " (were they replaced by new tensors instead of updated in place?)"
+    return Finding(
+        "fail", f"{_when(check, step)}, what the check watches is not the reference's: {'; '.join(parts)}{hint}", rank=1
+    )
 
 
 def _listed(names: list[str]) -> str:
@@ -323,51 +346,48 @@ def _close_number(got: Any, want: Any, rtol: float, atol: float) -> bool:
 
 
 def _quantity_finding(
-    check: model.TrainingCheck,
-    step: int,
-    mine_index: int,
-    their_index: int,
-    learner: _Run,
-    reference: _Run,
-    pairs: list[tuple[int, int]],
+    check: model.TrainingCheck, step: int, name: str, learner: _Run, reference: _Run
 ) -> Finding | None:
-    quantity = reference.quantities[their_index]
-    got_kind = learner.quantities[mine_index]["kind"]
-    name = f"`{quantity['name']}`" if quantity["name"] else "the watched value"
+    quantity = reference.quantity(step, name)
+    got_kind = learner.quantity(step, name)["kind"]
+    shown = f"`{name}`" if name else "the watched value"
     when = _when(check, step)
     if (got_kind in TENSOR_KINDS) != (quantity["kind"] in TENSOR_KINDS) or (
         got_kind not in TENSOR_KINDS and got_kind != quantity["kind"]
     ):
-        return Finding(
-            "fail", f"{when}, {name} is a {_kind_word(got_kind)}, expected a {_kind_word(quantity['kind'])}", rank=1
-        )
+        kinds = f"a {_kind_word(got_kind)}, expected a {_kind_word(quantity['kind'])}"
+        return Finding("fail", f"{when}, {shown} is {kinds}", rank=1)
     if quantity["kind"] == "none":
         return None
     if quantity["kind"] == "number":
-        got, want = learner.value(step, mine_index), reference.value(step, their_index)
+        got, want = learner.value(step, name), reference.value(step, name)
         if _close_number(got, want, check.rtol, check.atol):
             return None
-        cause = _number_cause(check, mine_index, their_index, learner, reference)
-        return Finding("fail", f"{when}, {name} is {got:.6g}, expected {want:.6g}{cause}", rank=1 if cause else 2)
-    got, want = learner.value(step, mine_index), reference.value(step, their_index)
+        cause = _number_cause(check, name, learner, reference)
+        return Finding("fail", f"{when}, {shown} is {got:.6g}, expected {want:.6g}{cause}", rank=1 if cause else 2)
     difference = compare_arrays(
-        got, want, check.rtol, check.atol, learner.dtype(step, mine_index), reference.dtype(step, their_index)
+        learner.value(step, name),
+        reference.value(step, name),
+        check.rtol,
+        check.atol,
+        learner.dtype(step, name),
+        reference.dtype(step, name),
     )
     if difference is None:
         return None
     if step == 0:
         return Finding(
             "fail",
-            f"{when}, {name} differs from the reference's ({difference}): does the answer's constructor change or "
+            f"{when}, {shown} differs from the reference's ({difference}): does the answer's constructor change or "
             "initialise what the setup built?",
             rank=1,
         )
     cause = None
     if quantity["kind"] == "parameter":
-        cause = _parameter_cause(check, step, mine_index, their_index, learner, reference, pairs)
+        cause = _parameter_cause(check, step, name, learner, reference)
     elif quantity["kind"] == "buffer":
-        cause = _buffer_cause(check, step, mine_index, their_index, learner, reference)
-    message = f"{when}, {name} differs from the reference"
+        cause = _buffer_cause(step, name, learner, reference)
+    message = f"{when}, {shown} differs from the reference"
     if cause:
         return Finding("fail", f"{message}: {cause} ({difference})", rank=1)
     return Finding("fail", f"{message}: {difference}", rank=2)
@@ -377,16 +397,13 @@ def _kind_word(kind: str) -> str:
     return {"none": "None", "other": "value of another type"}.get(kind, kind if kind != "parameter" else "tensor")
 
 
-def _number_cause(
-    check: model.TrainingCheck, mine_index: int, their_index: int, learner: _Run, reference: _Run
-) -> str:
+def _number_cause(check: model.TrainingCheck, name: str, learner: _Run, reference: _Run) -> str:
     """A watched number (a learning rate) whose whole run is the reference's shifted by one step."""
-    count = min(len(learner.steps), len(reference.steps))
-    mine = [learner.value(s, mine_index) for s in range(count)]
-    theirs = [reference.value(s, their_index) for s in range(len(reference.steps))]
+    mine = {s: learner.value(s, name) for s in range(len(learner.steps)) if learner.has(s, name)}
+    theirs = {s: reference.value(s, name) for s in range(len(reference.steps)) if reference.has(s, name)}
 
     def shifted(by: int) -> bool:
-        pairs = [(mine[s], theirs[s + by]) for s in range(count) if 0 <= s + by < len(theirs)]
+        pairs = [(value, theirs[s + by]) for s, value in mine.items() if s + by in theirs]
         return len(pairs) >= 2 and all(_close_number(a, b, check.rtol, check.atol) for a, b in pairs)
 
     if shifted(1):
@@ -405,33 +422,29 @@ def _number_cause(
 # --- why a parameter differs --------------------------------------------------------------------------------
 
 
-def _parameter_cause(
-    check: model.TrainingCheck,
-    step: int,
-    mine_index: int,
-    their_index: int,
-    learner: _Run,
-    reference: _Run,
-    pairs: list[tuple[int, int]],
-) -> str | None:
+def _parameter_cause(check: model.TrainingCheck, step: int, name: str, learner: _Run, reference: _Run) -> str | None:
     """The cause of the first difference of a parameter, at the first step where anything differs: before that
     step both runs held the same values, so their updates and gradients there can be compared directly."""
     import numpy as np
 
-    def update(run: _Run, index: int, at: int) -> Any:
-        return run.value(at, index).astype(np.float64) - run.value(at - 1, index).astype(np.float64)
+    mine_update, their_update = learner.delta(step, name), reference.delta(step, name)
+    if mine_update is None or their_update is None or mine_update.shape != their_update.shape:
+        return None
+    before = reference.array(step - 1, name)
 
-    def still(array: Any, scale: Any) -> bool:
-        return bool(np.all(np.abs(array) <= check.atol + check.rtol * np.abs(scale)))
+    def still(run: _Run, other: str) -> bool:
+        change = run.delta(step, other)
+        return change is not None and bool(
+            np.all(np.abs(change) <= check.atol + check.rtol * np.abs(run.array(step - 1, other)))
+        )
 
-    mine_update, their_update = update(learner, mine_index, step), update(reference, their_index, step)
-    before = reference.value(step - 1, their_index).astype(np.float64)
-    parameters = [(a, b) for a, b in pairs if reference.quantities[b]["kind"] == "parameter"]
-    moving = [(a, b) for a, b in parameters if not still(update(reference, b, step), reference.value(step - 1, b))]
-    mine_grad, their_grad = learner.grad(step, mine_index), reference.grad(step, their_index)
-    if still(mine_update, before):
-        if moving and all(still(update(learner, a, step), learner.value(step - 1, a)) for a, _ in moving):
-            if all(learner.grad(step, a) is None for a, _ in moving):
+    parameters = [n for n in reference.names(step) if reference.quantity(step, n)["kind"] == "parameter"]
+    moving = [n for n in parameters if learner.has(step, n) and reference.delta(step, n) is not None]
+    moving = [n for n in moving if not still(reference, n)]
+    mine_grad, their_grad = learner.grad(step, name), reference.grad(step, name)
+    if still(learner, name):
+        if moving and all(still(learner, n) for n in moving):
+            if all(learner.grad(step, n) is None for n in moving):
                 return "no parameter changes at this step and backward gives no gradient: is loss.backward() called?"
             return (
                 "no parameter changes at this step although backward gives gradients: is optimizer.step() called, "
@@ -444,7 +457,7 @@ def _parameter_cause(
             )
         return "it gets a gradient but does not change: is it among the optimizer's parameters?"
     if mine_grad is not None and their_grad is not None and not _same(mine_grad, their_grad):
-        return _gradient_cause(check, step, mine_grad, their_grad, their_index, reference)
+        return _gradient_cause(step, name, mine_grad, their_grad, reference)
     scale = _scalar_multiple(mine_update, their_update)
     if scale is not None and abs(scale + 1) < 1e-3:
         return (
@@ -452,9 +465,8 @@ def _parameter_cause(
             "from the parameters"
         )
     if scale is not None and abs(scale - 1) > 1e-3:
-        return _scale_cause(check, step, scale, parameters, learner, reference)
-    gap = mine_update - their_update
-    if _follows(gap, before):
+        return _scale_cause(step, scale, parameters, learner, reference)
+    if _follows(mine_update - their_update, before):
         return (
             "its update differs from the reference's by an amount that follows the parameter's own values: "
             "weight decay is applied differently (added to the gradient, as Adam's weight_decay does, or "
@@ -474,13 +486,15 @@ def _parameter_cause(
 def _same(a: Any, b: Any) -> bool:
     import numpy as np
 
-    return bool(np.allclose(a, b, rtol=1e-4, atol=1e-7 * max(1.0, float(np.abs(b).max(initial=0.0)))))
+    return a.shape == b.shape and bool(
+        np.allclose(a, b, rtol=1e-4, atol=1e-7 * max(1.0, float(np.abs(b).max(initial=0.0))))
+    )
 
 
-def _gradient_cause(check: model.TrainingCheck, step: int, mine: Any, theirs: Any, index: int, reference: _Run) -> str:
+def _gradient_cause(step: int, name: str, mine: Any, theirs: Any, reference: _Run) -> str:
     if step >= 2:
-        history = [reference.grad(s, index) for s in range(1, step + 1)]
-        if all(g is not None for g in history) and _same(mine, sum(history)):
+        history = [reference.grad(s, name) for s in range(1, step + 1)]
+        if all(g is not None and g.shape == mine.shape for g in history) and _same(mine, sum(history)):
             return (
                 "its gradient is the sum of the reference's gradients of every step so far: gradients accumulate "
                 "across steps: is zero_grad called?"
@@ -497,29 +511,23 @@ def _gradient_cause(check: model.TrainingCheck, step: int, mine: Any, theirs: An
     return "its gradient differs from the reference's: the loss, or what it is computed from, differs"
 
 
-def _scale_cause(
-    check: model.TrainingCheck,
-    step: int,
-    scale: float,
-    parameters: list[tuple[int, int]],
-    learner: _Run,
-    reference: _Run,
-) -> str:
+def _scale_cause(step: int, scale: float, parameters: list[str], learner: _Run, reference: _Run) -> str:
     """An update that is a multiple of the reference's: the same factor at every step is the learning rate; a
     factor that changes with the step count is a step-dependent correction (Adam's bias correction)."""
-    import numpy as np
-
     last = min(len(learner.steps), len(reference.steps)) - 1
     rates = _rate_ratios(step, last, parameters, learner, reference)
     if rates is not None and max(rates) <= 1.001 * min(rates):
-        times = "at every step" if len(rates) > 1 else "at this step"
+        times = "at every step" if last > step else "at this step"
         return f"the update is {scale:.3g} times the reference's {times}: is the learning rate scaled?"
     ratios = []
     for at in range(step, last + 1):
-        mine = sum(float(np.sum(_delta(learner, a, at) ** 2)) for a, _ in parameters)
-        theirs = sum(float(np.sum(_delta(reference, b, at) ** 2)) for _, b in parameters)
-        if theirs > 0:
-            ratios.append(math.sqrt(mine / theirs))
+        mine = [learner.delta(at, n) for n in parameters]
+        theirs = [reference.delta(at, n) for n in parameters]
+        if any(d is None for d in [*mine, *theirs]):
+            break
+        their_norm = sum(float((d * d).sum()) for d in theirs)
+        if their_norm > 0:
+            ratios.append(math.sqrt(sum(float((d * d).sum()) for d in mine) / their_norm))
     steady = len(ratios) < 2 or max(ratios) <= 1.05 * min(ratios)
     if steady:
         times = "at every step" if len(ratios) > 1 else "at this step"
@@ -531,30 +539,23 @@ def _scale_cause(
     )
 
 
-def _rate_ratios(
-    step: int, last: int, parameters: list[tuple[int, int]], learner: _Run, reference: _Run
-) -> list[float] | None:
+def _rate_ratios(step: int, last: int, parameters: list[str], learner: _Run, reference: _Run) -> list[float] | None:
     """When each run's update is a multiple of its own gradient (plain SGD), the learner's multiple over the
     reference's at each step from `step` on: the same at every step is a scaled learning rate, even after the
     runs have parted ways. None when the updates are not such multiples (momentum, Adam)."""
     ratios = []
     for at in range(step, last + 1):
-        for mine_index, their_index in parameters:
-            mine_grad, their_grad = learner.grad(at, mine_index), reference.grad(at, their_index)
-            if mine_grad is None or their_grad is None:
+        for name in parameters:
+            mine_grad, their_grad = learner.grad(at, name), reference.grad(at, name)
+            mine_update, their_update = learner.delta(at, name), reference.delta(at, name)
+            if mine_grad is None or their_grad is None or mine_update is None or their_update is None:
                 return None
-            mine = _scalar_multiple(_delta(learner, mine_index, at), -mine_grad)
-            theirs = _scalar_multiple(_delta(reference, their_index, at), -their_grad)
+            mine = _scalar_multiple(mine_update, -mine_grad)
+            theirs = _scalar_multiple(their_update, -their_grad)
             if mine is None or theirs is None or theirs == 0:
                 return None
             ratios.append(mine / theirs)
     return ratios or None
-
-
-def _delta(run: _Run, index: int, at: int) -> Any:
-    import numpy as np
-
-    return run.value(at, index).astype(np.float64) - run.value(at - 1, index).astype(np.float64)
 
 
 def _scalar_multiple(mine: Any, theirs: Any) -> float | None:
@@ -562,6 +563,8 @@ def _scalar_multiple(mine: Any, theirs: Any) -> float | None:
     import numpy as np
 
     mine, theirs = np.asarray(mine, dtype=np.float64), np.asarray(theirs, dtype=np.float64)
+    if mine.shape != theirs.shape:
+        return None
     norm = float(np.sum(theirs * theirs))
     if norm == 0 or not np.all(np.isfinite(mine)):
         return None
@@ -586,13 +589,12 @@ def _follows(gap: Any, values: Any) -> bool:
     return float(fits.mean()) >= 0.6
 
 
-def _buffer_cause(
-    check: model.TrainingCheck, step: int, mine_index: int, their_index: int, learner: _Run, reference: _Run
-) -> str | None:
+def _buffer_cause(step: int, name: str, learner: _Run, reference: _Run) -> str | None:
     import numpy as np
 
-    mine = _delta(learner, mine_index, step)
-    theirs = _delta(reference, their_index, step)
+    mine, theirs = learner.delta(step, name), reference.delta(step, name)
+    if mine is None or theirs is None:
+        return None
     if not np.any(mine) and np.any(theirs):
         return "it does not update where the reference's does: is the model in train mode during the step?"
     if np.any(mine) and not np.any(theirs):

@@ -8,11 +8,12 @@ two runs outside the jail (quizapp/grading/training.py), and refuses a report th
 
 Facts:
 - `{"setup_error": error}` when the setup raised (it runs the answer's constructors);
-- otherwise `quantities`, what the watch expressions flatten to after the setup (a module's parameters and
-  buffers by name, tensors, numbers, None), and `steps`: step 0 (after the setup), then one entry per step
-  run, each with `numbers` (the value of each number quantity, None for the others), `grads` (the indices of
-  the parameters that backward gave a gradient during the step) and, from step 1, `loss` (what the step's
-  last expression gave); `stopped` names the step whose code or watch raised, after which nothing runs.
+- otherwise `steps`: step 0 (after the setup), then one entry per step run, each with `quantities`, what the
+  watch expressions flatten to (a module's parameters and buffers by name, tensors, numbers, None: the list
+  may grow, as an optimizer's state appears at its first step), `numbers` (the value of each number
+  quantity, None for the others) and, from step 1, `grads` (the indices of the parameters that backward gave
+  a gradient during the step) and `loss` (what the step's last expression gave); `stopped` names the step
+  whose code or watch raised, after which nothing runs.
 Tensors: `{check}/{step}/q{i}` for quantity i after that step, `{check}/{step}/g{i}` for the gradient that
 backward last accumulated into parameter i during that step (what the optimizer would use).
 """
@@ -48,45 +49,46 @@ def probe(spec: dict[str, Any], namespace: dict[str, Any], tensors: dict[str, to
         return {"setup_error": error}
     body, last = _split_step(spec["step"])
     watch = list(spec["watch"])
-
-    flat, error = probes._run_guarded(lambda: _watched(watch, scope), None)
-    if error is not None:
-        return {"quantities": [], "steps": [], "stopped": {"step": 0, "where": "watch", "error": error}}
-    quantities = [_describe(name, kind, value) for name, kind, value in flat]
-    recorded: dict[int, torch.Tensor] = {}
-    handles = _record_gradients(flat, recorded)
-    steps = [_snapshot(0, flat, tensors, prefix)]
-    facts: dict[str, Any] = {"quantities": quantities, "steps": steps}
+    recorded: dict[int, torch.Tensor] = {}  # id of a parameter: its gradient as the step's last backward left it
+    hooked: dict[int, tuple[torch.Tensor, Any]] = {}
+    steps: list[dict[str, Any]] = []
+    facts: dict[str, Any] = {"steps": steps}
+    sent = 0
     try:
-        for number in range(1, int(spec["steps"]) + 1):
-            scope["step"] = number - 1
-            recorded.clear()
-            seed_everything(probes._stable_seed(seed, "training", "step", number))
-            value, error = probes._run_guarded(lambda: _run_step(body, last, scope), None)
-            if error is not None:
-                facts["stopped"] = {"step": number, "where": "step", "error": error}
-                break
-            now, error = probes._run_guarded(lambda: _watched(watch, scope), None)
+        for number in range(int(spec["steps"]) + 1):
+            value = None
+            if number:
+                scope["step"] = number - 1
+                recorded.clear()
+                seed_everything(probes._stable_seed(seed, "training", "step", number))
+                value, error = probes._run_guarded(lambda: _run_step(body, last, scope), None)
+                if error is not None:
+                    facts["stopped"] = {"step": number, "where": "step", "error": error}
+                    break
+            flat, error = probes._run_guarded(lambda: _watched(watch, scope), None)
             if error is not None:
                 facts["stopped"] = {"step": number, "where": "watch", "error": error}
                 break
-            changed = _changed(flat, now)
-            if changed is not None:
-                facts["stopped"] = {"step": number, "where": "watch", "changed": changed}
-                break
-            sent = sum(t.numel() for _, _, t in now if isinstance(t, torch.Tensor)) * (number + 1) * 2
+            sent += 2 * sum(v.numel() for _, _, v in flat if isinstance(v, torch.Tensor))
             if sent > MAX_VALUES:
                 message = f"the watched values come to more than {MAX_VALUES:,} numbers: watch a smaller model"
                 facts["stopped"] = {"step": number, "where": "watch", "error": {"type": "TooLarge", "message": message}}
                 break
-            entry = _snapshot(number, now, tensors, prefix)
-            entry["loss"] = _loss(value)
-            entry["grads"] = sorted(recorded)
-            for index, grad in recorded.items():
-                tensors[f"{prefix}{number}/g{index}"] = probes.sendable(grad).clone()
+            _hook(flat, recorded, hooked)
+            entry = _snapshot(number, flat, tensors, prefix)
+            if number:
+                entry["loss"] = _loss(value)
+                entry["grads"] = [
+                    index
+                    for index, (_, kind, tensor) in enumerate(flat)
+                    if kind == "parameter" and id(tensor) in recorded
+                ]
+                for index in entry["grads"]:
+                    grad = recorded[id(flat[index][2])]
+                    tensors[f"{prefix}{number}/g{index}"] = probes.sendable(grad).clone()
             steps.append(entry)
     finally:
-        for handle in handles:
+        for _, handle in hooked.values():
             handle.remove()
     return facts
 
@@ -163,17 +165,6 @@ def _describe(name: str, kind: str, value: Any) -> dict[str, Any]:
     return entry
 
 
-def _changed(before: list[tuple[str, str, Any]], now: list[tuple[str, str, Any]]) -> str | None:
-    """The first watched quantity whose name, kind or shape a step changed (a module rebuilt, a list grown)."""
-    for (name, kind, value), (name_now, kind_now, value_now) in zip(before, now, strict=False):
-        if name != name_now or _describe(name, kind, value) != _describe(name_now, kind_now, value_now):
-            return name[:300]
-    if len(before) != len(now):
-        longer = before if len(before) > len(now) else now
-        return longer[min(len(before), len(now))][0][:300]
-    return None
-
-
 def _snapshot(number: int, flat: list[tuple[str, str, Any]], tensors: dict[str, torch.Tensor], prefix: str) -> dict:
     numbers: list[Any] = []
     for index, (_, kind, value) in enumerate(flat):
@@ -182,24 +173,27 @@ def _snapshot(number: int, flat: list[tuple[str, str, Any]], tensors: dict[str, 
             numbers.append(None)
         else:
             numbers.append(probes.to_plain(value) if kind == "number" else None)
-    return {"step": number, "numbers": numbers}
+    return {
+        "step": number,
+        "quantities": [_describe(name, kind, value) for name, kind, value in flat],
+        "numbers": numbers,
+    }
 
 
-def _record_gradients(flat: list[tuple[str, str, Any]], recorded: dict[int, torch.Tensor]) -> list[Any]:
-    """Keep, for each watched parameter, the gradient as backward last left it in `.grad` during a step."""
-    handles = []
-    seen: set[int] = set()
-    for index, (_, kind, value) in enumerate(flat):
-        if kind != "parameter" or id(value) in seen or not value.requires_grad:
+def _hook(
+    flat: list[tuple[str, str, Any]], recorded: dict[int, torch.Tensor], hooked: dict[int, tuple[torch.Tensor, Any]]
+) -> None:
+    """Keep, for each watched parameter, the gradient as backward last left it in `.grad` during a step: what
+    the optimizer uses, whether the answer clears it at the start or the end of the step."""
+    for _, kind, value in flat:
+        if kind != "parameter" or id(value) in hooked or not value.requires_grad:
             continue
-        seen.add(id(value))
 
-        def keep(parameter: torch.Tensor, index: int = index) -> None:
+        def keep(parameter: torch.Tensor) -> None:
             if parameter.grad is not None:
-                recorded[index] = parameter.grad.detach().clone()
+                recorded[id(parameter)] = parameter.grad.detach().clone()
 
-        handles.append(value.register_post_accumulate_grad_hook(keep))
-    return handles
+        hooked[id(value)] = (value, value.register_post_accumulate_grad_hook(keep))
 
 
 def _loss(value: Any) -> dict[str, Any]:
