@@ -89,6 +89,15 @@ questions:
         steps: 4
         watch: model
         loss: float
+      - id: epochs
+        kind: training
+        setup: |
+          batches = [(torch.randn(16, 4), torch.randint(0, 3, (16,))) for _ in range(4)]
+          model = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 3))
+          optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+        step: "train(model, batches[2 * step : 2 * step + 2], optimizer)"
+        steps: 2
+        watch: model
 
   - id: warm-up
     kind: code
@@ -279,7 +288,8 @@ def train_step(model, batch, optimizer):
     return loss.item()
 """,
         "after step 1 of 4, `0.weight` differs from the reference",
-        "its gradient is twice the reference's: is loss.backward() called twice",
+        "its gradient is twice the reference's: is loss.backward() called twice (or the loss added twice)? "
+        "(backward runs twice in this step, the reference's once)",
     ),
     "step-before-backward": (
         """
@@ -423,9 +433,15 @@ def test_right_training_loops_pass(grader: Grader, style: str) -> None:
 
 def test_a_loop_without_zero_grad_is_named(grader: Grader) -> None:
     code = LOOP_RIGHT["for-x-y"].replace("        optimizer.zero_grad()\n", "")
-    message = failure(grade(grader, "train-loop", code), "trains")
+    result = grade(grader, "train-loop", code)
+    message = failure(result, "trains")
     assert message.startswith("after step 2 of 4, `0.weight` differs from the reference: its gradient is the sum")
     assert "is zero_grad called?" in message
+    # two batches per step: the gradients of every backward say that the second batch's holds the first's too
+    assert failure(result, "epochs").startswith(
+        "after step 1 of 2, `0.weight` differs from the reference: its gradient is the sum of the reference's "
+        "gradients of every batch so far: gradients accumulate across batches: is zero_grad called?"
+    )
 
 
 # --- a manual SGD update: its sign and its scale -----------------------------------------------------------------
@@ -818,7 +834,7 @@ FORGED_FACTS = {
 }
 FORGED_TENSORS = {
     "a watched tensor missing": lambda arrays: arrays.pop("trains-like-the-reference/2/q0"),
-    "a gradient missing": lambda arrays: arrays.pop("trains-like-the-reference/1/g3"),
+    "a gradient missing": lambda arrays: arrays.pop("trains-like-the-reference/1/g3/0"),
     "a tensor of another shape": lambda arrays: arrays.update(
         {"trains-like-the-reference/3/q1": arrays["trains-like-the-reference/3/q1"][:2]}
     ),

@@ -25,6 +25,7 @@ from . import facts as schema
 from .checks import Context, Finding, ReferenceFailed, compare_arrays, describe_exception
 
 MAX_QUANTITIES = 256
+MAX_BACKWARDS = 16
 TENSOR_KINDS = ("parameter", "buffer", "tensor")
 
 
@@ -52,7 +53,7 @@ class StepFacts(schema._Strict):
     quantities: list[Quantity] = Field(max_length=MAX_QUANTITIES)
     numbers: list[Any] = Field(max_length=MAX_QUANTITIES)
     loss: LossFacts | None = None
-    grads: list[int] | None = Field(None, max_length=MAX_QUANTITIES)
+    grads: list[list[int]] | None = Field(None, max_length=MAX_QUANTITIES)
 
 
 class Stopped(schema._Strict):
@@ -113,15 +114,18 @@ def validate_facts(check: model.TrainingCheck, facts: dict[str, Any], tensors: s
         if entry.get("loss") is None or entry.get("grads") is None:
             raise schema.FactsRefused(f"step {number} has no loss or no gradients")
         _loss(entry["loss"], number)
-        grads = entry["grads"]
+        if any(len(pair) != 2 or not 1 <= pair[1] <= MAX_BACKWARDS for pair in entry["grads"]):
+            raise schema.FactsRefused(f"step {number} reports gradients without their count")
+        grads = [index for index, _ in entry["grads"]]
         if grads != sorted(set(grads)) or any(
             not 0 <= i < len(quantities) or quantities[i]["kind"] != "parameter" for i in grads
         ):
             raise schema.FactsRefused(f"step {number} reports gradients of what is not a watched parameter")
-        for index in grads:
-            key = f"{prefix}{number}/g{index}"
-            _tensor(tensors, key, {**quantities[index], "dtype": None})
-            expected.add(key)
+        for index, count in entry["grads"]:
+            for order in range(count):
+                key = f"{prefix}{number}/g{index}/{order}"
+                _tensor(tensors, key, {**quantities[index], "dtype": None})
+                expected.add(key)
     _no_tensors(tensors, prefix, expected)
     return data
 
@@ -189,11 +193,19 @@ class _Run:
 
         return np.asarray(self.value(step, name), dtype=np.float64)
 
+    def grads(self, step: int, name: str) -> list[Any]:
+        """`.grad` after each backward of the step, in order (empty when backward gave it none)."""
+        index = self.where[step].get(name) if 0 <= step < len(self.steps) else None
+        counts = dict((i, c) for i, c in self.steps[step].get("grads") or []) if index is not None else {}
+        return [
+            self.tensors[f"{self.prefix}{step}/g{index}/{order}"].astype("float64")
+            for order in range(counts.get(index, 0))
+        ]
+
     def grad(self, step: int, name: str) -> Any:
-        index = self.where[step].get(name)
-        if step >= 1 and index is not None and index in (self.steps[step].get("grads") or []):
-            return self.tensors[f"{self.prefix}{step}/g{index}"].astype("float64")
-        return None
+        """What the optimizer used: `.grad` after the step's last backward, or None."""
+        grads = self.grads(step, name)
+        return grads[-1] if grads else None
 
     def dtype(self, step: int, name: str) -> str | None:
         return self.quantity(step, name).get("dtype")
@@ -457,7 +469,7 @@ def _parameter_cause(check: model.TrainingCheck, step: int, name: str, learner: 
             )
         return "it gets a gradient but does not change: is it among the optimizer's parameters?"
     if mine_grad is not None and their_grad is not None and not _same(mine_grad, their_grad):
-        return _gradient_cause(step, name, mine_grad, their_grad, reference)
+        return _gradient_cause(step, name, learner, reference)
     scale = _scalar_multiple(mine_update, their_update)
     if scale is not None and abs(scale + 1) < 1e-3:
         return (
@@ -491,17 +503,33 @@ def _same(a: Any, b: Any) -> bool:
     )
 
 
-def _gradient_cause(step: int, name: str, mine: Any, theirs: Any, reference: _Run) -> str:
-    if step >= 2:
-        history = [reference.grad(s, name) for s in range(1, step + 1)]
-        if all(g is not None and g.shape == mine.shape for g in history) and _same(mine, sum(history)):
+def _gradient_cause(step: int, name: str, learner: _Run, reference: _Run) -> str:
+    """Why the gradient the optimizer used differs, from every backward's gradient of both runs: the first
+    backward of the step whose gradient differs is compared with the reference's gradients so far."""
+    mine, theirs = learner.grads(step, name), reference.grads(step, name)
+    counted = ""
+    if len(mine) != len(theirs):
+        counted = f" (backward runs {_times(len(mine))} in this step, the reference's {_times(len(theirs))})"
+    first = next(
+        (j for j, (a, b) in enumerate(zip(mine, theirs, strict=False)) if not _same(a, b)), min(len(mine), len(theirs))
+    )
+    earlier = [g for s in range(1, step) for g in reference.grads(s, name)]
+    if first < len(mine) and first < len(theirs) and (earlier or first > 0):
+        so_far = [*earlier, *theirs[: first + 1]]
+        if all(g.shape == mine[first].shape for g in so_far) and _same(mine[first], sum(so_far)):
+            one, many = ("step", "steps") if earlier else ("batch", "batches")
             return (
-                "its gradient is the sum of the reference's gradients of every step so far: gradients accumulate "
-                "across steps: is zero_grad called?"
+                f"its gradient is the sum of the reference's gradients of every {one} so far: gradients "
+                f"accumulate across {many}: is zero_grad called?{counted}"
             )
-    scale = _scalar_multiple(mine, theirs)
+    got, want = mine[-1], theirs[-1]
+    scale = _scalar_multiple(got, want)
     if scale is not None and abs(scale - 2) < 1e-3:
-        return "its gradient is twice the reference's: is loss.backward() called twice (or the loss added twice)?"
+        return "its gradient is twice the reference's: is loss.backward() called twice (or the loss added twice)?" + (
+            counted
+        )
+    if counted:
+        return f"backward runs {_times(len(mine))} in this step where the reference's runs {_times(len(theirs))}"
     if scale is not None and abs(scale + 1) < 1e-3:
         return "its gradient has the opposite sign of the reference's: is the loss negated?"
     if scale is not None:
@@ -509,6 +537,10 @@ def _gradient_cause(step: int, name: str, mine: Any, theirs: Any, reference: _Ru
             f"its gradient is {scale:.3g} times the reference's: is the loss scaled (a sum where the mean is wanted)?"
         )
     return "its gradient differs from the reference's: the loss, or what it is computed from, differs"
+
+
+def _times(count: int) -> str:
+    return {1: "once", 2: "twice"}.get(count, f"{count} times")
 
 
 def _scale_cause(step: int, scale: float, parameters: list[str], learner: _Run, reference: _Run) -> str:

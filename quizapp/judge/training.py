@@ -11,11 +11,11 @@ Facts:
 - otherwise `steps`: step 0 (after the setup), then one entry per step run, each with `quantities`, what the
   watch expressions flatten to (a module's parameters and buffers by name, tensors, numbers, None: the list
   may grow, as an optimizer's state appears at its first step), `numbers` (the value of each number
-  quantity, None for the others) and, from step 1, `grads` (the indices of the parameters that backward gave
-  a gradient during the step) and `loss` (what the step's last expression gave); `stopped` names the step
-  whose code or watch raised, after which nothing runs.
-Tensors: `{check}/{step}/q{i}` for quantity i after that step, `{check}/{step}/g{i}` for the gradient that
-backward last accumulated into parameter i during that step (what the optimizer would use).
+  quantity, None for the others) and, from step 1, `grads` (`[index, count]` for each parameter that backward
+  gave a gradient during the step: how many backward passes left one) and `loss` (what the step's last
+  expression gave); `stopped` names the step whose code or watch raised, after which nothing runs.
+Tensors: `{check}/{step}/q{i}` for quantity i after that step, `{check}/{step}/g{i}/{n}` for parameter i's
+`.grad` after the n-th backward of that step (the last is what the optimizer used; at most 16 are kept).
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ from . import probes
 
 MAX_QUANTITIES = 256
 MAX_DEPTH = 6
+MAX_BACKWARDS = 16  # gradients kept per parameter and step: one per backward (a loop over batches has several)
 MAX_VALUES = 4_000_000  # numbers sent over all steps (16 MB of float32): training checks are for tiny models
 
 
@@ -49,7 +50,7 @@ def probe(spec: dict[str, Any], namespace: dict[str, Any], tensors: dict[str, to
         return {"setup_error": error}
     body, last = _split_step(spec["step"])
     watch = list(spec["watch"])
-    recorded: dict[int, torch.Tensor] = {}  # id of a parameter: its gradient as the step's last backward left it
+    recorded: dict[int, list[torch.Tensor]] = {}  # id of a parameter: `.grad` after each backward of the step
     hooked: dict[int, tuple[torch.Tensor, Any]] = {}
     steps: list[dict[str, Any]] = []
     facts: dict[str, Any] = {"steps": steps}
@@ -78,14 +79,13 @@ def probe(spec: dict[str, Any], namespace: dict[str, Any], tensors: dict[str, to
             entry = _snapshot(number, flat, tensors, prefix)
             if number:
                 entry["loss"] = _loss(value)
-                entry["grads"] = [
-                    index
-                    for index, (_, kind, tensor) in enumerate(flat)
-                    if kind == "parameter" and id(tensor) in recorded
-                ]
-                for index in entry["grads"]:
-                    grad = recorded[id(flat[index][2])]
-                    tensors[f"{prefix}{number}/g{index}"] = probes.sendable(grad).clone()
+                entry["grads"] = []
+                for index, (_, kind, tensor) in enumerate(flat):
+                    if kind == "parameter" and id(tensor) in recorded:
+                        grads = recorded[id(tensor)]
+                        entry["grads"].append([index, len(grads)])
+                        for order, grad in enumerate(grads):
+                            tensors[f"{prefix}{number}/g{index}/{order}"] = probes.sendable(grad)
             steps.append(entry)
     finally:
         for _, handle in hooked.values():
@@ -181,17 +181,23 @@ def _snapshot(number: int, flat: list[tuple[str, str, Any]], tensors: dict[str, 
 
 
 def _hook(
-    flat: list[tuple[str, str, Any]], recorded: dict[int, torch.Tensor], hooked: dict[int, tuple[torch.Tensor, Any]]
+    flat: list[tuple[str, str, Any]],
+    recorded: dict[int, list[torch.Tensor]],
+    hooked: dict[int, tuple[torch.Tensor, Any]],
 ) -> None:
-    """Keep, for each watched parameter, the gradient as backward last left it in `.grad` during a step: what
-    the optimizer uses, whether the answer clears it at the start or the end of the step."""
+    """Keep, for each watched parameter, `.grad` as each backward of a step leaves it (the last is what the
+    optimizer uses, whether the answer clears gradients at the start or at the end of the step; the others say
+    how a loop over batches accumulates them)."""
     for _, kind, value in flat:
         if kind != "parameter" or id(value) in hooked or not value.requires_grad:
             continue
 
         def keep(parameter: torch.Tensor) -> None:
             if parameter.grad is not None:
-                recorded[id(parameter)] = parameter.grad.detach().clone()
+                kept = recorded.setdefault(id(parameter), [])
+                if len(kept) == MAX_BACKWARDS:
+                    kept.pop()  # the first ones and the last: what a diagnosis compares
+                kept.append(parameter.grad.detach().clone())
 
         hooked[id(value)] = (value, value.register_post_accumulate_grad_hook(keep))
 
