@@ -163,7 +163,9 @@ class _Run:
     """One run's validated report, read by step and quantity name. `rename` maps the learner's names to the
     reference's when its watched module names its parameters otherwise (paired by position at the setup)."""
 
-    def __init__(self, check_id: str, facts: dict[str, Any], tensors: schema.TensorStore, rename: dict | None = None):
+    def __init__(
+        self, check_id: str, facts: dict[str, Any], tensors: schema.TensorStore, rename: dict[str, str] | None = None
+    ):
         self.prefix = f"{check_id}/"
         self.tensors = tensors
         self.steps: list[dict[str, Any]] = facts.get("steps") or []
@@ -180,7 +182,8 @@ class _Run:
         return 0 <= step < len(self.steps) and name in self.where[step]
 
     def quantity(self, step: int, name: str) -> dict[str, Any]:
-        return self.steps[step]["quantities"][self.where[step][name]]
+        quantity: dict[str, Any] = self.steps[step]["quantities"][self.where[step][name]]
+        return quantity
 
     def value(self, step: int, name: str) -> Any:
         index = self.where[step][name]
@@ -351,7 +354,7 @@ def _loss_finding(check: model.TrainingCheck, step: int, learner: _Run, referenc
 
 def _close_number(got: Any, want: Any, rtol: float, atol: float) -> bool:
     if not isinstance(got, float) or not isinstance(want, float):
-        return got == want
+        return bool(got == want)
     if math.isnan(got) or math.isnan(want):
         return math.isnan(got) and math.isnan(want)
     return abs(got - want) <= atol + rtol * abs(want)
@@ -375,8 +378,8 @@ def _quantity_finding(
         got, want = learner.value(step, name), reference.value(step, name)
         if _close_number(got, want, check.rtol, check.atol):
             return None
-        cause = _number_cause(check, name, learner, reference)
-        return Finding("fail", f"{when}, {shown} is {got:.6g}, expected {want:.6g}{cause}", rank=1 if cause else 2)
+        shift = _number_cause(check, name, learner, reference)
+        return Finding("fail", f"{when}, {shown} is {got:.6g}, expected {want:.6g}{shift}", rank=1 if shift else 2)
     difference = compare_arrays(
         learner.value(step, name),
         reference.value(step, name),
@@ -394,7 +397,7 @@ def _quantity_finding(
             "initialise what the setup built?",
             rank=1,
         )
-    cause = None
+    cause: str | None = None
     if quantity["kind"] == "parameter":
         cause = _parameter_cause(check, step, name, learner, reference)
     elif quantity["kind"] == "buffer":
