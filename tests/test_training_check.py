@@ -159,6 +159,37 @@ questions:
         steps: 2
         watch: model
 
+  - id: bn-step
+    kind: code
+    title: A training step for a model with BatchNorm
+    difficulty: easy
+    minutes: 3
+    prompt: "`train_step(model, x, y, optimizer)`: one step of MSE regression; returns the loss as a float."
+    signature: train_step(model, x, y, optimizer) -> float
+    entry_point: train_step
+    solution: |
+      from torch.nn import functional as F
+
+      def train_step(model, x, y, optimizer):
+          model.train()
+          optimizer.zero_grad()
+          loss = F.mse_loss(model(x), y)
+          loss.backward()
+          optimizer.step()
+          return loss.item()
+    explanation: Train mode, so that BatchNorm uses and updates the batch statistics.
+    checks:
+      - id: trains
+        kind: training
+        setup: |
+          x, y = torch.randn(16, 4), torch.randn(16, 2)
+          model = nn.Sequential(nn.Linear(4, 8), nn.BatchNorm1d(8), nn.ReLU(), nn.Linear(8, 2))
+          optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+          model.eval()
+        step: train_step(model, x, y, optimizer)
+        steps: 2
+        watch: model
+
   - id: adam-settings
     kind: code
     title: Adam for a transformer
@@ -576,6 +607,17 @@ def test_a_schedule_one_step_behind_is_named(grader: Grader) -> None:
     message = failure(grade(grader, "warm-up", code), "schedule")
     assert message.startswith("after step 1 of 8, `optimizer.param_groups[0]['lr']` is 0.166667, expected 0.333333")
     assert "one step behind" in message
+
+
+# --- a model left in eval mode ------------------------------------------------------------------------------------
+
+
+def test_a_step_in_eval_mode_is_named_by_the_buffers_that_do_not_update(grader: Grader) -> None:
+    right = EXTRA_PACK.question("bn-step").solution
+    assert grade(grader, "bn-step", right).verdict == "accepted"
+    message = failure(grade(grader, "bn-step", right.replace("    model.train()\n", "")), "trains")
+    assert message.startswith("the loss of step 1 of 2 is "), message
+    assert "; `1.running_mean` does not update where the reference's does: is the model in train mode" in message
 
 
 # --- an optimizer's state, which appears at its first step ---------------------------------------------------------

@@ -253,7 +253,7 @@ def judge(check: model.TrainingCheck, context: Context) -> Finding | None:
         if step >= 1:
             finding = _loss_finding(check, step, learner, reference)
             if finding is not None:
-                return finding
+                return _with_buffer_cause(finding, step, learner, reference)
         finding = _watched_finding(check, step, learner, reference)
         if finding is not None:
             return finding
@@ -262,6 +262,19 @@ def judge(check: model.TrainingCheck, context: Context) -> Finding | None:
             if finding is not None:
                 return finding
     return None
+
+
+def _with_buffer_cause(finding: Finding, step: int, learner: _Run, reference: _Run) -> Finding:
+    """A loss that differs while the parameters before the step agree: a buffer that updates in one run and not
+    in the other says the mode is wrong (eval() in a training step, BatchNorm and dropout behaving otherwise)."""
+    if finding.rank < 2:
+        return finding
+    for name in reference.names(step):
+        if reference.quantity(step, name)["kind"] == "buffer" and learner.has(step, name):
+            cause = _buffer_cause(step, name, learner, reference)
+            if cause:
+                return Finding("fail", f"{finding.message}; `{name}` {cause.removeprefix('it ')}", rank=1)
+    return finding
 
 
 def _when(check: model.TrainingCheck, step: int) -> str:
