@@ -356,6 +356,8 @@ def _loss_finding(check: model.TrainingCheck, step: int, learner: _Run, referenc
                 "fail", f"{at} gives a tensor{graph} where a Python float is wanted: return loss.item()", rank=1
             )
     value, expected = got.get("value"), want.get("value")
+    if not isinstance(value, float):
+        return Finding("fail", f"{at} gives a {got.get('dtype')} tensor, not a real number", rank=1)
     if _close_number(value, expected, check.rtol, check.atol):
         return None
     message = f"the loss of {at} is {value:.6g}, expected {expected:.6g}"
