@@ -392,6 +392,20 @@ def train_step(model, batch, optimizer):
         "step 1 of 4 gives a tensor of shape (16,), not a scalar loss",
         "reduce it (the mean over the batch)",
     ),
+    "step-twice": (
+        """
+def train_step(model, batch, optimizer):
+    x, y = batch
+    optimizer.zero_grad()
+    loss = F.cross_entropy(model(x), y)
+    loss.backward()
+    optimizer.step()
+    optimizer.step()
+    return loss.item()
+""",
+        "after step 1 of 4, `0.weight` differs from the reference",
+        "optimizer.step() runs twice in this step where the reference's runs once",
+    ),
     "fake-loss": (
         """
 def train_step(model, batch, optimizer):
@@ -860,7 +874,12 @@ def _quantity_twice(facts: dict) -> None:
     facts["steps"][1]["quantities"][1] = facts["steps"][1]["quantities"][0]
 
 
+def _no_updates(facts: dict) -> None:
+    del facts["steps"][4]["updates"]
+
+
 FORGED_FACTS = {
+    "a step without its count of updates": _no_updates,
     "a quantity named twice": _quantity_twice,
     "a step missing": _drop_step,
     "a step twice": _duplicate_step,

@@ -54,6 +54,7 @@ class StepFacts(schema._Strict):
     numbers: list[Any] = Field(max_length=MAX_QUANTITIES)
     loss: LossFacts | None = None
     grads: list[list[int]] | None = Field(None, max_length=MAX_QUANTITIES)
+    updates: int | None = Field(None, ge=0)
 
 
 class Stopped(schema._Strict):
@@ -108,11 +109,11 @@ def validate_facts(check: model.TrainingCheck, facts: dict[str, Any], tensors: s
                 _tensor(tensors, key, quantity)
                 expected.add(key)
         if number == 0:
-            if entry.get("loss") is not None or entry.get("grads") is not None:
-                raise schema.FactsRefused("step 0 (the setup) reports a loss or gradients")
+            if any(entry.get(key) is not None for key in ("loss", "grads", "updates")):
+                raise schema.FactsRefused("step 0 (the setup) reports a loss, gradients or updates")
             continue
-        if entry.get("loss") is None or entry.get("grads") is None:
-            raise schema.FactsRefused(f"step {number} has no loss or no gradients")
+        if any(entry.get(key) is None for key in ("loss", "grads", "updates")):
+            raise schema.FactsRefused(f"step {number} has no loss, gradients or count of updates")
         _loss(entry["loss"], number)
         if any(len(pair) != 2 or not 1 <= pair[1] <= MAX_BACKWARDS for pair in entry["grads"]):
             raise schema.FactsRefused(f"step {number} reports gradients without their count")
@@ -472,6 +473,12 @@ def _parameter_cause(check: model.TrainingCheck, step: int, name: str, learner: 
     moving = [n for n in parameters if learner.has(step, n) and reference.delta(step, n) is not None]
     moving = [n for n in moving if not still(reference, n)]
     mine_grad, their_grad = learner.grad(step, name), reference.grad(step, name)
+    mine_updates, their_updates = learner.steps[step]["updates"], reference.steps[step]["updates"]
+    if mine_updates and their_updates and mine_updates != their_updates:
+        return (
+            f"optimizer.step() runs {_times(mine_updates)} in this step where the reference's runs "
+            f"{_times(their_updates)}"
+        )
     if still(learner, name):
         if moving and all(still(learner, n) for n in moving):
             if all(learner.grad(step, n) is None for n in moving):

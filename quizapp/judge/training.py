@@ -12,8 +12,9 @@ Facts:
   watch expressions flatten to (a module's parameters and buffers by name, tensors, numbers, None: the list
   may grow, as an optimizer's state appears at its first step), `numbers` (the value of each number
   quantity, None for the others) and, from step 1, `grads` (`[index, count]` for each parameter that backward
-  gave a gradient during the step: how many backward passes left one) and `loss` (what the step's last
-  expression gave); `stopped` names the step whose code or watch raised, after which nothing runs.
+  gave a gradient during the step: how many backward passes left one), `updates` (how many times a torch
+  optimizer's step() ran) and `loss` (what the step's last expression gave); `stopped` names the step whose
+  code or watch raised, after which nothing runs.
 Tensors: `{check}/{step}/q{i}` for quantity i after that step, `{check}/{step}/g{i}/{n}` for parameter i's
 `.grad` after the n-th backward of that step (the last is what the optimizer used; at most 16 are kept).
 """
@@ -28,6 +29,7 @@ from typing import Any
 
 import torch
 from torch import nn
+from torch.optim.optimizer import register_optimizer_step_post_hook
 
 from . import probes
 
@@ -55,12 +57,15 @@ def probe(spec: dict[str, Any], namespace: dict[str, Any], tensors: dict[str, to
     steps: list[dict[str, Any]] = []
     facts: dict[str, Any] = {"steps": steps}
     sent = 0
+    updates = [0]  # torch optimizers' step() calls in this step (an answer's own optimizer is not counted)
+    counting = register_optimizer_step_post_hook(lambda *_: updates.__setitem__(0, updates[0] + 1))
     try:
         for number in range(int(spec["steps"]) + 1):
             value = None
             if number:
                 scope["step"] = number - 1
                 recorded.clear()
+                updates[0] = 0
                 seed_everything(probes._stable_seed(seed, "training", "step", number))
                 value, error = probes._run_guarded(lambda: _run_step(body, last, scope), None)
                 if error is not None:
@@ -79,6 +84,7 @@ def probe(spec: dict[str, Any], namespace: dict[str, Any], tensors: dict[str, to
             entry = _snapshot(number, flat, tensors, prefix)
             if number:
                 entry["loss"] = _loss(value)
+                entry["updates"] = updates[0]
                 entry["grads"] = []
                 for index, (_, kind, tensor) in enumerate(flat):
                     if kind == "parameter" and id(tensor) in recorded:
@@ -88,6 +94,7 @@ def probe(spec: dict[str, Any], namespace: dict[str, Any], tensors: dict[str, to
                             tensors[f"{prefix}{number}/g{index}/{order}"] = probes.sendable(grad)
             steps.append(entry)
     finally:
+        counting.remove()
         for _, handle in hooked.values():
             handle.remove()
     return facts
