@@ -4,10 +4,11 @@ The probe (quizapp/judge/training.py) trains once with the learner's definitions
 reference's, and reports what the check watches after the setup and after every step. Here the two runs are
 compared step by step: the first step and the first quantity that differ are named, and where the numbers show
 the cause, it is said: gradients that accumulate across steps (no zero_grad), a gradient doubled (backward
-twice), no parameter moving (step before backward, or no step), a parameter that never changes (not in the
-optimizer, no gradient), the update's sign flipped (gradient ascent) or its scale (the learning rate, or a
-factor that changes with the step count, as Adam's bias correction), a difference that grows with the weights
-(weight decay), a schedule one step early or late, a loss that is not returned or is not a float.
+twice), step() run twice, no parameter moving (step before backward, or no step), a parameter that never
+changes (not in the optimizer, no gradient), the update's sign flipped (gradient ascent) or its scale (the
+learning rate, or a factor that changes with the step count, as Adam's bias correction), a difference that
+follows the weights (weight decay), a per-coordinate scale (eps inside the square root), buffers that do not
+update (eval mode), a schedule one step early or late, a loss that is not returned, not a scalar or not a float.
 
 The report is untrusted like every fact: exactly the steps asked for (or up to the step that raised), every
 tensor each step needs with its declared shape, nothing else under the check's name. Plain Python and numpy.
@@ -147,6 +148,8 @@ def _loss(loss: dict[str, Any], number: int) -> None:
         raise schema.FactsRefused(f"the loss of step {number} is a tensor without shape or dtype")
     if kind == "tensor" and math.prod(loss["shape"]) == 1 and "value" not in loss and "complex" not in loss["dtype"]:
         raise schema.FactsRefused(f"the loss of step {number} is a one-element tensor without its value")
+    if kind in ("none", "other") and loss.get("value") is not None:
+        raise schema.FactsRefused(f"the loss of step {number} has a value its kind cannot have")
     if kind == "other" and not loss.get("type"):
         raise schema.FactsRefused(f"the loss of step {number} has no type")
 
