@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 FORMAT_VERSION = 1
 
@@ -254,9 +254,26 @@ class CustomCheck(CheckBase):
 # --- training check (quizapp/judge/training.py runs it, quizapp/grading/training.py judges it) ---------------
 
 
+def _parsed(source: Any, mode: str) -> Any:
+    """The source, if Python parses it (statements, or one expression); a message with its line otherwise."""
+    import ast
+
+    if isinstance(source, str):
+        try:
+            ast.parse(source, mode=mode)
+        except SyntaxError as error:
+            what = "an expression" if mode == "eval" else "Python statements"
+            raise ValueError(f"not {what}: line {error.lineno}: {error.msg}") from None
+    return source
+
+
 def _watch_shorthand(value: Any) -> Any:
-    """`watch: model` is short for `watch: [model]`."""
-    return [value] if isinstance(value, str) else value
+    """`watch: model` is short for `watch: [model]`; each entry must be an expression."""
+    value = [value] if isinstance(value, str) else value
+    return [_parsed(item, "eval") for item in value] if isinstance(value, list) else value
+
+
+Statements = Annotated[PythonSource, BeforeValidator(lambda v: _parsed(v, "exec"), json_schema_input_type=PythonSource)]
 
 
 class TrainingCheck(CheckBase):
@@ -268,11 +285,11 @@ class TrainingCheck(CheckBase):
     changes, weight decay, a schedule one step off)."""
 
     kind: Literal["training"]
-    setup: PythonSource = Field(
+    setup: Statements = Field(
         description="statements run once in the jail, with torch, nn, F and the answer's names in scope, under "
         "the check's seed: build the model, the data and the optimizer there (data first, then the answer's objects)"
     )
-    step: PythonSource = Field(
+    step: Statements = Field(
         description="statements run once per step with `step` bound to 0, 1, ...; when the last line is an "
         "expression, its value is the step's loss"
     )
@@ -294,28 +311,6 @@ class TrainingCheck(CheckBase):
     rtol: float = Field(1e-5, ge=0, le=1)
     atol: float = Field(1e-6, ge=0, le=1)
     seed: int = 0
-
-    @field_validator("setup", "step")
-    @classmethod
-    def _statements(cls, source: str) -> str:
-        return _parsed(source, "exec")
-
-    @field_validator("watch")
-    @classmethod
-    def _expressions(cls, watch: list[str]) -> list[str]:
-        return [_parsed(expression, "eval") for expression in watch]
-
-
-def _parsed(source: str, mode: str) -> str:
-    """The source, if Python parses it (statements or one expression); a located message otherwise."""
-    import ast
-
-    try:
-        ast.parse(source, mode=mode)
-    except SyntaxError as error:
-        what = "an expression" if mode == "eval" else "Python statements"
-        raise ValueError(f"not {what}: line {error.lineno}: {error.msg}") from None
-    return source
 
 
 # --- end of training check ---------------------------------------------------------------------------------
