@@ -514,7 +514,8 @@ def _error_cases():
         t,
         "id: has-parameter",
         "questions[2].checks[2]",
-        "missing key 'kind': a check needs one of outputs, gradients, structure, trace, expression, source, custom, training",
+        "missing key 'kind': a check needs one of outputs, gradients, structure, trace, expression, source, custom, "
+        "training",
     )
 
     t = VALID_PACK.replace("        correct: true\n", "")
