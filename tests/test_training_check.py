@@ -190,6 +190,41 @@ questions:
         steps: 2
         watch: model
 
+  - id: mlp
+    kind: code
+    title: A two-layer network that trains
+    difficulty: easy
+    minutes: 3
+    prompt: "`MLP(n_in, n_hidden, n_out)`: Linear, ReLU, Linear."
+    signature: MLP(n_in, n_hidden, n_out)
+    entry_point: MLP
+    solution: |
+      from torch import nn
+
+      class MLP(nn.Module):
+          def __init__(self, n_in, n_hidden, n_out):
+              super().__init__()
+              self.layers = nn.Sequential(nn.Linear(n_in, n_hidden), nn.ReLU(), nn.Linear(n_hidden, n_out))
+
+          def forward(self, x):
+              return self.layers(x)
+    explanation: Two layers and a nonlinearity.
+    checks:
+      - id: trains
+        kind: training
+        setup: |
+          x, y = torch.randn(16, 4), torch.randint(0, 3, (16,))
+          model = MLP(4, 8, 3)
+          optimizer = torch.optim.SGD(model.parameters(), lr=0.5)
+        step: |
+          optimizer.zero_grad()
+          loss = F.cross_entropy(model(x), y)
+          loss.backward()
+          optimizer.step()
+          loss
+        steps: 3
+        watch: model
+
   - id: adam-settings
     kind: code
     title: Adam for a transformer
@@ -621,6 +656,30 @@ def test_a_schedule_one_step_behind_is_named(grader: Grader) -> None:
     message = failure(grade(grader, "warm-up", code), "schedule")
     assert message.startswith("after step 1 of 8, `optimizer.param_groups[0]['lr']` is 0.166667, expected 0.333333")
     assert "one step behind" in message
+
+
+# --- the answer's own model, its parameters named otherwise ----------------------------------------------------------
+
+
+def test_an_answers_model_with_other_names_is_paired_by_position(grader: Grader) -> None:
+    other_names = """
+import torch
+from torch import nn
+
+
+class MLP(nn.Module):
+    def __init__(self, n_in, n_hidden, n_out):
+        super().__init__()
+        self.hidden = nn.Linear(n_in, n_hidden)
+        self.out = nn.Linear(n_hidden, n_out)
+
+    def forward(self, x):
+        return self.out(torch.relu(self.hidden(x)))
+"""
+    assert grade(grader, "mlp", other_names).verdict == "accepted"
+    sigmoid = other_names.replace("torch.relu", "torch.sigmoid")
+    message = failure(grade(grader, "mlp", sigmoid), "trains")
+    assert message.startswith("the loss of step 1 of 3 is "), message
 
 
 # --- a model left in eval mode ------------------------------------------------------------------------------------
