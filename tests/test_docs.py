@@ -127,3 +127,14 @@ def test_the_format_2_example_proves_in_the_judge(judge_pool, tmp_path: Path) ->
     assert [p for p in proof.problems if p.severity == "error"] == []
     assert [p.message for p in proof.problems] == []  # no unproven check either
     assert (proof.references, proof.decoys, proof.snippets) == (3, 9, 1)
+
+
+def test_the_training_example_is_valid_and_uses_the_training_check() -> None:
+    text = (ROOT / "docs" / "pack-format.md").read_text()
+    examples = [b for b in re.findall(r"```yaml\n(.*?)```", text, flags=re.S) if b.startswith("# a complete pack")]
+    assert len(examples) == 1, "docs/pack-format.md should hold one complete example with training checks"
+    result = check_pack_text(examples[0], "docs/pack-format.md")
+    assert result.problems == []
+    assert result.pack is not None
+    kinds = {c.kind for q in result.pack.questions for c in getattr(q, "checks", [])}
+    assert kinds == {"training"}

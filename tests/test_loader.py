@@ -160,7 +160,7 @@ def test_code_question_fields_and_check_kinds():
         "is-a-module",
         "custom-probe",
     ]
-    assert [c.kind for c in question.checks] == list(model.CHECK_KINDS)
+    assert [c.kind for c in question.checks] == [k for k in model.CHECK_KINDS if k != "training"]  # training: own tests
     assert [type(c) for c in question.checks] == [
         model.OutputsCheck,
         model.GradientsCheck,
@@ -491,7 +491,7 @@ def _error_cases():
         "gradient\n",
         "questions[2].checks[1].kind",
         "unknown check kind 'gradient': did you mean 'gradients'? "
-        "(the kinds are outputs, gradients, structure, trace, expression, source, custom)",
+        "(the kinds are outputs, gradients, structure, trace, expression, source, custom, training)",
     )
     t = mutate("    kind: explain\n", "    kind: essay\n")
     add(
@@ -515,7 +515,8 @@ def _error_cases():
         t,
         "id: has-parameter",
         "questions[2].checks[2]",
-        "missing key 'kind': a check needs one of outputs, gradients, structure, trace, expression, source, custom",
+        "missing key 'kind': a check needs one of outputs, gradients, structure, trace, expression, source, custom, "
+        "training",
     )
 
     t = VALID_PACK.replace("        correct: true\n", "")

@@ -1019,3 +1019,14 @@ _JUDGES: dict[str, Callable[[Any, Context], Finding | None]] = {
     "source": judge_source,
     "custom": judge_custom,
 }
+
+
+# --- training check: judged in grading/training.py ----------------------------------------------------------
+def judge_training(check: model.TrainingCheck, context: Context) -> Finding | None:
+    from .training import judge
+
+    return judge(check, context)
+
+
+_JUDGES["training"] = judge_training  # type: ignore[assignment]
+# --- end of training check ----------------------------------------------------------------------------------

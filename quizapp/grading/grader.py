@@ -75,6 +75,8 @@ def probe_payload(question: model.CodeBase, code: str, checks: Iterable[Any], ob
             spec["expressions"] = [expression.expr for expression in check.expressions]
         if check.kind == "outputs" and observe:
             spec["observe"] = True
+        if check.kind == "training":  # training check: its own keys (quizapp/grading/training.py)
+            spec.update(check.model_dump(include={"step", "steps", "watch"}))
         specs.append(spec)
     payload = {"code": code, "entry_point": question.entry_point, "checks": specs}
     if question.entry_point_kind != "class":  # format 2: a function entry point is called, not constructed

@@ -1553,6 +1553,23 @@ _PROBES: dict[str, Callable[..., dict[str, Any]]] = {
 }
 
 
+# --- training check: its probe is quizapp/judge/training.py ---------------------------------------------------
+def probe_training(
+    spec: dict[str, Any],
+    namespace: dict[str, Any],
+    entry_point: str | None,
+    tensors: dict[str, torch.Tensor],
+    prefix: str,
+) -> dict[str, Any]:
+    from .training import probe
+
+    return probe(spec, namespace, tensors, prefix)
+
+
+_PROBES["training"] = probe_training
+# --- end of training check ------------------------------------------------------------------------------------
+
+
 def run_snippet(payload: dict[str, Any]) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
     """A predict question's snippet, run as a script; its printout is the job's stdout."""
     _, error = define(payload["code"])

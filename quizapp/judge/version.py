@@ -18,6 +18,7 @@ WORKER_MODULES = (
     "seccomp.py",
     "server.py",
     "tasks.py",
+    "training.py",
     "verdict.py",
     "watch.py",
 )

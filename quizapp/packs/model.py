@@ -488,11 +488,85 @@ class CustomCheck(CheckBase):
     atol: float = Field(1e-9, ge=0, le=1, json_schema_extra=since(2))
 
 
+# --- training check (quizapp/judge/training.py runs it, quizapp/grading/training.py judges it) ---------------
+
+
+def _parsed(source: Any, mode: str) -> Any:
+    """The source, if Python parses it (statements, or one expression); a message with its line otherwise."""
+    import ast
+
+    if isinstance(source, str):
+        try:
+            ast.parse(source, mode=mode)
+        except SyntaxError as error:
+            what = "an expression" if mode == "eval" else "Python statements"
+            raise ValueError(f"not {what}: line {error.lineno}: {error.msg}") from None
+    return source
+
+
+def _watch_shorthand(value: Any) -> Any:
+    """`watch: model` is short for `watch: [model]`; each entry must be an expression."""
+    value = [value] if isinstance(value, str) else value
+    return [_parsed(item, "eval") for item in value] if isinstance(value, list) else value
+
+
+Statements = Annotated[PythonSource, BeforeValidator(lambda v: _parsed(v, "exec"), json_schema_input_type=PythonSource)]
+
+
+class TrainingCheck(CheckBase):
+    """Train beside the reference: `setup` builds models, data and optimizers under the check's seed, `step`
+    runs `steps` times with `step` bound (0, 1, ...), and after setup and after every step the `watch`
+    expressions' values (a module's parameters and buffers, tensors, numbers) are compared with the
+    reference's, with the step's loss; the first step and quantity that differ are named, with the cause
+    where the numbers show it (gradients accumulating, the update's sign or scale, a parameter that never
+    changes, weight decay, a schedule one step off)."""
+
+    SINCE_FORMAT: ClassVar[int] = 2
+
+    kind: Literal["training"]
+    setup: Statements = Field(
+        description="statements run once in the jail, with torch, nn, F and the answer's names in scope, under "
+        "the check's seed: build the model, the data and the optimizer there (data first, then the answer's objects)"
+    )
+    step: Statements = Field(
+        description="statements run once per step with `step` bound to 0, 1, ...; when the last line is an "
+        "expression, its value is the step's loss"
+    )
+    steps: int = Field(3, ge=1, le=50, description="how many times `step` runs")
+    watch: Annotated[
+        list[PythonSource],
+        BeforeValidator(_watch_shorthand, json_schema_input_type=str | list[str]),
+        Field(min_length=1, max_length=16),
+    ] = Field(
+        description="expressions compared after setup and after every step: a module (its parameters and "
+        "buffers), a tensor, a number, or lists and dicts of them (`optimizer.param_groups[0]['lr']`)"
+    )
+    loss: Literal["number", "float", "ignore"] = Field(
+        "number",
+        description="'number': the step's value (a number or a one-element tensor) is compared with the "
+        "reference's when the reference's step returns one; 'float': it must be a Python float (loss.item()); "
+        "'ignore': not compared",
+    )
+    rtol: float = Field(1e-5, ge=0, le=1)
+    atol: float = Field(1e-6, ge=0, le=1)
+    seed: int = 0
+
+
+# --- end of training check ---------------------------------------------------------------------------------
+
 Check = Annotated[
-    OutputsCheck | GradientsCheck | StructureCheck | TraceCheck | ExpressionCheck | SourceCheck | CustomCheck,
+    OutputsCheck
+    | GradientsCheck
+    | StructureCheck
+    | TraceCheck
+    | ExpressionCheck
+    | SourceCheck
+    | CustomCheck
+    | TrainingCheck,  # training check
     Field(discriminator="kind"),
 ]
 CHECK_KINDS = ("outputs", "gradients", "structure", "trace", "expression", "source", "custom")
+CHECK_KINDS += ("training",)  # type: ignore[assignment]  # training check
 
 
 class Decoy(Strict):
