@@ -438,12 +438,6 @@ class MultiHeadAttention(nn.Module):
 
 
 @pytest.mark.jail
-@pytest.mark.xfail(
-    strict=True,
-    reason="known defect of canonical initialisation by role (the roles engineer's area): ranks of same-shaped "
-    "layers follow the hash of the lineage of their first use, so out_proj, reached through einsum instead of "
-    "matmul, can take another rank than the reference's and every projection gets other values",
-)
 def test_a_right_attention_written_with_einsum_passes(grader: Grader) -> None:
     pack = load_pack(TEST_PACK)
     result = grader.grade(pack, pack.question("masked-multi-head-attention"), EINSUM_ATTENTION)

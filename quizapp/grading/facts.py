@@ -286,10 +286,14 @@ class ParameterInfo(_Strict):
     count: int
 
 
+Rank = Annotated[list[Annotated[int, Field(ge=0, le=10_000)]], Field(min_length=2, max_length=2)]
+
+
 class OutputsFacts(_Strict):
     results: list[OutputEntry]
     unregistered: dict[str, list[Held]] = Field(default_factory=dict)
     parameters: dict[str, list[ParameterInfo]] = Field(default_factory=dict)
+    ranks: dict[str, dict[str, Rank]] = Field(default_factory=dict)  # case -> tied module path -> [group, rank]
 
 
 class ParameterGrad(_Strict):
@@ -314,6 +318,7 @@ class GradientEntry(_Strict):
 
 class GradientsFacts(_Strict):
     results: list[GradientEntry]
+    ranks: dict[str, dict[str, Rank]] = Field(default_factory=dict)
 
 
 class TreeNode(_Strict):

@@ -354,6 +354,7 @@ class Grader:
         except FactsRefused:
             return None, None
         chosen: dict[str, dict[int, int]] = {}
+        ranks: dict[str, dict[int, dict[str, tuple[int, int]]]] = {}
         for check in failed:
             found = roles.matches(
                 check, reported.get(roles.search_id(check)), tensors, reference.of(check.id), reference.tensors
@@ -361,7 +362,15 @@ class Grader:
             if found is None:
                 return None, outcome
             chosen[check.id] = found
-        payload = roles.with_assignments(probe_payload(question, source, checks), checks, chosen)
+            ranks[check.id] = roles.ranks_found(reported.get(roles.search_id(check)), found)
+        reference_ranks = {
+            check.id: facts.get("ranks")
+            for check in checks
+            if isinstance(facts := reference.of(check.id), dict) and facts.get("ranks")
+        }
+        payload = roles.with_assignments(
+            probe_payload(question, source, checks), checks, chosen, ranks, reference_ranks
+        )
         again = self._judge(pack, question, source, checks, self.runner.run("probe", payload, limits), reference)
         searched = {check.id for check in failed}
         if all(t.status == "pass" for t in again.tests if t.check in searched):

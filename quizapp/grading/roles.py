@@ -78,26 +78,120 @@ def matches(
             if not isinstance(case, int) or not isinstance(assignment, int) or case in found or case not in wanted:
                 continue
             key = f"{search_id(check)}/{case}/{assignment}"
-            want = reference_tensors[f"{check.id}/{case}/{mode}/0"]
-            if key in tensors and compare_arrays(tensors[key], want, check.rtol, check.atol) is None:
+            rtol, atol = model.tolerance_for(check, check.cases[case])
+            if _same_output(key, f"{check.id}/{case}/{mode}/0", wanted[case], tensors, reference_tensors, rtol, atol):
                 found[case] = assignment
-    except (FactsRefused, KeyError, ValueError, TypeError):
+    except (FactsRefused, KeyError, ValueError, TypeError, IndexError):
         return None
-    needed = {index for index, case in enumerate(check.cases) if case.inputs}
+    needed = {index for index, case in enumerate(check.cases) if case.inputs or case.calls}
     return found if needed <= set(found) else None
 
 
-def with_assignments(payload: dict[str, Any], checks: list[Any], chosen: dict[str, dict[int, int]]) -> dict[str, Any]:
+def _same_output(
+    key: str,
+    want_key: str,
+    want: dict[str, Any],
+    tensors: TensorStore,
+    reference_tensors: Any,
+    rtol: float,
+    atol: float,
+) -> bool:
+    """Whether the search's output under `key` is the reference's first output: one tensor, or each tensor
+    element of a tuple, list or dict output (sent as `o<element index>`)."""
+    elements = want.get("elements")
+    if not isinstance(elements, list):
+        return key in tensors and compare_arrays(tensors[key], reference_tensors[want_key], rtol, atol) is None
+    indexes = [i for i in range(len(elements)) if f"{want_key}/o{i}" in reference_tensors]
+    return bool(indexes) and all(
+        f"{key}/o{i}" in tensors
+        and compare_arrays(tensors[f"{key}/o{i}"], reference_tensors[f"{want_key}/o{i}"], rtol, atol) is None
+        for i in indexes
+    )
+
+
+MAX_RANKED = 2000  # modules a found assignment may name by path
+
+
+def _rank_map(given: Any) -> dict[str, tuple[int, int]] | None:
+    """A run's report of its tied modules (path -> [group, rank]) as a map, or None if it is not one."""
+    if not isinstance(given, dict) or len(given) > MAX_RANKED:
+        return None
+    out: dict[str, tuple[int, int]] = {}
+    for path, value in given.items():
+        if not isinstance(path, str) or not isinstance(value, list) or len(value) != 2:
+            return None
+        if not all(type(v) is int and 0 <= v < MAX_RANKED for v in value):
+            return None
+        out[path] = (value[0], value[1])
+    return out
+
+
+def ranks_found(facts: Any, found: dict[int, int]) -> dict[int, dict[str, tuple[int, int]]]:
+    """For each case the search matched, the answer's tied modules by path under the assignment found, as
+    (group, rank). An index means something only for its own call; these let another call reuse the pairing."""
+    ranks: dict[int, dict[str, tuple[int, int]]] = {}
+    if not isinstance(facts, dict) or not isinstance(facts.get("results"), list):
+        return ranks
+    for entry in facts["results"]:
+        if not isinstance(entry, dict) or not isinstance(entry.get("case"), int):
+            continue
+        if found.get(entry["case"]) != entry.get("assignment"):
+            continue
+        mapped = _rank_map(entry.get("ranks"))
+        if mapped is not None:
+            ranks.setdefault(entry["case"], mapped)
+    return ranks
+
+
+def _translate(learner: dict[str, tuple[int, int]], there: Any, here: Any) -> dict[str, int] | None:
+    """The answer's pairing found on one case (`learner`: its module -> (group, rank) that matched), carried to
+    another case of the same construction: the reference's module that held that (group, rank) `there` holds
+    some rank `here`, and the answer's module takes it. None when the reference's reports do not allow it."""
+    there_map, here_map = _rank_map(there), _rank_map(here)
+    if there_map is None or here_map is None:
+        return None
+    owner = {value: path for path, value in there_map.items()}
+    if len(owner) != len(there_map):
+        return None
+    ranks: dict[str, int] = {}
+    for path, value in learner.items():
+        reference_module = owner.get(value)
+        if reference_module is None or reference_module not in here_map:
+            return None
+        group, rank = here_map[reference_module]
+        if group != value[0]:
+            return None
+        ranks[path] = rank
+    return ranks
+
+
+def with_assignments(
+    payload: dict[str, Any],
+    checks: list[Any],
+    chosen: dict[str, dict[int, int]],
+    ranks: dict[str, dict[int, dict[str, tuple[int, int]]]] | None = None,
+    reference_ranks: dict[str, Any] | None = None,
+) -> dict[str, Any]:
     """Job 3's payload: every outputs and gradients probe told which assignment each case uses.
 
-    A searched check's cases use what the search found; any other case uses the assignment found for a case
-    built the same way (same arguments), else the one found most often."""
+    A searched check's cases use what the search found. Any other case built the same way (same arguments) as
+    a searched one takes that pairing carried over through the reference's own ranks on both cases (`ranks`,
+    the answer's found ranks; `reference_ranks`, check id -> the reference's facts' `ranks`); failing that,
+    the assignment index found for a case built alike, else the one found most often."""
+    ranks = ranks or {}
+    reference_ranks = reference_ranks or {}
     by_build: dict[str, int] = {}
+    sources: dict[str, tuple[dict[str, tuple[int, int]], Any]] = {}
     counts: Counter[int] = Counter()
     by_id = {check.id: check for check in checks}
     for check_id, found in chosen.items():
         for case_index, assignment in found.items():
-            by_build.setdefault(_build_key(by_id[check_id].cases[case_index]), assignment)
+            key = _build_key(by_id[check_id].cases[case_index])
+            by_build.setdefault(key, assignment)
+            learner = ranks.get(check_id, {}).get(case_index)
+            there = (reference_ranks.get(check_id) or {}).get(str(case_index))
+            if learner is not None and there is not None:
+                sources.setdefault(key, (learner, there))
             counts[assignment] += 1
     default = min(counts, key=lambda a: (-counts[a], a)) if counts else 0
     for spec in payload["checks"]:
@@ -106,9 +200,23 @@ def with_assignments(payload: dict[str, Any], checks: list[Any], chosen: dict[st
         check = by_id[spec["id"]]
         found = chosen.get(spec["id"], {})
         assignment: dict[str, int] = {"*": default}
+        by_path: dict[str, dict[str, int]] = {}
         for index, case in enumerate(check.cases):
-            assignment[str(index)] = found.get(index, by_build.get(_build_key(case), default))
+            key = _build_key(case)
+            carried = None
+            if index not in found and key in sources:
+                here = (reference_ranks.get(spec["id"]) or {}).get(str(index))
+                carried = _translate(sources[key][0], sources[key][1], here)
+            if index in found:
+                assignment[str(index)] = found[index]
+            elif carried is not None:
+                assignment[str(index)] = 0
+                by_path[str(index)] = carried
+            else:
+                assignment[str(index)] = by_build.get(key, default)
         spec["assignment"] = assignment
+        if by_path:
+            spec["ranks"] = by_path
     return payload
 
 

@@ -471,6 +471,7 @@ def probe_outputs(
     seed = spec.get("seed", 0)
     observe = bool(spec.get("observe"))
     modes = spec.get("modes", ["train", "eval"])
+    ranks: dict[str, dict[str, list[int]]] = {}  # case -> tied module path -> [group, rank] of its values
     results: list[dict[str, Any]] = []
     unregistered: dict[str, list[dict[str, Any]]] = {}
     parameters: dict[str, list[dict[str, Any]]] = {}
@@ -480,7 +481,7 @@ def probe_outputs(
         if isinstance(module, nn.Module):
             parameters[str(case_index)] = _parameter_list(module)
         calls = case_calls(case)
-        plan = case_plan(module, spec, case, case_index)
+        plan = case_plan(module, spec, case, case_index, ranks)
         for mode in modes:
             for call_index, call in enumerate(calls):
                 key = f"{prefix}{case_index}/{mode}/{call_index}"
@@ -502,7 +503,8 @@ def probe_outputs(
                     if case_index == 0 and call_index == 0 and mode == "train" and _has_tensors(entry):
                         entry["random"] = _is_random(module, arguments, output, seed, plan)
                 results.append(entry)
-    return {"results": results, "unregistered": unregistered, "parameters": parameters}
+    facts = {"results": results, "unregistered": unregistered, "parameters": parameters}
+    return {**facts, "ranks": ranks} if ranks else facts
 
 
 def _parameter_list(module: nn.Module) -> list[dict[str, Any]]:
@@ -662,10 +664,11 @@ def probe_gradients(
     """
     seed = spec.get("seed", 0)
     wrt = spec.get("wrt", ["input", "parameters"])
+    ranks: dict[str, dict[str, list[int]]] = {}  # case -> tied module path -> [group, rank] of its values
     results: list[dict[str, Any]] = []
     for case_index, case, module in _built_cases(spec, namespace, entry_point, results):
         calls = case_calls(case)
-        plan = case_plan(module, spec, case, case_index)
+        plan = case_plan(module, spec, case, case_index, ranks)
         for mode in spec.get("modes", ["train"]):
             for call_index, call in enumerate(calls):
                 key = f"{prefix}{case_index}/{mode}/{call_index}"
@@ -703,7 +706,7 @@ def probe_gradients(
                     is_module = isinstance(module, nn.Module)
                     entry["parameters"] = _parameter_grads(module, key, tensors) if is_module else []
                 results.append(entry)
-    return {"results": results}
+    return {"results": results, "ranks": ranks} if ranks else {"results": results}
 
 
 def _projection(output: Any, seed: int, case_index: int) -> torch.Tensor | None:
@@ -1010,9 +1013,9 @@ def state_buffers(module: Any, first_call: Callable[[], Any] | None) -> set[int]
     if error is not None:
         return None
     state: set[int] = set()
-    for owner, name, tensor, version, copy in before:
+    for owner, name, tensor, version, saved in before:
         now = owner._buffers.get(name)
-        if now is not tensor or tensor._version != version or (copy is not None and not torch.equal(copy, tensor)):
+        if now is not tensor or tensor._version != version or (saved is not None and not torch.equal(saved, tensor)):
             state.add(id(tensor))
             if isinstance(now, torch.Tensor):
                 state.add(id(now))
@@ -1337,23 +1340,90 @@ def probe_roles(
             with torch.no_grad():
                 output, error = _run_guarded(call, None)  # no module context: an error here only means no match
             entry: dict[str, Any] = {"case": case_index, "assignment": assignment}
+            entry["ranks"] = _tied_ranks(module, options[assignment])
             if error is None and isinstance(output, torch.Tensor) and output.numel() <= budget:
                 budget -= output.numel()
                 tensors[f"{prefix}{case_index}/{assignment}"] = sendable(output)
                 entry["output"] = _tensor_summary(output)
+            elif error is None and (parts := output_parts(output)) is not None:
+                # a tuple, list or dict output (attention's output and weights): its tensors, by element index
+                sent = [(i, v) for i, (_, v) in enumerate(parts) if isinstance(v, torch.Tensor)]
+                size = sum(v.numel() for _, v in sent)
+                if size <= budget:
+                    budget -= size
+                    for index, value in sent:
+                        tensors[f"{prefix}{case_index}/{assignment}/o{index}"] = sendable(value)
+                    entry["output"] = _tensor_summary(output)
+                    entry["elements"] = [index for index, _ in sent]
             results.append(entry)
             if budget <= 0:
                 break
     return {"results": results, "assignments": assignments}
 
 
-def case_plan(module: Any, spec: dict[str, Any], case: dict[str, Any], case_index: int) -> Plan:
-    """The initialisation plan of a case's object: by role, with the assignment the host asked for, if any."""
+def _tied_units(module: Any, roles: Roles) -> dict[str, tuple[int, int, list[int]]]:
+    """Module path -> (group, rank, its parameters' role keys) for the registered modules whose parameter
+    shapes another module shares: the ones a role search moves. `group` numbers the tied shape signatures in
+    a fixed order, so an answer and the reference number them alike; a path names a module the same way in
+    every case built alike, whatever the call."""
+    sizes: dict[tuple[Any, ...], int] = {}
+    for signature, rank, _ in roles.values():
+        sizes[signature] = max(sizes.get(signature, 0), rank + 1)
+    groups = {
+        signature: index for index, signature in enumerate(sorted((s for s, n in sizes.items() if n > 1), key=repr))
+    }
+    tied: dict[str, tuple[int, int, list[int]]] = {}
+    for path, sub in module.named_modules():
+        keys = [id(p) for p in sub.parameters(recurse=False) if id(p) in roles]
+        if keys and roles[keys[0]][0] in groups:
+            tied[path] = (groups[roles[keys[0]][0]], roles[keys[0]][1], keys)
+    return tied
+
+
+def _tied_ranks(module: Any, roles: Roles) -> dict[str, list[int]]:
+    """What a run reports of its tied modules: module path -> [group, rank]."""
+    return {path: [group, rank] for path, (group, rank, _) in _tied_units(module, roles).items()}
+
+
+def _with_ranks(module: Any, roles: Roles, ranks: Any) -> Roles:
+    """`roles` with the ranks the host found by module path (from a search on a case built the same way, for
+    another call); unchanged unless every tied module is given a rank and, group by group, the ranks are a
+    permutation of the ones discovery gave."""
+    if not isinstance(ranks, dict):
+        return roles
+    tied = _tied_units(module, roles)
+    moved = dict(roles)
+    groups: dict[int, tuple[list[int], list[int]]] = {}
+    for path, (group, rank, keys) in tied.items():
+        given = ranks.get(path)
+        if type(given) is not int:
+            return roles
+        for key in keys:
+            signature, _, scale_like = roles[key]
+            moved[key] = (signature, given, scale_like)
+        before, after = groups.setdefault(group, ([], []))
+        before.append(rank)
+        after.append(given)
+    if any(sorted(before) != sorted(after) for before, after in groups.values()):
+        return roles
+    return moved
+
+
+def case_plan(
+    module: Any, spec: dict[str, Any], case: dict[str, Any], case_index: int, ranks: dict[str, Any] | None = None
+) -> Plan:
+    """The initialisation plan of a case's object: by role, with the assignment the host asked for, if any
+    (an index into this case's own search, or ranks by parameter path found on another case built alike)."""
     seed = spec.get("seed", 0)
     chosen = spec.get("assignment") or {}
     assignment = chosen.get(str(case_index), chosen.get("*", 0)) if isinstance(chosen, dict) else 0
     call = first_call(module, case, seed, case_index)
     roles, state = _case_roles(module, seed, call, assignment if isinstance(assignment, int) else 0)
+    given = (spec.get("ranks") or {}).get(str(case_index)) if isinstance(spec.get("ranks"), dict) else None
+    if given is not None and isinstance(module, nn.Module):
+        roles = _with_ranks(module, roles, given)
+    if ranks is not None and isinstance(module, nn.Module) and (tied := _tied_ranks(module, roles)):
+        ranks[str(case_index)] = tied  # the host maps one case's found pairing onto another case by it
     return init_plan(module, seed, roles, state)
 
 
