@@ -2,15 +2,20 @@
 
 Code answers: the learner's source is parsed here (a syntax error never reaches the judge), sent to the
 pool as a probe job, and judged against the reference's facts, which are computed once per machine and
-cached on disk (key: the question's content, the torch version and the probes' code).
+cached on disk (key: the question's content, the torch version and the probes' code). A Grader also keeps
+the last references it used in memory, decoded and validated, so a run of answers to one question reads,
+parses and validates the reference's facts once, not once per answer.
 """
 
 from __future__ import annotations
 
 import ast
 import base64
+import collections
+import functools
 import hashlib
 import json
+import threading
 import time
 from collections.abc import Iterable
 from concurrent.futures import Future
@@ -28,6 +33,7 @@ from .facts import FactsRefused, TensorStore, probed, validate_definition
 from .result import Result, TestResult
 
 PROBES_SOURCE = Path(__file__).resolve().parent.parent / "judge" / "probes.py"
+REFERENCES_IN_MEMORY = 32  # questions whose reference facts a Grader keeps decoded and validated
 _VERDICT_OF_STATUS = {
     "time_limit": "time_limit",
     "memory_limit": "memory_limit",
@@ -110,14 +116,19 @@ class ReferenceCache:
             partial.replace(self.folder / name)
 
 
-def reference_key(question: model.CodeBase) -> str:
+@functools.cache
+def _torch_version() -> str:
+    """The installed torch's version, read once: importlib.metadata parses the package's METADATA each time."""
     try:
-        torch_version = metadata.version("torch")
+        return metadata.version("torch")
     except metadata.PackageNotFoundError:
-        torch_version = "none"
+        return "none"
+
+
+def reference_key(question: model.CodeBase) -> str:
     digest = hashlib.sha256()
     digest.update(question.model_dump_json().encode())
-    digest.update(torch_version.encode())
+    digest.update(_torch_version().encode())
     digest.update(judge_version.code_version().encode())  # all of the judge's worker-side code
     return digest.hexdigest()[:32]
 
@@ -126,6 +137,10 @@ class Grader:
     def __init__(self, runner: Runner | None, cache: ReferenceCache | None = None):
         self.runner = runner
         self.cache = cache
+        # reference key -> its Facts, decoded, each check's facts validated once (Facts.validate_for keeps
+        # them): the reference is the same for every answer to a question. Grader is used from many threads.
+        self._references: collections.OrderedDict[str, Facts] = collections.OrderedDict()
+        self._references_lock = threading.Lock()
 
     def grade(
         self,
@@ -170,12 +185,16 @@ class Grader:
             raise RuntimeError("grading code needs the judge's pool")
         checks = [c for c in question.checks if mode == "submit" or c.visible]
         limits = pack.limits_for(question)
-        pending = self._reference_job(question, limits)
+        key = reference_key(question)
+        reference: Facts | None = self._remembered(key)
+        pending = self._reference_job(question, limits) if reference is None else None
         outcome = self.runner.run("probe", probe_payload(question, source, checks), limits)
-        try:
-            reference = self._reference_facts(question, pending)
-        except (ReferenceFailed, FactsRefused) as problem:
-            return self._internal(f"the reference solution failed: {problem}", started, outcome)
+        if reference is None:
+            try:
+                reference = self._reference_facts(question, pending)
+            except (ReferenceFailed, FactsRefused) as problem:
+                return self._internal(f"the reference solution failed: {problem}", started, outcome)
+            self._remember(key, reference)
         try:
             result = self._judge(pack, question, source, checks, outcome, reference, limits)
         except Exception as problem:  # our bug: this answer's internal_error, never a crash of the run
@@ -184,6 +203,20 @@ class Grader:
         result.jail_mode = outcome.jail_mode
         result.stdout, result.stderr = outcome.stdout, outcome.stderr
         return result
+
+    def _remembered(self, key: str) -> Facts | None:
+        with self._references_lock:
+            facts = self._references.get(key)
+            if facts is not None:
+                self._references.move_to_end(key)
+            return facts
+
+    def _remember(self, key: str, facts: Facts) -> None:
+        with self._references_lock:
+            self._references[key] = facts
+            self._references.move_to_end(key)
+            while len(self._references) > REFERENCES_IN_MEMORY:
+                self._references.popitem(last=False)
 
     def _reference_job(self, question: model.CodeBase, limits: model.Limits) -> Any:
         if question.reference_facts is not None:  # a student build ships its reference's facts
