@@ -306,6 +306,7 @@ class Server:
             proto_out=self.proto_out,
             warm_up=lambda stop: self.warm_up_tasks(stop),
             seccomp=self.seccomp,
+            profile=os.environ.get("QUIZAPP_JOB_PROFILE", "").strip() == "1",
         )
 
     # --- serve ----------------------------------------------------------------------------------------
