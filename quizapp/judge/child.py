@@ -36,9 +36,6 @@ from .procs import close, default_signals, read_exact, status, write_all
 from .tasks import ANSWER_FILE
 
 EXIT_SETUP = 121
-# A prepared J warms up at this nice value (Setup.renice): on a busy machine, the warm-up of one worker's next
-# chain yields to the other worker's job and to the host. The server sets J back to 0 for its job.
-WARM_UP_NICE = 10
 ANSWER_FILES = (ANSWER_FILE,)  # the file name learner code runs under (tasks' and probes' alike)
 # J's descriptors while it waits for its job (0, 1, 2 as shown; 1 and 2 go to the server's stderr).
 J_JOB, J_STATUS, J_OUT, J_ERR, J_RESULT = 4, 5, 6, 7, 8
@@ -56,7 +53,6 @@ class Setup:
     warm_up: Callable[[Callable[[], bool]], None]  # the task modules' warm-ups; stop early when told
     seccomp: Any = None  # the filter J loads (seccomp.build), or None
     profile: bool = False  # QUIZAPP_JOB_PROFILE=1: J writes where its time went to the job's stderr
-    renice: bool = False  # a prepared J warms up at WARM_UP_NICE (the server can set it back: root, by uid)
 
 
 # --- C: the server's child ------------------------------------------------------------------------------
@@ -324,15 +320,10 @@ def _prepared_job(
         if setup.mode == "reduced":  # J is the server's own child: die with it (set after the uid change,
             jail.set_parent_death_signal(signal.SIGKILL, server_pid)  # which clears the setting)
         jail.set_name("quizapp-ready")
+        status(J_STATUS, ev="confined", t=time.monotonic())
 
         def job_waiting() -> bool:
             return bool(select.select([J_JOB], [], [], 0)[0])
-
-        # Before "confined": once the server has seen that event, it knows J's priority is set, and sets it
-        # back before it sends the job; a job sent earlier is set back when J reports taking it.
-        if setup.renice and not job_waiting():
-            os.nice(WARM_UP_NICE)
-        status(J_STATUS, ev="confined", t=time.monotonic())
 
         try:
             setup.warm_up(job_waiting)

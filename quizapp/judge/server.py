@@ -87,10 +87,6 @@ memory are final), kills it and, when J was the namespace's only process, report
 otherwise it reaps everything first, as before. The kernel freeing a torch process's memory took 5 to 10 ms
 of every job's wall (and counted in its CPU time).
 
-While a prepared J warms up, it runs at nice 10, so that on a busy machine the warm-up of one worker's next
-chain yields to the other worker's job and to the host's judging; J goes back to nice 0 when its warm-up
-ends or its job arrives (child.WARM_UP_NICE).
-
 Measured when pre-forking was introduced (2 cores, while another test run loaded the machine): a ResNet
 probe job 0.3 s after the previous one, host round trip median 61-67 ms instead of 132 ms under the same
 load, the trivial job 16 instead of 66. Jobs sent back to back to one worker waited for its chain to finish
@@ -154,7 +150,6 @@ class Chain:
     forked_at: float
     status: bytearray = field(default_factory=bytearray)
     ready_at: float = 0.0
-    confined: bool = False  # J has reported "confined" (and so set its warm-up priority)
     failed: str = ""
 
     def read_status(self) -> None:
@@ -169,8 +164,6 @@ class Chain:
                 break
             self.status += chunk
         for event in parse_events(self.status):
-            if event.get("ev") == "confined":
-                self.confined = True
             if event.get("ev") == "ready" and not self.ready_at:
                 self.ready_at = time.monotonic()
             elif event.get("ev") == "error":
@@ -207,9 +200,6 @@ class Server:
         self.mode = "reduced"
         self.mode_reason = ""
         self.is_root = hasattr(os, "geteuid") and os.geteuid() == 0
-        # A prepared J (a uid of its own, as root) warms up at a low priority, which the server sets back to 0
-        # for its job: only where the server may raise a process's priority (CAP_SYS_NICE).
-        self.renice = self.is_root and _has_capability(CAP_SYS_NICE)
         self.seccomp: Any = None
         self.seccomp_problem = ""
         self._buffers: Buffers | None = None
@@ -321,7 +311,6 @@ class Server:
             warm_up=lambda stop: self.warm_up_tasks(stop),
             seccomp=self.seccomp,
             profile=os.environ.get("QUIZAPP_JOB_PROFILE", "").strip() == "1",
-            renice=self.renice,
         )
 
     # --- serve ----------------------------------------------------------------------------------------
@@ -591,9 +580,6 @@ class Server:
         self, header: dict[str, Any], limits: JobLimits, chain: Chain, payload: mmap.mmap | None
     ) -> tuple[dict[str, Any], list[Any]]:
         job = {"task": header["task"], "limits": header["limits"]}
-        renice_uid = jail.job_uid(chain.pid) if self.renice else None
-        if renice_uid is not None and chain.confined:  # J warmed up at a low priority: its job does not
-            renice(renice_uid)
         started = time.monotonic()  # the wall clock starts when the job is sent
         sent = False
         try:
@@ -606,16 +592,7 @@ class Server:
         try:
             fds = (chain.out_r, chain.err_r, chain.res_r, chain.stat_r)
             watched = watch(
-                self.mode,
-                limits,
-                chain.pid,
-                chain.nonce,
-                started,
-                fds,
-                chain.pidfd,
-                chain.status,
-                prepared=True,
-                on_start=(lambda: renice(renice_uid)) if renice_uid is not None else None,
+                self.mode, limits, chain.pid, chain.nonce, started, fds, chain.pidfd, chain.status, prepared=True
             )
         finally:
             chain.pidfd = -1  # closed by watch
@@ -738,28 +715,6 @@ class Server:
         buffers, self._buffers = self._buffers, None
         if buffers is not None:
             buffers.release()
-
-
-CAP_SYS_NICE = 23
-
-
-def _has_capability(number: int) -> bool:
-    try:
-        with open("/proc/self/status") as f:
-            for line in f:
-                if line.startswith("CapEff:"):
-                    return bool(int(line.split()[1], 16) >> number & 1)
-    except (OSError, ValueError, IndexError):
-        pass
-    return False
-
-
-def renice(uid: int) -> None:
-    """Set the processes of a job's uid (its J) back to nice 0 (see child.WARM_UP_NICE)."""
-    try:
-        os.setpriority(os.PRIO_USER, uid, 0)
-    except OSError:
-        pass
 
 
 def warm_up_torch(torch: Any) -> None:
