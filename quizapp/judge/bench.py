@@ -313,7 +313,7 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"(i) {CONCURRENT_FILES} ResNet files at once: median {statistics.median(many):.0f} ms, one file "
         f"{statistics.median(one):.0f} ms: {marginal:.1f} ms per extra file, "
-        f"{marginal_ratio:.0f}x less than a fresh process (goal 30x: {goal(marginal_ratio >= 30)})"
+        f"{marginal_ratio:.1f}x less than a fresh process (goal 30x: {goal(marginal_ratio >= 30)})"
     )
     print(f"load average at the end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     for line in lines:
