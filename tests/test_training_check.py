@@ -20,7 +20,7 @@ CANON = load_pack(Path(__file__).parent / "packs" / "format2-canon.yaml")
 
 # Questions beyond the canon pack's: a manual SGD update, a training loop, a scheduler, an optimizer's parameters.
 EXTRA = """\
-format: 1
+format: 2
 id: training-extra
 title: Training checks under test
 version: "1.0.0"

@@ -131,16 +131,24 @@ def _first_divergence(
     of the same type and rank among its type (its counterpart), or None when every output is found."""
     if not reference:
         return None
+    by_type: dict[str, list[dict[str, Any]]] = {}
+    for r in reference:
+        by_type.setdefault(r["type"], []).append(r)
+    comparable = [r for r in reference if r.get("tensor") is not None]
     rank: dict[str, int] = {}
     for module in learner:
         position = rank.get(module["type"], 0)
         rank[module["type"]] = position + 1
         if module.get("tensor") is None:
             continue
-        if any(r.get("tensor") is not None and close(module, r) for r in reference):
-            continue
-        same_type = [r for r in reference if r["type"] == module["type"]]
+        same_type = by_type.get(module["type"], [])
         counterpart = same_type[position] if position < len(same_type) else None
+        # The counterpart first: it is the usual match, and each comparison decodes and compares two tensors
+        # (trying every module in order made a long forward quadratic). Any match counts, as before.
+        if counterpart is not None and counterpart.get("tensor") is not None and close(module, counterpart):
+            continue
+        if any(r is not counterpart and close(module, r) for r in comparable):
+            continue
         return module, counterpart
     return None
 

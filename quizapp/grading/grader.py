@@ -2,15 +2,20 @@
 
 Code answers: the learner's source is parsed here (a syntax error never reaches the judge), sent to the
 pool as a probe job, and judged against the reference's facts, which are computed once per machine and
-cached on disk (key: the question's content, the torch version and the probes' code).
+cached on disk (key: the question's content, the torch version and the probes' code). A Grader also keeps
+the last references it used in memory, decoded and validated, so a run of answers to one question reads,
+parses and validates the reference's facts once, not once per answer.
 """
 
 from __future__ import annotations
 
 import ast
 import base64
+import collections
+import functools
 import hashlib
 import json
+import threading
 import time
 from collections.abc import Iterable
 from concurrent.futures import Future
@@ -28,6 +33,7 @@ from .facts import FactsRefused, TensorStore, probed, validate_definition
 from .result import Result, TestResult
 
 PROBES_SOURCE = Path(__file__).resolve().parent.parent / "judge" / "probes.py"
+REFERENCES_IN_MEMORY = 32  # questions whose reference facts a Grader keeps decoded and validated
 _VERDICT_OF_STATUS = {
     "time_limit": "time_limit",
     "memory_limit": "memory_limit",
@@ -56,11 +62,13 @@ class Runner(Protocol):
     def submit(self, task: str, payload: dict[str, Any], limits: model.Limits) -> Future[Outcome]: ...
 
 
-def probe_payload(question: model.CodeBase, code: str, checks: Iterable[Any], observe: bool = False) -> dict[str, Any]:
+def probe_payload(question: model.CodeBase, code: str, checks: Iterable[Any], observe: bool = True) -> dict[str, Any]:
     """What the jailed child needs to collect facts: probes only, never expected values or messages.
 
-    `observe` asks outputs probes for the facts that locate a difference (each module's output): the
-    reference's run always has them; an answer's only when its outputs differ, in a second job."""
+    `observe` asks outputs probes for the facts that locate a difference (each module's output), for the
+    reference's run and for every answer's, in the same job: observing costs a ResNet job about 7 ms of CPU,
+    where running a wrong answer again to locate its difference cost a second job (about 55 ms, more than
+    the first)."""
     specs = []
     for check in checks:
         if check.kind == "source":
@@ -115,14 +123,19 @@ class ReferenceCache:
             partial.replace(self.folder / name)
 
 
-def reference_key(question: model.CodeBase) -> str:
+@functools.cache
+def _torch_version() -> str:
+    """The installed torch's version, read once: importlib.metadata parses the package's METADATA each time."""
     try:
-        torch_version = metadata.version("torch")
+        return metadata.version("torch")
     except metadata.PackageNotFoundError:
-        torch_version = "none"
+        return "none"
+
+
+def reference_key(question: model.CodeBase) -> str:
     digest = hashlib.sha256()
     digest.update(question.model_dump_json().encode())
-    digest.update(torch_version.encode())
+    digest.update(_torch_version().encode())
     digest.update(judge_version.code_version().encode())  # all of the judge's worker-side code
     return digest.hexdigest()[:32]
 
@@ -131,6 +144,10 @@ class Grader:
     def __init__(self, runner: Runner | None, cache: ReferenceCache | None = None):
         self.runner = runner
         self.cache = cache
+        # reference key -> its Facts, decoded, each check's facts validated once (Facts.validate_for keeps
+        # them): the reference is the same for every answer to a question. Grader is used from many threads.
+        self._references: collections.OrderedDict[str, Facts] = collections.OrderedDict()
+        self._references_lock = threading.Lock()
 
     def grade(
         self,
@@ -179,12 +196,16 @@ class Grader:
             raise RuntimeError("grading code needs the judge's pool")
         checks = [c for c in question.checks if mode == "submit" or c.visible]
         limits = pack.limits_for(question)
-        pending = self._reference_job(question, limits)
+        key = reference_key(question)
+        reference: Facts | None = self._remembered(key)
+        pending = self._reference_job(question, limits) if reference is None else None
         outcome = self.runner.run("probe", probe_payload(question, source, checks), limits)
-        try:
-            reference = self._reference_facts(question, pending)
-        except (ReferenceFailed, FactsRefused) as problem:
-            return self._internal(f"the reference solution failed: {problem}", started, outcome)
+        if reference is None:
+            try:
+                reference = self._reference_facts(question, pending)
+            except (ReferenceFailed, FactsRefused) as problem:
+                return self._internal(f"the reference solution failed: {problem}", started, outcome)
+            self._remember(key, reference)
         try:
             result = self._judge(pack, question, source, checks, outcome, reference, limits, as_reference)
         except Exception as problem:  # our bug: this answer's internal_error, never a crash of the run
@@ -194,6 +215,20 @@ class Grader:
         result.stdout, result.stderr = outcome.stdout, outcome.stderr
         return result
 
+    def _remembered(self, key: str) -> Facts | None:
+        with self._references_lock:
+            facts = self._references.get(key)
+            if facts is not None:
+                self._references.move_to_end(key)
+            return facts
+
+    def _remember(self, key: str, facts: Facts) -> None:
+        with self._references_lock:
+            self._references[key] = facts
+            self._references.move_to_end(key)
+            while len(self._references) > REFERENCES_IN_MEMORY:
+                self._references.popitem(last=False)
+
     def _reference_job(self, question: model.CodeBase, limits: model.Limits) -> Any:
         if question.reference_facts is not None:  # a student build ships its reference's facts
             return json.loads(question.reference_facts), base64.b64decode(question.reference_tensors or "")
@@ -201,7 +236,7 @@ class Grader:
         cached = self.cache.load(key) if self.cache else None
         if cached is not None:
             return cached
-        payload = probe_payload(question, question.solution, question.checks, observe=True)
+        payload = probe_payload(question, question.solution, question.checks)
         assert self.runner is not None
         return self.runner.submit("probe", payload, limits)
 
@@ -291,12 +326,11 @@ class Grader:
                 )
                 ranks.append(0)
         if limits is not None:
-            searched, observed = self._search_roles(
-                pack, question, source, checks, tests, ranks, learner, reference, limits
+            searched = self._search_roles(
+                pack, question, source, checks, tests, ranks, learner, reference, limits, as_reference
             )
             if searched is not None:
                 return searched
-            self._locate(question, source, checks, reference, limits, pack.id, tests, ranks, observed)
         if internal:
             verdict = "internal_error"
         elif any(t.status == "error" for t in tests):
@@ -331,28 +365,28 @@ class Grader:
         learner: Facts,
         reference: Facts,
         limits: model.Limits,
-    ) -> tuple[Result | None, Outcome | None]:
+        as_reference: bool = False,
+    ) -> Result | None:
         """Outputs that differ where the answer has same-shaped layers: the other ways of pairing them with the
-        reference's are tried (grading/roles.py), in the job that also observes them for _locate; the answer is
-        graded again with a pairing that matches, if any. Returns that result, or the job for _locate."""
+        reference's are tried (grading/roles.py) in one more job, and the answer is graded again with a pairing
+        that matches, if any. Returns that result, or None when no pairing matches."""
         failed = [
             check
             for check, test, rank in zip(checks, tests, ranks, strict=True)
             if test.status == "fail" and rank >= 2 and roles.worth_searching(check, learner.of(check.id))
         ]
         if not failed or self.runner is None:
-            return None, None
-        located = [c for c, t, r in zip(checks, tests, ranks, strict=True) if _to_locate(c, t, r)]
-        payload = probe_payload(question, source, located, observe=True)
-        payload["checks"] += [roles.search_spec(check) for check in failed]
+            return None
+        payload = probe_payload(question, source, [])
+        payload["checks"] = [roles.search_spec(check) for check in failed]
         outcome = self.runner.run("probe", payload, limits)
         reported = outcome.facts.get("checks") if outcome.status == "ok" and isinstance(outcome.facts, dict) else None
         if not isinstance(reported, dict):
-            return None, None
+            return None
         try:
             tensors = decode_tensors(outcome.tensors)
         except FactsRefused:
-            return None, None
+            return None
         chosen: dict[str, dict[int, int]] = {}
         ranks: dict[str, dict[int, dict[str, tuple[int, int]]]] = {}
         for check in failed:
@@ -360,7 +394,7 @@ class Grader:
                 check, reported.get(roles.search_id(check)), tensors, reference.of(check.id), reference.tensors
             )
             if found is None:
-                return None, outcome
+                return None
             chosen[check.id] = found
             ranks[check.id] = roles.ranks_found(reported.get(roles.search_id(check)), found)
         reference_ranks = {
@@ -371,47 +405,13 @@ class Grader:
         payload = roles.with_assignments(
             probe_payload(question, source, checks), checks, chosen, ranks, reference_ranks
         )
-        again = self._judge(pack, question, source, checks, self.runner.run("probe", payload, limits), reference)
+        again = self._judge(
+            pack, question, source, checks, self.runner.run("probe", payload, limits), reference, None, as_reference
+        )
         searched = {check.id for check in failed}
         if all(t.status == "pass" for t in again.tests if t.check in searched):
-            return again, None
-        return None, outcome
-
-    def _locate(
-        self,
-        question: model.CodeBase,
-        source: str,
-        checks: list[Any],
-        reference: Facts,
-        limits: model.Limits,
-        pack_id: str,
-        tests: list[TestResult],
-        ranks: list[float],
-        again: Outcome | None = None,
-    ) -> None:
-        """Outputs that differ (or raise) are run again, observed module by module, to say where and why.
-        `again` is that run when the role search already made it.
-
-        Only the verdict's words change: a check that passed stays passed, a failed one stays failed."""
-        failed = [i for i, pair in enumerate(zip(checks, tests, strict=True)) if _to_locate(*pair, ranks[i])]
-        if not failed or self.runner is None:
-            return
-        if again is None:
-            again = self.runner.run("probe", probe_payload(question, source, [checks[i] for i in failed], True), limits)
-        reported = again.facts.get("checks") if again.status == "ok" and isinstance(again.facts, dict) else None
-        if not isinstance(reported, dict):
-            return
-        try:
-            observed = Context(question, Facts(reported, decode_tensors(again.tensors)), reference, source, pack_id)
-        except FactsRefused:
-            return
-        for index in failed:
-            try:
-                test, rank = judge_check_ranked(checks[index], observed)
-            except Exception:  # the first judgement stands
-                continue
-            if test.status == tests[index].status:
-                tests[index], ranks[index] = test, rank
+            return again
+        return None
 
 
 def _to_locate(check: Any, test: TestResult, rank: float) -> bool:

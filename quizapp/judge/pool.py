@@ -90,7 +90,7 @@ def server_environment(prefork: bool = True) -> dict[str, str]:
     env["PATH"] = os.defpath
     package_parent = str(Path(__file__).resolve().parent.parent.parent)
     env["PYTHONPATH"] = package_parent  # for a source checkout that is not installed
-    for key in ("QUIZAPP_JAIL", "QUIZAPP_PREFORK", "TZ"):
+    for key in ("QUIZAPP_JAIL", "QUIZAPP_PREFORK", "QUIZAPP_JOB_PROFILE", "TZ"):
         if key in os.environ:
             env[key] = os.environ[key]
     if not prefork:

@@ -81,7 +81,11 @@ One more cut off the critical path, for both kinds of chain: when J ends, I kill
 namespace (kill -1 from PID 1) and reaps them before it reports J's exit, so the server answers as soon as
 that report and the job's pipes are in, without waiting 10 to 20 ms for C and I to tear down their copies of
 the server's memory and the namespaces. It kills them, sends the outcome, forks the next chain, and reaps
-them as they end (finish_job).
+them as they end (finish_job). J's own teardown is off that path too: in full mode J, its result sent,
+closes its pipes and stops itself (SIGSTOP) instead of exiting; I sees the stop (its CPU time and peak
+memory are final), kills it and, when J was the namespace's only process, reports at once and reaps after;
+otherwise it reaps everything first, as before. The kernel freeing a torch process's memory took 5 to 10 ms
+of every job's wall (and counted in its CPU time).
 
 Measured when pre-forking was introduced (2 cores, while another test run loaded the machine): a ResNet
 probe job 0.3 s after the previous one, host round trip median 61-67 ms instead of 132 ms under the same
@@ -306,6 +310,7 @@ class Server:
             proto_out=self.proto_out,
             warm_up=lambda stop: self.warm_up_tasks(stop),
             seccomp=self.seccomp,
+            profile=os.environ.get("QUIZAPP_JOB_PROFILE", "").strip() == "1",
         )
 
     # --- serve ----------------------------------------------------------------------------------------
