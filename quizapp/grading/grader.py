@@ -414,11 +414,6 @@ class Grader:
         return None
 
 
-def _to_locate(check: Any, test: TestResult, rank: float) -> bool:
-    """An outputs check that failed with a difference (or a bare error), which an observed run can locate."""
-    return check.kind == "outputs" and test.status != "pass" and rank >= 2
-
-
 def strip_bom(text: str) -> str:
     """Windows editors start UTF-8 files with a byte order mark; it is not part of the answer."""
     return text.removeprefix("\ufeff")

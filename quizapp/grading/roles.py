@@ -41,7 +41,7 @@ def worth_searching(check: Any, learner_facts: dict[str, Any]) -> bool:
 
 
 def search_id(check: model.OutputsCheck) -> str:
-    """The search's id in a job that may also observe the check itself (grader._locate)."""
+    """The search's id, apart from the check's own facts."""
     return f"{check.id}#roles"
 
 
