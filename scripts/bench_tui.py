@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import shutil
 import statistics
 import subprocess
@@ -28,6 +29,18 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 POLL_SECONDS = 0.01
+# A row of the home screen's question table: a status mark, then a question kind. Structural, so it holds
+# whatever the packs contain, however wide the terminal, and whichever question comes first.
+QUESTION_ROW = re.compile(r"^\s*[·◐✓]\s+(choice|predict|code|fix|explain|training)\s", re.MULTILINE)
+
+
+def question_list_shown(screen: str) -> bool:
+    return len(QUESTION_ROW.findall(screen)) >= 2
+
+
+def question_shown(screen: str) -> bool:
+    """The question screen: its footer offers Submit, and the home screen's table is gone."""
+    return "Submit" in screen and not question_list_shown(screen)
 
 
 class Terminal:
@@ -84,11 +97,9 @@ def one_run(python: str, size: tuple[int, int]) -> tuple[float, float, float]:
         try:
             env = {"QUIZAPP_HOME": home, "TERM": "xterm-256color"}
             started = terminal.start(f"{python} -m quizapp", env)
-            shown = terminal.wait(lambda: " shown" in terminal.screen(), "the question list")
+            shown = terminal.wait(lambda: question_list_shown(terminal.screen()), "the question list")
             pressed = terminal.keys("Enter")
-            opened = terminal.wait(
-                lambda: "Submit" in terminal.screen() and " shown" not in terminal.screen(), "a question"
-            )
+            opened = terminal.wait(lambda: question_shown(terminal.screen()), "a question")
             time.sleep(0.5)  # let the screen settle before quitting
             quit_at = terminal.keys("C-q")
             gone = terminal.wait(terminal.dead, "the app to exit")
