@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -80,6 +81,8 @@ class QuizApp(App[None]):
         from ..practice.mock import active_session
         from .screens.mock import MockOverviewScreen, MockSetupScreen
 
+        if not self.when_packs_loaded(self.action_mock):
+            return
         session = active_session(self.services.store)
         if session is not None:
             self.push_screen(MockOverviewScreen(session))
@@ -89,6 +92,8 @@ class QuizApp(App[None]):
     def action_review(self) -> None:
         from .screens.review import ReviewScreen
 
+        if not self.when_packs_loaded(self.action_review):
+            return
         self.push_screen(ReviewScreen())
 
     def start_mock(self, config: MockConfig) -> None:
@@ -137,9 +142,24 @@ class QuizApp(App[None]):
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen())
 
+    def when_packs_loaded(self, action: Callable[..., object], *args: object) -> bool:
+        """True when the packs are loaded. Otherwise False, and `action(*args)` is called again once they are (they
+        load in a worker after the first frame, which the home index drew): the UI never waits for them."""
+        if self.services.catalogue_ready():
+            return True
+
+        def wait_then_act() -> None:
+            self.services.catalogue.ensure()  # returns when the home screen's worker has loaded them
+            self.call_from_thread(action, *args)
+
+        self.run_worker(wait_then_act, thread=True, group="packs-wait", exit_on_error=False)
+        return False
+
     def open_question(self, pack_id: str, question_id: str, review: bool = False) -> None:
         from .screens.question import QuestionScreen
 
+        if not self.when_packs_loaded(self.open_question, pack_id, question_id, review):
+            return
         self.save_drafts()  # a screen opened now reads the latest text from the store
         current = self.screen
         if isinstance(current, QuestionScreen) and (current.pack.id, current.question.id) == (pack_id, question_id):
@@ -152,6 +172,8 @@ class QuizApp(App[None]):
         from ..practice.navigation import next_question
         from .screens.question import QuestionScreen
 
+        if not self.when_packs_loaded(self.open_next, pack_id, question_id, unsolved):
+            return
         current = (pack_id, question_id) if pack_id and question_id else None
         found = next_question(self.services.store, self.services.catalogue.packs, current, unsolved)  # type: ignore[arg-type]
         if found is None:
@@ -165,6 +187,8 @@ class QuizApp(App[None]):
     def continue_last(self) -> None:
         from ..practice.navigation import last_touched
 
+        if not self.when_packs_loaded(self.continue_last):
+            return
         found = last_touched(self.services.store, self.services.catalogue.packs)
         if found is None:
             self.notify("Nothing to continue yet: open a question with Enter.")

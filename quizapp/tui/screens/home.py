@@ -14,7 +14,7 @@ from textual.widgets import DataTable, Footer, Header, Input, Select
 from ..widgets.status import StatusLine
 
 if TYPE_CHECKING:
-    from ...packs import model
+    from ...store.home_index import PackRows
 
 STATUS_MARK = {"new": "·", "attempted": "◐", "solved": "✓"}
 DIFFICULTIES = ("easy", "medium", "hard")
@@ -42,12 +42,8 @@ class HomeScreen(Screen[None]):
         yield StatusLine(id="status-line")
         yield Footer(compact=True)
 
-    def _tags(self) -> list[str]:
-        tags = {tag for pack in self._packs() for q in pack.questions for tag in q.tags}
-        return sorted(tags, key=str.lower)
-
-    def _packs(self) -> list[model.Pack]:
-        return list(self.app.services.catalogue.packs.values())  # type: ignore[attr-defined]
+    def _rows(self) -> list[PackRows]:
+        return self.app.services.home_rows() or []  # type: ignore[attr-defined]
 
     def on_mount(self) -> None:
         table = self.query_one(DataTable)
@@ -58,25 +54,37 @@ class HomeScreen(Screen[None]):
         table.add_column("question", key="title")
         table.focus()
         services = self.app.services  # type: ignore[attr-defined]
-        if services.catalogue_ready():
-            self._packs_loaded()
-        else:  # the first frame does not wait for the packs: they load in a worker
+        if services.home_rows() is not None:  # the packs, or the home index: the first frame has the list
+            self._packs_loaded(changed=True)
+        else:
             self.query_one(StatusLine).context = "loading the question packs…"
-            self.call_after_refresh(  # after the first frame is drawn, not competing with it
+        if not services.catalogue_ready():  # the packs load after the first frame is drawn, not competing with it
+            self.call_after_refresh(
                 self.run_worker, self._load_packs, thread=True, group="packs", exit_on_error=False
             )
 
     def _load_packs(self) -> None:
-        self.app.services.catalogue.ensure()  # type: ignore[attr-defined]
-        self.app.call_from_thread(self._packs_loaded)
+        changed = self.app.services.load_catalogue()  # type: ignore[attr-defined]
+        self.app.call_from_thread(self._packs_loaded, changed)
 
-    def _packs_loaded(self) -> None:
-        self.query_one("#pack", Select).set_options([(p.id, p.id) for p in self._packs()])
-        self.query_one("#tag", Select).set_options([(t, t) for t in self._tags()])
+    def _packs_loaded(self, changed: bool) -> None:
+        if not changed:  # the home index had these rows: nothing to redraw
+            return
+        rows = self._rows()
+        tags = sorted({tag for pack in rows for q in pack.questions for tag in q.tags}, key=str.lower)
+        self._set_options("#pack", [pack.id for pack in rows])
+        self._set_options("#tag", tags)
         self.refill()
 
+    def _set_options(self, selector: str, values: list[str]) -> None:
+        select = self.query_one(selector, Select)
+        chosen = select.value
+        select.set_options([(value, value) for value in values])
+        if isinstance(chosen, str) and chosen in values:  # a refresh keeps the learner's filter
+            select.value = chosen
+
     def on_screen_resume(self) -> None:
-        if self.app.services.catalogue_ready():  # type: ignore[attr-defined]
+        if self.app.services.home_rows() is not None:  # type: ignore[attr-defined]
             self.refill()
 
     def refill(self) -> None:
@@ -103,11 +111,14 @@ class HomeScreen(Screen[None]):
         difficulty = self._selected("#difficulty")
         wanted_status = self._selected("#status")
         wanted_pack = self._selected("#pack")
+        rows = self._rows()
         summaries = []
-        for pack in self._packs():
+        solved = total = 0
+        for pack in rows:
             statuses = store.statuses(pack.id)
             progress = store.progress(pack.id, [q.id for q in pack.questions])
             summaries.append(f"{pack.id} {progress.solved}/{progress.total} solved")
+            solved, total = solved + progress.solved, total + progress.total
             if wanted_pack and pack.id != wanted_pack:
                 continue
             for question in pack.questions:
@@ -134,6 +145,11 @@ class HomeScreen(Screen[None]):
                 table.move_cursor(row=table.get_row_index(keep))
             except Exception:
                 pass
+        # One line at 80 columns, whatever the number of packs: the chosen pack's progress, or the sum of all.
+        if wanted_pack:
+            summaries = [s for s in summaries if s.startswith(f"{wanted_pack} ")]
+        elif len(rows) > 1:
+            summaries = [f"{solved}/{total} solved in {len(rows)} packs"]
         self.query_one(StatusLine).context = " · ".join(summaries) + f" · {table.row_count} shown"
 
     def _selected(self, selector: str) -> str | None:
@@ -143,7 +159,7 @@ class HomeScreen(Screen[None]):
     @on(Input.Changed, "#filter")
     @on(Select.Changed)
     def _filters_changed(self) -> None:
-        if self.app.services.catalogue_ready():  # type: ignore[attr-defined]
+        if self.app.services.home_rows() is not None:  # type: ignore[attr-defined]
             self.refill()
 
     @on(Input.Submitted, "#filter")
