@@ -9,7 +9,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Input, Select
+from textual.widgets import DataTable, Footer, Header, Input, Select, Static
 
 from ..widgets.status import StatusLine
 
@@ -18,6 +18,25 @@ if TYPE_CHECKING:
 
 STATUS_MARK = {"new": "·", "attempted": "◐", "solved": "✓"}
 DIFFICULTIES = ("easy", "medium", "hard")
+# The filter menus: id, prompt, and the fixed choices (the packs' and tags' come from the rows).
+MENUS = (
+    ("pack", "any pack", ()),
+    ("tag", "any tag", ()),
+    ("difficulty", "any level", DIFFICULTIES),
+    ("status", "any status", tuple(STATUS_MARK)),
+)
+
+
+class MenuFace(Static):
+    """A filter menu's closed face, drawn in the first frame; the real Select replaces it right after. A Select is
+    a handful of widgets and an overlay list: four of them cost the first frame about a tenth of a second."""
+
+    def __init__(self, menu_id: str, prompt: str) -> None:
+        super().__init__(prompt, id=f"{menu_id}-face", classes="menu-face", markup=False)
+        self.prompt = prompt
+
+    def render(self) -> str:
+        return f"{self.prompt:<{max(self.size.width - 2, len(self.prompt) + 1)}}▼ "
 
 
 class HomeScreen(Screen[None]):
@@ -34,13 +53,13 @@ class HomeScreen(Screen[None]):
         yield Header()
         with Horizontal(id="filters"):
             yield Input(placeholder="/ search", id="filter", compact=True)
-            yield Select([], prompt="any pack", id="pack", compact=True)
-            yield Select([], prompt="any tag", id="tag", compact=True)
-            yield Select([(d, d) for d in DIFFICULTIES], prompt="any level", id="difficulty", compact=True)
-            yield Select([(s, s) for s in STATUS_MARK], prompt="any status", id="status", compact=True)
+            for menu_id, prompt, _ in MENUS:
+                yield MenuFace(menu_id, prompt)
         yield DataTable(id="questions", cursor_type="row", zebra_stripes=True)
         yield StatusLine(id="status-line")
         yield Footer(compact=True)
+
+    _menu_choices: dict[str, tuple[str, ...]] = {menu_id: choices for menu_id, _, choices in MENUS}
 
     def _rows(self) -> list[PackRows]:
         return self.app.services.home_rows() or []  # type: ignore[attr-defined]
@@ -58,10 +77,21 @@ class HomeScreen(Screen[None]):
             self._packs_loaded(changed=True)
         else:
             self.query_one(StatusLine).context = "loading the question packs…"
-        if not services.catalogue_ready():  # the packs load after the first frame is drawn, not competing with it
-            self.call_after_refresh(
-                self.run_worker, self._load_packs, thread=True, group="packs", exit_on_error=False
-            )
+        self.call_after_refresh(self._first_frame_drawn)
+
+    async def _first_frame_drawn(self) -> None:
+        """The menus and the packs, neither of which the first frame waits for."""
+        filters = self.query_one("#filters")
+        faces = list(self.query(MenuFace))
+        with self.app.batch_update():  # one paint: each Select is in place before its face goes
+            for face in faces:
+                menu_id = face.id.removesuffix("-face")  # type: ignore[union-attr]
+                choices = self._menu_choices.get(menu_id, ())
+                select = Select([(c, c) for c in choices], prompt=face.prompt, id=menu_id, compact=True)
+                await filters.mount(select, after=face)
+            await self.query(MenuFace).remove()
+        if not self.app.services.catalogue_ready():  # type: ignore[attr-defined]
+            self.run_worker(self._load_packs, thread=True, group="packs", exit_on_error=False)
 
     def _load_packs(self) -> None:
         changed = self.app.services.load_catalogue()  # type: ignore[attr-defined]
@@ -77,11 +107,12 @@ class HomeScreen(Screen[None]):
         self.refill()
 
     def _set_options(self, selector: str, values: list[str]) -> None:
-        select = self.query_one(selector, Select)
-        chosen = select.value
-        select.set_options([(value, value) for value in values])
-        if isinstance(chosen, str) and chosen in values:  # a refresh keeps the learner's filter
-            select.value = chosen
+        self._menu_choices = {**self._menu_choices, selector.removeprefix("#"): tuple(values)}
+        for select in self.query(selector).results(Select):  # none yet in the first frame: made with these
+            chosen = select.value
+            select.set_options([(value, value) for value in values])
+            if isinstance(chosen, str) and chosen in values:  # a refresh keeps the learner's filter
+                select.value = chosen
 
     def on_screen_resume(self) -> None:
         if self.app.services.home_rows() is not None:  # type: ignore[attr-defined]
@@ -153,8 +184,9 @@ class HomeScreen(Screen[None]):
         self.query_one(StatusLine).context = " · ".join(summaries) + f" · {table.row_count} shown"
 
     def _selected(self, selector: str) -> str | None:
-        value = self.query_one(selector, Select).value
-        return value if isinstance(value, str) else None
+        for select in self.query(selector).results(Select):
+            return select.value if isinstance(select.value, str) else None
+        return None
 
     @on(Input.Changed, "#filter")
     @on(Select.Changed)
