@@ -237,6 +237,47 @@ async def test_zoom_gives_the_focused_pane_the_whole_screen() -> None:
         assert screen.maximized is screen.query_one("#prompt-pane")
 
 
+def many_checks() -> Result:
+    from quizapp.grading.result import TestResult
+
+    tests = [TestResult(f"check {i}", "fail", f"message {i} " + "words " * 12) for i in range(30)]
+    return Result("wrong_answer", tests=tests, mode="submit")
+
+
+@sync
+async def test_after_zooming_the_results_they_show_their_headline_and_the_editor_still_takes_keys() -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        screen = await open_question(pilot, "resnet-residual-block")
+        screen._show_result(many_checks())
+        await pilot.pause()
+        results = screen.query_one(ResultsPanel)
+        await pilot.press("f6")  # editor -> the results' checks
+        await pilot.pause()
+        assert screen.focused is results.query_one("#checks")
+        await pilot.press("f5")
+        await pilot.pause()
+        assert screen.maximized is results
+        await pilot.press("end")  # read to the last check, as a learner does in the zoomed pane
+        results.scroll_end(animate=False)
+        await pilot.pause()
+        assert results.scroll_y > 0
+        await pilot.press("f5")
+        await pilot.pause()
+        await pilot.pause()
+        assert screen.maximized is None
+        assert results.scroll_y == 0, "the restored results show their headline, not where the zoom left them"
+        assert verdict_text(screen).startswith("Wrong answer")
+        await pilot.press("f6", "f6")  # the prompt, then the editor
+        await pilot.pause()
+        editor = screen.query_one("#answer", PythonEditor)
+        assert screen.focused is editor
+        await pilot.press("ctrl+a", "backspace", "x")
+        await pilot.pause()
+        assert editor.text == "x"
+
+
 @sync
 async def test_a_running_grade_dims_the_old_results_and_can_be_cancelled() -> None:
     app = make_app(SlowServices)

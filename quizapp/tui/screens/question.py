@@ -583,7 +583,10 @@ class QuestionScreen(Screen[None]):
     def action_zoom(self) -> None:
         """Give the focused pane (prompt, answer or results) the whole screen; again to restore."""
         if self.maximized is not None:
+            restored = self.maximized
             self.minimize()  # the focus stays where it was, so f6 goes on from there
+            if isinstance(restored, ResultsPanel):  # back in its corner, the panel is read from its headline again
+                self.call_after_refresh(restored.scroll_home, animate=False)
             return
         focused = self.focused
         if focused is None:
