@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from fsrs import Rating
+from textual import events
 from textual.widgets import Markdown, Static, TextArea
 
 from quizapp.grading.result import Result
@@ -276,6 +277,28 @@ async def test_after_zooming_the_results_they_show_their_headline_and_the_editor
         await pilot.press("ctrl+a", "backspace", "x")
         await pilot.pause()
         assert editor.text == "x"
+
+
+@sync
+async def test_keys_that_arrive_in_one_burst_after_f6_reach_the_pane_f6_moved_to() -> None:
+    """A busy machine delivers f6 f6 ctrl+a backspace together: each f6 must move on from where the previous one
+    went, and the editing keys must reach the editor (they once went to the prompt after a zoom and restore)."""
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        screen = await open_question(pilot, "resnet-residual-block")
+        screen._show_result(many_checks())
+        await pilot.pause()
+        await pilot.press("f6", "f5", "f5")  # the results, zoomed and restored
+        await pilot.pause()
+        assert screen.focused is screen.query_one(ResultsPanel).query_one("#checks")
+        for key in ("f6", "f6", "ctrl+a", "backspace"):  # queued before any of them is handled
+            app.post_message(events.Key(key, None))
+        await pilot.pause()
+        await pilot.pause()
+        editor = screen.query_one("#answer", PythonEditor)
+        assert screen.focused is editor
+        assert editor.text == ""
 
 
 @sync

@@ -606,7 +606,9 @@ class QuestionScreen(Screen[None]):
         position = next(
             (i for i, w in enumerate(targets) if focused is w or w in (focused.ancestors if focused else [])), -1
         )
-        targets[(position + 1) % len(targets)].focus()
+        # At once, not after the next refresh as focus() does: keys typed right after f6 (f6 f6, then ctrl+a on a
+        # busy machine) must find the pane it moved to, not the one it left.
+        self.set_focus(targets[(position + 1) % len(targets)])
 
     def action_next_question(self) -> None:
         self.app.open_next(self.pack.id, self.question.id, unsolved=False)  # type: ignore[attr-defined]
