@@ -161,8 +161,9 @@ class Services:
 
     def close(self, wait: float | None = None) -> None:
         """Close the store and the pool. With `wait`, give the pool that many seconds to stop its workers politely
-        (a worker still importing torch answers late); past it, the pool's exit finalizer kills them when the
-        process ends, so quitting the app never waits on the judge."""
+        (a worker still importing torch answers late) and go on: a worker also stops by itself when this process
+        ends and its pipe closes, and the pool's exit finalizer kills any left at a normal interpreter exit, so
+        quitting the app never waits on the judge."""
         pool, self._pool = self._pool, None
         try:
             if pool is not None and self.owns_pool:

@@ -18,7 +18,6 @@ if TYPE_CHECKING:  # the practice package (and the pack models) load after the f
     from ..practice import MockConfig, MockSession
 
 FIRST_FRAME_SECONDS = 0.3  # the judge starts after this, once the first frame is on screen
-QUIT_WAIT_SECONDS = 0.05  # quitting gives the judge this long to stop politely; then its workers are killed
 
 
 class QuizApp(App[None]):
@@ -196,7 +195,7 @@ class QuizApp(App[None]):
         self.open_question(*found)
 
     def on_unmount(self) -> None:
-        self.services.close(wait=QUIT_WAIT_SECONDS)
+        self.services.close(wait=0)  # the judge is asked to stop; quitting does not wait for it
 
 
 def warm_up() -> None:
@@ -211,7 +210,14 @@ def warm_up() -> None:
 
 
 def run(extra_packs: list[Path] | None = None, mock: MockConfig | None = None, review: bool = False) -> None:
-    """Start the app. A progress database that cannot be used is reported in one message, never a traceback."""
+    """Start the app. A progress database that cannot be used is reported in one message, never a traceback.
+
+    Quitting returns the terminal at once: when the app has stopped, every draft is saved and the store closed
+    (see `QuizApp.action_quit` and `on_unmount`), so the process ends there instead of waiting for background
+    threads whose work nobody will see (the packs still loading, the judge's workers still importing torch, a
+    grade in flight). The judge's workers notice their closed pipe and stop on their own, cleaning up."""
+    import asyncio
+    import os
     import sys
 
     try:
@@ -219,4 +225,10 @@ def run(extra_packs: list[Path] | None = None, mock: MockConfig | None = None, r
     except StoreError as error:
         print(f"quizapp: {error}", file=sys.stderr)
         raise SystemExit(2) from None
-    QuizApp(services=services, mock=mock, review=review).run()
+    app = QuizApp(services=services, mock=mock, review=review)
+    # Our own loop, run to the app's end only: asyncio.run() would then wait for every thread worker to finish.
+    app.run(loop=asyncio.new_event_loop())
+    services.close(wait=0)  # already done when the app unmounted; harmless twice, and sure
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(app.return_code or 0)
