@@ -17,7 +17,7 @@ from typing import Any
 
 from fsrs import Rating
 from textual import events
-from textual.widgets import Markdown, Static, TextArea
+from textual.widgets import Input, Markdown, Static, TextArea
 
 from quizapp.grading.result import Result
 from quizapp.packs import discover
@@ -292,13 +292,26 @@ async def test_keys_that_arrive_in_one_burst_after_f6_reach_the_pane_f6_moved_to
         await pilot.press("f6", "f5", "f5")  # the results, zoomed and restored
         await pilot.pause()
         assert screen.focused is screen.query_one(ResultsPanel).query_one("#checks")
-        for key in ("f6", "f6", "ctrl+a", "backspace"):  # queued before any of them is handled
-            app.post_message(events.Key(key, None))
+        for key, character in (("f6", None), ("f6", None), ("ctrl+a", None), ("x", "x")):  # queued together
+            app.post_message(events.Key(key, character))
         await pilot.pause()
         await pilot.pause()
         editor = screen.query_one("#answer", PythonEditor)
         assert screen.focused is editor
-        assert editor.text == ""
+        assert editor.text == "x", "select-all ran after the character typed behind it"
+
+
+@sync
+async def test_slash_then_words_typed_at_once_filter_the_home_list() -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        for character in "/resnet":  # queued before '/' is handled: the words must reach the filter
+            app.post_message(events.Key("slash" if character == "/" else character, character))
+        await pilot.pause()
+        await pilot.pause()
+        assert isinstance(app.screen, HomeScreen)
+        assert app.screen.query_one("#filter", Input).value == "resnet"
 
 
 @sync

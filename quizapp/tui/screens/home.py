@@ -41,7 +41,9 @@ class MenuFace(Static):
 
 class HomeScreen(Screen[None]):
     BINDINGS = [
-        Binding("slash", "focus_filter", "Filter"),
+        # Priority: run in order with the keys typed after it. Textual runs other bindings once the key has bubbled
+        # up from the focused widget, by when the next keys ("resnet") may already have gone to the table.
+        Binding("slash", "focus_filter", "Filter", priority=True),
         Binding("c", "continue", "Continue"),
         Binding("n", "next_unsolved", "Next unsolved"),
         Binding("m", "app.mock", "Mock"),
@@ -213,6 +215,11 @@ class HomeScreen(Screen[None]):
             key = str(table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value)
             current = key.partition("/")[::2]
         self.app.open_next(*(current or (None, None)), unsolved=True)  # type: ignore[attr-defined]
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "focus_filter" and isinstance(self.focused, Input):
+            return False  # typing in the filter: '/' is a character there
+        return True
 
     def action_focus_filter(self) -> None:
         # At once, not after the next refresh: the keys typed right after '/' belong to the filter (a late focus
