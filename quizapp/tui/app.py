@@ -199,14 +199,13 @@ class QuizApp(App[None]):
 
 
 def warm_up() -> None:
-    """After the first frame: import what opening a question needs (the screen's modules, the Python grammar for
-    the editor's highlighting), so the first question opens as fast as the next."""
-    from textual._tree_sitter import get_language
-
+    """After the first frame: import what opening a question needs (the screen's modules) and compile the editor's
+    Python highlighting, so the first question opens as fast as the next."""
     from .screens import history, question  # noqa: F401
     from .screens.help import HelpScreen  # noqa: F401
+    from .widgets.editor import PythonEditor
 
-    get_language("python")
+    PythonEditor.highlight_query("python")
 
 
 def run(extra_packs: list[Path] | None = None, mock: MockConfig | None = None, review: bool = False) -> None:
