@@ -71,8 +71,14 @@ class QuizApp(App[None]):
         if not self.services.catalogue_ready():  # the question list first: the judge's torch imports take every core
             self.set_timer(FIRST_FRAME_SECONDS, self._start_judge)
             return
-        self.run_worker(self.services.start_judge, thread=True, group="judge-start", exit_on_error=False)
-        self.run_worker(warm_up, thread=True, group="warm-up", exit_on_error=False)
+        self.run_worker(self._warm_up_then_judge, thread=True, group="judge-start", exit_on_error=False)
+
+    def _warm_up_then_judge(self) -> None:
+        """The question screen's imports first, then the judge: its workers' torch imports take every core."""
+        try:
+            warm_up()
+        finally:
+            self.services.start_judge()
 
     # --- mock interviews and review ------------------------------------------------------------------
 
