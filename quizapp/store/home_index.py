@@ -101,11 +101,14 @@ def read_index(key: list[Any], path: Path | None = None) -> list[PackRows] | Non
         if document.get("key") != json.loads(json.dumps(key)):
             return None
         return [
-            PackRows(pack["id"], tuple(QuestionRow(*q[:5], tuple(q[5])) for q in pack["questions"]))
-            for pack in document["packs"]
+            PackRows(pack["id"], tuple(_row(*q) for q in pack["questions"])) for pack in document["packs"]
         ]
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return None
+
+
+def _row(question_id: str, title: str, kind: str, difficulty: str, minutes: float, tags: list[str]) -> QuestionRow:
+    return QuestionRow(question_id, title, kind, difficulty, float(minutes), tuple(tags))
 
 
 def write_index(key: list[Any], packs: Sequence[PackRows], path: Path | None = None) -> None:
