@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from .grading.result import Result
 from .store import Store
+from .store.home_index import PackRows, index_key, read_index, rows_from_packs, write_index
 
 if TYPE_CHECKING:  # imported when first used: the app's first frame does not wait for the pack models
     from .grading.grader import Grader
@@ -63,6 +64,9 @@ class Services:
     _lock: threading.Lock = field(default_factory=threading.Lock)
     pool_error: str = ""
     owns_pool: bool = True  # False when the caller shares a pool it will close itself (tests)
+    index_roots: list[Path] | None = None  # where the packs come from, in order: keys the home index (None: none)
+    _index_rows: list[PackRows] | None = None
+    _index_read: bool = False
 
     @classmethod
     def default(cls, extra_packs: list[Path] | None = None, lazy: bool = False) -> Services:
@@ -78,10 +82,33 @@ class Services:
         store = Store.open_default()
         extra = extra_packs or []
         catalogue = LazyCatalogue(lambda: default_catalogue(extra)) if lazy else default_catalogue(extra)
-        return cls(catalogue, store, start_pool)
+        return cls(catalogue, store, start_pool, index_roots=catalogue_roots(extra))
 
     def catalogue_ready(self) -> bool:
         return not isinstance(self.catalogue, LazyCatalogue) or self.catalogue.loaded
+
+    def home_rows(self) -> list[PackRows] | None:
+        """The home screen's rows: the loaded packs' once they are loaded; before that the home index's when it
+        matches the pack files on disk; otherwise None (the packs must be loaded first). Never blocks on the
+        packs."""
+        if self.catalogue_ready():
+            return rows_from_packs(self.catalogue.packs.values())
+        if not self._index_read and self.index_roots is not None:
+            self._index_rows = read_index(index_key(self.index_roots))
+            self._index_read = True
+        return self._index_rows
+
+    def load_catalogue(self) -> bool:
+        """Load the packs (blocking: call from a worker) and bring the home index up to date. True when their rows
+        differ from what `home_rows` gave before (so a screen showing those must refresh)."""
+        key = index_key(self.index_roots) if self.index_roots is not None else None
+        shown = self._index_rows
+        if isinstance(self.catalogue, LazyCatalogue):
+            self.catalogue.ensure()
+        rows = rows_from_packs(self.catalogue.packs.values())
+        if key is not None and rows != shown and index_key(self.index_roots or []) == key:  # unchanged meanwhile
+            write_index(key, rows)
+        return rows != shown
 
     def start_judge(self) -> None:
         """Start the pool's workers (they import torch in their own processes); returns at once."""
@@ -134,8 +161,9 @@ class Services:
 
     def close(self, wait: float | None = None) -> None:
         """Close the store and the pool. With `wait`, give the pool that many seconds to stop its workers politely
-        (a worker still importing torch answers late); past it, the pool's exit finalizer kills them when the
-        process ends, so quitting the app never waits on the judge."""
+        (a worker still importing torch answers late) and go on: a worker also stops by itself when this process
+        ends and its pipe closes, and the pool's exit finalizer kills any left at a normal interpreter exit, so
+        quitting the app never waits on the judge."""
         pool, self._pool = self._pool, None
         try:
             if pool is not None and self.owns_pool:
@@ -147,6 +175,22 @@ class Services:
                     closer.join(wait)
         finally:
             self.store.close()
+
+
+def catalogue_roots(extra_packs: list[Path]) -> list[Path]:
+    """The files and folders `default_catalogue` reads, in its order (quizapp.packs.discovery's sources)."""
+    from . import locations
+
+    only = os.environ.get(ONLY_PACKS_VARIABLE, "")
+    if only:
+        return [*(Path(part) for part in only.split(os.pathsep) if part), *extra_packs]
+    user = locations.user_packs_dir()
+    return [
+        locations.builtin_packs_dir(),
+        *([user] if user.is_dir() else []),
+        *locations.extra_pack_paths(),
+        *(Path(path) for path in extra_packs),
+    ]
 
 
 def default_catalogue(extra_packs: list[Path]) -> Catalogue:

@@ -105,3 +105,10 @@ def test_adding_a_function_question_to_a_format_1_pack_makes_it_format_2(tmp_pat
     other.write_text(old)
     assert main(["new", "question", "choice", "--pack", str(other)]) == 0
     assert "format: 1  # as written in 2025" in other.read_text()
+
+
+def test_the_command_line_offers_every_scaffold_kind() -> None:
+    """The CLI keeps its own copy of the kinds (importing quizapp.packs would slow the app's first frame)."""
+    from quizapp import cli
+
+    assert cli.SCAFFOLD_KINDS == scaffold.KINDS

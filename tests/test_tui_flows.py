@@ -16,7 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from fsrs import Rating
-from textual.widgets import Markdown, Static, TextArea
+from textual import events
+from textual.widgets import Input, Markdown, Static, TextArea
 
 from quizapp.grading.result import Result
 from quizapp.packs import discover
@@ -235,6 +236,82 @@ async def test_zoom_gives_the_focused_pane_the_whole_screen() -> None:
         await pilot.press("f5")
         await pilot.pause()
         assert screen.maximized is screen.query_one("#prompt-pane")
+
+
+def many_checks() -> Result:
+    from quizapp.grading.result import TestResult
+
+    tests = [TestResult(f"check {i}", "fail", f"message {i} " + "words " * 12) for i in range(30)]
+    return Result("wrong_answer", tests=tests, mode="submit")
+
+
+@sync
+async def test_after_zooming_the_results_they_show_their_headline_and_the_editor_still_takes_keys() -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        screen = await open_question(pilot, "resnet-residual-block")
+        screen._show_result(many_checks())
+        await pilot.pause()
+        results = screen.query_one(ResultsPanel)
+        await pilot.press("f6")  # editor -> the results' checks
+        await pilot.pause()
+        assert screen.focused is results.query_one("#checks")
+        await pilot.press("f5")
+        await pilot.pause()
+        assert screen.maximized is results
+        await pilot.press("end")  # read to the last check, as a learner does in the zoomed pane
+        results.scroll_end(animate=False)
+        await pilot.pause()
+        assert results.scroll_y > 0
+        await pilot.press("f5")
+        await pilot.pause()
+        await pilot.pause()
+        assert screen.maximized is None
+        assert results.scroll_y == 0, "the restored results show their headline, not where the zoom left them"
+        assert verdict_text(screen).startswith("Wrong answer")
+        await pilot.press("f6", "f6")  # the prompt, then the editor
+        await pilot.pause()
+        editor = screen.query_one("#answer", PythonEditor)
+        assert screen.focused is editor
+        await pilot.press("ctrl+a", "backspace", "x")
+        await pilot.pause()
+        assert editor.text == "x"
+
+
+@sync
+async def test_keys_that_arrive_in_one_burst_after_f6_reach_the_pane_f6_moved_to() -> None:
+    """A busy machine delivers f6 f6 ctrl+a backspace together: each f6 must move on from where the previous one
+    went, and the editing keys must reach the editor (they once went to the prompt after a zoom and restore)."""
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        screen = await open_question(pilot, "resnet-residual-block")
+        screen._show_result(many_checks())
+        await pilot.pause()
+        await pilot.press("f6", "f5", "f5")  # the results, zoomed and restored
+        await pilot.pause()
+        assert screen.focused is screen.query_one(ResultsPanel).query_one("#checks")
+        for key, character in (("f6", None), ("f6", None), ("ctrl+a", None), ("x", "x")):  # queued together
+            app.post_message(events.Key(key, character))
+        await pilot.pause()
+        await pilot.pause()
+        editor = screen.query_one("#answer", PythonEditor)
+        assert screen.focused is editor
+        assert editor.text == "x", "select-all ran after the character typed behind it"
+
+
+@sync
+async def test_slash_then_words_typed_at_once_filter_the_home_list() -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        for character in "/resnet":  # queued before '/' is handled: the words must reach the filter
+            app.post_message(events.Key("slash" if character == "/" else character, character))
+        await pilot.pause()
+        await pilot.pause()
+        assert isinstance(app.screen, HomeScreen)
+        assert app.screen.query_one("#filter", Input).value == "resnet"
 
 
 @sync

@@ -8,9 +8,11 @@ import subprocess
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 
+T = TypeVar("T")
 TMUX = shutil.which("tmux")
 needs_tmux = pytest.mark.skipif(
     TMUX is None, reason="tmux is not installed: the end-to-end terminal test needs it (apt-get install tmux)"
@@ -72,6 +74,16 @@ class Terminal:
                 return screen
             time.sleep(0.2)  # polling interval: the condition, not the sleep, decides
         raise AssertionError(f"timed out after {timeout:g} s waiting for {what}; the screen:\n{screen}")
+
+    def wait_for_value(self, what: str, value: Callable[[], T | None], timeout: float = 60) -> T:
+        """Poll `value` until it gives something (not None)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            found = value()
+            if found is not None:
+                return found
+            time.sleep(0.2)  # polling interval: the condition, not the sleep, decides
+        raise AssertionError(f"timed out after {timeout:g} s waiting for {what}; the screen:\n{self.screen()}")
 
     def kill(self) -> None:
         subprocess.run([*self.base, "kill-server"], capture_output=True, timeout=30)

@@ -10,18 +10,18 @@ Nothing here imports torch or textual at module level, so `quizapp --help` is in
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from .. import __version__
-from ..packs import PackError
-from ..packs.scaffold import KINDS as SCAFFOLD_KINDS
-from ..store.errors import StoreError
-from . import grading, packs, practice
-from .common import EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE, CommandError, Context
-from .render import render_question, render_result
+
+# `quizapp new question`'s kinds. A copy of quizapp.packs.scaffold.KINDS (a test keeps them equal): importing
+# quizapp.packs loads the pack models, which the app's first frame must not wait for.
+SCAFFOLD_KINDS = ("code", "function", "fix", "choice", "predict", "explain")
 
 __all__ = [
     "EXIT_OK",
@@ -34,21 +34,35 @@ __all__ = [
     "render_result",
 ]
 
-# The dispatch table: a command's name and the function that runs it.
-COMMANDS: dict[str | None, Callable[[Context], int]] = {
-    None: practice.app,
-    "list": packs.list_packs,
-    "show": packs.show,
-    "schema": packs.schema,
-    "new": packs.new,
-    "validate": packs.validate,
-    "build": packs.build,
-    "grade": grading.grade,
-    "grade-batch": grading.grade_batch,
-    "mock": practice.mock,
-    "review": practice.review,
-    "report": practice.report,
+# The dispatch table: a command's name and the function that runs it, as "module:function" in this package.
+# Imported when the command runs: the app's first frame waits for no pack model or grader it does not use.
+COMMANDS: dict[str | None, str] = {
+    None: "practice:app",
+    "list": "packs:list_packs",
+    "show": "packs:show",
+    "schema": "packs:schema",
+    "new": "packs:new",
+    "validate": "packs:validate",
+    "build": "packs:build",
+    "grade": "grading:grade",
+    "grade-batch": "grading:grade_batch",
+    "mock": "practice:mock",
+    "review": "practice:review",
+    "report": "practice:report",
 }
+_REEXPORTED = {
+    "EXIT_OK": "common",
+    "EXIT_PROBLEMS": "common",
+    "EXIT_USAGE": "common",
+    "render_question": "render",
+    "render_result": "render",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _REEXPORTED:
+        return getattr(importlib.import_module(f".{_REEXPORTED[name]}", __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -185,9 +199,21 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    context = Context(args, [Path(p) for p in [*args.packs, *getattr(args, "packs_after", [])]])
+    extra_packs = [Path(p) for p in [*args.packs, *getattr(args, "packs_after", [])]]
+    if args.command is None:  # the app reports its own errors, and its first frame waits for no pack model
+        from ..tui.app import run
+
+        run(extra_packs)
+        return 0
+    from ..packs import PackError
+    from ..store.errors import StoreError
+    from .common import EXIT_PROBLEMS, EXIT_USAGE, CommandError, Context
+
+    module, _, function = COMMANDS[args.command].partition(":")
+    command = getattr(importlib.import_module(f".{module}", __name__), function)
+    context = Context(args, extra_packs)
     try:
-        return COMMANDS[args.command](context)
+        return command(context)
     except CommandError as error:
         print(f"quizapp: {error}", file=sys.stderr)
         for line in error.details:

@@ -254,6 +254,7 @@ class MockQuestion:
     minutes: float
     hints_available: int
     check_points: dict[str, float] = field(default_factory=dict)  # code and fix: check id -> points
+    worth: float = 1.0  # the question's `points` in the pack: its weight in the score
     draft: str = ""  # the answer as it stands; code and fix questions start with their starter
     submitted: bool = False
     answer: str | None = None  # the text that was graded
@@ -269,9 +270,14 @@ class MockQuestion:
         return (self.pack_id, self.question_id)
 
     @property
-    def points(self) -> float:
-        """What the submitted answer earns (0..1); 0 before it is submitted."""
+    def share(self) -> float:
+        """The share of the question's points the submitted answer earns (0..1); 0 before it is submitted."""
         return answer_points(self.kind, self.result, self.check_points) if self.submitted else 0.0
+
+    @property
+    def points(self) -> float:
+        """The points the submitted answer earns (0..worth)."""
+        return self.share * self.worth
 
     @property
     def verdict(self) -> str | None:
@@ -287,6 +293,7 @@ class MockQuestion:
             "minutes": self.minutes,
             "hints_available": self.hints_available,
             "check_points": self.check_points,
+            "worth": self.worth,
             "draft": self.draft,
             "submitted": self.submitted,
             "answer": self.answer,
@@ -309,6 +316,7 @@ class MockQuestion:
             minutes=float(data["minutes"]),
             hints_available=int(data["hints_available"]),
             check_points={k: float(v) for k, v in data.get("check_points", {}).items()},
+            worth=float(data.get("worth", 1.0)),  # sessions saved before questions had points: 1 each
             draft=data.get("draft", ""),
             submitted=bool(data.get("submitted", False)),
             answer=data.get("answer"),
@@ -336,6 +344,7 @@ class MockQuestion:
             minutes=float(question.minutes),
             hints_available=len(question.hints),
             check_points=check_points,
+            worth=float(question.points),
             draft=starter,
             reference=reference_answer(question),
         )
@@ -685,9 +694,11 @@ class MockSession:
 
 
 def score(session: MockSession) -> Score:
-    """Points per question (0..1, in the session's order) and the total percentage; see scoring.py."""
+    """Points earned per question (in the session's order), each question's worth, and the total percentage of
+    the points available; see scoring.py."""
     points = tuple(item.points for item in session.questions)
-    return Score(points=points, percent=total_percent(points))
+    worth = tuple(item.worth for item in session.questions)
+    return Score(points=points, percent=total_percent(points, worth), worth=worth)
 
 
 # --- restarts -----------------------------------------------------------------------------------------------

@@ -41,7 +41,7 @@ class QuestionLine:
     kind: str
     difficulty: str
     verdict: str  # the Result's verdict, or 'not_submitted'
-    points: float  # 0..1
+    points: float  # earned, 0..worth
     seconds: float  # time spent on it
     minutes: float  # the question's estimate
     hints_used: int
@@ -50,6 +50,7 @@ class QuestionLine:
     answer: str = ""  # the text handed in
     checks: tuple[dict[str, str], ...] = ()  # each check's name, status and message, in the pack's order
     reference: str = ""  # the reference answer (solution, printout, correct options, model answer)
+    worth: float = 1.0  # the question's points (reports made before questions had points: 1)
 
 
 @dataclass(frozen=True)
@@ -153,10 +154,11 @@ def build_report(store: Store, session: MockSession) -> Report:
                 for t in (item.result or {}).get("tests", [])
             ),
             reference=item.reference,
+            worth=item.worth,
         )
         for number, item in enumerate(session.questions, start=1)
     )
-    percent = total_percent([line.points for line in lines])
+    percent = total_percent([line.points for line in lines], [line.worth for line in lines])
     earlier = [r for r in store.mock_reports(before=session.finished_at) if r.session_id != session.id]
     end = min(session.finished_at, session.deadline)
     return Report(
@@ -288,11 +290,28 @@ def _fenced(text: str, kind: str) -> str:
     return f"{fence}{language}\n{text.rstrip()}\n{fence}"
 
 
+def weighted(report: Report) -> bool:
+    """Whether the questions are worth different points (then each line says what its question was worth)."""
+    return any(line.worth != 1 for line in report.questions)
+
+
+def points_text(line: QuestionLine, weighted: bool) -> str:
+    """A table cell: '0.50', or what the answer earned of what the question is worth ('4.50/6') when weighted."""
+    return f"{line.points:.2f}/{line.worth:g}" if weighted else f"{line.points:.2f}"
+
+
+def points_sentence(line: QuestionLine, weighted: bool) -> str:
+    if not weighted:
+        return f"{line.points:.2f} points"
+    return f"{line.points:.2f} of {line.worth:g} {'point' if line.worth == 1 else 'points'}"
+
+
 def _md_cell(text: str) -> str:
     return text.replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
 
 
 def _markdown(report: Report) -> str:
+    weights = weighted(report)
     lines = [
         f"# Mock interview {report.id}",
         "",
@@ -308,11 +327,12 @@ def _markdown(report: Report) -> str:
     for line in report.questions:
         lines.append(
             f"| {line.number} | {_md_cell(line.title)} (`{line.pack_id}/{line.question_id}`) | {line.kind} | "
-            f"{line.difficulty} | {verdict_words(line)} | {line.points:.2f} | "
+            f"{line.difficulty} | {verdict_words(line)} | {points_text(line, weights)} | "
             f"{duration(line.seconds)} ({line.minutes:g} min) | {line.hints_used} |"
         )
     for line in report.questions:
-        lines += ["", f"## {line.number}. {line.title}", "", f"**{verdict_words(line)}**, {line.points:.2f} points."]
+        worth = points_sentence(line, weights)
+        lines += ["", f"## {line.number}. {line.title}", "", f"**{verdict_words(line)}**, {worth}."]
         if line.message:
             lines += ["", line.message]
         lines += ["", "Your answer:", "", _fenced(line.answer or "(nothing)", line.kind)]
@@ -345,6 +365,7 @@ SHORT_VERDICT = {
 def screen_markdown(report: Report) -> str:
     """The report for an 80-column screen: a narrow table, then each question in full (answer, checks,
     reference)."""
+    weights = weighted(report)
     full = _markdown(report)
     table_start = full.index("| # |")
     table_end = full.index("\n\n", table_start)
@@ -353,7 +374,8 @@ def screen_markdown(report: Report) -> str:
         title = line.title if len(line.title) <= 34 else line.title[:33] + "…"
         verdict = SHORT_VERDICT.get(line.verdict, line.verdict.replace("_", " "))
         verdict += " (auto)" if line.auto_submitted else ""
-        rows.append(f"| {line.number} | {_md_cell(title)} | {verdict} | {line.points:.2f} | {duration(line.seconds)} |")
+        points = points_text(line, weights)
+        rows.append(f"| {line.number} | {_md_cell(title)} | {verdict} | {points} | {duration(line.seconds)} |")
     return full[:table_start] + "\n".join(rows) + full[table_end:]
 
 
@@ -371,6 +393,7 @@ code { font-size: 0.9em; }
 
 
 def _html(report: Report) -> str:
+    weights = weighted(report)
     def esc(value: object) -> str:
         return html.escape(str(value), quote=True)
 
@@ -384,7 +407,7 @@ def _html(report: Report) -> str:
             f"<td>{esc(line.title)}<br><code>{esc(line.pack_id)}/{esc(line.question_id)}</code></td>"
             f"<td>{esc(line.kind)}</td><td>{esc(line.difficulty)}</td>"
             f'<td class="{css}">{esc(verdict_words(line))}{message}</td>'
-            f'<td class="num">{line.points:.2f}</td>'
+            f'<td class="num">{points_text(line, weights)}</td>'
             f'<td class="num">{esc(duration(line.seconds))} ({line.minutes:g} min)</td>'
             f'<td class="num">{line.hints_used}</td>'
             "</tr>"
@@ -398,7 +421,8 @@ def _html(report: Report) -> str:
             for c in line.checks
         )
         details.append(
-            f"<h2>{line.number}. {esc(line.title)}</h2>\n<p>{esc(verdict_words(line))}, {line.points:.2f} points</p>\n"
+            f"<h2>{line.number}. {esc(line.title)}</h2>\n"
+            f"<p>{esc(verdict_words(line))}, {points_sentence(line, weights)}</p>\n"
             f"<p>Your answer:</p><pre>{esc(line.answer or '(nothing)')}</pre>\n"
             + (f"<ul>{checks}</ul>\n" if checks else "")
             + (f"<p>Reference:</p><pre>{esc(line.reference)}</pre>\n" if line.reference else "")

@@ -1,6 +1,7 @@
 """Points for a mock interview's answers, from the Results as they were stored (their `to_json()` form).
 
-Each question is worth 1 point, split as its kind allows:
+Each question is worth its `points` (default 1): the share of it an answer earns (0..1) is split as its kind
+allows:
 
 - code and fix: partial credit by the question's checks' `points`: the points of the checks that passed over the
   points of all its checks, hidden checks included (a check that did not run, after a syntax error say, earned
@@ -9,7 +10,8 @@ Each question is worth 1 point, split as its kind allows:
 - predict: 1 or 0.
 - explain: the rubric score the learner ticked (an empty answer earns 0).
 
-An unsubmitted question earns 0. The session's total is the mean over its questions, as a percentage.
+An unsubmitted question earns 0. The session's total is the points earned over the points available, as a
+percentage: a question worth 3 counts three times as much as one worth 1.
 """
 
 from __future__ import annotations
@@ -21,14 +23,16 @@ from typing import Any
 
 @dataclass(frozen=True)
 class Score:
-    """Points per question (each 0..1, in the session's order) and the total as a percentage (0..100)."""
+    """Points earned per question (each 0..its worth, in the session's order), what each question is worth, and
+    the total as a percentage (0..100) of the points available."""
 
     points: tuple[float, ...]
     percent: float
+    worth: tuple[float, ...] = ()
 
 
 def answer_points(kind: str, result: Mapping[str, Any] | None, check_points: Mapping[str, float]) -> float:
-    """The points (0..1) that one stored Result earns for a question of `kind`.
+    """The share (0..1) of its question's points that one stored Result earns for a question of `kind`.
 
     `result` is a Result's `to_json()` (None when nothing was submitted); `check_points` maps a code or fix
     question's check ids to their `points`.
@@ -55,9 +59,11 @@ def answer_points(kind: str, result: Mapping[str, Any] | None, check_points: Map
     return 1.0 if accepted else 0.0  # predict
 
 
-def total_percent(points: Sequence[float]) -> float:
-    """The mean of the points as a percentage; 0 for no questions."""
-    return 100.0 * sum(points) / len(points) if points else 0.0
+def total_percent(points: Sequence[float], worth: Sequence[float] | None = None) -> float:
+    """The points earned over the points available (each question's `worth`, 1 each when not given), as a
+    percentage; 0 when nothing is available."""
+    available = sum(worth) if worth is not None else len(points)
+    return 100.0 * sum(points) / available if available > 0 else 0.0
 
 
 def _clamp(value: float) -> float:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -17,7 +18,6 @@ if TYPE_CHECKING:  # the practice package (and the pack models) load after the f
     from ..practice import MockConfig, MockSession
 
 FIRST_FRAME_SECONDS = 0.3  # the judge starts after this, once the first frame is on screen
-QUIT_WAIT_SECONDS = 0.05  # quitting gives the judge this long to stop politely; then its workers are killed
 
 
 class QuizApp(App[None]):
@@ -71,8 +71,14 @@ class QuizApp(App[None]):
         if not self.services.catalogue_ready():  # the question list first: the judge's torch imports take every core
             self.set_timer(FIRST_FRAME_SECONDS, self._start_judge)
             return
-        self.run_worker(self.services.start_judge, thread=True, group="judge-start", exit_on_error=False)
-        self.run_worker(warm_up, thread=True, group="warm-up", exit_on_error=False)
+        self.run_worker(self._warm_up_then_judge, thread=True, group="judge-start", exit_on_error=False)
+
+    def _warm_up_then_judge(self) -> None:
+        """The question screen's imports first, then the judge: its workers' torch imports take every core."""
+        try:
+            warm_up()
+        finally:
+            self.services.start_judge()
 
     # --- mock interviews and review ------------------------------------------------------------------
 
@@ -80,6 +86,8 @@ class QuizApp(App[None]):
         from ..practice.mock import active_session
         from .screens.mock import MockOverviewScreen, MockSetupScreen
 
+        if not self.when_packs_loaded(self.action_mock):
+            return
         session = active_session(self.services.store)
         if session is not None:
             self.push_screen(MockOverviewScreen(session))
@@ -89,6 +97,8 @@ class QuizApp(App[None]):
     def action_review(self) -> None:
         from .screens.review import ReviewScreen
 
+        if not self.when_packs_loaded(self.action_review):
+            return
         self.push_screen(ReviewScreen())
 
     def start_mock(self, config: MockConfig) -> None:
@@ -137,9 +147,24 @@ class QuizApp(App[None]):
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen())
 
+    def when_packs_loaded(self, action: Callable[..., object], *args: object) -> bool:
+        """True when the packs are loaded. Otherwise False, and `action(*args)` is called again once they are (they
+        load in a worker after the first frame, which the home index drew): the UI never waits for them."""
+        if self.services.catalogue_ready():
+            return True
+
+        def wait_then_act() -> None:
+            self.services.catalogue.ensure()  # returns when the home screen's worker has loaded them
+            self.call_from_thread(action, *args)
+
+        self.run_worker(wait_then_act, thread=True, group="packs-wait", exit_on_error=False)
+        return False
+
     def open_question(self, pack_id: str, question_id: str, review: bool = False) -> None:
         from .screens.question import QuestionScreen
 
+        if not self.when_packs_loaded(self.open_question, pack_id, question_id, review):
+            return
         self.save_drafts()  # a screen opened now reads the latest text from the store
         current = self.screen
         if isinstance(current, QuestionScreen) and (current.pack.id, current.question.id) == (pack_id, question_id):
@@ -152,6 +177,8 @@ class QuizApp(App[None]):
         from ..practice.navigation import next_question
         from .screens.question import QuestionScreen
 
+        if not self.when_packs_loaded(self.open_next, pack_id, question_id, unsolved):
+            return
         current = (pack_id, question_id) if pack_id and question_id else None
         found = next_question(self.services.store, self.services.catalogue.packs, current, unsolved)  # type: ignore[arg-type]
         if found is None:
@@ -165,6 +192,8 @@ class QuizApp(App[None]):
     def continue_last(self) -> None:
         from ..practice.navigation import last_touched
 
+        if not self.when_packs_loaded(self.continue_last):
+            return
         found = last_touched(self.services.store, self.services.catalogue.packs)
         if found is None:
             self.notify("Nothing to continue yet: open a question with Enter.")
@@ -172,22 +201,28 @@ class QuizApp(App[None]):
         self.open_question(*found)
 
     def on_unmount(self) -> None:
-        self.services.close(wait=QUIT_WAIT_SECONDS)
+        self.services.close(wait=0)  # the judge is asked to stop; quitting does not wait for it
 
 
 def warm_up() -> None:
-    """After the first frame: import what opening a question needs (the screen's modules, the Python grammar for
-    the editor's highlighting), so the first question opens as fast as the next."""
-    from textual._tree_sitter import get_language
-
+    """After the first frame: import what opening a question needs (the screen's modules) and compile the editor's
+    Python highlighting, so the first question opens as fast as the next."""
     from .screens import history, question  # noqa: F401
     from .screens.help import HelpScreen  # noqa: F401
+    from .widgets.editor import PythonEditor
 
-    get_language("python")
+    PythonEditor.highlight_query("python")
 
 
 def run(extra_packs: list[Path] | None = None, mock: MockConfig | None = None, review: bool = False) -> None:
-    """Start the app. A progress database that cannot be used is reported in one message, never a traceback."""
+    """Start the app. A progress database that cannot be used is reported in one message, never a traceback.
+
+    Quitting returns the terminal at once: when the app has stopped, every draft is saved and the store closed
+    (see `QuizApp.action_quit` and `on_unmount`), so the process ends there instead of waiting for background
+    threads whose work nobody will see (the packs still loading, the judge's workers still importing torch, a
+    grade in flight). The judge's workers notice their closed pipe and stop on their own, cleaning up."""
+    import asyncio
+    import os
     import sys
 
     try:
@@ -195,4 +230,10 @@ def run(extra_packs: list[Path] | None = None, mock: MockConfig | None = None, r
     except StoreError as error:
         print(f"quizapp: {error}", file=sys.stderr)
         raise SystemExit(2) from None
-    QuizApp(services=services, mock=mock, review=review).run()
+    app = QuizApp(services=services, mock=mock, review=review)
+    # Our own loop, run to the app's end only: asyncio.run() would then wait for every thread worker to finish.
+    app.run(loop=asyncio.new_event_loop())
+    services.close(wait=0)  # already done when the app unmounted; harmless twice, and sure
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(app.return_code or 0)

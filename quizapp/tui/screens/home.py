@@ -9,20 +9,41 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Input, Select
+from textual.widgets import DataTable, Footer, Header, Input, Select, Static
 
 from ..widgets.status import StatusLine
 
 if TYPE_CHECKING:
-    from ...packs import model
+    from ...store.home_index import PackRows
 
 STATUS_MARK = {"new": "·", "attempted": "◐", "solved": "✓"}
 DIFFICULTIES = ("easy", "medium", "hard")
+# The filter menus: id, prompt, and the fixed choices (the packs' and tags' come from the rows).
+MENUS = (
+    ("pack", "any pack", ()),
+    ("tag", "any tag", ()),
+    ("difficulty", "any level", DIFFICULTIES),
+    ("status", "any status", tuple(STATUS_MARK)),
+)
+
+
+class MenuFace(Static):
+    """A filter menu's closed face, drawn in the first frame; the real Select replaces it right after. A Select is
+    a handful of widgets and an overlay list: four of them cost the first frame about a tenth of a second."""
+
+    def __init__(self, menu_id: str, prompt: str) -> None:
+        super().__init__(prompt, id=f"{menu_id}-face", classes="menu-face", markup=False)
+        self.prompt = prompt
+
+    def render(self) -> str:
+        return f"{self.prompt:<{max(self.size.width - 2, len(self.prompt) + 1)}}▼ "
 
 
 class HomeScreen(Screen[None]):
     BINDINGS = [
-        Binding("slash", "focus_filter", "Filter"),
+        # Priority: run in order with the keys typed after it. Textual runs other bindings once the key has bubbled
+        # up from the focused widget, by when the next keys ("resnet") may already have gone to the table.
+        Binding("slash", "focus_filter", "Filter", priority=True),
         Binding("c", "continue", "Continue"),
         Binding("n", "next_unsolved", "Next unsolved"),
         Binding("m", "app.mock", "Mock"),
@@ -34,20 +55,16 @@ class HomeScreen(Screen[None]):
         yield Header()
         with Horizontal(id="filters"):
             yield Input(placeholder="/ search", id="filter", compact=True)
-            yield Select([], prompt="any pack", id="pack", compact=True)
-            yield Select([], prompt="any tag", id="tag", compact=True)
-            yield Select([(d, d) for d in DIFFICULTIES], prompt="any level", id="difficulty", compact=True)
-            yield Select([(s, s) for s in STATUS_MARK], prompt="any status", id="status", compact=True)
+            for menu_id, prompt, _ in MENUS:
+                yield MenuFace(menu_id, prompt)
         yield DataTable(id="questions", cursor_type="row", zebra_stripes=True)
         yield StatusLine(id="status-line")
         yield Footer(compact=True)
 
-    def _tags(self) -> list[str]:
-        tags = {tag for pack in self._packs() for q in pack.questions for tag in q.tags}
-        return sorted(tags, key=str.lower)
+    _menu_choices: dict[str, tuple[str, ...]] = {menu_id: choices for menu_id, _, choices in MENUS}
 
-    def _packs(self) -> list[model.Pack]:
-        return list(self.app.services.catalogue.packs.values())  # type: ignore[attr-defined]
+    def _rows(self) -> list[PackRows]:
+        return self.app.services.home_rows() or []  # type: ignore[attr-defined]
 
     def on_mount(self) -> None:
         table = self.query_one(DataTable)
@@ -58,25 +75,49 @@ class HomeScreen(Screen[None]):
         table.add_column("question", key="title")
         table.focus()
         services = self.app.services  # type: ignore[attr-defined]
-        if services.catalogue_ready():
-            self._packs_loaded()
-        else:  # the first frame does not wait for the packs: they load in a worker
+        if services.home_rows() is not None:  # the packs, or the home index: the first frame has the list
+            self._packs_loaded(changed=True)
+        else:
             self.query_one(StatusLine).context = "loading the question packs…"
-            self.call_after_refresh(  # after the first frame is drawn, not competing with it
-                self.run_worker, self._load_packs, thread=True, group="packs", exit_on_error=False
-            )
+        self.call_after_refresh(self._first_frame_drawn)
+
+    async def _first_frame_drawn(self) -> None:
+        """The menus and the packs, neither of which the first frame waits for."""
+        filters = self.query_one("#filters")
+        faces = list(self.query(MenuFace))
+        with self.app.batch_update():  # one paint: each Select is in place before its face goes
+            for face in faces:
+                menu_id = face.id.removesuffix("-face")  # type: ignore[union-attr]
+                choices = self._menu_choices.get(menu_id, ())
+                select = Select([(c, c) for c in choices], prompt=face.prompt, id=menu_id, compact=True)
+                await filters.mount(select, after=face)
+            await self.query(MenuFace).remove()
+        if not self.app.services.catalogue_ready():  # type: ignore[attr-defined]
+            self.run_worker(self._load_packs, thread=True, group="packs", exit_on_error=False)
 
     def _load_packs(self) -> None:
-        self.app.services.catalogue.ensure()  # type: ignore[attr-defined]
-        self.app.call_from_thread(self._packs_loaded)
+        changed = self.app.services.load_catalogue()  # type: ignore[attr-defined]
+        self.app.call_from_thread(self._packs_loaded, changed)
 
-    def _packs_loaded(self) -> None:
-        self.query_one("#pack", Select).set_options([(p.id, p.id) for p in self._packs()])
-        self.query_one("#tag", Select).set_options([(t, t) for t in self._tags()])
+    def _packs_loaded(self, changed: bool) -> None:
+        if not changed:  # the home index had these rows: nothing to redraw
+            return
+        rows = self._rows()
+        tags = sorted({tag for pack in rows for q in pack.questions for tag in q.tags}, key=str.lower)
+        self._set_options("#pack", [pack.id for pack in rows])
+        self._set_options("#tag", tags)
         self.refill()
 
+    def _set_options(self, selector: str, values: list[str]) -> None:
+        self._menu_choices = {**self._menu_choices, selector.removeprefix("#"): tuple(values)}
+        for select in self.query(selector).results(Select):  # none yet in the first frame: made with these
+            chosen = select.value
+            select.set_options([(value, value) for value in values])
+            if isinstance(chosen, str) and chosen in values:  # a refresh keeps the learner's filter
+                select.value = chosen
+
     def on_screen_resume(self) -> None:
-        if self.app.services.catalogue_ready():  # type: ignore[attr-defined]
+        if self.app.services.home_rows() is not None:  # type: ignore[attr-defined]
             self.refill()
 
     def refill(self) -> None:
@@ -103,11 +144,14 @@ class HomeScreen(Screen[None]):
         difficulty = self._selected("#difficulty")
         wanted_status = self._selected("#status")
         wanted_pack = self._selected("#pack")
+        rows = self._rows()
         summaries = []
-        for pack in self._packs():
+        solved = total = 0
+        for pack in rows:
             statuses = store.statuses(pack.id)
             progress = store.progress(pack.id, [q.id for q in pack.questions])
             summaries.append(f"{pack.id} {progress.solved}/{progress.total} solved")
+            solved, total = solved + progress.solved, total + progress.total
             if wanted_pack and pack.id != wanted_pack:
                 continue
             for question in pack.questions:
@@ -134,16 +178,22 @@ class HomeScreen(Screen[None]):
                 table.move_cursor(row=table.get_row_index(keep))
             except Exception:
                 pass
+        # One line at 80 columns, whatever the number of packs: the chosen pack's progress, or the sum of all.
+        if wanted_pack:
+            summaries = [s for s in summaries if s.startswith(f"{wanted_pack} ")]
+        elif len(rows) > 1:
+            summaries = [f"{solved}/{total} solved in {len(rows)} packs"]
         self.query_one(StatusLine).context = " · ".join(summaries) + f" · {table.row_count} shown"
 
     def _selected(self, selector: str) -> str | None:
-        value = self.query_one(selector, Select).value
-        return value if isinstance(value, str) else None
+        for select in self.query(selector).results(Select):
+            return select.value if isinstance(select.value, str) else None
+        return None
 
     @on(Input.Changed, "#filter")
     @on(Select.Changed)
     def _filters_changed(self) -> None:
-        if self.app.services.catalogue_ready():  # type: ignore[attr-defined]
+        if self.app.services.home_rows() is not None:  # type: ignore[attr-defined]
             self.refill()
 
     @on(Input.Submitted, "#filter")
@@ -165,6 +215,11 @@ class HomeScreen(Screen[None]):
             key = str(table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value)
             current = key.partition("/")[::2]
         self.app.open_next(*(current or (None, None)), unsolved=True)  # type: ignore[attr-defined]
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "focus_filter" and isinstance(self.focused, Input):
+            return False  # typing in the filter: '/' is a character there
+        return True
 
     def action_focus_filter(self) -> None:
         # At once, not after the next refresh: the keys typed right after '/' belong to the filter (a late focus

@@ -1,8 +1,9 @@
 """One question: the prompt, an answer widget for its kind, Run and Submit, hints, the solution, drafts.
 
 The bookkeeping is a sheet's (practice/sheet.py): this screen shows what the sheet says and offers only the keys
-that work for this question's kind and mode. Grading runs in a thread worker; the result comes back as a
-message, and a running grade can be cancelled. Drafts are saved every few seconds and whenever the learner
+that work for this question's kind and mode. Grading runs in a thread worker owned by the app (leaving the
+question does not cancel it: its attempt is still recorded); the result comes back to the UI thread, and a
+running grade can be cancelled (f4). Drafts are saved every few seconds and whenever the learner
 leaves, so a crash loses seconds at most; a failing save is reported.
 """
 
@@ -16,7 +17,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from textual import on, work
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
@@ -42,7 +43,7 @@ TEXT_KINDS = ("code", "fix", "predict", "explain")
 
 
 class Graded(Message):
-    """A grading worker finished; handled on the UI thread."""
+    """What a grading worker hands to the UI thread when it finishes."""
 
     def __init__(self, mode: str, answer: str, draft: str, result: Result) -> None:
         super().__init__()
@@ -355,19 +356,24 @@ class QuestionScreen(Screen[None]):
         self.grading = self.grade_in_background(mode, answer, draft, ticked)
         self.refresh_bindings()
 
-    @work(thread=True, exclusive=True, group="grade", exit_on_error=False)
-    def grade_in_background(self, mode: str, answer: str, draft: str, ticked: list[str]) -> None:
-        from textual.worker import get_current_worker
+    def grade_in_background(self, mode: str, answer: str, draft: str, ticked: list[str]) -> Worker[None]:
+        """Grade in a thread owned by the app, not by this screen: leaving the question (esc) does not cancel it,
+        and its attempt is recorded when it ends; f4 cancels it (nothing recorded)."""
+        app = self.app  # read here: a worker thread has no active app to find it by
+        services = app.services  # type: ignore[attr-defined]
 
-        services = self.app.services  # type: ignore[attr-defined]
-        try:
-            result = services.grade(self.pack, self.question, answer, mode, ticked)
-        except Exception as error:  # never a traceback from the judge on screen
-            result = Result("internal_error", message=f"{type(error).__name__}: {error}")
-        if not get_current_worker().is_cancelled:
-            self.post_message(Graded(mode, answer, draft, result))
+        def job() -> None:
+            from textual.worker import get_current_worker
 
-    @on(Graded)
+            try:
+                result = services.grade(self.pack, self.question, answer, mode, ticked)
+            except Exception as error:  # never a traceback from the judge on screen
+                result = Result("internal_error", message=f"{type(error).__name__}: {error}")
+            if not get_current_worker().is_cancelled:
+                app.call_from_thread(self._graded, Graded(mode, answer, draft, result))
+
+        return app.run_worker(job, thread=True, exclusive=True, group=f"grade-{id(self)}", exit_on_error=False)
+
     def _graded(self, message: Graded) -> None:
         self.grading = None
         self.refresh_bindings()
@@ -381,6 +387,8 @@ class QuestionScreen(Screen[None]):
         except Exception as error:  # a store that fails: say so, keep the verdict on screen
             self.notify(f"The attempt could not be recorded: {error}", severity="error", timeout=8)
             outcome = Outcome(result, message.mode)
+        if self not in self.app.screen_stack:  # the learner left while it was graded: recorded, nothing to show
+            return
         self._show_outcome(outcome, message.answer)
         if result.verdict == "syntax_error" and result.line:
             self.post_message(ResultsPanel.JumpToLine(result.line))
@@ -583,7 +591,10 @@ class QuestionScreen(Screen[None]):
     def action_zoom(self) -> None:
         """Give the focused pane (prompt, answer or results) the whole screen; again to restore."""
         if self.maximized is not None:
+            restored = self.maximized
             self.minimize()  # the focus stays where it was, so f6 goes on from there
+            if isinstance(restored, ResultsPanel):  # back in its corner, the panel is read from its headline again
+                self.call_after_refresh(restored.scroll_home, animate=False)
             return
         focused = self.focused
         if focused is None:
@@ -603,7 +614,9 @@ class QuestionScreen(Screen[None]):
         position = next(
             (i for i, w in enumerate(targets) if focused is w or w in (focused.ancestors if focused else [])), -1
         )
-        targets[(position + 1) % len(targets)].focus()
+        # At once, not after the next refresh as focus() does: keys typed right after f6 (f6 f6, then ctrl+a on a
+        # busy machine) must find the pane it moved to, not the one it left.
+        self.set_focus(targets[(position + 1) % len(targets)])
 
     def action_next_question(self) -> None:
         self.app.open_next(self.pack.id, self.question.id, unsolved=False)  # type: ignore[attr-defined]

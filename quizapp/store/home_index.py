@@ -1,0 +1,131 @@
+"""The rows the home screen needs (each pack's questions: id, title, kind, level, minutes, tags), cached on disk so
+the app's first frame needs no YAML parse and no pack model.
+
+The cache is keyed by everything the rows are derived from: the pack sources the app looks in, every pack file's
+path, size, modification time and content hash, and the code that reads packs (quizapp's version and the pack
+loader's source files). Any difference means no rows from the cache, so an edited, added or removed pack shows on
+the next start; the packs are loaded in full after the first frame anyway, and their rows replace the cached ones
+if they differ (the cache is then rewritten).
+
+Plain Python: no pack model is imported here; rows are read from any objects with the pack model's attributes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .. import __version__, locations
+
+INDEX_FORMAT = 1
+INDEX_FILENAME = "home-index.json"
+PACK_SUFFIXES = (".yaml", ".yml")  # as quizapp.packs.discovery finds pack files in a folder
+
+
+@dataclass(frozen=True)
+class QuestionRow:
+    id: str
+    title: str
+    kind: str
+    difficulty: str
+    minutes: float
+    tags: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class PackRows:
+    id: str
+    questions: tuple[QuestionRow, ...]
+
+
+def rows_from_packs(packs: Iterable[Any]) -> list[PackRows]:
+    """The rows of loaded packs (quizapp.packs.model.Pack or anything with its attributes), in their order."""
+    return [
+        PackRows(
+            str(pack.id),
+            tuple(
+                QuestionRow(q.id, q.title, q.kind, q.difficulty, float(q.minutes), tuple(q.tags))
+                for q in pack.questions
+            ),
+        )
+        for pack in packs
+    ]
+
+
+def pack_files(root: Path) -> list[Path]:
+    """A file is itself; a folder holds every *.yaml and *.yml file under it (quizapp.packs.discovery's rule)."""
+    if root.is_dir():
+        return sorted(p for p in root.rglob("*") if p.suffix in PACK_SUFFIXES and p.is_file())
+    return [root]
+
+
+def _file_stamp(path: Path) -> list[Any]:
+    try:
+        status = path.stat()
+        digest = hashlib.blake2b(path.read_bytes(), digest_size=16).hexdigest()
+    except OSError as error:
+        return [str(path), "unreadable", type(error).__name__]
+    return [str(path), status.st_size, status.st_mtime_ns, digest]
+
+
+def _code_stamp() -> list[Any]:
+    """quizapp's version and the pack reader's source files: a new loader may read the same file differently."""
+    packs_code = Path(__file__).resolve().parent.parent / "packs"
+    files = sorted(packs_code.glob("*.py"))
+    return [__version__, INDEX_FORMAT, *([p.name, p.stat().st_size, p.stat().st_mtime_ns] for p in files)]
+
+
+def index_key(roots: Sequence[Path]) -> list[Any]:
+    """What the rows are derived from: the roots in order, each root's pack files, and the code that reads them."""
+    return [
+        _code_stamp(),
+        [[str(root), root.exists(), [_file_stamp(f) for f in pack_files(root)]] for root in roots],
+    ]
+
+
+def index_path() -> Path:
+    return locations.cache_dir() / INDEX_FILENAME
+
+
+def read_index(key: list[Any], path: Path | None = None) -> list[PackRows] | None:
+    """The cached rows for exactly this key, or None (no cache, another key, or a damaged file)."""
+    path = path or index_path()
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+        if document.get("key") != json.loads(json.dumps(key)):
+            return None
+        return [
+            PackRows(pack["id"], tuple(_row(*q) for q in pack["questions"])) for pack in document["packs"]
+        ]
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return None
+
+
+def _row(question_id: str, title: str, kind: str, difficulty: str, minutes: float, tags: list[str]) -> QuestionRow:
+    return QuestionRow(question_id, title, kind, difficulty, float(minutes), tuple(tags))
+
+
+def write_index(key: list[Any], packs: Sequence[PackRows], path: Path | None = None) -> None:
+    """Replace the cache atomically (a reader sees the old file or the new one). A failure only costs speed."""
+    path = path or index_path()
+    document = {
+        "key": key,
+        "packs": [
+            {"id": p.id, "questions": [[q.id, q.title, q.kind, q.difficulty, q.minutes, list(q.tags)] for q in qs]}
+            for p, qs in ((p, p.questions) for p in packs)
+        ],
+    }
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temporary.write_text(json.dumps(document, ensure_ascii=False), encoding="utf-8")
+        os.replace(temporary, path)
+    except OSError:
+        with contextlib.suppress(OSError):
+            temporary.unlink(missing_ok=True)
