@@ -109,13 +109,19 @@ def _convert(
             return [
                 _convert(loader, item, (*path, index), document, lines, active) for index, item in enumerate(node.value)
             ]
+        assert isinstance(node, yaml.MappingNode)  # the third and last kind of YAML node
         return _mapping(loader, node, path, document, lines, active)
     finally:
         active.discard(id(node))
 
 
+def _place(key: str | int | float) -> str | int:
+    """A key as a step of a path: pydantic locates a float key by its text ('1.5'), so positions must too."""
+    return str(key) if isinstance(key, float) else key
+
+
 def _mapping(
-    loader: yaml.SafeLoader, node: yaml.Node, path: Path, document: Document, lines: list[str], active: set[int]
+    loader: yaml.SafeLoader, node: yaml.MappingNode, path: Path, document: Document, lines: list[str], active: set[int]
 ) -> dict[Any, Any]:
     own = [(k, v) for k, v in node.value if k.tag != "tag:yaml.org,2002:merge"]
     own_keys = {id(k) for k, _ in own}
@@ -126,7 +132,7 @@ def _mapping(
         key = _scalar(loader, key_node, path, document, lines, record=False)
         if not isinstance(key, str | int | float | bool):
             raise _error("a mapping key must be a plain word or number", key_node)
-        child: Path = (*path, key)
+        child: Path = (*path, _place(key))
         if key in result:
             document.duplicate_keys.append((child, document.keys[child], Position.of(key_node.start_mark)))
             continue
@@ -137,7 +143,7 @@ def _mapping(
         key = _scalar(loader, key_node, path, document, lines, record=False)
         if not isinstance(key, str | int | float | bool) or key in result:
             continue
-        child = (*path, key)
+        child = (*path, _place(key))
         document.keys[child] = Position.of(key_node.start_mark)
         result[key] = _convert(loader, value_node, child, document, lines, active)
     return result
