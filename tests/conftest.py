@@ -334,6 +334,7 @@ JAIL_TESTS = {"test_scaffold.py::test_a_new_pack_with_every_kind_proves_itself_i
 OWN_POOL_FILES = {"test_containment.py", "test_judge_pool.py"}
 
 
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups into the test ids
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Mark tests by what they need, so that a file need not say it: the session's judge pool (or a file of
     judge tests) is `jail`, the Textual app is `tui`, a real terminal or a fresh program is `e2e`.
