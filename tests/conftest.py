@@ -329,19 +329,15 @@ E2E_FILES = {"test_tui_tmux.py", "test_tui_mock_tmux.py", "test_tui_no_torch.py"
 JAIL_TESTS = {"test_scaffold.py::test_a_new_pack_with_every_kind_proves_itself_in_the_judge"}
 
 
-# Files whose tests start pools of their own (the judge's own tests): under `make test` (pytest-xdist, two
-# processes) they run in one process, side by side with the tests on the session's pool in the other.
-OWN_POOL_FILES = {"test_containment.py", "test_judge_pool.py"}
-
-
 @pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups into the test ids
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Mark tests by what they need, so that a file need not say it: the session's judge pool (or a file of
     judge tests) is `jail`, the Textual app is `tui`, a real terminal or a fresh program is `e2e`.
 
-    Under pytest-xdist with `--dist loadgroup` (`make test`), every test on the session's pool runs in one
-    process, so there is one such pool and one record of outcomes (see `judged`); the files that start pools of
-    their own run together in the other; every other test goes wherever a process is free."""
+    Under pytest-xdist with `--dist loadgroup` (`make test`), every test that runs jobs in a judge (`jail`, and
+    `e2e`: the app or a command starts one) runs in one process, one after another: there is one session pool
+    and one record of outcomes (see `judged`), and no judge's jobs run beside the containment tests, which look
+    for job processes machine-wide. Every other test goes wherever a process is free."""
     for item in items:
         name = item.path.name
         fixtures = getattr(item, "fixturenames", ())
@@ -349,11 +345,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(pytest.mark.jail)
         if f"{name}::{item.name}" in JAIL_TESTS or f"{name}::{getattr(item, 'originalname', '')}" in JAIL_TESTS:
             item.add_marker(pytest.mark.jail)
-        if name in OWN_POOL_FILES:
-            item.add_marker(pytest.mark.xdist_group("own-pools"))
-        elif "judge_pool" in fixtures:
-            item.add_marker(pytest.mark.xdist_group("session-pool"))
         if name.startswith("test_tui_"):
             item.add_marker(pytest.mark.tui)
         if name in E2E_FILES:
             item.add_marker(pytest.mark.e2e)
+        if item.get_closest_marker("jail") or item.get_closest_marker("e2e"):
+            item.add_marker(pytest.mark.xdist_group("judge"))

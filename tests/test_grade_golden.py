@@ -79,7 +79,10 @@ def first_sentence(text: str) -> str:
 CODE_RUNS = {"code-in-input-order", "code-run-mode-passes"}
 
 
-@pytest.mark.parametrize("name, arguments, exit_code", RUNS, ids=[run[0] for run in RUNS])
+@pytest.mark.parametrize(
+    "name, arguments, exit_code",
+    [pytest.param(*run, id=run[0], marks=[pytest.mark.jail] if run[0] in CODE_RUNS else []) for run in RUNS],
+)
 def test_grade_json_matches_its_golden_file(
     name: str, arguments: list[str], exit_code: int, capsys, monkeypatch: pytest.MonkeyPatch
 ) -> None:
