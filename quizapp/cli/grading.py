@@ -105,9 +105,10 @@ def grade_batch(context: Context) -> int:
     run = batch.BatchRun()
     columns = (TextColumn("grading"), BarColumn(), MofNCompleteColumn(), TextColumn("answers"), TimeRemainingColumn())
     # Throughput, not latency: jobs come back to back, so the pool does not prepare the next one (see Pool).
-    with Interrupts(run) as interrupts, judge_services(
-        context.catalogue, args.jobs, prefork=False, hide=_named_file(args.pack)
-    ) as services:
+    with (
+        Interrupts(run) as interrupts,
+        judge_services(context.catalogue, args.jobs, prefork=False, hide=_named_file(args.pack)) as services,
+    ):
         if needs_judge:
             services.start_judge()
         with Progress(*columns, transient=True, console=_stderr_console()) as bar:
