@@ -22,8 +22,11 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	$(BIN)/quizapp $(ARGS)
 
+# Two test processes (pytest-xdist): the tests on the judge's session pool stay together in one (conftest.py
+# groups them), everything else goes wherever a process is free. XDIST="-n 0" runs in one process.
+XDIST ?= -n 2 --dist loadgroup
 test: $(STAMP)
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest $(XDIST) $(PYTEST_ARGS)
 
 # Everything but the tests that run code in the judge's jail, drive the TUI, or run end to end (markers in
 # pyproject.toml; conftest.py marks whole files): seconds, for the edit-test loop.

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import json
+import threading
+from concurrent.futures import Future
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -241,6 +245,80 @@ def judge_pool():
         yield pool
 
 
+class OncePerSession:
+    """The session's pool, running each distinct job (task, payload, limits) once and handing every later asker
+    the same outcome. The judge is deterministic (every generator is seeded from the job), so a job's outcome
+    is a fact about the job: tests that grade the same answer to the same question (a pack's proof, its student
+    build, a class of answers) need not pay the jail again. The judge's own behaviour (limits, hostile code,
+    workers replaced) is tested on pools of their own, never through this."""
+
+    def __init__(self, pool: Any) -> None:
+        self.pool = pool
+        self.size = pool.size
+        self.jail_mode = pool.jail_mode
+        self._outcomes: dict[str, Future[Any]] = {}
+        self._lock = threading.Lock()
+        self.runs = 0
+        self.reused = 0
+
+    def wait_warm(self, timeout: float | None = None) -> bool:
+        return bool(self.pool.wait_warm(timeout))
+
+    @staticmethod
+    def key(task: str, payload: dict[str, Any], limits: Any) -> str:
+        limits_data = limits.model_dump(mode="json") if hasattr(limits, "model_dump") else limits
+        return json.dumps([task, payload, limits_data], sort_keys=True)
+
+    def submit(self, task: str, payload: dict[str, Any], limits: Any = None) -> Future[Any]:
+        key = self.key(task, payload, limits)
+        with self._lock:
+            pending = self._outcomes.get(key)
+            if pending is None:
+                self.runs += 1
+                pending = self._outcomes[key] = self.pool.submit(task, payload, limits)
+            else:
+                self.reused += 1
+        return pending
+
+    def run(self, task: str, payload: dict[str, Any], limits: Any = None) -> Any:
+        return self.submit(task, payload, limits).result()
+
+
+@pytest.fixture(scope="session")
+def judged(judge_pool) -> OncePerSession:
+    """The session's pool behind a record of every job's outcome: see OncePerSession."""
+    return OncePerSession(judge_pool)
+
+
+class _Borrowed:
+    """The session's pool, lent to a command that would start its own: closing it gives it back."""
+
+    def __init__(self, pool: Any) -> None:
+        self._pool = pool
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._pool, name)
+
+    def close(self) -> None:
+        pass
+
+    def __enter__(self) -> _Borrowed:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        pass
+
+
+@pytest.fixture
+def commands_on_session_pool(judge_pool, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """`main()` run in this process grades on the session's warm pool instead of starting one (two imports of
+    torch): for tests of what a command does and prints, not of how it starts or configures the judge."""
+    from quizapp.judge import pool as pool_module
+
+    monkeypatch.setattr(pool_module, "Pool", lambda *args, **kwargs: _Borrowed(judge_pool))
+    return judge_pool
+
+
 # --- markers: `make test-fast` runs `-m "not jail and not tui and not e2e"` ---------------------------------
 
 # Files whose every test runs code in the judge (they start their own pools, or run `quizapp` that does).
@@ -251,12 +329,19 @@ E2E_FILES = {"test_tui_tmux.py", "test_tui_mock_tmux.py", "test_tui_no_torch.py"
 JAIL_TESTS = {"test_scaffold.py::test_a_new_pack_with_every_kind_proves_itself_in_the_judge"}
 
 
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups into the test ids
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Mark tests by what they need, so that a file need not say it: the session's judge pool (or a file of
-    judge tests) is `jail`, the Textual app is `tui`, a real terminal or a fresh program is `e2e`."""
+    judge tests) is `jail`, the Textual app is `tui`, a real terminal or a fresh program is `e2e`.
+
+    Under pytest-xdist with `--dist loadgroup` (`make test`), every test that runs jobs in a judge (`jail`, and
+    `e2e`: the app or a command starts one) runs in one process, one after another: there is one session pool
+    and one record of outcomes (see `judged`), and no judge's jobs run beside the containment tests, which look
+    for job processes machine-wide. Every other test goes wherever a process is free."""
     for item in items:
         name = item.path.name
-        if "judge_pool" in getattr(item, "fixturenames", ()) or name in JAIL_FILES:
+        fixtures = getattr(item, "fixturenames", ())
+        if "judge_pool" in fixtures or "judged" in fixtures or name in JAIL_FILES:
             item.add_marker(pytest.mark.jail)
         if f"{name}::{item.name}" in JAIL_TESTS or f"{name}::{getattr(item, 'originalname', '')}" in JAIL_TESTS:
             item.add_marker(pytest.mark.jail)
@@ -264,3 +349,5 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(pytest.mark.tui)
         if name in E2E_FILES:
             item.add_marker(pytest.mark.e2e)
+        if item.get_closest_marker("jail") or item.get_closest_marker("e2e"):
+            item.add_marker(pytest.mark.xdist_group("judge"))

@@ -18,6 +18,7 @@ from classroom import write_class
 from conftest import VALID_PACK
 
 from quizapp import locations
+from quizapp.cli import main
 from quizapp.grading import batch
 from quizapp.grading.grader import Grader, ReferenceCache
 from quizapp.packs import check_pack_text, load_pack, model
@@ -88,8 +89,8 @@ def _rows(path: Path) -> dict[str, dict[str, str]]:
 
 
 @pytest.fixture
-def grader(judge_pool, tmp_path: Path) -> Grader:
-    return Grader(judge_pool, ReferenceCache(tmp_path / "cache"))
+def grader(judged, tmp_path: Path) -> Grader:
+    return Grader(judged, ReferenceCache(tmp_path / "cache"))
 
 
 def test_a_class_is_graded_changed_regraded_and_exported_with_numeric_totals(tmp_path: Path, grader) -> None:
@@ -322,30 +323,21 @@ def test_two_interrupts_stop_at_once_and_the_tables_say_partial_then_resume(tmp_
     assert os.path.getsize(out / "junit.xml") > 0
 
 
-def test_grade_batch_takes_a_pack_file_and_pack_after_the_command(tmp_path: Path) -> None:
+def test_grade_batch_takes_a_pack_file_and_pack_after_the_command(tmp_path: Path, capsys) -> None:
+    """The command's arguments, in this process: the class has no code answer, so no judge starts."""
     pack_file = tmp_path / "course.yaml"
     pack_file.write_text(COURSE_TEXT)
     folder = tmp_path / "class"
     _write(folder, {"ada/pick-activation.txt": "a c", "ada/pick_activation.txt": "a", "ada/why-no-grad.md": "memory"})
-    by_id = subprocess.run(
-        [sys.executable, "-m", "quizapp", "grade-batch", "test-pack", str(folder), "--pack", str(pack_file)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert by_id.returncode == 0, by_id.stderr
-    assert "graded 5 answer(s), 0 unchanged since the last run, of 5" in by_id.stdout
-    assert "not graded: ada/pick_activation.txt: no question 'pick_activation': did you mean" in by_id.stdout
-    assert "to review: 1 explain answer(s): fill in the marks column of" in by_id.stdout
-    out = folder.with_name("class-grades")
-    assert _rows(out / "grades.csv")["ada"]["pick-activation"] == "1"
-    by_file = subprocess.run(
-        [sys.executable, "-m", "quizapp", "grade-batch", str(pack_file), str(folder)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert by_file.returncode == 0 and "graded 0 answer(s), 5 unchanged" in by_file.stdout
+    assert main(["grade-batch", "test-pack", str(folder), "--pack", str(pack_file)]) == 0
+    out = capsys.readouterr().out
+    assert "graded 5 answer(s), 0 unchanged since the last run, of 5" in out
+    assert "not graded: ada/pick_activation.txt: no question 'pick_activation': did you mean" in out
+    assert "to review: 1 explain answer(s): fill in the marks column of" in out
+    grades = folder.with_name("class-grades")
+    assert _rows(grades / "grades.csv")["ada"]["pick-activation"] == "1"
+    assert main(["grade-batch", str(pack_file), str(folder)]) == 0
+    assert "graded 0 answer(s), 5 unchanged" in capsys.readouterr().out
 
 
 class CrashOn(Grader):

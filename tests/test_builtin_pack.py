@@ -8,6 +8,8 @@ through the same grader and jail as a learner's answer.
 
 from __future__ import annotations
 
+import math
+import textwrap
 from pathlib import Path
 
 import pytest
@@ -45,17 +47,18 @@ def test_pack_ids_are_unique_across_files() -> None:
 
 
 @pytest.fixture(scope="session")
-def proving_grader(judge_pool, tmp_path_factory: pytest.TempPathFactory) -> Grader:
-    """One grader and one reference cache for every pack's proof, on the session's warm pool."""
-    return Grader(judge_pool, ReferenceCache(tmp_path_factory.mktemp("builtin-reference-cache")))
+def proving_grader(judged, tmp_path_factory: pytest.TempPathFactory) -> Grader:
+    """One grader and one reference cache for every pack's proof, on the session's warm pool (whose outcomes
+    the student-build tests then reuse: they grade the same references and decoys)."""
+    return Grader(judged, ReferenceCache(tmp_path_factory.mktemp("builtin-reference-cache")))
 
 
 @pytest.mark.jail
 @pytest.mark.parametrize("path", BUILTIN_FILES, ids=lambda p: p.name)
-def test_the_pack_proves_itself_in_the_judge(path: Path, proving_grader: Grader, judge_pool) -> None:
+def test_the_pack_proves_itself_in_the_judge(path: Path, proving_grader: Grader, judged) -> None:
     loaded = check_pack_file(path)
     assert loaded.pack is not None
-    proof = prove(loaded, proving_grader, judge_pool)
+    proof = prove(loaded, proving_grader, judged)
     errors = [str(p) for p in proof.problems if p.severity == "error"]
     assert errors == []
     code = [q for q in loaded.pack.questions if isinstance(q, model.CodeBase)]
@@ -87,45 +90,54 @@ def test_has_the_questions_tools_rely_on(pack: model.Pack) -> None:
     assert signatures["my-sequential"] == "MySequential(*modules)"
 
 
-def _namespace(source: str) -> dict[str, object]:
-    namespace: dict[str, object] = {"__name__": "solution"}
-    exec(compile(source, "<solution>", "exec"), namespace)
-    return namespace
+def _run_in_the_judge(judged, pack: model.Pack, question: model.CodeBase, code: str, probe: str) -> object:
+    """`code` then `probe` (which sets RESULT) run in the jail, as an answer would: the test process never
+    imports torch."""
+    outcome = judged.run("exec", {"code": code + "\n\n" + textwrap.dedent(probe)}, pack.limits_for(question))
+    assert outcome.status == "ok", outcome.detail
+    assert outcome.facts["ok"], outcome.facts
+    return outcome.facts["result"]
+
+
+SHAPES = [(16, 16, 1, 8), (16, 32, 2, 7), (8, 8, 2, 6), (3, 5, 3, 10)]
 
 
 @pytest.mark.jail
-def test_resnet_reference_shapes(pack: model.Pack) -> None:
-    torch = pytest.importorskip("torch")  # here, not at collection: importing torch costs seconds
-    import math
-
+def test_resnet_reference_shapes(pack: model.Pack, judged) -> None:
     question = pack.question("resnet-residual-block")
     assert isinstance(question, model.CodeBase) and question.solution
-    block_class = _namespace(question.solution)["ResidualBlock"]
-    for in_c, out_c, stride, size in [(16, 16, 1, 8), (16, 32, 2, 7), (8, 8, 2, 6), (3, 5, 3, 10)]:
-        block = block_class(in_c, out_c, stride=stride)  # type: ignore[operator]
-        out = block(torch.randn(2, in_c, size, size))
-        expected = math.ceil(size / stride)
-        assert tuple(out.shape) == (2, out_c, expected, expected)
+    probe = f"""
+        import torch
+        RESULT = [
+            list(ResidualBlock(i, o, stride=s)(torch.randn(2, i, n, n)).shape) for i, o, s, n in {SHAPES!r}
+        ]
+        """
+    shapes = _run_in_the_judge(judged, pack, question, question.solution, probe)
+    assert shapes == [[2, o, math.ceil(n / s), math.ceil(n / s)] for _, o, s, n in SHAPES]
 
 
 @pytest.mark.jail
-def test_fix_starter_is_broken_and_solution_is_not(pack: model.Pack) -> None:
-    torch = pytest.importorskip("torch")
+def test_fix_starter_is_broken_and_solution_is_not(pack: model.Pack, judged) -> None:
     question = pack.question("fix-netsequential")
     assert isinstance(question, model.CodeBase) and question.solution
-    broken = _namespace(question.starter)["NetSequential"](1, 10)  # type: ignore[operator]
-    with pytest.raises(AttributeError, match="decode"):
-        broken(torch.randn(2, 1, 28, 28))
-    fixed = _namespace(question.solution)["NetSequential"](1, 10).eval()  # type: ignore[operator]
-    assert tuple(fixed(torch.randn(2, 1, 28, 28)).shape) == (2, 10)
+    probe = """
+        import torch
+        try:
+            out = NetSequential(1, 10).eval()(torch.randn(2, 1, 28, 28))
+            RESULT = {"shape": list(out.shape)}
+        except Exception as error:
+            RESULT = {"raised": type(error).__name__, "message": str(error)}
+        """
+    broken = _run_in_the_judge(judged, pack, question, question.starter, probe)
+    assert broken["raised"] == "AttributeError" and "decode" in broken["message"], broken
+    assert _run_in_the_judge(judged, pack, question, question.solution, probe) == {"shape": [2, 10]}
 
 
 @pytest.mark.jail
-def test_mlp_stack_message_states_the_true_parameter_count(pack: model.Pack) -> None:
-    pytest.importorskip("torch")
+def test_mlp_stack_message_states_the_true_parameter_count(pack: model.Pack, judged) -> None:
     question = pack.question("mlp-stack")
     assert isinstance(question, model.CodeBase) and question.solution
-    module = _namespace(question.solution)["MLPStack"](8, 3)  # type: ignore[operator]
-    count = sum(p.numel() for p in module.parameters())
+    probe = "RESULT = sum(p.numel() for p in MLPStack(8, 3).parameters())"
+    count = _run_in_the_judge(judged, pack, question, question.solution, probe)
     check = next(c for c in question.checks if c.id == "registered")
-    assert f"{count} parameters" in (check.message or "")
+    assert isinstance(count, int) and f"{count} parameters" in (check.message or "")

@@ -462,7 +462,9 @@ FORGERY = (
 
 
 @pytest.mark.jail
-def test_grade_several_files_in_input_order_and_escapes_learner_output(tmp_path: Path, valid_pack_file: Path):
+def test_grade_several_files_in_input_order_and_escapes_learner_output(
+    capsys, tmp_path: Path, valid_pack_file: Path, commands_on_session_pool
+):
     files = []
     for index, text in enumerate([RELU_WRONG, RELU_RIGHT, FORGERY, RELU_RIGHT]):
         path = tmp_path / f"answer-{index}.py"
@@ -474,9 +476,9 @@ def test_grade_several_files_in_input_order_and_escapes_learner_output(tmp_path:
     assert [line["file"] for line in lines] == files
     assert [line["verdict"] for line in lines] == ["wrong_answer", "accepted", "wrong_answer", "accepted"]
 
-    text_mode = run_subprocess("grade", f"{VALID_PACK_ID}/fix-relu", files[2], "--pack", str(valid_pack_file))
-    assert text_mode.returncode == 1
-    out = text_mode.stdout
+    # The text output, in this process on the session's pool (the JSON run above is the real command).
+    code, out, _ = run(capsys, "grade", f"{VALID_PACK_ID}/fix-relu", files[2], "--pack", str(valid_pack_file))
+    assert code == 1
     assert out.startswith(f"{files[2]}: wrong_answer (")
     assert not any(ord(ch) < 0x20 and ch not in "\n\t" for ch in out), repr(out)  # no control character but these
     assert "\\x1b[2J\\x1b[H\\x1b[32manswer.py: accepted\\x1b[0m\\x0d" in out  # shown, harmless

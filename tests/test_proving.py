@@ -42,23 +42,23 @@ def _lying_pack() -> str:
 
 
 @pytest.fixture
-def grader(judge_pool, tmp_path: Path) -> Grader:
-    return Grader(judge_pool, ReferenceCache(tmp_path / "cache"))
+def grader(judged, tmp_path: Path) -> Grader:
+    return Grader(judged, ReferenceCache(tmp_path / "cache"))
 
 
-def _prove(text: str, grader: Grader, judge_pool) -> tuple[list, list]:
+def _prove(text: str, grader: Grader, judged) -> tuple[list, list]:
     loaded = check_pack_text(text, "pack.yaml")
     assert loaded.pack is not None, loaded.problems
-    proof = prove(loaded, grader, judge_pool)
+    proof = prove(loaded, grader, judged)
     assert (proof.references, proof.decoys, proof.snippets) == (2, 1, 1)
     errors = [p for p in proof.problems if p.severity == "error"]
     warnings = [p for p in proof.problems if p.severity == "warning"]
     return errors, warnings
 
 
-def test_each_lie_is_reported_where_it_is(grader, judge_pool) -> None:
+def test_each_lie_is_reported_where_it_is(grader, judged) -> None:
     text = _lying_pack()
-    errors, warnings = _prove(text, grader, judge_pool)
+    errors, warnings = _prove(text, grader, judged)
     by_path = {p.path: p for p in errors}
     assert set(by_path) == {
         "questions[1].answer",
@@ -87,8 +87,8 @@ def test_each_lie_is_reported_where_it_is(grader, judge_pool) -> None:
     assert outputs.line == _line_of(text, "id: same-outputs")
 
 
-def test_only_the_checks_a_decoy_fails_are_proven(grader, judge_pool) -> None:
-    errors, warnings = _prove(HONEST, grader, judge_pool)
+def test_only_the_checks_a_decoy_fails_are_proven(grader, judged) -> None:
+    errors, warnings = _prove(HONEST, grader, judged)
     assert errors == []
     unproven = {p.message.split("'")[1] for p in warnings if "is unproven" in p.message}
     # The decoy (x + w for x * w) fails the outputs, gradients and trace checks; fix-relu has no decoy at all.
@@ -96,9 +96,9 @@ def test_only_the_checks_a_decoy_fails_are_proven(grader, judge_pool) -> None:
     assert all(p.message.endswith("add a decoy with a mistake it should catch") for p in warnings)
 
 
-def test_a_trivial_reference_is_not_slow_but_a_slow_one_is(grader, judge_pool) -> None:
+def test_a_trivial_reference_is_not_slow_but_a_slow_one_is(grader, judged) -> None:
     """The warning times the job in the jail, after the pool is warm: never start-up or a wait for a worker."""
-    _, warnings = _prove(HONEST, grader, judge_pool)
+    _, warnings = _prove(HONEST, grader, judged)
     assert not [p for p in warnings if "of its" in p.message and "wall limit" in p.message]
     slow = HONEST.replace(  # the reference sleeps 4.5 s when it is defined: most of an 8 s wall limit
         "\n      class Scale(nn.Module):\n",
@@ -106,7 +106,7 @@ def test_a_trivial_reference_is_not_slow_but_a_slow_one_is(grader, judge_pool) -
         1,
     ).replace("      wall_seconds: 20\n", "      wall_seconds: 8\n", 1)
     assert slow.count("time.sleep(4.5)") == 1 and "wall_seconds: 8" in slow
-    _, warnings = _prove(slow, grader, judge_pool)
+    _, warnings = _prove(slow, grader, judged)
     (warning,) = [p for p in warnings if "wall limit" in p.message]
     assert warning.path == "questions[2].solution" and "of its 8 s wall limit" in warning.message
     seconds = float(warning.message.split("takes ")[1].split(" s")[0])

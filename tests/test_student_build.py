@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -19,30 +20,44 @@ from quizapp.packs import check_pack_text, load_pack, model
 SOURCE = load_pack(locations.builtin_packs_dir() / "torch-modules.yaml")
 
 
-class OncePerJob:
-    """The pool, running each distinct job once: a learner's job is the same whichever pack grades it (the
-    reference's facts never enter the jail), so the source and the build judge one outcome. What differs, the
-    reference facts (from the cache, or shipped in the build), is what these tests compare."""
+class SubmitOnce:
+    """The session's judge, asked each way of grading one answer once: a learner's job is the same whichever
+    pack grades it (the reference's facts never enter the jail), and a run-mode job asks for the visible subset
+    of the checks a submit-mode job of the same code already answered, so its outcome is that one's with the
+    other checks' facts left out. What differs between a pack and its build, the reference facts (from the
+    cache, or shipped in the build), is what these tests compare; each job still runs once in the jail."""
 
-    def __init__(self, pool) -> None:
-        self.pool = pool
-        self.outcomes: dict[str, object] = {}
-        self.runs = 0
+    def __init__(self, judged) -> None:
+        self.judged = judged
+        self.size = judged.size
+        self.submitted: dict[tuple[str, str], list[tuple[set[str], object]]] = {}
+        self.derived = 0
+
+    def wait_warm(self, timeout=None) -> bool:
+        return self.judged.wait_warm(timeout)
 
     def run(self, task, payload, limits):
-        key = json.dumps([task, payload], sort_keys=True)
-        if key not in self.outcomes:
-            self.runs += 1
-            self.outcomes[key] = self.pool.run(task, payload, limits)
-        return self.outcomes[key]
+        if task == "probe":
+            asked = {json.dumps(spec, sort_keys=True) for spec in payload["checks"]}
+            code = (payload["code"], payload["entry_point"])
+            for answered, outcome in self.submitted.get(code, []):
+                if asked < answered and outcome.status == "ok" and "checks" in outcome.facts:
+                    self.derived += 1
+                    ids = {spec["id"] for spec in payload["checks"]}
+                    checks = {k: v for k, v in outcome.facts["checks"].items() if k in ids}
+                    return dataclasses.replace(outcome, facts={**outcome.facts, "checks": checks})
+        outcome = self.judged.run(task, payload, limits)
+        if task == "probe":
+            self.submitted.setdefault(code, []).append((asked, outcome))
+        return outcome
 
     def submit(self, task, payload, limits):
-        return self.pool.submit(task, payload, limits)
+        return self.judged.submit(task, payload, limits)
 
 
 @pytest.fixture(scope="module")
-def graders(judge_pool, tmp_path_factory: pytest.TempPathFactory) -> tuple[Grader, Grader, model.Pack, str]:
-    runner = OncePerJob(judge_pool)
+def graders(judged, tmp_path_factory: pytest.TempPathFactory) -> tuple[Grader, Grader, model.Pack, str]:
+    runner = SubmitOnce(judged)
     source_grader = Grader(runner, ReferenceCache(tmp_path_factory.mktemp("source-cache")))
     text = student_yaml(SOURCE, source_grader)
     loaded = check_pack_text(text, "student.yaml")
@@ -99,12 +114,12 @@ def test_a_right_choice_opens_every_feedback_the_author_wrote(graders) -> None:
 
 
 @pytest.mark.jail
-def test_validate_proves_a_student_build(graders, judge_pool) -> None:
+def test_validate_proves_a_student_build(graders, judged) -> None:
     """`quizapp validate` on a build: no solution to run (it used to crash), its shipped facts load, and every
     snippet prints an answer one of the hashes matches; a tampered hash is reported where it is."""
     source_grader, _, student, text = graders
     loaded = check_pack_text(text, "student.yaml")
-    proof = prove(loaded, Grader(judge_pool, cache=None), judge_pool)
+    proof = prove(loaded, Grader(judged, cache=None), judged)
     snippets = sum(1 for q in SOURCE.questions if isinstance(q, model.PredictQuestion))
     assert (proof.problems, proof.references, proof.decoys, proof.snippets) == ([], 0, 0, snippets)
 
@@ -119,7 +134,7 @@ def test_validate_proves_a_student_build(graders, judge_pool) -> None:
     tampered = tampered.replace(facts[:40], "{not json" + facts[9:40], 1)
     broken = check_pack_text(tampered, "broken.yaml")
     assert broken.pack is not None, broken.problems
-    problems = prove(broken, Grader(judge_pool, cache=None), judge_pool).problems
+    problems = prove(broken, Grader(judged, cache=None), judged).problems
     by_path = {p.path: p for p in problems}
     assert set(by_path) == {
         f"questions[{_index(q)}].{k}"
@@ -182,12 +197,13 @@ def test_code_answers_are_graded_exactly_as_by_the_source(graders) -> None:
         if question.id == "resnet-residual-block":
             corpus = [RESNET_RIGHT[s] for s in sorted(RESNET_RIGHT)] + [w[0] for w in RESNET_WRONG.values()]
         built = student.question(question.id)
-        for answer, modes in [*((a, ("run", "submit")) for a in proofs), *((a, ("submit",)) for a in corpus)]:
+        for answer, modes in [*((a, ("submit", "run")) for a in proofs), *((a, ("submit",)) for a in corpus)]:
             for mode in modes:
                 _same(
                     student_grader.grade(student, built, answer, mode=mode),
                     source_grader.grade(SOURCE, question, answer, mode=mode),
                 )
+    assert source_grader.runner.derived > 0  # questions with hidden checks: run mode judged on the submit job's facts
 
 
 @pytest.mark.jail
@@ -219,7 +235,7 @@ def test_choice_and_predict_answers_are_judged_alike(graders, question_id: str, 
 
 
 @pytest.mark.jail
-def test_build_from_the_command_line(tmp_path: Path, capsys, valid_pack_file: Path) -> None:
+def test_build_from_the_command_line(tmp_path: Path, capsys, valid_pack_file: Path, commands_on_session_pool) -> None:
     out = tmp_path / "student.yaml"
     assert main(["build", "test-pack", "--pack", str(valid_pack_file), "--student", "-o", str(out)]) == 0
     assert capsys.readouterr().out.startswith(f"wrote {out} (")

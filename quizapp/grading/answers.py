@@ -14,7 +14,7 @@ from typing import Any
 
 from ..packs import model
 from . import sealing
-from .result import Result, TestResult
+from .result import Result, TestResult, Verdict
 
 
 def grade_choice(question: model.ChoiceQuestion, selected: Iterable[str], pack_id: str = "") -> Result:
@@ -45,7 +45,7 @@ def grade_choice(question: model.ChoiceQuestion, selected: Iterable[str], pack_i
             what = "correct" if option.correct else "not correct"
             message = f"{option.id}: {what}" + (f". {option.feedback.strip()}" if option.feedback else "")
             tests.append(TestResult(f"option {option.id}", "pass" if option.correct else "fail", message))
-    verdict = "accepted" if picked == correct else "wrong_answer"
+    verdict: Verdict = "accepted" if picked == correct else "wrong_answer"
     message = ""
     missed = len(correct - picked)
     if verdict == "wrong_answer" and question.selects_many and missed:
