@@ -1,7 +1,7 @@
 """Pack format 2: what it may say, what a format-1 pack may not, and how each new capability grades.
 
 The loader and the facts' validation are tested here without the judge; the grading of the test pack
-tests/packs/format2-calls.yaml (multi-head attention with a mask returning (output, weights), a softmax
+tests/packs/format2-canon.yaml (multi-head attention with a mask returning (output, weights), a softmax
 function, cross-entropy over integer targets, float64 and bfloat16 cases) runs in the jail.
 """
 
@@ -20,7 +20,7 @@ from quizapp.grading.grader import Grader, ReferenceCache
 from quizapp.packs import check_pack_text, load_pack, model
 
 ROOT = Path(__file__).resolve().parent.parent
-TEST_PACK = ROOT / "tests" / "packs" / "format2-calls.yaml"
+TEST_PACK = ROOT / "tests" / "packs" / "format2-canon.yaml"
 
 # A case of the conftest pack's code question as written (the first so written is its fourth check's)
 FIRST_CASE = "          - args: [3]\n            inputs: [[2, 3]]\n"
@@ -348,7 +348,7 @@ def test_the_test_pack_proves_clean(judge_pool, grader: Grader) -> None:
     assert loaded.problems == []
     proof = prove(loaded, grader, judge_pool)
     assert [str(p) for p in proof.problems] == []
-    assert (proof.references, proof.decoys, proof.snippets) == (3, 16, 1)
+    assert (proof.references, proof.decoys, proof.snippets) == (5, 23, 1)
 
 
 @pytest.mark.jail

@@ -109,7 +109,7 @@ def test_repository_packs_satisfy_the_schema(validator, path: Path):
     assert errors == []
 
 
-FORMAT_2_PACK = ROOT / "tests" / "packs" / "format2-calls.yaml"
+FORMAT_2_PACK = ROOT / "tests" / "packs" / "format2-canon.yaml"
 
 
 def test_schema_accepts_the_format_2_pack(validator):

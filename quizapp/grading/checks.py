@@ -12,7 +12,7 @@ import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from ..packs import model
 from . import facts as schema
@@ -105,7 +105,7 @@ class Context:
 class Finding:
     """Why a check did not pass: 'fail' for a wrong result, 'error' when the learner's code raised."""
 
-    status: str
+    status: Literal["pass", "fail", "error"]
     message: str
     line: int | None = None
     traceback: str = ""
@@ -167,7 +167,7 @@ def judge_check_ranked(check: Any, context: Context) -> tuple[TestResult, float]
         message=message,
         visible=True,
         check=check.id,
-        line=finding.line,  # type: ignore[arg-type]
+        line=finding.line,
     ), finding.rank
 
 
@@ -357,7 +357,7 @@ def judge_outputs(check: model.OutputsCheck, context: Context) -> Finding | None
     ref_observed = {e["case"]: e for e in reference if e.get("input") == 0 and e.get("modules") is not None}
     problems: list[Finding] = []
 
-    def where(entry: dict[str, Any]) -> tuple[str, int] | None:
+    def where(entry: dict[str, Any]) -> tuple[str, float] | None:
         """Where the run left the reference, from the observed run of the same case and mode."""
         mine, theirs = observed.get(entry["case"]), ref_observed.get(entry["case"])
         if mine is None or theirs is None or mine["mode"] != theirs["mode"]:
@@ -410,7 +410,7 @@ def judge_outputs(check: model.OutputsCheck, context: Context) -> Finding | None
         difference = context.difference(key, key, rtol, atol, out.get("dtype"), ref["output"].get("dtype"))
         if difference:
             message = f"output differs{_in_mode(context, entry)} for {label}: {difference}"
-            rank = 4
+            rank: float = 4
             if entry.get("returns_input") and not ref.get("returns_input"):
                 message, rank = f"forward returns its input unchanged; {message}", 1.5
             elif unmatched := _unmatched_parameters(check, context, entry["case"]):
@@ -667,7 +667,8 @@ def _compare_gradients(
         if want["grad"] is None:
             candidates.pop(0)
             continue
-        best, best_difference = None, "no gradient"
+        best: dict[str, Any] | None = None
+        best_difference: str | None = "no gradient"
         for candidate in candidates:
             if candidate["grad"] is None:
                 continue
@@ -685,6 +686,7 @@ def _compare_gradients(
                 f"`{chosen['path']}` ({want['role']} {_shape(role[1])}) {what} for {label}",
                 rank=1 if cut else 3,
             )
+        assert best is not None  # a candidate matched: the loop broke on it
         candidates.remove(best)
     return None
 
@@ -853,7 +855,7 @@ def same_value(got: Any, want: Any, rtol: float = 1e-6, atol: float = 1e-9) -> b
         return len(got) == len(want) and all(same_value(a, b, rtol, atol) for a, b in zip(got, want, strict=True))
     if isinstance(got, dict) and isinstance(want, dict):
         return got.keys() == want.keys() and all(same_value(got[k], want[k], rtol, atol) for k in got)
-    return got == want
+    return bool(got == want)
 
 
 def _show(value: Any) -> str:
@@ -1028,5 +1030,5 @@ def judge_training(check: model.TrainingCheck, context: Context) -> Finding | No
     return judge(check, context)
 
 
-_JUDGES["training"] = judge_training  # type: ignore[assignment]
+_JUDGES["training"] = judge_training
 # --- end of training check ----------------------------------------------------------------------------------

@@ -188,11 +188,12 @@ def parameter_difference(
     reference_owner = _owners(reference_tree)
     unmatched_want = list(reference)
     extra = list(learner)
-    for same in (
+    matchers: tuple[Callable[[dict[str, Any], dict[str, Any]], bool], ...] = (
         lambda p, w: _leaf(w) == _leaf(p) and reference_owner.get(_parent(w)) == owner.get(_parent(p)),
         lambda p, w: _leaf(w) == _leaf(p),
         lambda p, w: True,
-    ):
+    )
+    for same in matchers:
         for param in list(extra):
             twin = next((w for w in unmatched_want if w["shape"] == param["shape"] and same(param, w)), None)
             if twin is not None:
@@ -234,7 +235,7 @@ def _parent(param: dict[str, Any]) -> str:
 
 
 def _leaf(param: dict[str, Any]) -> str:
-    return param["path"].rsplit(".", 1)[-1]
+    return str(param["path"]).rsplit(".", 1)[-1]
 
 
 def _shape(shape: list[int]) -> str:

@@ -236,6 +236,7 @@ class Grader:
         cached = self.cache.load(key) if self.cache else None
         if cached is not None:
             return cached
+        assert question.solution is not None  # a student build's question carries its reference facts instead
         payload = probe_payload(question, question.solution, question.checks)
         assert self.runner is not None
         return self.runner.submit("probe", payload, limits)
@@ -303,6 +304,7 @@ class Grader:
             return _tampered(checks, str(problem))
         if not definition["ok"]:
             return _definition_result(question, definition)
+        assert isinstance(reported, dict)  # checked above: a run whose definition is ok reports a dict
         learner = Facts(reported, tensors)
         context = Context(question, learner, reference, source, pack.id, as_reference)
         tests: list[TestResult] = []
@@ -388,7 +390,7 @@ class Grader:
         except FactsRefused:
             return None
         chosen: dict[str, dict[int, int]] = {}
-        ranks: dict[str, dict[int, dict[str, tuple[int, int]]]] = {}
+        found_ranks: dict[str, dict[int, dict[str, tuple[int, int]]]] = {}
         for check in failed:
             found = roles.matches(
                 check, reported.get(roles.search_id(check)), tensors, reference.of(check.id), reference.tensors
@@ -396,14 +398,14 @@ class Grader:
             if found is None:
                 return None
             chosen[check.id] = found
-            ranks[check.id] = roles.ranks_found(reported.get(roles.search_id(check)), found)
+            found_ranks[check.id] = roles.ranks_found(reported.get(roles.search_id(check)), found)
         reference_ranks = {
             check.id: facts.get("ranks")
             for check in checks
             if isinstance(facts := reference.of(check.id), dict) and facts.get("ranks")
         }
         payload = roles.with_assignments(
-            probe_payload(question, source, checks), checks, chosen, ranks, reference_ranks
+            probe_payload(question, source, checks), checks, chosen, found_ranks, reference_ranks
         )
         again = self._judge(
             pack, question, source, checks, self.runner.run("probe", payload, limits), reference, None, as_reference

@@ -185,14 +185,14 @@ def with_assignments(
     counts: Counter[int] = Counter()
     by_id = {check.id: check for check in checks}
     for check_id, found in chosen.items():
-        for case_index, assignment in found.items():
+        for case_index, index_found in found.items():
             key = _build_key(by_id[check_id].cases[case_index])
-            by_build.setdefault(key, assignment)
+            by_build.setdefault(key, index_found)
             learner = ranks.get(check_id, {}).get(case_index)
             there = (reference_ranks.get(check_id) or {}).get(str(case_index))
             if learner is not None and there is not None:
                 sources.setdefault(key, (learner, there))
-            counts[assignment] += 1
+            counts[index_found] += 1
     default = min(counts, key=lambda a: (-counts[a], a)) if counts else 0
     for spec in payload["checks"]:
         if spec["kind"] not in ("outputs", "gradients"):

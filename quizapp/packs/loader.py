@@ -387,8 +387,8 @@ class _Checker:
                 elif (rule.op is None) != (rule.count is None):
                     self.at_value(where, "'op' and 'count' go together in a trace rule")
         elif isinstance(check, model.SourceCheck):
-            for index, rule in enumerate(check.rules):
-                fields = rule.model_dump(exclude={"message"}, exclude_defaults=True)
+            for index, source_rule in enumerate(check.rules):
+                fields = source_rule.model_dump(exclude={"message"}, exclude_defaults=True)
                 if not fields:
                     self.at_value(
                         (*at, "rules", index),
@@ -426,7 +426,7 @@ class _Checker:
 
     def _check_python(self, source: str, at: Path, what: str, mode: str = "exec") -> ast.AST | None:
         try:
-            return ast.parse(source, mode=mode)  # type: ignore[call-overload]
+            return ast.parse(source, mode=mode)
         except SyntaxError as error:
             line = error.lineno or 1
             column = error.offset or 1

@@ -324,12 +324,24 @@ class CheckBase(Strict):
 Mode = Literal["train", "eval"]
 
 
+def _train_and_eval() -> list[Mode]:
+    return ["train", "eval"]
+
+
+def _train_only() -> list[Mode]:
+    return ["train"]
+
+
+def _input_and_parameters() -> list[Literal["input", "parameters"]]:
+    return ["input", "parameters"]
+
+
 class OutputsCheck(CheckBase):
     """Outputs of the learner's module equal the reference's, with canonical initialisation."""
 
     kind: Literal["outputs"]
     cases: list[Case] = Field(min_length=1)
-    modes: list[Mode] = Field(default_factory=lambda: ["train", "eval"], min_length=1)
+    modes: list[Mode] = Field(default_factory=_train_and_eval, min_length=1)
     rtol: float | None = Field(None, ge=0, le=1, description="default 1e-5, widened for a bfloat16 or float16 case")
     atol: float | None = Field(None, ge=0, le=1, description="default 1e-6, widened for a bfloat16 or float16 case")
     DEFAULT_TOLERANCE: ClassVar[tuple[float, float]] = (1e-5, 1e-6)
@@ -346,8 +358,8 @@ class GradientsCheck(CheckBase):
 
     kind: Literal["gradients"]
     cases: list[Case] = Field(min_length=1)
-    modes: list[Mode] = Field(default_factory=lambda: ["train"], min_length=1)
-    wrt: list[Literal["input", "parameters"]] = Field(default_factory=lambda: ["input", "parameters"], min_length=1)
+    modes: list[Mode] = Field(default_factory=_train_only, min_length=1)
+    wrt: list[Literal["input", "parameters"]] = Field(default_factory=_input_and_parameters, min_length=1)
     rtol: float | None = Field(None, ge=0, le=1, description="default 1e-4, widened for a bfloat16 or float16 case")
     atol: float | None = Field(None, ge=0, le=1, description="default 1e-5, widened for a bfloat16 or float16 case")
     DEFAULT_TOLERANCE: ClassVar[tuple[float, float]] = (1e-4, 1e-5)

@@ -618,14 +618,14 @@ class MockSession:
         return _utc(now) if now is not None else self.now()
 
     def _index(self, question: QuestionRef) -> int:
-        if isinstance(question, int) and not isinstance(question, bool):
-            if not 0 <= question < len(self.questions):
-                raise MockError(f"this mock interview has questions 0 to {len(self.questions) - 1}, not {question}")
-            return question
-        for index, item in enumerate(self.questions):
-            if item.key == tuple(question):
-                return index
-        raise MockError(f"{question[0]}/{question[1]} is not in this mock interview")
+        if isinstance(question, tuple | list):
+            for index, item in enumerate(self.questions):
+                if item.key == tuple(question):
+                    return index
+            raise MockError(f"{question[0]}/{question[1]} is not in this mock interview")
+        if isinstance(question, bool) or not 0 <= question < len(self.questions):
+            raise MockError(f"this mock interview has questions 0 to {len(self.questions) - 1}, not {question}")
+        return question
 
     def _require_editable(self, item: MockQuestion, moment: datetime) -> None:
         if self.finished or self.expired(moment):

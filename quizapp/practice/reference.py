@@ -29,6 +29,4 @@ def reference_answer(question: model.AnyQuestion) -> str:
         return (question.answer or "").rstrip()
     if isinstance(question, model.ChoiceQuestion):
         return "\n".join(f"{o.id}: {' '.join(o.text.split())}" for o in question.options if o.correct)
-    if isinstance(question, model.ExplainQuestion):
-        return question.model_answer.strip()
-    return ""
+    return question.model_answer.strip()

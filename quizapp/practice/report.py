@@ -394,6 +394,7 @@ code { font-size: 0.9em; }
 
 def _html(report: Report) -> str:
     weights = weighted(report)
+
     def esc(value: object) -> str:
         return html.escape(str(value), quote=True)
 

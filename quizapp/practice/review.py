@@ -52,6 +52,7 @@ class DueCard(NamedTuple):
 
 def passed(result: Result | Mapping[str, Any]) -> bool:
     """Whether an answer counts as a pass for review: accepted, and (when it has a score) at least half marks."""
+    verdict: str | None
     if isinstance(result, Result):
         verdict, score = result.verdict, result.score
     else:

@@ -342,7 +342,7 @@ class MockSheet:
         return self.starter
 
     def hints_shown(self) -> int:
-        return self.item.hints_used
+        return int(self.item.hints_used)
 
     def reveal_hint(self) -> int:
         total = len(self.question.hints)

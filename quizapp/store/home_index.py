@@ -100,9 +100,7 @@ def read_index(key: list[Any], path: Path | None = None) -> list[PackRows] | Non
         document = json.loads(path.read_text(encoding="utf-8"))
         if document.get("key") != json.loads(json.dumps(key)):
             return None
-        return [
-            PackRows(pack["id"], tuple(_row(*q) for q in pack["questions"])) for pack in document["packs"]
-        ]
+        return [PackRows(pack["id"], tuple(_row(*q) for q in pack["questions"])) for pack in document["packs"]]
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return None
 
