@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = ROOT / "quizapp"
 HEAVY = ("torch", "numpy", "safetensors")
 # Worker-side modules: they run in the judge's server process, which imports torch once and forks jobs.
-WORKER_SIDE = {"judge/probes.py", "judge/server.py", "judge/tasks.py", "judge/training.py"}
+WORKER_SIDE = {"judge/child.py", "judge/probes.py", "judge/server.py", "judge/tasks.py", "judge/training.py"}
 # The benchmark drives every layer, the grader included, to measure them; it is a tool, not part of the judge.
 TOOLS = {"judge/bench.py"}
 
