@@ -453,3 +453,90 @@ def test_a_functions_outputs_run_each_call_once_unless_the_check_says_otherwise(
     both = function.replace("        kind: outputs\n", "        kind: outputs\n        modes: [train, eval]\n")
     question = check_pack_text(FORMAT_2 + both).pack.question("double")  # type: ignore[union-attr]
     assert question.checks[0].modes == ["train", "eval"]
+
+
+# --- a constructor that takes tensors: a case's `init` ----------------------------------------------------
+
+TABLE_PACK = """\
+format: 2
+id: tables
+title: Tables
+version: "1.0"
+description: A module built from a tensor.
+authors: [tests]
+licence: CC0-1.0
+questions:
+  - id: scaled-lookup
+    kind: code
+    title: A lookup built from a table
+    difficulty: easy
+    minutes: 3
+    prompt: "`ScaledLookup(table, scale)` keeps `table` as a buffer; `forward(x)` returns `x @ table * scale`."
+    explanation: A buffer moves with the module and is saved with it.
+    signature: ScaledLookup(table, scale)
+    entry_point: ScaledLookup
+    solution: |
+      import torch
+      from torch import nn
+
+      class ScaledLookup(nn.Module):
+          def __init__(self, table, scale=1.0):
+              super().__init__()
+              self.register_buffer("table", table.clone())
+              self.scale = scale
+
+          def forward(self, x):
+              return x @ self.table * self.scale
+    checks:
+      - id: outputs
+        kind: outputs
+        cases:
+          - INIT
+            calls: [{args: [{shape: [2, 4]}]}]
+"""
+
+
+def _table_pack(init: str) -> str:
+    return TABLE_PACK.replace("INIT", init)
+
+
+def test_a_constructor_takes_tensors_through_init() -> None:
+    text = _table_pack("init: {args: [{shape: [4, 3]}], kwargs: {scale: 0.5}}")
+    result = check_pack_text(text, "tables.yaml")
+    assert result.problems == [], result.problems
+    case = result.pack.question("scaled-lookup").checks[0].cases[0]  # type: ignore[union-attr]
+    assert isinstance(case.init.args[0], model.TensorSpec)
+    assert case.init.kwargs == {"scale": 0.5}
+
+
+@pytest.mark.parametrize(
+    ("init", "message"),
+    [
+        ("init: {args: [{shape: [4, 3]}]}\n            args: [1]", "give either 'init' or 'args'/'kwargs' or 'build'"),
+        ("init: {args: [{same_as: 1}]}", "same_as names argument 1"),
+    ],
+)
+def test_a_wrong_init_is_a_located_error(init: str, message: str) -> None:
+    errors = _errors(_table_pack(init))
+    assert any(message in said for _, _, said in errors), errors
+
+
+def test_init_needs_format_2() -> None:
+    text = _table_pack("init: {args: [{shape: [4, 3]}]}").replace("format: 2", "format: 1", 1)
+    errors = _errors(text)
+    assert any("'init' needs 'format: 2'" in said for _, _, said in errors), errors
+
+
+@pytest.mark.jail
+def test_a_module_built_from_a_tensor_is_graded(grader: Grader) -> None:
+    pack = check_pack_text(_table_pack("init: {args: [{shape: [4, 3]}], kwargs: {scale: 0.5}}"), "t.yaml").pack
+    assert pack is not None
+    question = pack.question("scaled-lookup")
+    right = question.solution.replace("x @ self.table * self.scale", "self.scale * torch.matmul(x, self.table)")
+    assert grader.grade(pack, question, right).verdict == "accepted"
+    ignores_table = question.solution.replace(
+        'self.register_buffer("table", table.clone())', 'self.register_buffer("table", torch.ones_like(table))'
+    )
+    result = grader.grade(pack, question, ignores_table)
+    assert result.verdict == "wrong_answer"
+    assert "output differs" in result.message

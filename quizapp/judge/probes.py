@@ -136,14 +136,19 @@ def build(
     entry_point: str | None,
     fast: bool = False,
     function: bool = False,
+    seed: int = 0,
+    case_index: int = 0,
 ) -> Any:
     """Construct the case's object; with `fast`, skip default initialisation (canonical init follows). A
-    function entry point is not constructed: the calls call it. A case's `dtype` casts a built module."""
+    function entry point is not constructed: the calls call it. A case's `dtype` casts a built module. A
+    case's `init` (format 2) gives the constructor's arguments as a call, tensors made from the seed."""
     with default_init_skipped() if fast else contextlib.nullcontext():
         if case.get("build"):
             built = eval(compile(case["build"], "<case>", "eval"), _scope(namespace))
         elif function:
             return namespace[entry_point]
+        elif case.get("init"):
+            built = Arguments(case["init"], seed, case_index, "init").call(namespace[entry_point])
         else:
             built = namespace[entry_point](*case.get("args", []), **case.get("kwargs", {}))
     if case.get("dtype") and isinstance(built, nn.Module):
@@ -444,9 +449,13 @@ def _built_cases(
     """Each case of a check with the object it builds; a case whose construction raises is recorded in
     `results` as a construct_error and skipped."""
     function = bool(spec.get("function"))
+    seed = spec.get("seed", 0)
     for case_index, case in enumerate(spec["cases"]):
         module, error = _run_guarded(
-            lambda case=case: build(case, namespace, entry_point, fast=True, function=function), None
+            lambda case=case, index=case_index: build(
+                case, namespace, entry_point, fast=True, function=function, seed=seed, case_index=index
+            ),
+            None,
         )
         if error is not None:
             results.append({"case": case_index, "construct_error": error})

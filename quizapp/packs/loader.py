@@ -359,10 +359,14 @@ class _Checker:
                 self.at_value((*where, "calls"), "give either 'inputs' or 'calls' for a case, not both")
             if case.build is not None and (case.args or case.kwargs):
                 self.at_value((*where, "build"), "give either 'build' or 'args'/'kwargs' for a case, not both")
+            if case.init is not None and (case.build is not None or case.args or case.kwargs):
+                self.at_value((*where, "init"), "give either 'init' or 'args'/'kwargs' or 'build' for a case, not two")
+            if case.init is not None:
+                self._check_call(case.init, (*where, "init"))
             if case.build is not None:
                 self._check_python(case.build, (*where, "build"), "build expression", mode="eval")
-            if function and (case.args or case.kwargs):
-                key = "args" if case.args else "kwargs"
+            if function and (case.args or case.kwargs or case.init is not None):
+                key = "args" if case.args else "kwargs" if case.kwargs else "init"
                 self.at_value(
                     (*where, key),
                     "the entry point is a function (entry_point_kind: function): nothing is constructed, so a case "

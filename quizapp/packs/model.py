@@ -253,6 +253,12 @@ class Case(Strict):
     args: list[Any] = Field(default_factory=list, description="positional constructor arguments")
     kwargs: dict[str, Any] = Field(default_factory=dict, description="keyword constructor arguments")
     build: PythonSource | None = Field(None, description="an expression that builds the object")
+    init: Call | None = Field(
+        None,
+        description="the constructor's arguments written as a call, so they may be tensors (a mask, a table, "
+        "`{same_as: k}`) made from the check's seed: instead of `args`/`kwargs`",
+        json_schema_extra=since(2),
+    )
     inputs: list[Tensor] = Field(
         default_factory=list,
         description="one forward call per entry, each with one tensor of this spec; outputs, gradients and "
@@ -286,6 +292,14 @@ class Case(Strict):
             )
             for call in self.calls
         ]
+        if self.init is not None:
+            init = self.init.model_copy(
+                update={
+                    "args": [cast(a) for a in self.init.args],
+                    "kwargs": {k: cast(v) for k, v in self.init.kwargs.items()},
+                }
+            )
+            object.__setattr__(self, "init", init)
         object.__setattr__(self, "inputs", [cast(spec) for spec in self.inputs])
         object.__setattr__(self, "calls", calls)
         return self
