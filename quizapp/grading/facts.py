@@ -42,23 +42,6 @@ class FactsRefused(Exception):
 
 # --- tensors -----------------------------------------------------------------------------------------------
 
-_NUMPY_DTYPES = {
-    "BOOL": "bool",
-    "U8": "uint8",
-    "I8": "int8",
-    "I16": "int16",
-    "U16": "uint16",
-    "I32": "int32",
-    "U32": "uint32",
-    "I64": "int64",
-    "U64": "uint64",
-    "F16": "float16",
-    "F32": "float32",
-    "F64": "float64",
-    "C64": "complex64",
-    "C128": "complex128",
-}
-_ITEM_BYTES = {"BF16": 2, "F8_E4M3": 1, "F8_E5M2": 1}
 # torch's names for each safetensors dtype, as probes' summaries spell them
 TORCH_NAMES = {
     "BOOL": "bool",
@@ -79,6 +62,8 @@ TORCH_NAMES = {
     "C64": "complex64",
     "C128": "complex128",
 }
+_ITEM_BYTES = {"BF16": 2, "F8_E4M3": 1, "F8_E5M2": 1}  # the dtypes numpy lacks, decoded by hand
+_NUMPY_DTYPES = {name: torch_name for name, torch_name in TORCH_NAMES.items() if name not in _ITEM_BYTES}
 
 
 def _e4m3fn_table() -> Any:

@@ -963,28 +963,24 @@ def apply_plan(plan: Plan) -> None:
                 tensor.uniform_(low, high, generator=generator.manual_seed(tensor_seed))
 
 
-def _units(module: nn.Module) -> list[nn.Module]:
-    """The modules that hold parameters directly, registered or kept in plain containers, each once."""
+def _every_module(module: nn.Module) -> Iterator[nn.Module]:
+    """Every module of the tree, registered or kept in plain containers, each once."""
     seen: set[int] = set()
-    units = []
     extra = [sub for _, _, held in _held_outside(module) for top in held for sub in top.modules()]
     for sub in [*module.modules(), *extra]:
-        if id(sub) in seen:
-            continue
-        seen.add(id(sub))
-        if any(True for _ in sub.parameters(recurse=False)):
-            units.append(sub)
-    return units
+        if id(sub) not in seen:
+            seen.add(id(sub))
+            yield sub
+
+
+def _units(module: nn.Module) -> list[nn.Module]:
+    """The modules that hold parameters directly, registered or kept in plain containers, each once."""
+    return [sub for sub in _every_module(module) if any(True for _ in sub.parameters(recurse=False))]
 
 
 def _float_buffers(module: nn.Module) -> list[tuple[nn.Module, str, torch.Tensor]]:
-    seen: set[int] = set()
     found = []
-    extra = [sub for _, _, held in _held_outside(module) for top in held for sub in top.modules()]
-    for sub in [*module.modules(), *extra]:
-        if id(sub) in seen:
-            continue
-        seen.add(id(sub))
+    for sub in _every_module(module):
         for name, tensor in sub.named_buffers(recurse=False):
             if tensor is not None and tensor.is_floating_point() and not _is_lazy(tensor):
                 found.append((sub, name, tensor))
@@ -1220,14 +1216,20 @@ def discover_role_orders(module: Any, first_call: Callable[[], Any]) -> list[Rol
     return orders
 
 
+def _group_sizes(roles: Roles) -> dict[tuple[Any, ...], int]:
+    """How many modules share each shape signature, from the ranks the roles give them."""
+    sizes: dict[tuple[Any, ...], int] = {}
+    for signature, rank, _ in roles.values():
+        sizes[signature] = max(sizes.get(signature, 0), rank + 1)
+    return sizes
+
+
 def role_assignments(orders: list[Roles], limit: int = MAX_ROLE_ASSIGNMENTS) -> list[Roles]:
     """The assignments the role search tries, in a fixed order, at most `limit`: discover_role_orders' orderings
     (discovery's own first), then the other assignments of ranks within each group of same-shaped modules,
     fewest modules moved first. The host asks for the k-th by index."""
     roles = orders[0]
-    sizes: dict[tuple[Any, ...], int] = {}
-    for signature, rank, _ in roles.values():
-        sizes[signature] = max(sizes.get(signature, 0), rank + 1)
+    sizes = _group_sizes(roles)
     tied = sorted((signature for signature, size in sizes.items() if size > 1), key=repr)
     choices = [_group_permutations(sizes[signature]) for signature in tied]
     combos: list[tuple[tuple[int, ...], ...]] = []
@@ -1377,9 +1379,7 @@ def _tied_units(module: Any, roles: Roles) -> dict[str, tuple[int, int, list[int
     shapes another module shares: the ones a role search moves. `group` numbers the tied shape signatures in
     a fixed order, so an answer and the reference number them alike; a path names a module the same way in
     every case built alike, whatever the call."""
-    sizes: dict[tuple[Any, ...], int] = {}
-    for signature, rank, _ in roles.values():
-        sizes[signature] = max(sizes.get(signature, 0), rank + 1)
+    sizes = _group_sizes(roles)
     groups = {
         signature: index for index, signature in enumerate(sorted((s for s, n in sizes.items() if n > 1), key=repr))
     }
