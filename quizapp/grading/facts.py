@@ -25,6 +25,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from ..judge.protocol import SAFETENSORS_TORCH_NAMES
 from ..packs import model
 
 # Bounds no honest probe reaches: values a probe sends are cut at MAX_VALUE_ITEMS (probes.to_plain).
@@ -42,26 +43,8 @@ class FactsRefused(Exception):
 
 # --- tensors -----------------------------------------------------------------------------------------------
 
-# torch's names for each safetensors dtype, as probes' summaries spell them
-TORCH_NAMES = {
-    "BOOL": "bool",
-    "U8": "uint8",
-    "I8": "int8",
-    "I16": "int16",
-    "U16": "uint16",
-    "I32": "int32",
-    "U32": "uint32",
-    "I64": "int64",
-    "U64": "uint64",
-    "F16": "float16",
-    "BF16": "bfloat16",
-    "F32": "float32",
-    "F64": "float64",
-    "F8_E4M3": "float8_e4m3fn",
-    "F8_E5M2": "float8_e5m2",
-    "C64": "complex64",
-    "C128": "complex128",
-}
+# torch's names for each safetensors dtype, as probes' summaries spell them (one table, the judge's)
+TORCH_NAMES = SAFETENSORS_TORCH_NAMES
 _ITEM_BYTES = {"BF16": 2, "F8_E4M3": 1, "F8_E5M2": 1}  # the dtypes numpy lacks, decoded by hand
 _NUMPY_DTYPES = {name: torch_name for name, torch_name in TORCH_NAMES.items() if name not in _ITEM_BYTES}
 

@@ -417,25 +417,7 @@ def safe_str(value: Any, limit: int = 2000) -> str:
 
 
 # safetensors' name of each torch dtype a job may send (probes.sendable widens the others to one of these)
-SAFETENSORS_DTYPES = {
-    "bool": "BOOL",
-    "uint8": "U8",
-    "int8": "I8",
-    "int16": "I16",
-    "uint16": "U16",
-    "int32": "I32",
-    "uint32": "U32",
-    "int64": "I64",
-    "uint64": "U64",
-    "float16": "F16",
-    "bfloat16": "BF16",
-    "float32": "F32",
-    "float64": "F64",
-    "float8_e4m3fn": "F8_E4M3",
-    "float8_e5m2": "F8_E5M2",
-    "complex64": "C64",
-    "complex128": "C128",
-}
+SAFETENSORS_DTYPES = {torch_name: code for code, torch_name in protocol.SAFETENSORS_TORCH_NAMES.items()}
 
 
 def encode_tensors(tensors: dict[Any, Any]) -> bytes:

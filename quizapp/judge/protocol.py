@@ -22,6 +22,28 @@ import struct
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
+# Each safetensors dtype a job may send, and torch's name for it: the child writes tensors by these codes and
+# the host reads them back by them (quizapp.grading.facts).
+SAFETENSORS_TORCH_NAMES = {
+    "BOOL": "bool",
+    "U8": "uint8",
+    "I8": "int8",
+    "I16": "int16",
+    "U16": "uint16",
+    "I32": "int32",
+    "U32": "uint32",
+    "I64": "int64",
+    "U64": "uint64",
+    "F16": "float16",
+    "BF16": "bfloat16",
+    "F32": "float32",
+    "F64": "float64",
+    "F8_E4M3": "float8_e4m3fn",
+    "F8_E5M2": "float8_e5m2",
+    "C64": "complex64",
+    "C128": "complex128",
+}
+
 MAGIC = b"QZF1"
 PREFIX = struct.Struct(">4sIQ")
 MAX_HEADER_BYTES = 1 << 20
