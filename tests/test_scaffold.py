@@ -112,3 +112,14 @@ def test_the_command_line_offers_every_scaffold_kind() -> None:
     from quizapp import cli
 
     assert cli.SCAFFOLD_KINDS == scaffold.KINDS
+
+
+def test_new_pack_named_as_a_file_writes_that_file_with_its_stem_as_id(tmp_path: Path, monkeypatch, capsys) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert main(["new", "pack", "week5.yaml"]) == 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["week5.yaml"]
+    assert "wrote week5.yaml" in capsys.readouterr().out
+    pack = check_pack_file(tmp_path / "week5.yaml").pack
+    assert pack is not None and pack.id == "week5"
+    assert main(["new", "pack", "Week 6"]) == 0  # a plain id still names the file after it
+    assert (tmp_path / "week-6.yaml").exists()

@@ -100,7 +100,7 @@ def build_parser() -> argparse.ArgumentParser:
     show.add_argument("target", metavar="PACK/QUESTION", help="a question, or a pack alone for its summary")
     show.add_argument("--solution", action="store_true", help="also show answers, solutions and explanations")
 
-    commands.add_parser("schema", help="print the JSON Schema of pack format 1, for YAML editors")
+    commands.add_parser("schema", help="print the JSON Schema of the pack format (formats 1 and 2), for YAML editors")
 
     new = commands.add_parser("new", help="start a pack or a question from a commented, working example")
     new_kinds = new.add_subparsers(dest="what", metavar="pack|question", required=True)

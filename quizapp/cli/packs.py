@@ -93,8 +93,13 @@ def new(context: Context) -> int:
         unknown = [k for k in kinds if k not in scaffold.KINDS]
         if unknown:
             raise CommandError(f"unknown kind(s) {', '.join(unknown)}: use {', '.join(scaffold.KINDS)}")
-        pack_id = scaffold.slug(args.pack_id)
-        path = Path(args.output or f"{pack_id}.yaml")
+        named = Path(args.pack_id)
+        if args.output is None and named.suffix.lower() in (".yaml", ".yml"):
+            # `quizapp new pack week5.yaml`: the user named the file; the id is its stem
+            pack_id, path = scaffold.slug(named.stem), named
+        else:
+            pack_id = scaffold.slug(args.pack_id)
+            path = Path(args.output or f"{pack_id}.yaml")
         if path.exists():
             raise CommandError(f"{path} exists; choose another name with -o")
         title = args.title or pack_id.replace("-", " ").capitalize()
