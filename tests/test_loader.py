@@ -387,6 +387,8 @@ def _error_cases():
     add("missing-required-key", t, "id: predict-shape", "questions[1]", "missing required key 'title'")
     t = mutate("licence: CC-BY-4.0\n", "")
     cases.append(_case("missing-header-key", t, (1, 1), "", "missing required key 'licence'"))
+    t = mutate("licence: CC-BY-4.0\n", "").replace("authors: [Test Author]\n", "")
+    cases.append(_case("missing-header-keys", t, (1, 1), "", "missing required keys 'authors' and 'licence'"))
     t = mutate("        description: Adds the scale instead of multiplying.\n", "")
     add("missing-decoy-key", t, "id: adds-instead", "questions[2].decoys[0]", "missing required key 'description'")
 

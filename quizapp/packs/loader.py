@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ast
 import difflib
+import re
 import types
 import typing
 from collections.abc import Iterable, Iterator
@@ -207,7 +208,7 @@ class _Checker:
             if message not in by_path[path]:
                 by_path[path].append(message)
         for path in order:
-            messages = by_path[path]
+            messages = _merge_missing(by_path[path])
             text = messages[0] if len(messages) == 1 else "; or ".join(messages)
             (self.at_key if placed[path] == "key" else self.at_value)(path, text)
 
@@ -582,3 +583,18 @@ def _top_level_names(tree: ast.AST) -> set[str]:
         elif isinstance(node, ast.ImportFrom | ast.Import):
             names.update((alias.asname or alias.name).split(".")[0] for alias in node.names)
     return names
+
+
+_MISSING = re.compile(r"^missing required key '([^']+)'$")
+
+
+def _merge_missing(messages: list[str]) -> list[str]:
+    """Several keys missing from one mapping are one problem, said once ("missing required keys 'a', 'b' and
+    'c'"), not alternatives joined by "or" (which is right only for the branches of a union)."""
+    missing = [m.group(1) for m in map(_MISSING.match, messages) if m]
+    if len(missing) < 2:
+        return messages
+    keys = [f"'{key}'" for key in missing]
+    merged = f"missing required keys {', '.join(keys[:-1])} and {keys[-1]}"
+    rest = [message for message in messages if not _MISSING.match(message)]
+    return [merged, *rest]
