@@ -299,3 +299,79 @@ def test_close_and_mismatch_agree_with_numpy(seed: int) -> None:
     if odd.any():
         first = np.unravel_index(int(np.argmax(odd)), shape)
         assert found.first_not_finite == tuple(int(i) for i in first)
+
+
+def _numpy_compare_arrays(np, got, want, rtol: float, atol: float) -> str | None:
+    """The grader's comparison as it was written with numpy (before quizapp/grading/tensors.py), dtypes equal."""
+    if got.shape != want.shape:
+        return "shape"
+    if got.size == 0:
+        return None
+    wide = np.complex128 if np.iscomplexobj(got) or np.iscomplexobj(want) else np.float64
+    a, b = got.astype(wide), want.astype(wide)
+    isclose = np.isclose(a, b, rtol=rtol, atol=atol, equal_nan=True)
+    if bool(isclose.all()):
+        return None
+    wrong = int((~isclose).sum())
+    odd = ~isclose & ~np.isfinite(a) & np.isfinite(b)
+
+    def plain(value) -> str:
+        number = complex(value)
+        return f"{number.real:.4g}" if number.imag == 0 else f"{number.real:.4g}{number.imag:+.4g}j"
+
+    if bool(odd.any()):
+        first = np.unravel_index(int(np.argmax(odd)), a.shape)
+        where = "[" + ", ".join(str(int(i)) for i in first) + "]"
+        return (
+            f"{int(odd.sum())} value(s) not finite where the reference's are: {plain(a[first])} at "
+            f"{where}, expected {plain(b[first])} ({wrong} of {a.size} values differ)"
+        )
+    with np.errstate(invalid="ignore", over="ignore"):
+        difference = np.abs(a - b)
+    difference = np.where(np.isnan(difference), np.inf, difference)
+    worst = np.unravel_index(int(np.argmax(difference)), a.shape)
+    where = "[" + ", ".join(str(int(i)) for i in worst) + "]"
+    return f"max abs error {float(difference[worst]):.3g} at {where} ({wrong} of {a.size} values differ)"
+
+
+@pytest.mark.parametrize("seed", range(60))
+def test_compare_arrays_says_what_the_numpy_grader_said(seed: int) -> None:
+    """Every dtype family the wire carries: the message word for word, on random values with special ones."""
+    np = pytest.importorskip("numpy")
+    rng = random.Random(1000 + seed)
+    code = ["F32", "F64", "F16", "C64", "C128", "I64", "I32", "U8", "BOOL"][seed % 9]
+    shape = rng.choice([(5,), (2, 3), (3, 1, 4), (260,)])
+    count = math.prod(shape)
+    dtype = {"F32": "<f4", "F64": "<f8", "F16": "<f2", "C64": "<c8", "C128": "<c16", "I64": "<i8", "I32": "<i4"}
+    dtype.update({"U8": "u1", "BOOL": "?"})
+    if code in ("C64", "C128"):
+        want = np.array([complex(*_draw(rng, 2)) for _ in range(count)])
+        got = np.array([w if rng.random() < 0.5 else complex(*_draw(rng, 2)) for w in want])
+    elif code in ("I64", "I32", "U8", "BOOL"):
+        top = 2 if code == "BOOL" else 200
+        want = np.array([rng.randrange(top) for _ in range(count)])
+        got = np.array([w if rng.random() < 0.7 else rng.randrange(top) for w in want])
+    else:
+        want = np.array(_draw(rng, count))
+        got = np.array([w if rng.random() < 0.6 else v for w, v in zip(want, _draw(rng, count), strict=True)])
+    with np.errstate(over="ignore", invalid="ignore"):
+        a = got.astype(dtype[code]).reshape(shape)
+        b = want.astype(dtype[code]).reshape(shape)
+    rtol, atol = rng.choice([(1e-5, 1e-8), (1e-2, 1e-3), (0.0, 0.0), (0.0, 5.0)])
+    mine = compare_arrays(Tensor(code, shape, a.tobytes()), Tensor(code, shape, b.tobytes()), rtol, atol)
+    assert mine == _numpy_compare_arrays(np, a, b, rtol, atol)
+
+
+def test_the_training_checks_arithmetic_by_hand() -> None:
+    from quizapp.grading.training import _follows, _same, _scalar_multiple
+
+    x = Floats((4,), [1.0, -2.0, 0.5, 4.0])
+    assert _scalar_multiple(x.scaled(-2.0), x) == -2.0
+    assert _scalar_multiple(Floats((4,), [1.0, -2.0, 0.5, 5.0]), x) is None  # not one factor everywhere
+    assert _scalar_multiple(x, Floats((4,), [0.0] * 4)) is None  # nothing to be a multiple of
+    assert _scalar_multiple(Floats((4,), [NAN, 1.0, 1.0, 1.0]), x) is None
+    assert _same(x, x.scaled(1 + 1e-6)) and not _same(x, x.scaled(1.01))
+    assert not _same(Floats((1,), [NAN]), Floats((1,), [NAN]))
+    weights = Floats((5,), [1.0, -2.0, 3.0, 0.5, -1.0])
+    assert _follows(weights.scaled(0.01), weights)  # a share of each weight: weight decay
+    assert not _follows(Floats((5,), [0.01, 0.01, 0.01, 0.01, 0.01]), weights)

@@ -283,8 +283,8 @@ def _statistics(mine: Sequence[float], theirs: Sequence[float], rtol: float, ato
     inf = math.inf
     for position, x, y in zip(range(len(mine)), mine, theirs, strict=True):
         if x == y:
-            if largest >= 0 and x - x == 0:
-                continue  # equal and finite: close, and a difference of 0 is never the largest
+            if x - x == 0:
+                continue  # equal and finite: close, and a difference of 0 is never the largest (some value differs)
             difference = abs(x - y)  # equal infinities: NaN, which numpy's argmax saw as infinite
             if difference != difference:
                 difference = inf
