@@ -375,3 +375,13 @@ def test_the_training_checks_arithmetic_by_hand() -> None:
     weights = Floats((5,), [1.0, -2.0, 3.0, 0.5, -1.0])
     assert _follows(weights.scaled(0.01), weights)  # a share of each weight: weight decay
     assert not _follows(Floats((5,), [0.01, 0.01, 0.01, 0.01, 0.01]), weights)
+
+
+def test_every_dtype_the_protocol_carries_decodes() -> None:
+    from quizapp.judge.protocol import SAFETENSORS_TORCH_NAMES
+
+    for code, torch_name in SAFETENSORS_TORCH_NAMES.items():
+        tensor = Tensor(code, (2, 1), bytes(2 * tensors.item_size(code)))
+        assert tensor.dtype == torch_name
+        assert tensor.tolist() in ([[0], [0]], [[False], [False]]), code  # 0 == 0.0 == 0j
+        assert close(tensor, tensor, 0.0, 0.0) and not tensor.any()
