@@ -385,3 +385,21 @@ def test_every_dtype_the_protocol_carries_decodes() -> None:
         assert tensor.dtype == torch_name
         assert tensor.tolist() in ([[0], [0]], [[False], [False]]), code  # 0 == 0.0 == 0j
         assert close(tensor, tensor, 0.0, 0.0) and not tensor.any()
+
+
+def test_only_the_finding_shown_computes_its_difference() -> None:
+    """A wrong answer differs in most runs of a check: the statistics are computed for the headline only."""
+    from quizapp.grading.checks import DIFFERENCE, Finding, _first
+
+    computed: list[str] = []
+
+    def difference(text: str):
+        return lambda: computed.append(text) or text
+
+    lead = Finding("fail", f"output differs for case 0: {DIFFERENCE}", rank=4, detail=difference("max abs error 1"))
+    other = Finding("fail", f"output differs for case 1: {DIFFERENCE}", rank=4, detail=difference("max abs error 2"))
+    chosen = _first([lead, other], 2)
+    assert chosen is not None and computed == []
+    assert chosen.resolved().message == "output differs for case 0: max abs error 1 (and 1 more of 2 runs)"
+    assert computed == ["max abs error 1"]
+    assert Finding("fail", "no tensors here").resolved().message == "no tensors here"
