@@ -79,7 +79,7 @@ def test_the_shipped_reference_facts_are_the_sources(graders) -> None:
         assert shipped.checks == source.checks, question.id
         assert shipped.tensors.keys() == source.tensors.keys(), question.id
         for name, tensor in source.tensors.items():
-            assert shipped.tensors[name].dtype == tensor.dtype and (shipped.tensors[name] == tensor).all(), name
+            assert shipped.tensors[name] == tensor, name  # the same dtype, shape and bytes
 
 
 @pytest.mark.jail

@@ -11,13 +11,15 @@ import difflib
 import math
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from ..packs import model
 from . import facts as schema
+from . import tensors
 from .diagnosis import layer_head, locate, parameter_difference, split_repr
 from .result import TestResult
+from .tensors import Tensor
 
 
 class ReferenceFailed(Exception):
@@ -65,7 +67,7 @@ class Context:
         if mine.get("shape") != theirs.get("shape"):
             return False
         got, want = self.learner.tensors[mine["tensor"]], self.reference.tensors[theirs["tensor"]]
-        return compare_arrays(got, want, 1e-4, 1e-5, "-", "-") is None
+        return agree(got, want, 1e-4, 1e-5, "-", "-")
 
     def difference(
         self,
@@ -75,17 +77,14 @@ class Context:
         atol: float,
         got_dtype: str | None = None,
         want_dtype: str | None = None,
-    ) -> str | None:
-        """compare_arrays on a learner's tensor and a reference's, with their dtypes as torch names them."""
-        got, want = self.learner.tensors, self.reference.tensors
-        return compare_arrays(
-            got[got_key],
-            want[want_key],
-            rtol,
-            atol,
-            got_dtype or got.dtype(got_key),
-            want_dtype or want.dtype(want_key),
-        )
+    ) -> Callable[[], str] | None:
+        """None when a learner's tensor agrees with a reference's (dtypes as torch names them); otherwise a
+        function that says how they differ (compare_arrays), called only for the finding a message shows."""
+        got, want = self.learner.tensors[got_key], self.reference.tensors[want_key]
+        got_dtype, want_dtype = got_dtype or got.dtype, want_dtype or want.dtype
+        if agree(got, want, rtol, atol, got_dtype, want_dtype):
+            return None
+        return lambda: compare_arrays(got, want, rtol, atol, got_dtype, want_dtype) or ""
 
     def case_label(self, check: Any, index: int) -> str:
         case: model.Case = check.cases[index]
@@ -115,6 +114,17 @@ class Finding:
     rank: float = 3
     own_words: bool = False  # the finding says what is wrong; the check's general message would mislead
     case: str = ""  # the case's label inside the message, left out where the check is hidden
+    # What DIFFERENCE in the message stands for, computed only for the finding shown: the statistics of two
+    # tensors that differ take a pass over every value, and a wrong answer differs in most runs of a check.
+    detail: Callable[[], str] | None = None
+
+    def resolved(self) -> Finding:
+        if self.detail is None:
+            return self
+        return replace(self, message=self.message.replace(DIFFERENCE, self.detail()), detail=None)
+
+
+DIFFERENCE = "\x00difference\x00"  # a placeholder in a Finding's message, for its detail
 
 
 def format_traceback(error: dict[str, Any]) -> str:
@@ -140,6 +150,7 @@ def judge_check_ranked(check: Any, context: Context) -> tuple[TestResult, float]
     title = check.title or check.id
     try:
         finding = _facts_problem(check, context) or _JUDGES[check.kind](check, context)
+        finding = finding.resolved() if finding is not None else None
     except ReferenceFailed as problem:
         raise ReferenceFailed(f"check '{check.id}': {problem}") from None
     if finding is None:
@@ -299,43 +310,46 @@ def _index(entries: list[dict[str, Any]], *keys: str) -> dict[tuple[Any, ...], d
 
 
 def compare_arrays(
-    got: Any, want: Any, rtol: float, atol: float, got_dtype: str | None = None, want_dtype: str | None = None
+    got: Tensor, want: Tensor, rtol: float, atol: float, got_dtype: str | None = None, want_dtype: str | None = None
 ) -> str | None:
     """None when close; otherwise what differs: shape, dtype, or the largest error and where it is.
 
-    got_dtype and want_dtype name the tensors' dtypes as torch does (bfloat16 and float8 arrive as float32
-    arrays); without them the arrays' own dtypes are compared."""
-    import numpy as np
-
+    got_dtype and want_dtype name the tensors' dtypes as torch does; without them the dtypes of the decoded
+    values are compared (bfloat16 and float8 decode to float32 values)."""
     if got.shape != want.shape:
         return f"shape {_shape(got.shape)}, expected {_shape(want.shape)}"
-    got_dtype, want_dtype = got_dtype or str(got.dtype), want_dtype or str(want.dtype)
+    got_dtype, want_dtype = got_dtype or got.value_dtype, want_dtype or want.value_dtype
     if got_dtype != want_dtype:
         return f"dtype {got_dtype}, expected {want_dtype}"
     if got.size == 0:
         return None
-    wide = np.complex128 if np.iscomplexobj(got) or np.iscomplexobj(want) else np.float64
-    a = got.astype(wide)
-    b = want.astype(wide)
-    close = np.isclose(a, b, rtol=rtol, atol=atol, equal_nan=True)
-    if bool(close.all()):
+    differs = tensors.mismatch(got, want, rtol, atol)
+    if differs is None:
         return None
-    wrong = int((~close).sum())
     # A value that is not finite where the reference's is (overflow, 0/0) is named as such, not as an error of inf.
-    odd = ~close & ~np.isfinite(a) & np.isfinite(b)
-    if bool(odd.any()):
-        first = np.unravel_index(int(np.argmax(odd)), a.shape)
-        where = "[" + ", ".join(str(int(i)) for i in first) + "]"
+    if differs.first_not_finite is not None:
         return (
-            f"{int(odd.sum())} value(s) not finite where the reference's are: {_plain_number(a[first])} at "
-            f"{where}, expected {_plain_number(b[first])} ({wrong} of {a.size} values differ)"
+            f"{differs.not_finite} value(s) not finite where the reference's are: {_plain_number(differs.got)} at "
+            f"{_where(differs.first_not_finite)}, expected {_plain_number(differs.want)} "
+            f"({differs.wrong} of {differs.size} values differ)"
         )
-    with np.errstate(invalid="ignore", over="ignore"):
-        difference = np.abs(a - b)
-    difference = np.where(np.isnan(difference), np.inf, difference)
-    worst = np.unravel_index(int(np.argmax(difference)), a.shape)
-    where = "[" + ", ".join(str(int(i)) for i in worst) + "]"
-    return f"max abs error {float(difference[worst]):.3g} at {where} ({wrong} of {a.size} values differ)"
+    return (
+        f"max abs error {differs.largest:.3g} at {_where(differs.worst)} "
+        f"({differs.wrong} of {differs.size} values differ)"
+    )
+
+
+def agree(
+    got: Tensor, want: Tensor, rtol: float, atol: float, got_dtype: str | None = None, want_dtype: str | None = None
+) -> bool:
+    """Whether compare_arrays would find nothing, without its statistics: stops at the first value not close."""
+    if got.shape != want.shape or (got_dtype or got.value_dtype) != (want_dtype or want.value_dtype):
+        return False
+    return got.size == 0 or tensors.close(got, want, rtol, atol)
+
+
+def _where(index: tuple[int, ...]) -> str:
+    return "[" + ", ".join(str(i) for i in index) + "]"
 
 
 def _plain_number(value: Any) -> str:
@@ -409,7 +423,7 @@ def judge_outputs(check: model.OutputsCheck, context: Context) -> Finding | None
         rtol, atol = model.tolerance_for(check, check.cases[entry["case"]])
         difference = context.difference(key, key, rtol, atol, out.get("dtype"), ref["output"].get("dtype"))
         if difference:
-            message = f"output differs{_in_mode(context, entry)} for {label}: {difference}"
+            message = f"output differs{_in_mode(context, entry)} for {label}: {DIFFERENCE}"
             rank: float = 4
             if entry.get("returns_input") and not ref.get("returns_input"):
                 message, rank = f"forward returns its input unchanged; {message}", 1.5
@@ -420,7 +434,7 @@ def judge_outputs(check: model.OutputsCheck, context: Context) -> Finding | None
             held = context.learner.of(check.id).get("unregistered", {}).get(str(entry["case"]))
             if held:
                 message, rank = f"{unregistered_message(held[0])}; {message}", 1
-            problems.append(Finding("fail", message, rank=rank))
+            problems.append(Finding("fail", message, rank=rank, detail=difference))
     return _first(problems, len(learner))
 
 
@@ -517,7 +531,12 @@ def _compare_elements(
                 got["tensor"], want["tensor"], rtol, atol, got.get("dtype"), want.get("dtype")
             )
             if difference:
-                return Finding("fail", f"{name} differs{_in_mode(context, entry)} for {label}: {difference}", rank=4)
+                return Finding(
+                    "fail",
+                    f"{name} differs{_in_mode(context, entry)} for {label}: {DIFFERENCE}",
+                    rank=4,
+                    detail=difference,
+                )
         elif got.get("type") != want.get("type") or not same_value(got.get("value"), want.get("value"), rtol, atol):
             shown = _show(got.get("value")) if "value" in got else f"a {got.get('type')}"
             expected = _show(want.get("value")) if "value" in want else f"a {want.get('type')}"
@@ -558,7 +577,7 @@ def _first(problems: list[Finding], total: int) -> Finding | None:
     lead = min(problems, key=lambda p: (p.rank, p.status != "error"))
     more = len(problems) - 1
     suffix = f" (and {more} more of {total} runs)" if more else ""
-    return Finding(lead.status, lead.message + suffix, lead.line, lead.traceback, lead.rank, lead.own_words, lead.case)
+    return replace(lead, message=lead.message + suffix)
 
 
 def judge_gradients(check: model.GradientsCheck, context: Context) -> Finding | None:
@@ -632,9 +651,10 @@ def _compare_gradients(
         if difference:
             return Finding(
                 "fail",
-                f"the gradient with respect to the input differs for {label}{cut}: {difference}",
+                f"the gradient with respect to the input differs for {label}{cut}: {DIFFERENCE}",
                 rank=2 if cut else 4,
                 case=label,
+                detail=difference,
             )
     if "input" in check.wrt:
         mine = entry.get("input_grads") or {}
@@ -649,9 +669,10 @@ def _compare_gradients(
             if difference:
                 return Finding(
                     "fail",
-                    f"the gradient with respect to {argument} differs for {label}{cut}: {difference}",
+                    f"the gradient with respect to {argument} differs for {label}{cut}: {DIFFERENCE}",
                     rank=2 if cut else 4,
                     case=label,
+                    detail=difference,
                 )
     if "parameters" not in check.wrt:
         return None
@@ -668,23 +689,25 @@ def _compare_gradients(
             candidates.pop(0)
             continue
         best: dict[str, Any] | None = None
-        best_difference: str | None = "no gradient"
+        best_difference: Callable[[], str] | None = None
+        matched = False
         for candidate in candidates:
             if candidate["grad"] is None:
                 continue
             difference = context.difference(candidate["grad"], want["grad"], rtol, atol)
             if difference is None:
-                best, best_difference = candidate, None
+                best, matched = candidate, True
                 break
             if best is None:
                 best, best_difference = candidate, difference
-        if best_difference is not None:
+        if not matched:
             chosen = best or candidates[0]
-            what = "gets no gradient" if best is None else f"has a different gradient{cut}: {best_difference}"
+            what = "gets no gradient" if best is None else f"has a different gradient{cut}: {DIFFERENCE}"
             return Finding(
                 "fail",
                 f"`{chosen['path']}` ({want['role']} {_shape(role[1])}) {what} for {label}",
                 rank=1 if cut else 3,
+                detail=best_difference,
             )
         assert best is not None  # a candidate matched: the loop broke on it
         candidates.remove(best)
@@ -699,8 +722,8 @@ def _verb(items: list[Any], one: str, many: str) -> str:
     return one if len(items) == 1 else many
 
 
-def _all_zero(array: Any) -> bool:
-    return bool(array.size) and not bool(array.any())
+def _all_zero(tensor: Tensor) -> bool:
+    return bool(tensor.size) and not tensor.any()
 
 
 # --- structure and trace ----------------------------------------------------------------------------------------

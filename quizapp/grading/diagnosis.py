@@ -5,7 +5,8 @@ for among the reference's outputs of the same shape; the first that matches none
 the reference, and its configuration against the reference's module of the same type and rank (stride,
 padding, kernel size, eps, bias) is the likely cause. When every module agrees the difference is in the
 answer's own code between them: the ops forward ran (a ReLU too many, a sigmoid instead) or the op that made
-the result. A parameter-count difference names the parameters. Plain Python: numpy only.
+the result. A parameter-count difference names the parameters. Plain Python: the tensors are compared by
+the caller (Context.same_module_output).
 """
 
 from __future__ import annotations

@@ -10,9 +10,9 @@ payload's list of checks, the probes' tables, even the result frame. Nothing the
   read, values deeper or larger than a probe can produce are refused, tensors are decoded only when a
   judge asks for one.
 
-Tensors arrive as safetensors bytes. They are decoded here, without torch, for every dtype a forward may
-return: the numpy ones, and bfloat16, float8 (e4m3fn, e5m2) and complex, which numpy's safetensors reader
-lacks.
+Tensors arrive as safetensors bytes. They are read here, without torch or numpy, for every dtype a forward may
+return (bfloat16, float8 and complex too): the header is checked whole, and each tensor becomes a
+grading.tensors.Tensor when a judge first asks for it.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ..judge.protocol import SAFETENSORS_TORCH_NAMES
 from ..packs import model
+from .tensors import Tensor, item_size
 
 # Bounds no honest probe reaches: values a probe sends are cut at MAX_VALUE_ITEMS (probes.to_plain).
 MAX_VALUE_ITEMS = 20_000
@@ -45,28 +46,9 @@ class FactsRefused(Exception):
 
 # torch's names for each safetensors dtype, as probes' summaries spell them (one table, the judge's)
 TORCH_NAMES = SAFETENSORS_TORCH_NAMES
-_ITEM_BYTES = {"BF16": 2, "F8_E4M3": 1, "F8_E5M2": 1}  # the dtypes numpy lacks, decoded by hand
-_NUMPY_DTYPES = {name: torch_name for name, torch_name in TORCH_NAMES.items() if name not in _ITEM_BYTES}
 
 
-def _e4m3fn_table() -> Any:
-    """float8 e4m3fn: sign, 4 exponent bits (bias 7), 3 mantissa bits; no infinity, NaN at S.1111.111."""
-    import numpy as np
-
-    values = np.empty(256, dtype=np.float32)
-    for byte in range(256):
-        sign = -1.0 if byte & 0x80 else 1.0
-        exponent, mantissa = (byte >> 3) & 0xF, byte & 0x7
-        if exponent == 0xF and mantissa == 0x7:
-            values[byte] = math.nan
-        elif exponent == 0:
-            values[byte] = sign * (mantissa / 8) * 2.0**-6
-        else:
-            values[byte] = sign * (1 + mantissa / 8) * 2.0 ** (exponent - 7)
-    return values
-
-
-class TensorStore(Mapping[str, Any]):
+class TensorStore(Mapping[str, Tensor]):
     """The tensors of one run, from safetensors bytes; each is decoded when first asked for.
 
     The header is checked whole before anything is decoded: known dtypes, shapes that match their byte
@@ -76,7 +58,7 @@ class TensorStore(Mapping[str, Any]):
     def __init__(self, blob: bytes | memoryview = b""):
         self._blob = memoryview(blob)
         self._entries: dict[str, tuple[str, tuple[int, ...], int, int]] = {}
-        self._decoded: dict[str, Any] = {}
+        self._decoded: dict[str, Tensor] = {}
         if len(self._blob):
             self._parse()
 
@@ -112,15 +94,15 @@ class TensorStore(Mapping[str, Any]):
                 valid = False
             if not valid:
                 raise FactsRefused(f"tensor {name[:60]!r} is malformed")
-            item = _ITEM_BYTES.get(dtype) or _numpy_itemsize(dtype)
+            item = item_size(dtype)
             if math.prod(shape) * item != end - begin:
                 raise FactsRefused(f"tensor {name[:60]!r} does not hold its shape's values")
             self._entries[name] = (dtype, tuple(shape), start + begin, start + end)
 
-    def __getitem__(self, key: str) -> Any:
+    def __getitem__(self, key: str) -> Tensor:
         if key not in self._decoded:
             dtype, shape, begin, end = self._entries[key]
-            self._decoded[key] = _decode(dtype, shape, self._blob[begin:end])
+            self._decoded[key] = Tensor(dtype, shape, self._blob[begin:end])
         return self._decoded[key]
 
     def __iter__(self) -> Iterator[str]:
@@ -135,31 +117,6 @@ class TensorStore(Mapping[str, Any]):
 
     def shape(self, key: str) -> tuple[int, ...]:
         return self._entries[key][1]
-
-
-def _numpy_itemsize(dtype: str) -> int:
-    import numpy as np
-
-    return np.dtype(_NUMPY_DTYPES[dtype]).itemsize
-
-
-def _decode(dtype: str, shape: tuple[int, ...], data: memoryview) -> Any:
-    """An array of the values: numpy's own dtype where it has one, float32 for bfloat16 and float8."""
-    import numpy as np
-
-    raw = bytes(data)
-    if dtype == "BF16":  # the upper half of a float32
-        return (np.frombuffer(raw, dtype="<u2").astype(np.uint32) << 16).view(np.float32).reshape(shape)
-    if dtype == "F8_E5M2":  # the upper half of a float16
-        return (
-            (np.frombuffer(raw, dtype=np.uint8).astype(np.uint16) << 8)
-            .view(np.float16)
-            .astype(np.float32)
-            .reshape(shape)
-        )
-    if dtype == "F8_E4M3":
-        return _e4m3fn_table()[np.frombuffer(raw, dtype=np.uint8)].reshape(shape)
-    return np.frombuffer(raw, dtype=np.dtype(_NUMPY_DTYPES[dtype]).newbyteorder("<")).reshape(shape)
 
 
 # --- the schema of each probe's facts ---------------------------------------------------------------------

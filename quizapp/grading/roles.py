@@ -19,7 +19,7 @@ from collections import Counter
 from typing import Any
 
 from ..packs import model
-from .checks import compare_arrays
+from .checks import agree
 from .facts import FactsRefused, TensorStore
 
 SEARCH = "roles"  # the probe kind of job 2 (probes.probe_roles)
@@ -100,11 +100,10 @@ def _same_output(
     element of a tuple, list or dict output (sent as `o<element index>`)."""
     elements = want.get("elements")
     if not isinstance(elements, list):
-        return key in tensors and compare_arrays(tensors[key], reference_tensors[want_key], rtol, atol) is None
+        return key in tensors and agree(tensors[key], reference_tensors[want_key], rtol, atol)
     indexes = [i for i in range(len(elements)) if f"{want_key}/o{i}" in reference_tensors]
     return bool(indexes) and all(
-        f"{key}/o{i}" in tensors
-        and compare_arrays(tensors[f"{key}/o{i}"], reference_tensors[f"{want_key}/o{i}"], rtol, atol) is None
+        f"{key}/o{i}" in tensors and agree(tensors[f"{key}/o{i}"], reference_tensors[f"{want_key}/o{i}"], rtol, atol)
         for i in indexes
     )
 

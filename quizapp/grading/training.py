@@ -11,11 +11,13 @@ follows the weights (weight decay), a per-coordinate scale (eps inside the squar
 update (eval mode), a schedule one step early or late, a loss that is not returned, not a scalar or not a float.
 
 The report is untrusted like every fact: exactly the steps asked for (or up to the step that raised), every
-tensor each step needs with its declared shape, nothing else under the check's name. Plain Python and numpy.
+tensor each step needs with its declared shape, nothing else under the check's name. Plain Python: the
+tensors' arithmetic is grading.tensors'.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import Any, Literal
 
@@ -24,6 +26,7 @@ from pydantic import Field
 from ..packs import model
 from . import facts as schema
 from .checks import Context, Finding, ReferenceFailed, compare_arrays, describe_exception
+from .tensors import Floats, allclose, median
 
 MAX_QUANTITIES = 256
 MAX_BACKWARDS = 16
@@ -195,21 +198,18 @@ class _Run:
             return self.tensors[f"{self.prefix}{step}/q{index}"]
         return self.steps[step]["numbers"][index]
 
-    def array(self, step: int, name: str) -> Any:
-        import numpy as np
+    def array(self, step: int, name: str) -> Floats:
+        return Floats.of(self.value(step, name))
 
-        return np.asarray(self.value(step, name), dtype=np.float64)
-
-    def grads(self, step: int, name: str) -> list[Any]:
+    def grads(self, step: int, name: str) -> list[Floats]:
         """`.grad` after each backward of the step, in order (empty when backward gave it none)."""
         index = self.where[step].get(name) if 0 <= step < len(self.steps) else None
         counts = dict((i, c) for i, c in self.steps[step].get("grads") or []) if index is not None else {}
         return [
-            self.tensors[f"{self.prefix}{step}/g{index}/{order}"].astype("float64")
-            for order in range(counts.get(index, 0))
+            Floats.of(self.tensors[f"{self.prefix}{step}/g{index}/{order}"]) for order in range(counts.get(index, 0))
         ]
 
-    def grad(self, step: int, name: str) -> Any:
+    def grad(self, step: int, name: str) -> Floats | None:
         """What the optimizer used: `.grad` after the step's last backward, or None."""
         grads = self.grads(step, name)
         return grads[-1] if grads else None
@@ -217,7 +217,7 @@ class _Run:
     def dtype(self, step: int, name: str) -> str | None:
         return self.quantity(step, name).get("dtype")
 
-    def delta(self, step: int, name: str) -> Any:
+    def delta(self, step: int, name: str) -> Floats | None:
         """The change of a tensor over a step, or None when it was not watched before the step."""
         if step < 1 or not self.has(step - 1, name) or not self.has(step, name):
             return None
@@ -459,8 +459,6 @@ def _number_cause(check: model.TrainingCheck, name: str, learner: _Run, referenc
 def _parameter_cause(check: model.TrainingCheck, step: int, name: str, learner: _Run, reference: _Run) -> str | None:
     """The cause of the first difference of a parameter, at the first step where anything differs: before that
     step both runs held the same values, so their updates and gradients there can be compared directly."""
-    import numpy as np
-
     mine_update, their_update = learner.delta(step, name), reference.delta(step, name)
     if mine_update is None or their_update is None or mine_update.shape != their_update.shape:
         return None
@@ -468,8 +466,9 @@ def _parameter_cause(check: model.TrainingCheck, step: int, name: str, learner: 
 
     def still(run: _Run, other: str) -> bool:
         change = run.delta(step, other)
-        return change is not None and bool(
-            np.all(np.abs(change) <= check.atol + check.rtol * np.abs(run.array(step - 1, other)))
+        return change is not None and all(
+            abs(moved) <= check.atol + check.rtol * abs(was)
+            for moved, was in zip(change.values, run.array(step - 1, other).values, strict=True)
         )
 
     parameters = [n for n in reference.names(step) if reference.quantity(step, n)["kind"] == "parameter"]
@@ -512,23 +511,34 @@ def _parameter_cause(check: model.TrainingCheck, step: int, name: str, learner: 
             "weight decay is applied differently (added to the gradient, as Adam's weight_decay does, or "
             "taken from the weights directly, as AdamW does?)"
         )
-    if bool(np.all(np.sign(mine_update) == np.sign(their_update))):
-        ratio = np.abs(mine_update[their_update != 0] / their_update[their_update != 0])
-        if ratio.size and float(ratio.max()) > 1.001 * float(ratio.min()):
+    pairs = list(zip(mine_update.values, their_update.values, strict=True))
+    if all(_sign(a) == _sign(b) for a, b in pairs):
+        ratio = [abs(a / b) for a, b in pairs if b != 0]
+        if ratio and _largest(ratio) > 1.001 * _smallest(ratio):
             return (
                 f"its update points the same way as the reference's in every coordinate but with other sizes "
-                f"({float(ratio.min()):.3g} to {float(ratio.max()):.3g} times the reference's): the per-coordinate "
+                f"({_smallest(ratio):.3g} to {_largest(ratio):.3g} times the reference's): the per-coordinate "
                 "scaling differs, as when Adam's eps is added inside the square root instead of outside"
             )
     return None
 
 
-def _same(a: Any, b: Any) -> bool:
-    import numpy as np
+def _sign(value: float) -> float:
+    """numpy's sign: -1, 0 or 1, NaN for NaN (which equals no sign, its own included)."""
+    return math.nan if value != value else (value > 0) - (value < 0)
 
-    return a.shape == b.shape and bool(
-        np.allclose(a, b, rtol=1e-4, atol=1e-7 * max(1.0, float(np.abs(b).max(initial=0.0))))
-    )
+
+def _largest(values: list[float]) -> float:
+    """numpy's max: NaN when any value is NaN."""
+    return math.nan if any(v != v for v in values) else max(values)
+
+
+def _smallest(values: list[float]) -> float:
+    return math.nan if any(v != v for v in values) else min(values)
+
+
+def _same(a: Floats, b: Floats) -> bool:
+    return a.shape == b.shape and allclose(a, b, rtol=1e-4, atol=1e-7 * max(1.0, b.abs_max()))
 
 
 def _gradient_cause(step: int, name: str, learner: _Run, reference: _Run) -> str:
@@ -544,7 +554,9 @@ def _gradient_cause(step: int, name: str, learner: _Run, reference: _Run) -> str
     earlier = [g for s in range(1, step) for g in reference.grads(s, name)]
     if first < len(mine) and first < len(theirs) and (earlier or first > 0):
         so_far = [*earlier, *theirs[: first + 1]]
-        if all(g.shape == mine[first].shape for g in so_far) and _same(mine[first], sum(so_far)):
+        if all(g.shape == mine[first].shape for g in so_far) and _same(
+            mine[first], functools.reduce(Floats.__add__, so_far)
+        ):
             one, many = ("step", "steps") if earlier else ("batch", "batches")
             return (
                 f"its gradient is the sum of the reference's gradients of every {one} so far: gradients "
@@ -585,9 +597,9 @@ def _scale_cause(step: int, scale: float, parameters: list[str], learner: _Run, 
         theirs = [reference.delta(at, n) for n in parameters]
         if any(d is None for d in [*mine, *theirs]):
             break
-        their_norm = sum(float((d * d).sum()) for d in theirs)
+        their_norm = sum(d.dot(d) for d in theirs if d is not None)
         if their_norm > 0:
-            ratios.append(math.sqrt(sum(float((d * d).sum()) for d in mine) / their_norm))
+            ratios.append(math.sqrt(sum(d.dot(d) for d in mine if d is not None) / their_norm))
     steady = len(ratios) < 2 or max(ratios) <= 1.05 * min(ratios)
     if steady:
         times = "at every step" if len(ratios) > 1 else "at this step"
@@ -610,53 +622,47 @@ def _rate_ratios(step: int, last: int, parameters: list[str], learner: _Run, ref
             mine_update, their_update = learner.delta(at, name), reference.delta(at, name)
             if mine_grad is None or their_grad is None or mine_update is None or their_update is None:
                 return None
-            mine = _scalar_multiple(mine_update, -mine_grad)
-            theirs = _scalar_multiple(their_update, -their_grad)
+            mine = _scalar_multiple(mine_update, mine_grad.scaled(-1.0))
+            theirs = _scalar_multiple(their_update, their_grad.scaled(-1.0))
             if mine is None or theirs is None or theirs == 0:
                 return None
             ratios.append(mine / theirs)
     return ratios or None
 
 
-def _scalar_multiple(mine: Any, theirs: Any) -> float | None:
+def _scalar_multiple(mine: Floats, theirs: Floats) -> float | None:
     """c when mine is c times theirs everywhere (to a small relative error), else None."""
-    import numpy as np
-
-    mine, theirs = np.asarray(mine, dtype=np.float64), np.asarray(theirs, dtype=np.float64)
     if mine.shape != theirs.shape:
         return None
-    norm = float(np.sum(theirs * theirs))
-    if norm == 0 or not np.all(np.isfinite(mine)):
+    norm = theirs.dot(theirs)
+    if norm == 0 or not mine.all_finite():
         return None
-    scale = float(np.sum(mine * theirs)) / norm
-    residual = float(np.abs(mine - scale * theirs).max(initial=0.0))
-    return scale if residual <= 1e-3 * max(abs(scale), 1.0) * float(np.abs(theirs).max()) else None
+    scale = mine.dot(theirs) / norm
+    residual = (mine - theirs.scaled(scale)).abs_max()
+    return scale if residual <= 1e-3 * max(abs(scale), 1.0) * theirs.abs_max() else None
 
 
-def _follows(gap: Any, values: Any) -> bool:
+def _follows(gap: Floats, values: Floats) -> bool:
     """Whether most of a difference is one factor times the values (weight decay: a share of each weight),
     the rest being coordinates where that share also flipped a sign-like step (Adam's normalised update)."""
-    import numpy as np
-
-    gap, values = np.ravel(gap), np.ravel(values)
-    usable = np.abs(values) > 1e-6 * max(float(np.abs(values).max(initial=0.0)), 1e-30)
-    if usable.sum() < 2 or not np.any(gap):
+    floor = 1e-6 * max(values.abs_max(), 1e-30)
+    usable = [(g, v) for g, v in zip(gap.values, values.values, strict=True) if abs(v) > floor]
+    if len(usable) < 2 or not gap.any():
         return False
-    factor = float(np.median(gap[usable] / values[usable]))
+    factor = median([g / v for g, v in usable])
     if factor == 0:
         return False
-    fits = np.abs(gap - factor * values) <= 1e-3 * float(np.abs(gap).max()) + 1e-9
-    return float(fits.mean()) >= 0.6
+    bound = 1e-3 * gap.abs_max() + 1e-9
+    fits = sum(1 for g, v in zip(gap.values, values.values, strict=True) if abs(g - factor * v) <= bound)
+    return fits / gap.size >= 0.6
 
 
 def _buffer_cause(step: int, name: str, learner: _Run, reference: _Run) -> str | None:
-    import numpy as np
-
     mine, theirs = learner.delta(step, name), reference.delta(step, name)
     if mine is None or theirs is None:
         return None
-    if not np.any(mine) and np.any(theirs):
+    if not mine.any() and theirs.any():
         return "it does not update where the reference's does: is the model in train mode during the step?"
-    if np.any(mine) and not np.any(theirs):
+    if mine.any() and not theirs.any():
         return "it updates where the reference's does not: is the model in eval mode where the reference's is?"
     return None

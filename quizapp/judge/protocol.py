@@ -11,7 +11,7 @@ an outcome's stdout/stderr/facts/tensors). Sizes are checked before anything is 
 broken peer cannot make a reader allocate more than it allowed.
 
 Nothing on any channel is ever unpickled: facts are JSON and tensors are a safetensors blob, which the
-grader reads with `safetensors.numpy` (no torch on the host).
+grader reads itself (quizapp/grading/facts.py and tensors.py: no torch or numpy on the host).
 """
 
 from __future__ import annotations
