@@ -887,7 +887,8 @@ def _trace_rule(
         if (rule.count.min is not None and got < rule.count.min) or (
             rule.count.max is not None and got > rule.count.max
         ):
-            detail = f"{runner} ran {rule.op} {got} time(s), expected {_range(rule.count)} ({label})"
+            times = "once" if got == 1 else "twice" if got == 2 else f"{got} times"
+            detail = f"{rule.op} ran {times} in {runner}, expected {_range(rule.count)} ({label})"
             return Finding("fail", f"{rule.message}: {detail}" if rule.message else detail, rank=1)
     elif rule.last:
         last = entry.get("last")
