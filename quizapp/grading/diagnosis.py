@@ -14,7 +14,21 @@ from collections.abc import Callable
 from typing import Any
 
 # Ops that say what a forward does; bookkeeping ops (copies, views) are left out of comparisons.
-_BOOKKEEPING = {"clone", "contiguous", "to", "view", "reshape", "type", "expand", "expand_as", "size"}
+_BOOKKEEPING = {
+    "clone",
+    "contiguous",
+    "to",
+    "view",
+    "view_as",
+    "reshape",
+    "reshape_as",
+    "type",
+    "float",
+    "double",
+    "expand",
+    "expand_as",
+    "size",
+}
 _TELLING = (
     "relu",
     "sigmoid",
