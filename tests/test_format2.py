@@ -394,9 +394,7 @@ def test_a_function_gets_dtype_cases_and_its_calls_named(grader: Grader) -> None
     failed = _failed(grader, question.id, _decoy(question, "always-float32"))
     assert "output differs for float64: dtype float32, expected float64" in failed["outputs"]
     detached = _failed(grader, question.id, _decoy(question, "detached-normaliser"))
-    assert detached["gradients"].startswith(
-        "the gradient with respect to the input differs for softmax(float32[3, 5], 1)"
-    )
+    assert detached["gradients"].startswith("the gradient with respect to `x` differs for softmax(float32[3, 5], 1)")
 
 
 @pytest.mark.jail
@@ -540,3 +538,31 @@ def test_a_module_built_from_a_tensor_is_graded(grader: Grader) -> None:
     result = grader.grade(pack, question, ignores_table)
     assert result.verdict == "wrong_answer"
     assert "output differs" in result.message
+
+
+@pytest.mark.jail
+def test_a_functions_messages_name_the_function_and_its_arguments(grader: Grader) -> None:
+    """A function entry point is not a module: messages say `softmax` where a module's say forward, and name
+    the argument a gradient is taken with respect to by the reference's own parameter names."""
+    question = load_pack(TEST_PACK).question("softmax-function")
+    detached = _failed(grader, question.id, _decoy(question, "detached-normaliser"))
+    assert detached["gradients"].startswith("the gradient with respect to `x` differs for softmax(float32[3, 5], 1)")
+    assert "(`softmax` calls detach(), which cuts the graph there)" in detached["gradients"]
+    assert "forward" not in " ".join(detached.values())
+
+
+@pytest.mark.jail
+def test_an_output_cut_from_the_graph_is_a_wrong_answer_not_a_crash(grader: Grader) -> None:
+    """`return out.detach()` leaves nothing for backward: the learner's code did not crash, its output carries
+    no gradient, and the gradients check says so (it was a runtime error blamed on the learner's last line)."""
+    pack = load_pack(TEST_PACK)
+    question = pack.question("cross-entropy-function")
+    code = question.solution.replace("def cross_entropy(", "def _reference(") + (
+        "\n\ndef cross_entropy(*args, **kwargs):\n    return _reference(*args, **kwargs).detach()\n"
+    )
+    result = grader.grade(pack, question, code)
+    failed = {t.check: t for t in result.tests if t.status != "pass"}
+    assert result.verdict == "wrong_answer", result.message
+    assert set(failed) == {"gradients"}
+    assert failed["gradients"].message.startswith("no gradient reaches `logits` for ")
+    assert "calls detach(), which cuts the graph there" in failed["gradients"].message

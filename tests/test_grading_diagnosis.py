@@ -42,6 +42,10 @@ def test_locate_finds_the_first_module_that_leaves_the_reference() -> None:
     assert found == ("`c1` has stride=(1, 1) where the reference has stride=(2, 2) (answer.py line 12)", 1)
     counts = locate({"ops": {"relu": 3}, "modules": []}, {"ops": {"relu": 2}, "modules": []}, lambda m, r: True)
     assert counts == ("forward runs relu 3 times where the reference runs it twice", 1)
+    in_a_function = locate({"ops": {"exp": 1}}, {"ops": {"exp": 1, "amax": 1}}, lambda m, r: True, "`softmax`")
+    assert in_a_function == ("`softmax` runs amax 0 times where the reference runs it once", 1)
+    views = {"ops": {"mul": 1}}, {"ops": {"view_as": 1, "float": 1, "mul": 1}}
+    assert locate(*views, lambda m, r: True) is None  # a view or a cast says nothing about the maths
     idle = locate({"idle": ["layers.1", "layers.2"]}, {"idle": []}, lambda m, r: True)
     assert idle is not None and idle[0].startswith("`layers.1`, `layers.2` never run in forward")
 

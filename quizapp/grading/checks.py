@@ -61,6 +61,7 @@ class Context:
     source: str
     pack_id: str = ""
     as_reference: bool = False  # the reference solution itself, as `quizapp validate` grades it
+    _runner: str | None = field(default=None, repr=False)
 
     def same_module_output(self, mine: dict[str, Any], theirs: dict[str, Any]) -> bool:
         """Whether two observed module outputs agree: the same shape and the same sampled values."""
@@ -86,6 +87,24 @@ class Context:
             return None
         return lambda: compare_arrays(got, want, rtol, atol, got_dtype, want_dtype) or ""
 
+    @property
+    def runner(self) -> str:
+        """What runs the learner's code, as a message names it: `forward` for a module, the function's own name
+        (`softmax`) when the entry point is a function (format 2's `entry_point_kind: function`, or a format-1
+        question whose reference defines the entry point with `def`)."""
+        if self._runner is None:
+            self._runner = "forward"
+            name = self.question.entry_point
+            if self.question.entry_point_kind == "function" or _defines_function(self.question.solution, name):
+                self._runner = f"`{name}`"
+        return self._runner
+
+    def argument_name(self, position: int) -> str | None:
+        """The name the reference gives to the call's argument at `position` (forward's, without self, or the
+        function's), for messages; None when it cannot be read."""
+        names = _parameter_names(self.question.solution, self.question.entry_point, self.runner != "forward")
+        return names[position] if position < len(names) else None
+
     def case_label(self, check: Any, index: int) -> str:
         case: model.Case = check.cases[index]
         if case.name:
@@ -98,6 +117,31 @@ class Context:
             return describe_call(name, calls[0]) if len(calls) == 1 else f"the calls of {name} in case {index}"
         arguments = [repr(a) for a in case.args] + [f"{k}={v!r}" for k, v in case.kwargs.items()]
         return f"{name}({', '.join(arguments)})"
+
+
+def _top_level(source: str | None, name: str) -> ast.stmt | None:
+    try:
+        tree = ast.parse(source or "")
+    except (SyntaxError, ValueError):
+        return None
+    found = [node for node in tree.body if isinstance(node, ast.FunctionDef | ast.ClassDef) and node.name == name]
+    return found[-1] if found else None
+
+
+def _defines_function(source: str | None, name: str) -> bool:
+    return isinstance(_top_level(source, name), ast.FunctionDef)
+
+
+def _parameter_names(source: str | None, name: str, function: bool) -> list[str]:
+    node = _top_level(source, name)
+    if isinstance(node, ast.ClassDef):
+        node = next((n for n in node.body if isinstance(n, ast.FunctionDef) and n.name == "forward"), None)
+        skip = 1  # self
+    else:
+        skip = 0
+    if not isinstance(node, ast.FunctionDef) or function != (skip == 0):
+        return []
+    return [a.arg for a in [*node.args.posonlyargs, *node.args.args][skip:]]
 
 
 @dataclass
@@ -376,7 +420,7 @@ def judge_outputs(check: model.OutputsCheck, context: Context) -> Finding | None
         mine, theirs = observed.get(entry["case"]), ref_observed.get(entry["case"])
         if mine is None or theirs is None or mine["mode"] != theirs["mode"]:
             return None
-        return locate(mine, theirs, context.same_module_output)
+        return locate(mine, theirs, context.same_module_output, context.runner)
 
     for entry in learner:
         label = context.case_label(check, entry["case"])
@@ -406,14 +450,16 @@ def judge_outputs(check: model.OutputsCheck, context: Context) -> Finding | None
             continue
         if "shape" not in out:
             problems.append(
-                Finding("fail", f"forward returned a {out.get('type', '?')}, not a tensor, for {label}", rank=1)
+                Finding(
+                    "fail", f"{context.runner} returned a {out.get('type', '?')}, not a tensor, for {label}", rank=1
+                )
             )
             continue
         if entry.get("random") and not ref.get("random"):
             problems.append(
                 Finding(
                     "fail",
-                    f"forward is random in train mode ({label}): two runs under different random states give "
+                    f"{context.runner} is random in train mode ({label}): two runs under different random states give "
                     "different outputs, where the reference's is deterministic (dropout, or a randomly chosen path?)",
                     rank=1,
                 )
@@ -426,7 +472,7 @@ def judge_outputs(check: model.OutputsCheck, context: Context) -> Finding | None
             message = f"output differs{_in_mode(context, entry)} for {label}: {DIFFERENCE}"
             rank: float = 4
             if entry.get("returns_input") and not ref.get("returns_input"):
-                message, rank = f"forward returns its input unchanged; {message}", 1.5
+                message, rank = f"{context.runner} returns its input unchanged; {message}", 1.5
             elif unmatched := _unmatched_parameters(check, context, entry["case"]):
                 message, rank = f"its parameters cannot be matched to the reference's: {unmatched}; {message}", 2
             elif found := where(entry):
@@ -509,7 +555,7 @@ def _compare_elements(
     if mine is None:
         return Finding(
             "fail",
-            f"forward returned {_kind_of(entry)} where the reference returns {_kind_of(ref)} for {label}"
+            f"{context.runner} returned {_kind_of(entry)} where the reference returns {_kind_of(ref)} for {label}"
             + (f" ({', '.join(check.output_names)})" if getattr(check, "output_names", None) else ""),
             rank=1,
         )
@@ -520,7 +566,7 @@ def _compare_elements(
         if got is None:
             return Finding(
                 "fail",
-                f"{name} is missing: forward returned {_kind_of(entry)} where the reference returns "
+                f"{name} is missing: {context.runner} returned {_kind_of(entry)} where the reference returns "
                 f"{_kind_of(ref)} for {label}",
                 rank=1,
             )
@@ -545,7 +591,7 @@ def _compare_elements(
     if extra:
         return Finding(
             "fail",
-            f"forward returned {_kind_of(entry)} where the reference returns {_kind_of(ref)} for {label} "
+            f"{context.runner} returned {_kind_of(entry)} where the reference returns {_kind_of(ref)} for {label} "
             f"(output{extra[0]} is not expected)",
             rank=1,
         )
@@ -599,7 +645,9 @@ def judge_gradients(check: model.GradientsCheck, context: Context) -> Finding | 
         if _returned(mine) != _returned(theirs):  # a tuple for a tensor: the projections would not compare
             got, want = _returned(mine), _returned(theirs)
             problems.append(
-                Finding("fail", f"forward returned {got} where the reference returns {want} for {label}", rank=1)
+                Finding(
+                    "fail", f"{context.runner} returned {got} where the reference returns {want} for {label}", rank=1
+                )
             )
             continue
         finding = _compare_gradients(check, context, entry, ref, _call_label(check, entry, label, context))
@@ -620,7 +668,7 @@ def _compare_gradients(
     check: model.GradientsCheck, context: Context, entry: dict[str, Any], ref: dict[str, Any], label: str
 ) -> Finding | None:
     detached = bool(entry.get("detached")) and not ref.get("detached")
-    cut = " (forward calls detach(), which cuts the graph there)" if detached else ""
+    cut = f" ({context.runner} calls detach(), which cuts the graph there)" if detached else ""
     rtol, atol = model.tolerance_for(check, check.cases[entry["case"]])
     if "parameters" in check.wrt:
         params, ref_params = entry.get("parameters") or [], ref.get("parameters") or []
@@ -643,15 +691,22 @@ def _compare_gradients(
                 rank=1.5,
                 case=label,
             )
+    built = bool(check.cases[entry["case"]].build)  # a `build` lambda's input is not the entry point's argument
+
+    def named(position: int) -> str | None:
+        name = None if built else context.argument_name(position)
+        return f"`{name}`" if name else None
+
     if "input" in check.wrt and ref.get("input_grad"):
+        first = named(0) or "the input"
         if not entry.get("input_grad"):
             why = cut or ": is it used only under torch.no_grad(), or replaced by a new tensor?"
-            return Finding("fail", f"no gradient reaches the input for {label}{why}", rank=1.5, case=label)
+            return Finding("fail", f"no gradient reaches {first} for {label}{why}", rank=1.5, case=label)
         difference = context.difference(entry["input_grad"], ref["input_grad"], rtol, atol)
         if difference:
             return Finding(
                 "fail",
-                f"the gradient with respect to the input differs for {label}{cut}: {DIFFERENCE}",
+                f"the gradient with respect to {first} differs for {label}{cut}: {DIFFERENCE}",
                 rank=2 if cut else 4,
                 case=label,
                 detail=difference,
@@ -659,17 +714,17 @@ def _compare_gradients(
     if "input" in check.wrt:
         mine = entry.get("input_grads") or {}
         for name, want in (ref.get("input_grads") or {}).items():
-            argument = f"argument {name}" if name.isdigit() else f"`{name}`"
+            which = (named(int(name)) or f"argument {name}") if name.isdigit() else f"`{name}`"
             if want is None:
                 continue
             if mine.get(name) is None:
                 why = cut or ": is it used only under torch.no_grad(), or replaced by a new tensor?"
-                return Finding("fail", f"no gradient reaches {argument} for {label}{why}", rank=1.5, case=label)
+                return Finding("fail", f"no gradient reaches {which} for {label}{why}", rank=1.5, case=label)
             difference = context.difference(mine[name], want, rtol, atol)
             if difference:
                 return Finding(
                     "fail",
-                    f"the gradient with respect to {argument} differs for {label}{cut}: {DIFFERENCE}",
+                    f"the gradient with respect to {which} differs for {label}{cut}: {DIFFERENCE}",
                     rank=2 if cut else 4,
                     case=label,
                     detail=difference,
@@ -836,13 +891,15 @@ def judge_trace(check: model.TraceCheck, context: Context) -> Finding | None:
             return describe_exception(entry["error"], f"running {label}", context.source)
         ops = entry.get("ops", [])
         for rule in check.rules:
-            finding = _trace_rule(rule, ops, entry, label)
+            finding = _trace_rule(rule, ops, entry, label, context.runner)
             if finding:
                 return finding
     return None
 
 
-def _trace_rule(rule: model.TraceRule, ops: list[dict[str, Any]], entry: dict[str, Any], label: str) -> Finding | None:
+def _trace_rule(
+    rule: model.TraceRule, ops: list[dict[str, Any]], entry: dict[str, Any], label: str, runner: str = "forward"
+) -> Finding | None:
     if rule.merges_input:
         if not any(op["op"] == rule.merges_input and op["from_input"] >= 2 for op in ops):
             return Finding(
@@ -853,7 +910,8 @@ def _trace_rule(rule: model.TraceRule, ops: list[dict[str, Any]], entry: dict[st
         if (rule.count.min is not None and got < rule.count.min) or (
             rule.count.max is not None and got > rule.count.max
         ):
-            detail = f"forward ran {rule.op} {got} time(s), expected {_range(rule.count)} ({label})"
+            times = "once" if got == 1 else "twice" if got == 2 else f"{got} times"
+            detail = f"{rule.op} ran {times} in {runner}, expected {_range(rule.count)} ({label})"
             return Finding("fail", f"{rule.message}: {detail}" if rule.message else detail, rank=1)
     elif rule.last:
         last = entry.get("last")

@@ -15,7 +15,21 @@ from collections.abc import Callable
 from typing import Any
 
 # Ops that say what a forward does; bookkeeping ops (copies, views) are left out of comparisons.
-_BOOKKEEPING = {"clone", "contiguous", "to", "view", "reshape", "type", "expand", "expand_as", "size"}
+_BOOKKEEPING = {
+    "clone",
+    "contiguous",
+    "to",
+    "view",
+    "view_as",
+    "reshape",
+    "reshape_as",
+    "type",
+    "float",
+    "double",
+    "expand",
+    "expand_as",
+    "size",
+}
 _TELLING = (
     "relu",
     "sigmoid",
@@ -96,9 +110,11 @@ def config_difference(got: str, want: str) -> str | None:
 Close = Callable[[dict[str, Any], dict[str, Any]], bool]  # two observed modules' outputs agree
 
 
-def locate(learner: dict[str, Any], reference: dict[str, Any], close: Close) -> tuple[str, float] | None:
+def locate(
+    learner: dict[str, Any], reference: dict[str, Any], close: Close, runner: str = "forward"
+) -> tuple[str, float] | None:
     """(what went wrong, rank) for one observed run: 0.5 for layers that never run, 1 when a cause is named,
-    2 when only a place."""
+    2 when only a place. `runner` names what ran the code in messages: forward, or a function's name."""
     idle = learner.get("idle") or []
     if idle and not reference.get("idle"):
         names = ", ".join(f"`{name}`" for name in idle[:4])
@@ -111,12 +127,12 @@ def locate(learner: dict[str, Any], reference: dict[str, Any], close: Close) -> 
         cause = config_difference(module["repr"], counterpart["repr"]) if counterpart else None
         if cause:
             return f"`{module['path']}` has {cause}{line}", 1
-        ops = _op_difference(learner, reference)
+        ops = _op_difference(learner, reference, runner)
         if ops:
             return f"{ops}; the first layer whose output differs is `{module['path']}`{line}", 1
         head = layer_head(module["repr"])
         return f"the output of `{module['path']}` ({head}) is the first to differ from the reference's{line}", 2
-    ops = _op_difference(learner, reference)
+    ops = _op_difference(learner, reference, runner)
     if ops:
         return ops, 1
     last, want_last = learner.get("last"), reference.get("last")
@@ -154,7 +170,7 @@ def _first_divergence(
     return None
 
 
-def _op_difference(learner: dict[str, Any], reference: dict[str, Any]) -> str | None:
+def _op_difference(learner: dict[str, Any], reference: dict[str, Any], runner: str = "forward") -> str | None:
     got, want = learner.get("ops"), reference.get("ops")
     if got is None or want is None:
         return None
@@ -163,7 +179,7 @@ def _op_difference(learner: dict[str, Any], reference: dict[str, Any]) -> str | 
         return None
     differing.sort(key=lambda op: (_TELLING.index(op) if op in _TELLING else len(_TELLING), op))
     parts = [
-        f"forward runs {op} {_times(got.get(op, 0))} where the reference runs it {_times(want.get(op, 0))}"
+        f"{runner} runs {op} {_times(got.get(op, 0))} where the reference runs it {_times(want.get(op, 0))}"
         for op in differing[:2]
     ]
     return "; ".join(parts)

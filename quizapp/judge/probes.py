@@ -31,6 +31,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 from torch.overrides import TorchFunctionMode
+from torch.utils._python_dispatch import TorchDispatchMode
 
 from .protocol import is_out_of_memory
 
@@ -700,7 +701,9 @@ def probe_gradients(
                     with spy:
                         output = arguments.call(module)
                     total = _projection(output, seed, case_index)
-                    if total is not None:
+                    # An output cut from the graph (`return out.detach()`) is not the learner's crash: nothing
+                    # reaches the inputs or the parameters, and the host says so against the reference.
+                    if total is not None and total.requires_grad:
                         total.backward()
                     return output
 
@@ -1448,10 +1451,15 @@ class _Tracer(TorchFunctionMode):
         self.producer: dict[int, str] = {}
         self.ops: list[dict[str, Any]] = []
         self.operands: set[int] = set()  # ids of every tensor an op used: parameters used functionally too
+        self.depth = 0  # > 0 while a traced call runs: what reaches the dispatcher then was seen here
 
     def __torch_function__(self, func, types, args=(), kwargs=None):  # type: ignore[no-untyped-def]
         kwargs = kwargs or {}
-        result = func(*args, **kwargs)
+        self.depth += 1
+        try:
+            result = func(*args, **kwargs)
+        finally:
+            self.depth -= 1
         outputs = [r for r in _flatten((result,), {}) if isinstance(r, torch.Tensor)]
         if not outputs:
             return result
@@ -1472,6 +1480,26 @@ class _Tracer(TorchFunctionMode):
         for out in outputs:
             self.producer[id(out)] = name
         return result
+
+
+class _Unseen(TorchDispatchMode):
+    """The ops that reach torch's dispatcher while no traced call runs: ops an answer ran with torch's function
+    hooks switched off (`torch._C.DisableTorchFunction()`, the tracer's mode popped), which the tracer cannot
+    see. In plain code every op reaches the dispatcher inside a traced call (factories, autograd Functions and
+    modules included), so this list is empty; a trace rule counts what it holds, so `softmax` run that way is
+    still a softmax. (An answer that also hides from the dispatcher's Python key is out of its reach.)"""
+
+    def __init__(self, tracer: _Tracer):
+        super().__init__()
+        self.tracer = tracer
+        self.ops: list[str] = []
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):  # type: ignore[no-untyped-def]
+        if self.tracer.depth == 0 and len(self.ops) < MAX_TRACE_OPS:
+            name = normalise_op(getattr(func, "overloadpacket", func))
+            if name is not None:
+                self.ops.append("scaled_dot_product_attention" if name.startswith("scaled_dot_product") else name)
+        return func(*args, **(kwargs or {}))
 
 
 def _clamps_at_zero(args: tuple[Any, ...], kwargs: dict[str, Any]) -> bool:
@@ -1551,12 +1579,20 @@ def probe_trace(
         for call_index, call in enumerate(case_calls(case)):
             arguments = Arguments(call, seed, case_index, call_index)
             tracer = _Tracer([tensor for _, tensor, _ in arguments.tensors])
+            unseen = _Unseen(tracer)
 
-            def traced(arguments: Arguments = arguments, tracer: _Tracer = tracer, module: Any = module) -> Any:
-                with torch.no_grad(), tracer:
+            def traced(
+                arguments: Arguments = arguments,
+                tracer: _Tracer = tracer,
+                unseen: _Unseen = unseen,
+                module: Any = module,
+            ) -> Any:
+                with torch.no_grad(), tracer, unseen:
                     return arguments.call(module)
 
             output, error = _run_guarded(traced, module)
+            room = max(MAX_TRACE_OPS - len(tracer.ops), 0)
+            tracer.ops.extend({"op": name, "tensors": 0, "from_input": 0} for name in unseen.ops[:room])
             entry: dict[str, Any] = {"case": case_index, "input": call_index, "ops": tracer.ops}
             if error is not None:
                 entry["error"] = error
