@@ -62,6 +62,7 @@ class Context:
     pack_id: str = ""
     as_reference: bool = False  # the reference solution itself, as `quizapp validate` grades it
     _runner: str | None = field(default=None, repr=False)
+    verdicts: VerdictRunner | None = field(default=None, repr=False)  # runs a pack's custom verdict in the jail
 
     def same_module_output(self, mine: dict[str, Any], theirs: dict[str, Any]) -> bool:
         """Whether two observed module outputs agree: the same shape and the same sampled values."""
@@ -1079,17 +1080,60 @@ def judge_custom(check: model.CustomCheck, context: Context) -> Finding | None:
     if "value" not in reference:
         raise ReferenceFailed("the reference's probe failed")
     if check.verdict:
-        try:
-            scope: dict[str, Any] = {"__name__": "verdict"}
-            exec(compile(check.verdict, f"<verdict of {check.id}>", "exec"), scope)
-            message = scope["verdict"](learner.get("value"), reference["value"])
-            return Finding("fail", str(message)) if message else None
-        except Exception as problem:  # the pack's code: its fault, never the learner's
-            raise PackFault(
-                f"pack '{context.pack_id}', check '{check.id}': its verdict raised {type(problem).__name__}: {problem}"
-            ) from None
+        return _run_verdict(check, context, learner.get("value"), reference["value"])
     if not same_value(learner.get("value"), reference["value"], check.rtol, check.atol):
         return Finding("fail", f"the probe found {_show(learner.get('value'))}, expected {_show(reference['value'])}")
+    return None
+
+
+# Runs a pack's verdict in the judge's jail: (check id, code, [[learner, reference], ...]) -> per pair, a
+# message (None for a pass) or an error text; raises PackFault when the job itself fails (a hang, a crash).
+VerdictRunner = Callable[[str, str, list[list[Any]]], list[dict[str, Any]]]
+
+
+def _run_verdict(check: model.CustomCheck, context: Context, value: Any, reference: Any) -> Finding | None:
+    """The pack's verdict on the learner's value, run in the jail (never in this process: a pack is untrusted).
+    It is also run on the reference's value against itself: a verdict that raises on the learner's value but
+    not on the reference's was given a report it cannot judge, which fails the check as the learner's; one
+    that raises on both is the pack's fault. A pass is kept only when the report has the reference's shape (a
+    list as long, every key of a mapping), so a verdict lenient with a hollow report (zip() stops at the
+    shorter list) cannot pass an answer whose probe reported nothing. (A mapping's keys may differ: a probe may
+    report by the answer's own names; a key the verdict needs and the report lacks makes the verdict raise.)"""
+    where = f"pack '{context.pack_id}', check '{check.id}'"
+    if context.verdicts is None:
+        raise PackFault(f"{where}: its verdict can only run in the judge")
+    assert check.verdict is not None
+    learner_run, reference_run = context.verdicts(check.id, check.verdict, [[value, reference], [reference, reference]])
+    if "error" in reference_run:
+        raise PackFault(f"{where}: its verdict raised {reference_run['error']} on the reference's own report")
+    if reference_run.get("message"):
+        raise PackFault(f"{where}: its verdict fails the reference's own report: {reference_run['message']}")
+    if "error" in learner_run:
+        problem = learner_run["error"]
+        return Finding("fail", f"the check's probe reported something its verdict cannot judge ({problem})")
+    if learner_run.get("message"):
+        return Finding("fail", str(learner_run["message"]))
+    if (hollow := _shape_difference(value, reference)) is not None:
+        return Finding("fail", f"{TAMPERED}: the probe's report {hollow}", rank=0)
+    return None
+
+
+def _shape_difference(value: Any, reference: Any, at: str = "") -> str | None:
+    """Where a report's lists are not the reference's length (a hollowed list, an extra entry), looking into the
+    keys both mappings have."""
+    if isinstance(reference, dict):
+        if not isinstance(value, dict):
+            return f"is not a mapping{at and ' at ' + at}"
+        for key, item in reference.items():
+            if key in value and (found := _shape_difference(value[key], item, f"{at}[{key!r}]")) is not None:
+                return found
+    elif isinstance(reference, list | tuple):
+        if not isinstance(value, list | tuple) or len(value) != len(reference):
+            size = f"{len(value)} entries" if isinstance(value, list | tuple) else "no list"
+            return f"has {size} where the reference's has {len(reference)}{at and ' at ' + at}"
+        for index, (item, want) in enumerate(zip(value, reference, strict=True)):
+            if (found := _shape_difference(item, want, f"{at}[{index}]")) is not None:
+                return found
     return None
 
 

@@ -307,6 +307,7 @@ class Grader:
         assert isinstance(reported, dict)  # checked above: a run whose definition is ok reports a dict
         learner = Facts(reported, tensors)
         context = Context(question, learner, reference, source, pack.id, as_reference)
+        context.verdicts = self._verdict_runner(pack, limits or pack.limits_for(question))
         tests: list[TestResult] = []
         ranks: list[float] = []
         internal = False
@@ -355,6 +356,33 @@ class Grader:
             score=earned / points if points else None,
             line=first.line if first else None,
         )
+
+    def _verdict_runner(self, pack: model.Pack, limits: model.Limits) -> Any:
+        """Runs a custom check's verdict, the pack's own code, as a job in the jail (never here)."""
+
+        def run(check_id: str, code: str, pairs: list[list[Any]]) -> list[dict[str, Any]]:
+            where = f"pack '{pack.id}', check '{check_id}'"
+            if self.runner is None:
+                raise PackFault(f"{where}: its verdict can only run in the judge")
+            outcome = self.runner.run("verdicts", {"check": check_id, "code": code, "pairs": pairs}, limits)
+            facts = outcome.facts if outcome.status == "ok" else None
+            if not isinstance(facts, dict):
+                why = outcome.detail or outcome.status.replace("_", " ")
+                raise PackFault(f"{where}: its verdict did not finish ({why})")
+            if not facts.get("defined"):
+                raise PackFault(
+                    f"{where}: its verdict does not define verdict(learner, reference): {facts.get('error')}"
+                )
+            results = facts.get("results")
+            if (
+                not isinstance(results, list)
+                or len(results) != len(pairs)
+                or not all(isinstance(r, dict) for r in results)
+            ):
+                raise PackFault(f"{where}: its verdict's job returned no result")
+            return results
+
+        return run
 
     def _search_roles(
         self,

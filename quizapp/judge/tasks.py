@@ -29,6 +29,7 @@ ANSWER_FILE = "answer.py"
 REGISTRY: dict[str, str] = {
     "exec": "quizapp.judge.tasks:exec_task",
     "probe": "quizapp.judge.probes:run",
+    "verdicts": "quizapp.judge.verdicts:run",  # a pack's custom verdicts, with no learner code in the job
 }
 # Tasks that may be missing (their module is written separately): skipped quietly when absent.
 OPTIONAL = {"probe"}
