@@ -1,0 +1,70 @@
+"""Red team: a hostile learner against the grader, through the real jailed pool.
+
+Each test states the right behaviour; the ones the product does not meet yet are strict xfails whose reason
+says the root cause suspected. The answers are in tests/redteam/answers/.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from answers import RESNET_RIGHT
+
+from quizapp import locations
+from quizapp.grading.grader import Grader, ReferenceCache
+from quizapp.packs import load_pack
+
+ANSWERS = Path(__file__).parent / "redteam" / "answers"
+MODULES = load_pack(locations.builtin_packs_dir() / "torch-modules.yaml")
+AUTOGRAD = load_pack(locations.builtin_packs_dir() / "torch-autograd.yaml")
+RESNET = MODULES.question("resnet-residual-block")
+
+
+@pytest.fixture(scope="module")
+def grader(judged, tmp_path_factory: pytest.TempPathFactory) -> Grader:
+    return Grader(judged, ReferenceCache(tmp_path_factory.mktemp("redteam-reference-cache")))
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="the role search is an oracle the answer can read: job 2 runs forward once per assignment and the "
+    "answer computes a different hypothesis for each (it reads the index from the probe's frame and restores "
+    "its assignment-0 values); the host keeps the first assignment whose output is the reference's and sends "
+    "that index into job 3's payload, where the answer reads it, resets every assignment to 0 and computes "
+    "the hypothesis the host picked. The search should run on the trusted side (the reference re-run under "
+    "the answer's pairings) so nothing derived from the reference ever enters the answer's jail",
+)
+def test_the_role_search_cannot_choose_between_an_answers_hypotheses(grader: Grader) -> None:
+    oracle = (ANSWERS / "resnet_search_oracle.py").read_text(encoding="utf-8")
+    result = grader.grade(MODULES, RESNET, oracle)
+    # Run on its own, the file computes a block with no ReLU after the addition: that is what must be graded.
+    assert result.verdict == "wrong_answer", result.to_json()
+    outputs = next(t for t in result.tests if t.check == "outputs")
+    assert outputs.status == "fail", outputs
+
+
+def test_the_same_file_without_the_oracle_is_wrong_and_a_right_block_still_passes(grader: Grader) -> None:
+    """The control for the test above: hypothesis 0 alone is rejected by the outputs check, and the search still
+    finds the pairing of a right block written with other joins (so a fix must keep it working)."""
+    oracle = (ANSWERS / "resnet_search_oracle.py").read_text(encoding="utf-8")
+    disabled = oracle.replace("def _hypothesis(module):\n", "def _hypothesis(module):\n    return 0\n", 1)
+    assert disabled != oracle
+    wrong = grader.grade(MODULES, RESNET, disabled)
+    assert wrong.verdict == "wrong_answer", wrong.to_json()
+    assert "ReLU" in wrong.to_json().__repr__() or "relu" in wrong.to_json().__repr__()
+    right = grader.grade(MODULES, RESNET, RESNET_RIGHT["identity-and-functional-relu"])
+    assert right.verdict == "accepted", right.to_json()
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="a predict answer nested a few thousand brackets deep overflows answers._value's recursion: "
+    "RecursionError is not among the parse errors it catches, so the learner's text becomes "
+    "`internal_error` ('grading this answer failed'), which blames the judge and keeps the failed attempt "
+    "out of spaced review; a printout too deep to be one should be a wrong answer",
+)
+def test_a_predict_answer_nested_too_deep_is_a_wrong_answer_not_our_fault(grader: Grader) -> None:
+    question = AUTOGRAD.question("broadcasting-shapes")
+    result = grader.grade(AUTOGRAD, question, "[" * 5000 + "]" * 5000)
+    assert result.verdict == "wrong_answer", result.to_json()
