@@ -13,7 +13,6 @@ block. It holds several hypotheses of the block and uses the grader's role searc
 
 import sys
 
-import torch
 from torch import nn
 from torch.nn import functional as F
 
