@@ -59,6 +59,32 @@ def test_the_same_file_without_the_oracle_is_wrong_and_a_right_block_still_passe
 
 @pytest.mark.xfail(
     strict=True,
+    reason="a custom check's facts are whatever the answer's interpreter reports (the answer replaces "
+    "probes._PROBES['custom'] at import) and the host checks only that they are JSON: an empty list where the "
+    "reference reports two penalties passes, because the pack's verdict compares with zip(), which stops at "
+    "the shorter list (13 built-in custom checks do). The host should refuse a custom value whose structure "
+    "(list lengths, dict keys, kinds of leaves) is not the reference's before any verdict sees it",
+)
+def test_hollow_custom_facts_do_not_pass_a_packs_verdict(grader: Grader) -> None:
+    question = AUTOGRAD.question("gradient-penalty")
+    hollow = (ANSWERS / "penalty_hollow_facts.py").read_text(encoding="utf-8")
+    result = grader.grade(AUTOGRAD, question, hollow)
+    assert result.verdict != "accepted", result.to_json()
+    assert all(t.status != "pass" for t in result.tests), result.to_json()
+
+
+def test_the_penalty_answer_without_its_forgery_is_wrong(grader: Grader) -> None:
+    """The control: the same constant penalty, reported honestly, fails both checks."""
+    hollow = (ANSWERS / "penalty_hollow_facts.py").read_text(encoding="utf-8")
+    honest = hollow.replace('probes._PROBES["custom"] = _hollow_probe\n', "")
+    assert honest != hollow
+    result = grader.grade(AUTOGRAD, AUTOGRAD.question("gradient-penalty"), honest)
+    assert result.verdict == "wrong_answer", result.to_json()
+    assert all(t.status == "fail" for t in result.tests), result.to_json()
+
+
+@pytest.mark.xfail(
+    strict=True,
     reason="a predict answer nested a few thousand brackets deep overflows answers._value's recursion: "
     "RecursionError is not among the parse errors it catches, so the learner's text becomes "
     "`internal_error` ('grading this answer failed'), which blames the judge and keeps the failed attempt "
