@@ -85,6 +85,24 @@ def test_the_penalty_answer_without_its_forgery_is_wrong(grader: Grader) -> None
 
 @pytest.mark.xfail(
     strict=True,
+    reason="custom probes that measure the answer against a formula in the answer's own interpreter and "
+    "report only the error ({'error': max |got - want|}) are self-assessments: the answer replaces the probe "
+    "and reports 0, and a model without its tanh is accepted. A custom probe should send observations "
+    "(tensors, as the outputs probe does) for the host to compare, or run the formula on the reference's side",
+)
+def test_a_custom_probes_self_assessment_cannot_be_reported_as_exact(grader: Grader) -> None:
+    question = MODULES.question("tied-embeddings")
+    forged = (ANSWERS / "tied_lm_zero_error.py").read_text(encoding="utf-8")
+    result = grader.grade(MODULES, question, forged)
+    assert result.verdict != "accepted", result.to_json()
+    honest = forged.replace('probes._PROBES["custom"] = ', "_unused = ")
+    assert honest != forged
+    control = grader.grade(MODULES, question, honest)
+    assert control.verdict == "wrong_answer", control.to_json()
+
+
+@pytest.mark.xfail(
+    strict=True,
     reason="a predict answer nested a few thousand brackets deep overflows answers._value's recursion: "
     "RecursionError is not among the parse errors it catches, so the learner's text becomes "
     "`internal_error` ('grading this answer failed'), which blames the judge and keeps the failed attempt "
