@@ -127,3 +127,19 @@ def test_an_exception_message_with_a_lone_surrogate_is_a_runtime_error(grader: G
     result = grader.grade(MODULES, RESNET, answer)
     assert result.verdict == "runtime_error", result.to_json()
     assert "cannot open" in result.message, result.message
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="the same unvalidated custom value lets the answer choose internal_error and blame the pack: "
+    "{'error': None} where the reference reports a float makes the pack's verdict raise TypeError, which "
+    "grading reports as the pack's fault (internal_error, 'pack ... its verdict raised'); a value whose "
+    "structure is not the reference's should fail the check as the learner's, before the verdict runs",
+)
+def test_a_custom_value_of_another_structure_fails_the_check_and_does_not_blame_the_pack(grader: Grader) -> None:
+    forged = (ANSWERS / "tied_lm_zero_error.py").read_text(encoding="utf-8")
+    odd = forged.replace('{"value": {"error": 0.0}}', '{"value": {"error": None}}')
+    assert odd != forged
+    result = grader.grade(MODULES, MODULES.question("tied-embeddings"), odd)
+    assert result.verdict == "wrong_answer", result.to_json()
+    assert "its verdict raised" not in repr(result.to_json())
