@@ -97,7 +97,7 @@ def verdict(learner, reference):
 
     worker = threading.Thread(target=grade, daemon=True)  # left sleeping when this fails; it holds nothing
     worker.start()
-    worker.join(90)  # a hang detector, far above any verdict's limits: not a speed goal
+    worker.join(40)  # a hang detector, ten times the question's wall limit: not a speed goal
     assert outcome, "grading never returned"
     result = outcome[0]
     if isinstance(result, Exception):
