@@ -273,3 +273,22 @@ def test_a_students_text_reaches_no_spreadsheet_as_a_formula(tmp_path: Path) -> 
             cells = [cell for row in csv.reader(handle) for cell in row]
         formulas = [c for c in cells if c.startswith(_FORMULA_START) and not _is_number(c)]
         assert not formulas, f"{table}: {formulas}"
+
+
+def test_a_fifo_and_a_symlink_loop_in_a_students_folder_neither_hang_nor_stop_grade_batch(tmp_path: Path) -> None:
+    """Held: a named pipe named as an answer is not read (it would block for ever), and a link back to the class
+    folder is not followed (rglob does not follow directory links); the other answer is graded."""
+    submissions = tmp_path / "submissions"
+    (submissions / "ada").mkdir(parents=True)
+    os.mkfifo(submissions / "ada" / "pick-a.txt")
+    (submissions / "ada" / "pick-b.txt").write_text("b\n", encoding="utf-8")
+    (submissions / "ada" / "loop").symlink_to(submissions)
+    out = tmp_path / "grades"
+    code = main(["grade-batch", str(PACKS / "choices.yaml"), str(submissions), "-o", str(out)])
+    assert code in (0, 1)
+    with (out / "verdicts.csv").open(newline="", encoding="utf-8") as handle:
+        rows = list(csv.reader(handle))
+    header, ada = rows[0], rows[1]
+    assert ada[0] == "ada"
+    assert ada[header.index("pick-b")] == "accepted"
+    assert ada[header.index("pick-a")] == "missing"
