@@ -8,6 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from answers import RESNET_RIGHT
 
 from quizapp import locations
 from quizapp.grading.grader import Grader, ReferenceCache
@@ -37,8 +38,6 @@ def test_a_job_cannot_open_a_vsock_socket(grader: Grader) -> None:
 def test_a_job_that_stops_itself_is_not_taken_for_a_finished_job(grader: Grader) -> None:
     """Held: J stops itself (SIGSTOP) to say it is done; an answer doing it first gets no result out of it: a
     runtime_error, and the next answer is graded normally."""
-    from answers import RESNET_RIGHT
-
     stopped = grader.grade(MODULES, RESNET, "import os, signal\nos.kill(os.getpid(), signal.SIGSTOP)\n")
     assert stopped.verdict == "runtime_error", stopped.to_json()
     right = grader.grade(MODULES, RESNET, RESNET_RIGHT["identity-and-functional-relu"])
