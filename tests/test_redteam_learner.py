@@ -150,8 +150,8 @@ def test_a_custom_value_of_another_structure_fails_the_check_and_does_not_blame_
     strict=True,
     reason="the grading process parses every code answer with ast.parse before the jail (to report a syntax "
     "error without the judge), with no bound on the answer's size: the AST costs about 600 times the file "
-    "(a 1.1 MB answer of `x=1` lines, about 650 MiB; a 16 MB one took the `quizapp grade` process to 10 GB "
-    "and 2 min 49 s, to end in internal_error, jail: unknown). Refuse an answer over "
+    "(a 1.1 MB answer of `x = 1` lines, 444 MiB of Python objects; a 16 MB one took the `quizapp grade` "
+    "process to 10 GB and 2 min 49 s, to end in internal_error, jail: unknown). Refuse an answer over "
     "a stated size with its own verdict before parsing, or parse only in the jail",
 )
 def test_a_huge_answer_does_not_take_the_grading_processs_memory(grader: Grader) -> None:
