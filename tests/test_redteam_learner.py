@@ -1,0 +1,167 @@
+"""Red team: a hostile learner against the grader, through the real jailed pool.
+
+Each test states the right behaviour; the ones the product does not meet yet are strict xfails whose reason
+says the root cause suspected. The answers are in tests/redteam/answers/.
+"""
+
+from __future__ import annotations
+
+import tracemalloc
+from pathlib import Path
+
+import pytest
+from answers import RESNET_RIGHT
+
+from quizapp import locations
+from quizapp.grading.grader import Grader, ReferenceCache
+from quizapp.packs import load_pack
+
+ANSWERS = Path(__file__).parent / "redteam" / "answers"
+MODULES = load_pack(locations.builtin_packs_dir() / "torch-modules.yaml")
+AUTOGRAD = load_pack(locations.builtin_packs_dir() / "torch-autograd.yaml")
+RESNET = MODULES.question("resnet-residual-block")
+
+
+@pytest.fixture(scope="module")
+def grader(judged, tmp_path_factory: pytest.TempPathFactory) -> Grader:
+    return Grader(judged, ReferenceCache(tmp_path_factory.mktemp("redteam-reference-cache")))
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="the role search is an oracle the answer can read: job 2 runs forward once per assignment and the "
+    "answer computes a different hypothesis for each (it reads the index from the probe's frame and restores "
+    "its assignment-0 values); the host keeps the first assignment whose output is the reference's and sends "
+    "that index into job 3's payload, where the answer reads it, resets every assignment to 0 and computes "
+    "the hypothesis the host picked. The search should run on the trusted side (the reference re-run under "
+    "the answer's pairings) so nothing derived from the reference ever enters the answer's jail",
+)
+def test_the_role_search_cannot_choose_between_an_answers_hypotheses(grader: Grader) -> None:
+    oracle = (ANSWERS / "resnet_search_oracle.py").read_text(encoding="utf-8")
+    result = grader.grade(MODULES, RESNET, oracle)
+    # Run on its own, the file computes a block with no ReLU after the addition: that is what must be graded.
+    assert result.verdict == "wrong_answer", result.to_json()
+    outputs = next(t for t in result.tests if t.check == "outputs")
+    assert outputs.status == "fail", outputs
+
+
+def test_the_same_file_without_the_oracle_is_wrong_and_a_right_block_still_passes(grader: Grader) -> None:
+    """The control for the test above: hypothesis 0 alone is rejected by the outputs check, and the search still
+    finds the pairing of a right block written with other joins (so a fix must keep it working)."""
+    oracle = (ANSWERS / "resnet_search_oracle.py").read_text(encoding="utf-8")
+    disabled = oracle.replace("def _hypothesis(module):\n", "def _hypothesis(module):\n    return 0\n", 1)
+    assert disabled != oracle
+    wrong = grader.grade(MODULES, RESNET, disabled)
+    assert wrong.verdict == "wrong_answer", wrong.to_json()
+    assert "ReLU" in wrong.to_json().__repr__() or "relu" in wrong.to_json().__repr__()
+    right = grader.grade(MODULES, RESNET, RESNET_RIGHT["identity-and-functional-relu"])
+    assert right.verdict == "accepted", right.to_json()
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="a custom check's facts are whatever the answer's interpreter reports (the answer replaces "
+    "probes._PROBES['custom'] at import) and the host checks only that they are JSON: an empty list where the "
+    "reference reports two penalties passes, because the pack's verdict compares with zip(), which stops at "
+    "the shorter list (13 built-in custom checks do). The host should refuse a custom value whose structure "
+    "(list lengths, dict keys, kinds of leaves) is not the reference's before any verdict sees it",
+)
+def test_hollow_custom_facts_do_not_pass_a_packs_verdict(grader: Grader) -> None:
+    question = AUTOGRAD.question("gradient-penalty")
+    hollow = (ANSWERS / "penalty_hollow_facts.py").read_text(encoding="utf-8")
+    result = grader.grade(AUTOGRAD, question, hollow)
+    assert result.verdict != "accepted", result.to_json()
+    assert all(t.status != "pass" for t in result.tests), result.to_json()
+
+
+def test_the_penalty_answer_without_its_forgery_is_wrong(grader: Grader) -> None:
+    """The control: the same constant penalty, reported honestly, fails both checks."""
+    hollow = (ANSWERS / "penalty_hollow_facts.py").read_text(encoding="utf-8")
+    honest = hollow.replace('probes._PROBES["custom"] = _hollow_probe\n', "")
+    assert honest != hollow
+    result = grader.grade(AUTOGRAD, AUTOGRAD.question("gradient-penalty"), honest)
+    assert result.verdict == "wrong_answer", result.to_json()
+    assert all(t.status == "fail" for t in result.tests), result.to_json()
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="custom probes that measure the answer against a formula in the answer's own interpreter and "
+    "report only the error ({'error': max |got - want|}) are self-assessments: the answer replaces the probe "
+    "and reports 0, and a model without its tanh is accepted. A custom probe should send observations "
+    "(tensors, as the outputs probe does) for the host to compare, or run the formula on the reference's side",
+)
+def test_a_custom_probes_self_assessment_cannot_be_reported_as_exact(grader: Grader) -> None:
+    question = MODULES.question("tied-embeddings")
+    forged = (ANSWERS / "tied_lm_zero_error.py").read_text(encoding="utf-8")
+    result = grader.grade(MODULES, question, forged)
+    assert result.verdict != "accepted", result.to_json()
+    honest = forged.replace('probes._PROBES["custom"] = ', "_unused = ")
+    assert honest != forged
+    control = grader.grade(MODULES, question, honest)
+    assert control.verdict == "wrong_answer", control.to_json()
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="a predict answer nested a few thousand brackets deep overflows answers._value's recursion: "
+    "RecursionError is not among the parse errors it catches, so the learner's text becomes "
+    "`internal_error` ('grading this answer failed'), which blames the judge and keeps the failed attempt "
+    "out of spaced review; a printout too deep to be one should be a wrong answer",
+)
+def test_a_predict_answer_nested_too_deep_is_a_wrong_answer_not_our_fault(grader: Grader) -> None:
+    question = AUTOGRAD.question("broadcasting-shapes")
+    result = grader.grade(AUTOGRAD, question, "[" * 5000 + "]" * 5000)
+    assert result.verdict == "wrong_answer", result.to_json()
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="an honest exception whose message holds a lone surrogate (a file name decoded with "
+    "surrogateescape) reaches the host as JSON the strict schema refuses (exception.message: 'unable to parse "
+    "raw data as a unicode string'), so the answer is judged as having tampered with its facts: "
+    "wrong_answer, 'did the answer change torch or the judge's own code?', where it is a runtime_error. "
+    "The child should escape what is not text before sending it, as the host's output does",
+)
+def test_an_exception_message_with_a_lone_surrogate_is_a_runtime_error(grader: Grader) -> None:
+    answer = 'raise ValueError("cannot open " + b"caf\\xe9.txt".decode("utf-8", "surrogateescape"))\n'
+    result = grader.grade(MODULES, RESNET, answer)
+    assert result.verdict == "runtime_error", result.to_json()
+    assert "cannot open" in result.message, result.message
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="the same unvalidated custom value lets the answer choose internal_error and blame the pack: "
+    "{'error': None} where the reference reports a float makes the pack's verdict raise TypeError, which "
+    "grading reports as the pack's fault (internal_error, 'pack ... its verdict raised'); a value whose "
+    "structure is not the reference's should fail the check as the learner's, before the verdict runs",
+)
+def test_a_custom_value_of_another_structure_fails_the_check_and_does_not_blame_the_pack(grader: Grader) -> None:
+    forged = (ANSWERS / "tied_lm_zero_error.py").read_text(encoding="utf-8")
+    odd = forged.replace('{"value": {"error": 0.0}}', '{"value": {"error": None}}')
+    assert odd != forged
+    result = grader.grade(MODULES, MODULES.question("tied-embeddings"), odd)
+    assert result.verdict == "wrong_answer", result.to_json()
+    assert "its verdict raised" not in repr(result.to_json())
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="the grading process parses every code answer with ast.parse before the jail (to report a syntax "
+    "error without the judge), with no bound on the answer's size: the AST costs about 600 times the file "
+    "(a 1.1 MB answer of `x = 1` lines, 444 MiB of Python objects; a 16 MB one took the `quizapp grade` "
+    "process to 10 GB and 2 min 49 s, to end in internal_error, jail: unknown). Refuse an answer over "
+    "a stated size with its own verdict before parsing, or parse only in the jail",
+)
+def test_a_huge_answer_does_not_take_the_grading_processs_memory(grader: Grader) -> None:
+    answer = "x = 1\n" * 190_000  # 1.1 MB of valid Python
+    tracemalloc.start()
+    try:
+        result = grader.grade(MODULES, RESNET, answer)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert result.verdict != "accepted"
+    assert result.verdict != "internal_error", result.message
+    assert peak < 64 << 20, f"the grading process allocated {peak >> 20} MiB for a {len(answer) >> 10} KiB answer"
