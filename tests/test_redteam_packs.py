@@ -37,12 +37,6 @@ def _host_verdict_pack(folder: Path, body: str) -> Path:
     return path
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a custom check's `verdict` is exec'd in the grading process (checks.judge_custom), with the "
-    "user's files, network and privileges: any pack can run code on the machine of whoever grades or "
-    "validates it; it should run in the jail like the probe",
-)
 def test_a_packs_verdict_cannot_touch_the_grading_hosts_files(judged, tmp_path: Path) -> None:
     marker = tmp_path / "written-by-the-pack.txt"
     path = _host_verdict_pack(
@@ -67,11 +61,6 @@ def verdict(learner, reference):
     assert result.verdict == "accepted", result.to_json()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a custom `verdict` runs unbounded in the grading process: one that never returns hangs `grade`, "
-    "`validate`, `grade-batch` and the app's grading for ever (no time limit applies outside the jail)",
-)
 def test_a_packs_verdict_that_never_returns_is_the_packs_fault_not_a_hang(judged, tmp_path: Path) -> None:
     # It sleeps rather than spins, so that while this fails it costs the machine nothing but the wait.
     path = _host_verdict_pack(

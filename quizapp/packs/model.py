@@ -496,9 +496,10 @@ class CustomCheck(CheckBase):
     """What the other kinds cannot say.
 
     `probe` runs in the jail, once against the learner's definitions and once against the reference's: it
-    defines `probe(ns)` returning JSON-compatible facts. `verdict`, if given, runs in the grader (never in
-    the jail) and defines `verdict(learner, reference)` returning None for a pass or a message. Without
-    it, the facts must be equal.
+    defines `probe(ns)` returning JSON-compatible facts. `verdict`, if given, defines `verdict(learner,
+    reference)` returning None for a pass or a message; it runs in a jailed job of its own, with the two
+    probes' facts as data and no learner code. It must pass the reference's facts against themselves, and a
+    pass needs lists as long as the reference's. Without it, the facts must be equal.
     """
 
     kind: Literal["custom"]
