@@ -86,19 +86,22 @@ def plan(pack: model.Pack, folder: Path) -> Plan:
     question's id with any extension (`resnet-residual-block.py`, `net-defects.txt`). Everything else is a
     stray with its reason: files in sub-folders, several files for one question, names that are no question's."""
     ids = [q.id for q in pack.questions]
-    students = sorted(p.name for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
-    strays = [
-        Stray(p.name, "not in a student's folder")
-        for p in sorted(folder.iterdir())
-        if p.is_file() and not p.name.startswith(".")
-    ]
+    entries = sorted(p for p in folder.iterdir() if not p.name.startswith("."))
+    students = [p.name for p in entries if p.is_dir() and not p.is_symlink()]
+    strays = [Stray(p.name, "not in a student's folder") for p in entries if p.is_file() and not p.is_symlink()]
+    strays += [Stray(p.name, _LINKED) for p in entries if p.is_symlink()]
     by_normal = {_normal(i): i for i in ids}
     submissions: list[Submission] = []
     for student in students:
         found: dict[str, list[Path]] = {}
         for path in sorted((folder / student).rglob("*")):
             relative = path.relative_to(folder)
-            if not path.is_file() or any(part.startswith(".") for part in relative.parts):
+            if any(part.startswith(".") for part in relative.parts):
+                continue
+            if path.is_symlink():  # a link is not an answer: it may lead to any file the instructor can read
+                strays.append(Stray(relative.as_posix(), _LINKED))
+                continue
+            if not path.is_file():
                 continue
             stem = path.name.split(".", 1)[0]
             if path.parent != folder / student:
@@ -120,6 +123,9 @@ def plan(pack: model.Pack, folder: Path) -> Plan:
             else:
                 submissions.append(Submission(student, question_id, files[0] if files else None))
     return Plan(submissions, students, strays)
+
+
+_LINKED = "a symbolic link: not followed (copy the file itself into the student's folder to grade it)"
 
 
 def _misnamed(stem: str, ids: list[str], by_normal: dict[str, str]) -> str:
@@ -456,7 +462,7 @@ def write_tables(pack: model.Pack, folder: Path, out: Path) -> Tables:
         return text
 
     with paths["csv"].open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
+        writer = _SafeWriter(handle)
         writer.writerow(["student_id", *ids, "total", "maximum", "percent", "status"])
         for student, cells in rows.items():
             total = sum(cell.points or 0.0 for cell in cells.values())
@@ -472,7 +478,7 @@ def write_tables(pack: model.Pack, folder: Path, out: Path) -> Tables:
                 ]
             )
     with paths["verdicts"].open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
+        writer = _SafeWriter(handle)
         writer.writerow(["student_id", *ids, "solved", "status"])
         for student, cells in rows.items():
             solved = sum(1 for cell in cells.values() if cell.verdict == "accepted")
@@ -508,6 +514,35 @@ def write_tables(pack: model.Pack, folder: Path, out: Path) -> Tables:
     return Tables(paths, complete, open_counts, the_plan.strays, marks.problems, failures)
 
 
+_FORMULA = ("=", "+", "-", "@", "\t", "\r")
+
+
+def table_text(value: Any) -> Any:
+    """A cell as a spreadsheet may safely open it: text that a spreadsheet would take for a formula (= + - @,
+    a tab or a carriage return first: CSV injection from a student's answer or folder name) gets a leading
+    apostrophe, numbers stay numbers, and bytes that are not UTF-8 (a folder name decoded with
+    surrogateescape) are written as backslash escapes instead of stopping the run."""
+    if not isinstance(value, str):
+        return value
+    text = value.encode("utf-8", "backslashreplace").decode("utf-8")
+    if text.startswith(_FORMULA):
+        try:
+            float(text)
+        except ValueError:
+            return "'" + text
+    return text
+
+
+class _SafeWriter:
+    """csv.writer whose every cell goes through table_text."""
+
+    def __init__(self, handle: Any) -> None:
+        self._writer = csv.writer(handle)
+
+    def writerow(self, row: Iterable[Any]) -> None:
+        self._writer.writerow([table_text(cell) for cell in row])
+
+
 def _attach_answer_texts(pack: model.Pack, the_plan: Plan, entries: dict[tuple[str, str], dict[str, Any]]) -> None:
     """Explain answers carry their text into the tables, for the instructor to read."""
     explain = {q.id for q in pack.questions if isinstance(q, model.ExplainQuestion)}
@@ -521,7 +556,7 @@ def _attach_answer_texts(pack: model.Pack, the_plan: Plan, entries: dict[tuple[s
 def _write_marks(path: Path, pack: model.Pack, rows: dict[str, dict[str, Cell]], marks: Marks) -> None:
     """marks.csv: every explain answer with its text; the instructor's marks kept for answers still the same."""
     with path.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
+        writer = _SafeWriter(handle)
         writer.writerow(["student_id", "question", "max_points", "marks", "answer_sha256", "answer"])
         for student, cells in rows.items():
             for question in pack.questions:
