@@ -284,6 +284,9 @@ class OncePerSession:
     def run(self, task: str, payload: dict[str, Any], limits: Any = None) -> Any:
         return self.submit(task, payload, limits).result()
 
+    def __getattr__(self, name: str) -> Any:  # the pool's other attributes (warm, jail_reason, ...)
+        return getattr(self.pool, name)
+
 
 @pytest.fixture(scope="session")
 def judged(judge_pool) -> OncePerSession:
@@ -311,13 +314,14 @@ class _Borrowed:
 
 
 @pytest.fixture
-def commands_on_session_pool(judge_pool, monkeypatch: pytest.MonkeyPatch) -> Any:
+def commands_on_session_pool(judged, monkeypatch: pytest.MonkeyPatch) -> Any:
     """`main()` run in this process grades on the session's warm pool instead of starting one (two imports of
-    torch): for tests of what a command does and prints, not of how it starts or configures the judge."""
+    torch), through the session's record of outcomes (`judged`): for tests of what a command does and prints, not
+    of how it starts or configures the judge."""
     from quizapp.judge import pool as pool_module
 
-    monkeypatch.setattr(pool_module, "Pool", lambda *args, **kwargs: _Borrowed(judge_pool))
-    return judge_pool
+    monkeypatch.setattr(pool_module, "Pool", lambda *args, **kwargs: _Borrowed(judged))
+    return judged
 
 
 # --- markers and groups: `make test-fast` runs `-m "not jail and not tui and not e2e"` ------------------------
@@ -328,7 +332,6 @@ JAIL_FILES = {"test_containment.py", "test_judge_pool.py", "test_grading_code.py
 E2E_FILES = {"test_tui_tmux.py", "test_tui_mock_tmux.py", "test_tui_no_torch.py", "test_packaging.py"}
 # Single tests in files of their own kind that run a judge through the command line in a subprocess.
 JAIL_TESTS = {
-    "test_scaffold.py::test_a_new_pack_with_every_kind_proves_itself_in_the_judge",
     "test_grading_integrity.py::test_grade_batch_gives_every_answer_its_verdict_and_writes_its_tables",
 }
 # Tests that look for job processes machine-wide: no other judge's jobs may run beside them (see scheduling.py).
