@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 import threading
 from concurrent.futures import Future
 from pathlib import Path
@@ -345,6 +346,15 @@ SHARED_OUTCOMES = {
 }
 
 
+# Files that run worker-side code (torch) in the test process: one process imports torch for them, not both.
+TORCH_IN_PROCESS = {"test_grading_roles.py"}
+
+
+# What collecting the suite imported that it must not: every test process collects every file, so a module-level
+# `import torch` costs each of them seconds of CPU (test_scheduling.py checks that this stays empty).
+COLLECTION_IMPORTED: set[str] = set()
+
+
 def judge_group(file_name: str) -> str:
     """The xdist group of a test that runs jobs in a judge (see scheduling.py for how groups are scheduled)."""
     if file_name in ALONE_FILES:
@@ -361,6 +371,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     (`judge_group`): its file's, so that a module's pool or grader is built once, or a set of files' that share
     the session's record of outcomes (`judged`), or the containment tests' own, which runs alone. Every other
     test is scheduled on its own."""
+    if "torch" in sys.modules:
+        COLLECTION_IMPORTED.add("torch")
     for item in items:
         name = item.path.name
         fixtures = getattr(item, "fixturenames", ())
@@ -374,6 +386,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(pytest.mark.e2e)
         if item.get_closest_marker("jail") or item.get_closest_marker("e2e"):
             item.add_marker(pytest.mark.xdist_group(judge_group(name)))
+        elif name in TORCH_IN_PROCESS:
+            item.add_marker(pytest.mark.xdist_group(f"torch-in-process:{name}"))
 
 
 @pytest.hookimpl(optionalhook=True)

@@ -1,13 +1,20 @@
-"""The suite's scheduler (tests/scheduling.py), driven with simulated pytest-xdist processes: the containment
-tests run with no judge's job beside them, the judge's tests are shared between both processes, and every test
-runs exactly once."""
+"""The suite's own speed: collecting imports no torch, and the scheduler (tests/scheduling.py), driven with
+simulated pytest-xdist processes, runs the containment tests with no judge's job beside them, shares the judge's
+tests between both processes, and runs every test exactly once."""
 
 from __future__ import annotations
 
 from types import SimpleNamespace
 
 import pytest
+from conftest import COLLECTION_IMPORTED
 from scheduling import JudgeAwareScheduling, unit_kind
+
+
+def test_collecting_the_suite_imports_no_torch() -> None:
+    """Every test process collects every file: a module-level `import torch` would cost each of them seconds of
+    CPU (import it where it is used, as test_grading_roles.py's Deferred does)."""
+    assert COLLECTION_IMPORTED == set()
 
 
 class Process:
