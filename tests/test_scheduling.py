@@ -80,7 +80,9 @@ def kind(test: str) -> str:
     return unit_kind(test.rpartition("@")[2] if "@" in test else test)
 
 
-@pytest.mark.parametrize("slow", ["", "tests/test_containment.py::test_0@judge-alone:test_containment.py"])
+@pytest.mark.parametrize(
+    "slow", ["", "tests/test_containment.py::test_0@judge-alone:test_containment.py"], ids=["even", "slow-alone-unit"]
+)
 def test_containment_runs_with_no_judge_beside_it_and_every_test_runs_once(slow: str) -> None:
     ran = run_everything({slow: 10} if slow else {})
     assert sorted(test for *_, test in ran) == sorted(collection())
