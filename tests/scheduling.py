@@ -17,7 +17,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from xdist.scheduler import LoadGroupScheduling
+try:
+    from xdist.scheduler import LoadGroupScheduling
+except ImportError:  # without pytest-xdist the groups are plain markers and nothing asks for a scheduler
+    LoadGroupScheduling = object  # type: ignore[assignment,misc]
 
 JUDGE = "judge:"
 JUDGE_ALONE = "judge-alone:"
