@@ -22,8 +22,9 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	$(BIN)/quizapp $(ARGS)
 
-# Two test processes (pytest-xdist): the tests on the judge's session pool stay together in one (conftest.py
-# groups them), everything else goes wherever a process is free. XDIST="-n 0" runs in one process.
+# Two test processes (pytest-xdist). The judge's tests come first, in groups (a file, or files that share job
+# outcomes), shared between both processes; the containment tests run first, with no other judge's jobs beside
+# them; everything else fills in (tests/conftest.py and tests/scheduling.py). XDIST="-n 0" runs in one process.
 XDIST ?= -n 2 --dist loadgroup
 test: $(STAMP)
 	$(BIN)/python -m pytest $(XDIST) $(PYTEST_ARGS)

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import sys
 import threading
 from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
 
 import pytest
+import scheduling
 
 # A valid format-1 pack with all five question kinds. The code question has one check of every kind and a
 # decoy. Tests derive broken packs from this text by replacing exact snippets of it, so keep each line
@@ -283,6 +285,9 @@ class OncePerSession:
     def run(self, task: str, payload: dict[str, Any], limits: Any = None) -> Any:
         return self.submit(task, payload, limits).result()
 
+    def __getattr__(self, name: str) -> Any:  # the pool's other attributes (warm, jail_reason, ...)
+        return getattr(self.pool, name)
+
 
 @pytest.fixture(scope="session")
 def judged(judge_pool) -> OncePerSession:
@@ -310,23 +315,51 @@ class _Borrowed:
 
 
 @pytest.fixture
-def commands_on_session_pool(judge_pool, monkeypatch: pytest.MonkeyPatch) -> Any:
+def commands_on_session_pool(judged, monkeypatch: pytest.MonkeyPatch) -> Any:
     """`main()` run in this process grades on the session's warm pool instead of starting one (two imports of
-    torch): for tests of what a command does and prints, not of how it starts or configures the judge."""
+    torch), through the session's record of outcomes (`judged`): for tests of what a command does and prints, not
+    of how it starts or configures the judge."""
     from quizapp.judge import pool as pool_module
 
-    monkeypatch.setattr(pool_module, "Pool", lambda *args, **kwargs: _Borrowed(judge_pool))
-    return judge_pool
+    monkeypatch.setattr(pool_module, "Pool", lambda *args, **kwargs: _Borrowed(judged))
+    return judged
 
 
-# --- markers: `make test-fast` runs `-m "not jail and not tui and not e2e"` ---------------------------------
+# --- markers and groups: `make test-fast` runs `-m "not jail and not tui and not e2e"` ------------------------
 
 # Files whose every test runs code in the judge (they start their own pools, or run `quizapp` that does).
 JAIL_FILES = {"test_containment.py", "test_judge_pool.py", "test_grading_code.py"}
 # Files that run the whole program end to end: a real terminal, a built wheel, a fresh app process.
 E2E_FILES = {"test_tui_tmux.py", "test_tui_mock_tmux.py", "test_tui_no_torch.py", "test_packaging.py"}
-# Single tests in files of their own kind that prove a pack in the judge through the command line.
-JAIL_TESTS = {"test_scaffold.py::test_a_new_pack_with_every_kind_proves_itself_in_the_judge"}
+# Single tests in files of their own kind that run a judge through the command line in a subprocess.
+JAIL_TESTS = {
+    "test_grading_integrity.py::test_grade_batch_gives_every_answer_its_verdict_and_writes_its_tables",
+}
+# Tests that look for job processes machine-wide: no other judge's jobs may run beside them (see scheduling.py).
+ALONE_FILES = {"test_containment.py"}
+# Files whose tests grade the same jobs through the session's record of outcomes (`judged`): the built-in packs'
+# proofs, their student build and the generated class share one process, so each job runs once.
+SHARED_OUTCOMES = {
+    "test_builtin_pack.py": "builtin-packs",
+    "test_student_build.py": "builtin-packs",
+    "test_batch.py": "builtin-packs",
+}
+
+
+# Files that run worker-side code (torch) in the test process: one process imports torch for them, not both.
+TORCH_IN_PROCESS = {"test_grading_roles.py"}
+
+
+# What collecting the suite imported that it must not: every test process collects every file, so a module-level
+# `import torch` costs each of them seconds of CPU (test_scheduling.py checks that this stays empty).
+COLLECTION_IMPORTED: set[str] = set()
+
+
+def judge_group(file_name: str) -> str:
+    """The xdist group of a test that runs jobs in a judge (see scheduling.py for how groups are scheduled)."""
+    if file_name in ALONE_FILES:
+        return f"{scheduling.JUDGE_ALONE}{file_name}"
+    return f"{scheduling.JUDGE}{SHARED_OUTCOMES.get(file_name, file_name)}"
 
 
 @pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups into the test ids
@@ -334,10 +367,12 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     """Mark tests by what they need, so that a file need not say it: the session's judge pool (or a file of
     judge tests) is `jail`, the Textual app is `tui`, a real terminal or a fresh program is `e2e`.
 
-    Under pytest-xdist with `--dist loadgroup` (`make test`), every test that runs jobs in a judge (`jail`, and
-    `e2e`: the app or a command starts one) runs in one process, one after another: there is one session pool
-    and one record of outcomes (see `judged`), and no judge's jobs run beside the containment tests, which look
-    for job processes machine-wide. Every other test goes wherever a process is free."""
+    Every test that runs jobs in a judge (`jail`, and `e2e`: the app or a command starts one) gets an xdist group
+    (`judge_group`): its file's, so that a module's pool or grader is built once, or a set of files' that share
+    the session's record of outcomes (`judged`), or the containment tests' own, which runs alone. Every other
+    test is scheduled on its own."""
+    if "torch" in sys.modules:
+        COLLECTION_IMPORTED.add("torch")
     for item in items:
         name = item.path.name
         fixtures = getattr(item, "fixturenames", ())
@@ -350,4 +385,14 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         if name in E2E_FILES:
             item.add_marker(pytest.mark.e2e)
         if item.get_closest_marker("jail") or item.get_closest_marker("e2e"):
-            item.add_marker(pytest.mark.xdist_group("judge"))
+            item.add_marker(pytest.mark.xdist_group(judge_group(name)))
+        elif name in TORCH_IN_PROCESS:
+            item.add_marker(pytest.mark.xdist_group(f"torch-in-process:{name}"))
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """`--dist loadgroup` (`make test`) with the judge's tests shared between the processes: scheduling.py."""
+    if config.getvalue("dist") == "loadgroup":
+        return scheduling.JudgeAwareScheduling(config, log)
+    return None

@@ -284,7 +284,10 @@ def _wait_for(predicate, timeout: float = 300) -> None:
         time.sleep(0.05)
 
 
-def test_two_interrupts_stop_at_once_and_the_tables_say_partial_then_resume(tmp_path: Path) -> None:
+def test_two_interrupts_stop_at_once_and_the_tables_say_partial_then_resume(
+    tmp_path: Path, capsys, commands_on_session_pool
+) -> None:
+    """The interrupts reach a real process; the resumed run is the same command, main() on the session's pool."""
     pack_file = tmp_path / "course.yaml"
     pack_file.write_text(COURSE_TEXT.replace("    cpu_seconds: 4\n", "    cpu_seconds: 1\n", 1))
     folder = tmp_path / "class"
@@ -310,9 +313,9 @@ def test_two_interrupts_stop_at_once_and_the_tables_say_partial_then_resume(tmp_
     assert "PARTIAL" in (out / "junit.xml").read_text()
     graded_before = len(batch.read_journal(out))
 
-    resumed = _batch_process(pack_file, folder, out, "-j", "2")
-    stdout, stderr = resumed.communicate(timeout=600)
-    assert resumed.returncode == 0, stderr
+    code = main(["grade-batch", str(pack_file), str(folder), "-o", str(out), "-j", "2"])
+    stdout, stderr = capsys.readouterr()
+    assert code == 0, stderr
     total = 4 * 5
     assert f"graded {total - graded_before} answer(s), {graded_before} unchanged since the last run" in stdout
     rows = _rows(out / "grades.csv")

@@ -1,9 +1,10 @@
 """Golden files of `quizapp grade --json`, kept as Exercism's test runners keep their expected results.json.
 
-Each run is the command line (in a subprocess where it grades code), on answer files in tests/golden/grade/;
-its stdout, with the fields that vary from machine to machine normalised (duration, jail mode), must equal
-`<run>.jsonl` line by line, fields in the same order, and its exit code must be the one given: 0 when every
-file passed, 1 when any did not, 2 for a usage or pack error (then stderr is compared with `<run>.stderr`).
+Each run is the command line (main() in this process, code graded on the session's judge pool), on answer files
+in tests/golden/grade/; its stdout, with the fields that vary from machine to machine normalised (duration, jail
+mode), must equal `<run>.jsonl` line by line, fields in the same order, and its exit code must be the one given:
+0 when every file passed, 1 when any did not, 2 for a usage or pack error (then stderr is compared with
+`<run>.stderr`).
 
 `UPDATE_GOLDEN=1 pytest tests/test_grade_golden.py` rewrites the golden files; review the diff.
 """
@@ -13,7 +14,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -74,8 +74,9 @@ def first_sentence(text: str) -> str:
     return text.split(" Its questions:")[0].rstrip() + "\n"
 
 
-# Runs of code answers go through the real command and its own judge; the others grade without torch, so they
-# run in this process (the same main(), without paying a fresh interpreter each).
+# Runs of code answers grade on the session's judge pool (commands_on_session_pool): the same main() and the same
+# output, without a fresh interpreter and two more imports of torch each. The command graded end to end in a
+# real process, exit code and JSON lines, is tests/test_cli.py's test_grade_several_files_in_input_order_....
 CODE_RUNS = {"code-in-input-order", "code-run-mode-passes"}
 
 
@@ -84,17 +85,14 @@ CODE_RUNS = {"code-in-input-order", "code-run-mode-passes"}
     [pytest.param(*run, id=run[0], marks=[pytest.mark.jail] if run[0] in CODE_RUNS else []) for run in RUNS],
 )
 def test_grade_json_matches_its_golden_file(
-    name: str, arguments: list[str], exit_code: int, capsys, monkeypatch: pytest.MonkeyPatch
+    name: str, arguments: list[str], exit_code: int, capsys, monkeypatch: pytest.MonkeyPatch, request
 ) -> None:
     if name in CODE_RUNS:
-        done = subprocess.run(
-            [sys.executable, "-m", "quizapp", *arguments], cwd=GOLDEN, capture_output=True, text=True, timeout=600
-        )
-    else:
-        monkeypatch.chdir(GOLDEN)
-        code = main(arguments)
-        out, err = capsys.readouterr()
-        done = subprocess.CompletedProcess(arguments, code, out, err)
+        request.getfixturevalue("commands_on_session_pool")
+    monkeypatch.chdir(GOLDEN)
+    code = main(arguments)
+    out, err = capsys.readouterr()
+    done = subprocess.CompletedProcess(arguments, code, out, err)
     lines = [normalise(line) for line in done.stdout.splitlines() if line.strip()]
     got = "\n".join(lines) + ("\n" if lines else "")
     expected_out, expected_err = GOLDEN / f"{name}.jsonl", GOLDEN / f"{name}.stderr"

@@ -6,15 +6,32 @@ child would; the host side (quizapp/grading/roles.py) is given facts as the chil
 
 from __future__ import annotations
 
+import importlib
 import json
+from typing import Any
 
 import pytest
-import torch
 
 from quizapp.grading import roles as search
 from quizapp.grading.facts import TensorStore
-from quizapp.judge import probes
 from quizapp.packs import model
+
+
+class Deferred:
+    """A module imported on its first use: collecting this file, which every test process does, imports neither
+    torch nor the worker side (conftest.py runs this file's tests in one process)."""
+
+    def __init__(self, name: str) -> None:
+        self._name = name
+
+    def __getattr__(self, attribute: str) -> Any:
+        if attribute.startswith("__"):  # pytest's collector looks for __test__ and the like on every module global
+            raise AttributeError(attribute)
+        return getattr(importlib.import_module(self._name), attribute)
+
+
+torch = Deferred("torch")
+probes = Deferred("quizapp.judge.probes")
 
 ATTENTION = """
 import math
@@ -206,7 +223,7 @@ class Ema(nn.Module):
 
 
 def test_the_search_sends_a_bounded_amount_whatever_the_answer(monkeypatch) -> None:
-    monkeypatch.setattr(probes, "SEARCH_ELEMENTS", 200)
+    monkeypatch.setattr("quizapp.judge.probes.SEARCH_ELEMENTS", 200)  # the module itself, not the Deferred
     facts, tensors = probes.run(
         {"code": REFERENCE, "entry_point": "Attention", "checks": [{**SPEC, "kind": "roles", "mode": "eval"}]}
     )

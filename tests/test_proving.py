@@ -1,19 +1,18 @@
 """`quizapp validate` proves a pack in the judge: each way a pack can lie is reported where it lies.
 
 The packs are small fixtures (the conftest pack, one code question with a check of every kind), proved in this
-process on the session's pool; one test runs the real command end to end.
+process on the session's pool; one test runs the command (main()) on it too.
 """
 
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 from conftest import VALID_PACK
 
+from quizapp.cli import main
 from quizapp.grading.grader import Grader, ReferenceCache
 from quizapp.grading.proving import prove
 from quizapp.packs import check_pack_text
@@ -113,14 +112,13 @@ def test_a_trivial_reference_is_not_slow_but_a_slow_one_is(grader, judged) -> No
     assert 4.5 <= seconds < 8
 
 
-def test_validate_from_the_command_line(tmp_path: Path) -> None:
+def test_validate_from_the_command_line(tmp_path: Path, capsys, commands_on_session_pool) -> None:
+    """The command's exit code and JSON document, from main() on the session's judge pool (the exit code of a real
+    process is tests/test_cli.py's to check)."""
     path = tmp_path / "lying.yaml"
     path.write_text(_lying_pack())
-    done = subprocess.run(
-        [sys.executable, "-m", "quizapp", "validate", "--json", str(path)], capture_output=True, text=True, timeout=300
-    )
-    assert done.returncode == 1, done.stderr
-    document = json.loads(done.stdout)
+    assert main(["validate", "--json", str(path)]) == 1
+    document = json.loads(capsys.readouterr().out)
     assert document["ok"] is False
     errors = [p for p in document["problems"] if p["severity"] == "error"]
     assert sorted(p["path"] for p in errors) == [

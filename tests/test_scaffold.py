@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -12,7 +10,9 @@ from quizapp.cli import main
 from quizapp.packs import check_pack_file, check_pack_text, scaffold
 
 
-def test_a_new_pack_with_every_kind_proves_itself_in_the_judge(tmp_path: Path, capsys) -> None:
+def test_a_new_pack_with_every_kind_proves_itself_in_the_judge(
+    tmp_path: Path, capsys, commands_on_session_pool
+) -> None:
     path = tmp_path / "course.yaml"
     assert main(["new", "pack", "ML Course!", "-o", str(path), "--kinds", ",".join(scaffold.KINDS)]) == 0
     assert "quizapp validate" in capsys.readouterr().out
@@ -22,12 +22,11 @@ def test_a_new_pack_with_every_kind_proves_itself_in_the_judge(tmp_path: Path, c
     assert sorted(q.kind for q in loaded.pack.questions) == sorted(
         k.replace("function", "code") for k in scaffold.KINDS
     )
-    done = subprocess.run(
-        [sys.executable, "-m", "quizapp", "validate", str(path)], capture_output=True, text=True, timeout=600
-    )
-    assert done.returncode == 0, done.stdout + done.stderr
-    assert done.stdout == ""  # no problem lines: no errors, and no unproven check either
-    assert done.stderr.strip() == "1 file(s), 1 valid pack(s); ran 3 reference(s), 6 decoy(s), 1 snippet(s), 0 error(s)"
+    code = main(["validate", str(path)])  # on the session's judge pool
+    out, err = capsys.readouterr()
+    assert code == 0, out + err
+    assert out == ""  # no problem lines: no errors, and no unproven check either
+    assert err.strip() == "1 file(s), 1 valid pack(s); ran 3 reference(s), 6 decoy(s), 1 snippet(s), 0 error(s)"
 
 
 def test_new_question_appends_with_a_fresh_id_and_keeps_the_pack_valid(tmp_path: Path, capsys) -> None:
