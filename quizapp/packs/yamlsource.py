@@ -35,6 +35,7 @@ class Document:
     block_scalars: set[Path] = field(default_factory=set)
     block_indent: dict[Path, int] = field(default_factory=dict)
     quoted_scalars: set[Path] = field(default_factory=set)
+    converted: int = 0  # values converted so far, aliases counted each time they are expanded
 
     def value_position(self, path: Path) -> Position:
         """Where the value at `path` starts, or its nearest written ancestor."""
@@ -69,6 +70,8 @@ def parse(text: str) -> Document:
         try:
             yaml.reader.Reader(text)  # the pure loader's check of characters, so both accept the same texts
             return _parse_with(_FAST_LOADER, text)
+        except _Refused as error:  # the same from either loader: said now, without parsing again
+            raise YamlSyntaxError(f"YAML syntax: {error.problem}", Position.of(error.problem_mark)) from None
         except yaml.YAMLError:
             pass
     try:
@@ -86,6 +89,10 @@ def parse(text: str) -> Document:
         raise YamlSyntaxError(f"YAML syntax: {problem}", position) from None
     except yaml.YAMLError as error:
         raise YamlSyntaxError(f"YAML syntax: {error}", Position(1, 1)) from None
+    except RecursionError:  # the pure-Python composer recurses once per level of nesting
+        raise YamlSyntaxError(
+            f"YAML syntax: values are nested more than {MAX_DEPTH} levels deep", Position(1, 1)
+        ) from None
 
 
 def _parse_with(loader_class: type[Loader], text: str) -> Document:
@@ -100,13 +107,24 @@ def _parse_with(loader_class: type[Loader], text: str) -> Document:
         loader.dispose()
 
 
+# A pack is untrusted input: its aliases may expand exponentially (a "billion laughs": ten aliases of ten
+# aliases, nine deep) and its nesting may be deep enough to exhaust Python's stack. The built-in packs hold
+# about 3,000 values each and nest 10 levels at most.
+MAX_VALUES = 100_000
+MAX_DEPTH = 100
+
+
 def _offset_position(text: str, offset: int) -> tuple[int, int]:
     before = text[:offset]
     return before.count("\n") + 1, offset - (before.rfind("\n") + 1) + 1
 
 
+class _Refused(yaml.constructor.ConstructorError):
+    """A document this module refuses (a recursive alias, too many values, too deep), at its node."""
+
+
 def _error(message: str, node: yaml.Node) -> yaml.MarkedYAMLError:
-    return yaml.constructor.ConstructorError(None, None, message, node.start_mark)
+    return _Refused(None, None, message, node.start_mark)
 
 
 def _convert(
@@ -116,6 +134,14 @@ def _convert(
     that refers to one of its own ancestors is reported instead of recursing forever."""
     if id(node) in active:
         raise _error("this alias refers to a node that contains it (a recursive alias)", node)
+    document.converted += 1
+    if document.converted > MAX_VALUES:
+        raise _error(
+            f"the pack expands to more than {MAX_VALUES:,} values: are aliases (*name) repeated inside aliases?",
+            node,
+        )
+    if len(path) > MAX_DEPTH:
+        raise _error(f"values are nested more than {MAX_DEPTH} levels deep here", node)
     document.values[path] = Position.of(node.start_mark)
     if isinstance(node, yaml.ScalarNode):
         return _scalar(loader, node, path, document, lines)
