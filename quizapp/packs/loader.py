@@ -140,6 +140,13 @@ class _Checker:
                 ((("questions", i, "id"), q.get("id")) for i, q in enumerate(questions) if isinstance(q, dict)),
                 "question id",
             )
+            for index, raw in enumerate(questions):
+                if isinstance(raw, dict) and raw.get("id") in model.RESERVED_QUESTION_IDS:
+                    self.at_value(
+                        ("questions", index, "id"),
+                        f"'{raw['id']}' names a column of grade-batch's gradebook "
+                        f"({', '.join(model.RESERVED_QUESTION_IDS)}): choose another id",
+                    )
             if data.get("format") == 1:
                 for index, question in valid_at:
                     self._check_format_1(question, ("questions", index))

@@ -492,6 +492,11 @@ class SourceCheck(CheckBase):
     rules: list[SourceRule] = Field(min_length=1)
 
 
+# grade-batch's gradebook (grades.csv, verdicts.csv) has a column per question beside these of its own: a question
+# with one of these ids would make two columns of one name.
+RESERVED_QUESTION_IDS = ("total", "maximum", "percent", "status", "solved")
+
+
 class CustomCheck(CheckBase):
     """What the other kinds cannot say.
 
