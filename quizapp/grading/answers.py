@@ -196,7 +196,7 @@ def printed_values(text: str) -> list[Any] | None:
         while position < len(tokens):
             value, position = _value(tokens, position)
             values.append(value)
-    except (ValueError, IndexError, SyntaxError):
+    except (ValueError, IndexError, SyntaxError, RecursionError):  # nested deeper than any printout is
         return None
     return values
 

@@ -160,7 +160,13 @@ class Grader:
         """Grade an answer as text: source code, a printout, option ids (comma or space separated)."""
         started = time.perf_counter()
         answer = strip_bom(answer)
-        if isinstance(question, model.ChoiceQuestion):
+        if len(answer) > MAX_ANSWER_CHARS:  # before any parsing: an AST costs hundreds of times its text
+            result = Result(
+                "wrong_answer",
+                message=f"the answer is {len(answer):,} characters long; answers are limited to "
+                f"{MAX_ANSWER_CHARS:,} (about 2,000 lines): is this the right file?",
+            )
+        elif isinstance(question, model.ChoiceQuestion):
             result = answers.grade_choice(question, answer.replace(",", " ").split(), pack.id)
         elif isinstance(question, model.PredictQuestion):
             result = answers.grade_predict(question, answer, pack.id)
@@ -182,6 +188,8 @@ class Grader:
         source rules do not bind."""
         started = time.perf_counter()
         source = strip_bom(source)
+        if len(source) > MAX_ANSWER_CHARS and not as_reference:
+            return self.grade(pack, question, source, mode)  # refused there, with its message
         try:
             ast.parse(source, filename="answer.py")
         except SyntaxError as error:
@@ -442,6 +450,11 @@ class Grader:
         if all(t.status == "pass" for t in again.tests if t.check in searched):
             return again
         return None
+
+
+# The longest answer graded: the built-in references are under 5,000 characters; parsing costs the grading
+# process about 600 bytes of memory per character of source, so a 16 MB file took it to 10 GB.
+MAX_ANSWER_CHARS = 100_000
 
 
 def strip_bom(text: str) -> str:
