@@ -100,14 +100,6 @@ def test_a_predict_answer_nested_too_deep_is_a_wrong_answer_not_our_fault(grader
     assert result.verdict == "wrong_answer", result.to_json()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="an honest exception whose message holds a lone surrogate (a file name decoded with "
-    "surrogateescape) reaches the host as JSON the strict schema refuses (exception.message: 'unable to parse "
-    "raw data as a unicode string'), so the answer is judged as having tampered with its facts: "
-    "wrong_answer, 'did the answer change torch or the judge's own code?', where it is a runtime_error. "
-    "The child should escape what is not text before sending it, as the host's output does",
-)
 def test_an_exception_message_with_a_lone_surrogate_is_a_runtime_error(grader: Grader) -> None:
     answer = 'raise ValueError("cannot open " + b"caf\\xe9.txt".decode("utf-8", "surrogateescape"))\n'
     result = grader.grade(MODULES, RESNET, answer)

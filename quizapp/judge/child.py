@@ -454,16 +454,27 @@ def dump_facts(facts: Any) -> bytes:
     """Facts as strict JSON: a non-finite float becomes its repr ('nan', 'inf'), so the host can refuse NaN and
     Infinity anywhere in what it parses."""
     try:
-        return json.dumps(facts, allow_nan=False).encode()
+        data = json.dumps(facts, allow_nan=False).encode()
     except ValueError:
-        return json.dumps(_finite(facts), allow_nan=False).encode()
+        data = b"\\ud"  # walk it below
+    if b"\\ud" in data:  # a lone surrogate (a file name decoded with surrogateescape) or an astral character
+        data = json.dumps(_finite(facts), allow_nan=False).encode()
+    return data
 
 
 def _finite(value: Any) -> Any:
+    """Facts the host's strict JSON reads: non-finite floats as their repr, text that is not UTF-8 (lone
+    surrogates) with backslash escapes, as the host shows a job's output."""
     if isinstance(value, float) and not math.isfinite(value):
         return repr(value)
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return value.encode("utf-8", "backslashreplace").decode("utf-8")
+        return value
     if isinstance(value, dict):
-        return {key: _finite(item) for key, item in value.items()}
+        return {_finite(key) if isinstance(key, str) else key: _finite(item) for key, item in value.items()}
     if isinstance(value, list | tuple):
         return [_finite(item) for item in value]
     return value

@@ -3,9 +3,10 @@
 Namespaces do not cover everything the kernel offers: keyrings are per uid and per session, not per
 namespace; a job could create a user namespace of its own (and with it capabilities over new mounts), trace
 a process, load BPF programs, read performance counters, or reach the kernel's module and kexec loaders.
-The filter denies exactly those families with EPERM (ENOSYS for clone3, so that glibc falls back to clone,
-whose flags a filter can read); everything else is allowed, as in Docker's profile. System calls of another
-architecture (32-bit x86 on x86_64, x32) kill the process: libseccomp's default for a foreign arch.
+The filter denies exactly those families, and vsock sockets, with EPERM (ENOSYS for clone3, so that glibc
+falls back to clone, whose flags a filter can read); everything else is allowed, as in Docker's profile.
+System calls of another architecture (32-bit x86 on x86_64, x32) kill the process: libseccomp's default for a
+foreign arch.
 
 Built with libseccomp through `pyseccomp` (a ctypes binding to the system's libseccomp.so.2) once in the
 worker, loaded by each job's J after no_new_privs and before anything of the learner's runs.
@@ -76,6 +77,9 @@ DENIED = (
 # clone with any of these flags creates namespaces: CLONE_NEWNS, NEWCGROUP, NEWUTS, NEWIPC, NEWUSER, NEWPID,
 # NEWNET (and NEWTIME, 0x80 in a second word of flags, only through clone3, which is refused).
 CLONE_NAMESPACE_FLAGS = 0x00020000 | 0x02000000 | 0x04000000 | 0x08000000 | 0x10000000 | 0x20000000 | 0x40000000
+# Socket families the job's empty network namespace does not confine: vsock reaches the hypervisor and other
+# guests of a VM (Docker's default profile refuses it too).
+DENIED_SOCKET_FAMILIES = {"AF_VSOCK": 40}
 
 
 def build() -> tuple[Any, str]:
@@ -92,6 +96,8 @@ def build() -> tuple[Any, str]:
             except (OSError, ValueError, RuntimeError):
                 pass  # a call this architecture does not have
         rules.add_rule(seccomp.ERRNO(errno.ENOSYS), "clone3")
+        for family in DENIED_SOCKET_FAMILIES.values():
+            rules.add_rule(seccomp.ERRNO(errno.EPERM), "socket", seccomp.Arg(0, seccomp.EQ, family))
         # The flags are clone's first argument on x86_64 and aarch64 (libseccomp maps the argument per arch).
         for flag in _bits(CLONE_NAMESPACE_FLAGS):
             rules.add_rule(seccomp.ERRNO(errno.EPERM), "clone", seccomp.Arg(0, seccomp.MASKED_EQ, flag, flag))
