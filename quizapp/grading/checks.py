@@ -96,15 +96,28 @@ class Context:
         if self._runner is None:
             self._runner = "forward"
             name = self.question.entry_point
-            if self.question.entry_point_kind == "function" or _defines_function(self.question.solution, name):
+            if self.question.entry_point_kind == "function" or _defines_function(self._definition_source, name):
                 self._runner = f"`{name}`"
         return self._runner
 
     def argument_name(self, position: int) -> str | None:
-        """The name the reference gives to the call's argument at `position` (forward's, without self, or the
-        function's), for messages; None when it cannot be read."""
-        names = _parameter_names(self.question.solution, self.question.entry_point, self.runner != "forward")
-        return names[position] if position < len(names) else None
+        """The name the answer gives to the call's argument at `position` (forward's, without self, or the
+        function's), else the reference's, for messages; None when it cannot be read."""
+        for source in (self.source, self.question.solution, getattr(self.question, "starter", None)):
+            names = _parameter_names(source, self.question.entry_point, self.runner != "forward")
+            if position < len(names):  # `def f(*args)` names nothing: the reference's names then
+                return names[position]
+        return None
+
+    @property
+    def _definition_source(self) -> str | None:
+        """The code that defines the entry point with `def` or `class`: the answer's own (so a student build,
+        which has no reference solution, says the same), else the reference's, else the starter's."""
+        name = self.question.entry_point
+        for source in (self.source, self.question.solution, getattr(self.question, "starter", None)):
+            if _top_level(source, name) is not None:
+                return source
+        return None
 
     def case_label(self, check: Any, index: int) -> str:
         case: model.Case = check.cases[index]

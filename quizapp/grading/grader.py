@@ -161,11 +161,7 @@ class Grader:
         started = time.perf_counter()
         answer = strip_bom(answer)
         if len(answer) > MAX_ANSWER_CHARS:  # before any parsing: an AST costs hundreds of times its text
-            result = Result(
-                "wrong_answer",
-                message=f"the answer is {len(answer):,} characters long; answers are limited to "
-                f"{MAX_ANSWER_CHARS:,} (about 2,000 lines): is this the right file?",
-            )
+            result = _too_long(answer)
         elif isinstance(question, model.ChoiceQuestion):
             result = answers.grade_choice(question, answer.replace(",", " ").split(), pack.id)
         elif isinstance(question, model.PredictQuestion):
@@ -189,7 +185,7 @@ class Grader:
         started = time.perf_counter()
         source = strip_bom(source)
         if len(source) > MAX_ANSWER_CHARS and not as_reference:
-            return self.grade(pack, question, source, mode)  # refused there, with its message
+            return _too_long(source)
         try:
             ast.parse(source, filename="answer.py")
         except SyntaxError as error:
@@ -455,6 +451,14 @@ class Grader:
 # The longest answer graded: the built-in references are under 5,000 characters; parsing costs the grading
 # process about 600 bytes of memory per character of source, so a 16 MB file took it to 10 GB.
 MAX_ANSWER_CHARS = 100_000
+
+
+def _too_long(answer: str) -> Result:
+    return Result(
+        "wrong_answer",
+        message=f"the answer is {len(answer):,} characters long; answers are limited to "
+        f"{MAX_ANSWER_CHARS:,} (about 2,000 lines): is this the right file?",
+    )
 
 
 def strip_bom(text: str) -> str:

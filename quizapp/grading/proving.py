@@ -32,7 +32,8 @@ class _JailClock:
 
     def run(self, task: str, payload: dict[str, Any], limits: Any) -> Any:
         outcome = self.runner.run(task, payload, limits)
-        self._last.wall_ms = getattr(outcome, "wall_ms", 0.0) or 0.0
+        if task == "probe":  # the answer's own job; a custom check's verdict job comes after it
+            self._last.wall_ms = getattr(outcome, "wall_ms", 0.0) or 0.0
         return outcome
 
     def submit(self, task: str, payload: dict[str, Any], limits: Any) -> Any:

@@ -20,6 +20,7 @@ WORKER_MODULES = (
     "tasks.py",
     "training.py",
     "verdict.py",
+    "verdicts.py",
     "watch.py",
 )
 

@@ -71,7 +71,10 @@ def parse(text: str) -> Document:
             yaml.reader.Reader(text)  # the pure loader's check of characters, so both accept the same texts
             return _parse_with(_FAST_LOADER, text)
         except _Refused as error:  # the same from either loader: said now, without parsing again
-            raise YamlSyntaxError(f"YAML syntax: {error.problem}", Position.of(error.problem_mark)) from None
+            mark = error.problem_mark
+            raise YamlSyntaxError(
+                f"YAML syntax: {error.problem}", Position.of(mark) if mark else Position(1, 1)
+            ) from None
         except yaml.YAMLError:
             pass
     try:
