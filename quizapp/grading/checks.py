@@ -1150,6 +1150,32 @@ def _shape_difference(value: Any, reference: Any, at: str = "") -> str | None:
     return None
 
 
+def restricts_only(check: Any) -> bool:
+    """A check that says only how an answer must not be written, never what it does: static source rules, and
+    trace checks whose every rule forbids an op. An empty starter passes these."""
+    if check.kind == "source":
+        return True
+    if check.kind == "trace":
+        return all(rule.op is not None and rule.count is not None and rule.count.max == 0 for rule in check.rules)
+    return False
+
+
+def score(checks: list[Any], passed: list[bool]) -> float | None:
+    """The share of the question's check points earned. Checks that only restrict how an answer is written earn
+    their points only beside a check of what it does: an untouched starter that uses no forbidden op scores 0,
+    not the points of the rules it cannot break."""
+    points = sum(check.points for check in checks)
+    if not points:
+        return None
+    behaves = any(ok and not restricts_only(check) for check, ok in zip(checks, passed, strict=True))
+    earned = sum(
+        check.points for check, ok in zip(checks, passed, strict=True) if ok and (behaves or not restricts_only(check))
+    )
+    if not any(not restricts_only(check) for check in checks):  # a question of rules alone: they are what it asks
+        earned = sum(check.points for check, ok in zip(checks, passed, strict=True) if ok)
+    return float(earned / points)
+
+
 _JUDGES: dict[str, Callable[[Any, Context], Finding | None]] = {
     "outputs": judge_outputs,
     "gradients": judge_gradients,

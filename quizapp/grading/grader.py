@@ -28,7 +28,7 @@ from .. import locations
 from ..judge import version as judge_version
 from ..packs import model
 from . import answers, roles
-from .checks import Context, Facts, PackFault, ReferenceFailed, describe_exception, judge_check_ranked
+from .checks import Context, Facts, PackFault, ReferenceFailed, describe_exception, judge_check_ranked, score
 from .facts import FactsRefused, TensorStore, probed, validate_definition
 from .result import Result, TestResult
 
@@ -346,8 +346,6 @@ class Grader:
             verdict = "wrong_answer"
         else:
             verdict = "accepted"
-        points = sum(c.points for c in checks)
-        earned = sum(c.points for c, t in zip(checks, tests, strict=True) if t.status == "pass")
         # The headline is the most specific finding (a named defect before a bare difference), not the first.
         failing = [
             (rank, index) for index, (test, rank) in enumerate(zip(tests, ranks, strict=True)) if test.status != "pass"
@@ -357,7 +355,7 @@ class Grader:
             verdict,  # type: ignore[arg-type]
             tests=tests,
             message=first.message if first else "",
-            score=earned / points if points else None,
+            score=score(checks, [t.status == "pass" for t in tests]),
             line=first.line if first else None,
         )
 

@@ -3,9 +3,11 @@
 Each question is worth its `points` (default 1): the share of it an answer earns (0..1) is split as its kind
 allows:
 
-- code and fix: partial credit by the question's checks' `points`: the points of the checks that passed over the
-  points of all its checks, hidden checks included (a check that did not run, after a syntax error say, earned
-  nothing). Tests are matched to checks by `TestResult.check`, each check counted once.
+- code and fix: partial credit by the question's checks' `points`: the grader's `score` of a submitted answer
+  (the points of the checks that passed over the points of all its checks, hidden checks included, where checks
+  that only restrict how an answer is written earn nothing unless a check of what it does passes); without one,
+  the points of the checks that passed over all of them (a check that did not run, after a syntax error say,
+  earned nothing). Tests are matched to checks by `TestResult.check`, each check counted once.
 - choice: the Result's `score` (the grader's partial credit) when it has one, else 1 for accepted and 0 otherwise.
 - predict: 1 or 0.
 - explain: the rubric score the learner ticked (an empty answer earns 0).
@@ -42,6 +44,8 @@ def answer_points(kind: str, result: Mapping[str, Any] | None, check_points: Map
     accepted = result.get("verdict") == "accepted"
     score = result.get("score")
     if kind in ("code", "fix"):
+        if score is not None and result.get("mode", "submit") == "submit" and result.get("tests"):
+            return _clamp(float(score))  # the grader's own partial credit, over every check (see checks.score)
         total = sum(check_points.values())
         if total <= 0:
             return 1.0 if accepted else 0.0
