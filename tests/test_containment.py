@@ -600,7 +600,7 @@ def test_segfault_is_a_runtime_error(healthy):
 def test_exiting_before_defining_anything_is_a_runtime_error(healthy):
     outcome = run(healthy, "import sys\nsys.exit(0)\nclass Model:\n    pass")
     assert outcome.status == "runtime_error"
-    assert outcome.detail == "the program exited with status 0 before the judge could probe it"
+    assert outcome.detail == "the program ended (it exited, or stopped itself) before the judge could probe it"
     assert outcome.exit_code == 0
 
 

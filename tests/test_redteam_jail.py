@@ -34,5 +34,6 @@ def test_a_job_that_stops_itself_is_not_taken_for_a_finished_job(grader: Grader)
     runtime_error, and the next answer is graded normally."""
     stopped = grader.grade(MODULES, RESNET, "import os, signal\nos.kill(os.getpid(), signal.SIGSTOP)\n")
     assert stopped.verdict == "runtime_error", stopped.to_json()
+    assert "stopped itself" in stopped.message and "status 0" not in stopped.message
     right = grader.grade(MODULES, RESNET, RESNET_RIGHT["identity-and-functional-relu"])
     assert right.verdict == "accepted", right.to_json()

@@ -138,6 +138,8 @@ def ended(exit_code: int | None, signal_number: int | None) -> str:
         if signal_number == signal.SIGKILL:
             return "was killed (SIGKILL)"
         return f"crashed with {signal_name(signal_number)}"
+    if exit_code == 0:  # sys.exit(0), os._exit(0), or a process that stopped itself as a finished job does
+        return "the program ended (it exited, or stopped itself) before the judge could probe it"
     return f"the program exited with status {exit_code} before the judge could probe it"
 
 
