@@ -349,34 +349,45 @@ def _output_facts(output: Any, key: str, entry: dict[str, Any], tensors: dict[st
 
 
 @contextmanager
-def module_context(root: Any) -> Iterator[list[dict[str, Any]]]:
-    """While active, the yielded list holds the modules whose forward is running, innermost last.
+def module_context(root: Any) -> Iterator[list[tuple[nn.Module, Any]]]:
+    """While active, the yielded list holds the modules of root's tree whose forward is running, innermost last,
+    each with the shape of its first argument (`running_module` describes one).
 
     A forward hook pops a module when its forward returns; when an exception escapes, no hook runs, so
-    the list still names the module that raised, and the modules around it.
-    """
-    stack: list[dict[str, Any]] = []
-    handles = []
-    if isinstance(root, nn.Module):
-        names = {id(m): name for name, m in root.named_modules()}
+    the list still names the module that raised, and the modules around it. Two global hooks for the whole
+    tree, set once per run (not two per module), and nothing described until an error needs it: a run that
+    does not raise pays for a lookup per module call."""
+    stack: list[tuple[nn.Module, Any]] = []
+    if not isinstance(root, nn.Module):
+        yield stack
+        return
+    inside = {id(m) for m in root.modules()}
 
-        def before(module: nn.Module, args: tuple[Any, ...]) -> None:
+    def before(module: nn.Module, args: tuple[Any, ...]) -> None:
+        if id(module) in inside:
             first = args[0] if args else None
-            shape = list(first.shape) if isinstance(first, torch.Tensor) else None
-            stack.append({"path": names.get(id(module), "?"), "repr": _short_repr(module), "input_shape": shape})
+            stack.append((module, first.shape if isinstance(first, torch.Tensor) else None))
 
-        def after(module: nn.Module, args: tuple[Any, ...], output: Any) -> None:
-            if stack:
-                stack.pop()
+    def after(module: nn.Module, args: tuple[Any, ...], output: Any) -> None:
+        if stack and id(module) in inside:
+            stack.pop()
 
-        for module in root.modules():
-            handles.append(module.register_forward_pre_hook(before))
-            handles.append(module.register_forward_hook(after))
+    handles = [
+        nn.modules.module.register_module_forward_pre_hook(before),
+        nn.modules.module.register_module_forward_hook(after),
+    ]
     try:
         yield stack
     finally:
         for handle in handles:
             handle.remove()
+
+
+def running_module(root: nn.Module, running: tuple[nn.Module, Any]) -> dict[str, Any]:
+    """A running module as facts: its path in root's tree, its short repr and the shape it was given."""
+    module, shape = running
+    path = next((name for name, m in root.named_modules() if m is module), "?")
+    return {"path": path, "repr": _short_repr(module), "input_shape": list(shape) if shape is not None else None}
 
 
 def _short_repr(module: nn.Module) -> str:
@@ -396,8 +407,10 @@ def _run_guarded(action: Callable[[], Any], root: Any) -> tuple[Any, dict[str, A
             if is_out_of_memory(exc):
                 raise
             facts = _exception_facts(exc)
-            if running and running[-1]["path"]:  # a submodule raised, not the answer's own forward
-                facts["module"] = running[-1]
+            if running and running[-1][0] is not root:  # a submodule raised, not the answer's own forward
+                described = running_module(root, running[-1])
+                if described["path"]:
+                    facts["module"] = described
             return None, facts
 
 
@@ -897,7 +910,8 @@ def initialise(module: Any, seed: int, roles: Roles | None = None, state: set[in
     is defined by the seed (default initialisation is skipped while building: nothing else would set them).
 
     With `roles` (from discover_roles), each parameter's values come from its role instead of its module's
-    type and name. `state` holds the ids of the buffers to set (state_buffers); None sets every float buffer."""
+    type and name. `state` holds the ids of the buffers to set (the state buffers discover finds); None sets
+    every float buffer."""
     apply_plan(init_plan(module, seed, roles, state))
 
 
@@ -913,17 +927,13 @@ def init_plan(module: Any, seed: int, roles: Roles | None = None, state: set[int
 _Slot = tuple[nn.Module, str, int, bool, torch.Tensor]
 
 
-def _plan_slots(module: Any, state: set[int] | None) -> list[_Slot]:
-    """The tensors a plan sets, found once per built object (the role search plans many assignments)."""
+def _plan_slots(module: Any, state: set[int] | None, modules: list[nn.Module] | None = None) -> list[_Slot]:
+    """The tensors a plan sets, found once per built object (the role search plans many assignments).
+    `modules`: the object's _every_module, when the caller has walked it already."""
     if not isinstance(module, nn.Module):
         return []
     slots: list[_Slot] = []
-    seen: set[int] = set()
-    held = [sub for _, _, modules in _held_outside(module) for top in modules for sub in top.modules()]
-    for sub in [*module.modules(), *held]:
-        if id(sub) in seen:
-            continue
-        seen.add(id(sub))
+    for sub in modules if modules is not None else _every_module(module):
         parameters = list(sub.named_parameters(recurse=False))
         buffers = [(n, b) for n, b in sub.named_buffers(recurse=False) if state is None or id(b) in state]
         for index, (name, tensor) in enumerate([*parameters, *buffers]):
@@ -931,6 +941,11 @@ def _plan_slots(module: Any, state: set[int] | None) -> list[_Slot]:
                 continue
             slots.append((sub, name, index, index < len(parameters), tensor))
     return slots
+
+
+def _state_slots(slots: list[_Slot], state: set[int] | None) -> list[_Slot]:
+    """The slots a plan sets: every parameter, and the buffers in `state` (every float buffer for None)."""
+    return [slot for slot in slots if slot[3] or state is None or id(slot[4]) in state]
 
 
 def _plan_from(slots: list[_Slot], seed: int, roles: Roles) -> Plan:
@@ -963,24 +978,29 @@ def apply_plan(plan: Plan) -> None:
                 tensor.uniform_(low, high, generator=generator.manual_seed(tensor_seed))
 
 
-def _every_module(module: nn.Module) -> Iterator[nn.Module]:
-    """Every module of the tree, registered or kept in plain containers, each once."""
+def _every_module(module: nn.Module) -> list[nn.Module]:
+    """Every module of the tree, registered or kept in plain containers, each once (registered first)."""
     seen: set[int] = set()
     extra = [sub for _, _, held in _held_outside(module) for top in held for sub in top.modules()]
+    found = []
     for sub in [*module.modules(), *extra]:
         if id(sub) not in seen:
             seen.add(id(sub))
-            yield sub
+            found.append(sub)
+    return found
 
 
-def _units(module: nn.Module) -> list[nn.Module]:
+def _units(module: nn.Module, modules: list[nn.Module] | None = None) -> list[nn.Module]:
     """The modules that hold parameters directly, registered or kept in plain containers, each once."""
-    return [sub for sub in _every_module(module) if any(True for _ in sub.parameters(recurse=False))]
+    walked = modules if modules is not None else _every_module(module)
+    return [sub for sub in walked if any(True for _ in sub.parameters(recurse=False))]
 
 
-def _float_buffers(module: nn.Module) -> list[tuple[nn.Module, str, torch.Tensor]]:
+def _float_buffers(
+    module: nn.Module, modules: list[nn.Module] | None = None
+) -> list[tuple[nn.Module, str, torch.Tensor]]:
     found = []
-    for sub in _every_module(module):
+    for sub in modules if modules is not None else _every_module(module):
         for name, tensor in sub.named_buffers(recurse=False):
             if tensor is not None and tensor.is_floating_point() and not _is_lazy(tensor):
                 found.append((sub, name, tensor))
@@ -990,35 +1010,37 @@ def _float_buffers(module: nn.Module) -> list[tuple[nn.Module, str, torch.Tensor
 _COMPARED_BUFFER = 1 << 20  # elements
 
 
-def state_buffers(module: Any, first_call: Callable[[], Any] | None) -> set[int] | None:
-    """The ids of the float buffers that are state training sets: those a train-mode forward changes, in place
-    or by reassignment (BatchNorm's running statistics, a from-scratch EMA). The rest are constants computed in
-    __init__ and keep their values. None (set every float buffer, as before) when forward cannot tell: no call
-    to make, or a train-mode forward that raises."""
-    if not isinstance(module, nn.Module):
-        return set()
-    buffers = _float_buffers(module)
-    if not buffers:
-        return set()
-    if first_call is None:
-        return None
+def _train_forward(
+    module: nn.Module,
+    call: Callable[[], Any],
+    buffers: list[tuple[nn.Module, str, torch.Tensor]],
+    tracer: TorchFunctionMode | None,
+) -> tuple[Any, dict[str, Any] | None, set[int] | None]:
+    """One train-mode forward made by `call`, under `tracer` if any: (result, error, the ids of the float
+    `buffers` it changed, None when it raised). Nothing of it stays: the module's mode and the random state are
+    put back (a dropout here must not shift the probes' own random draws)."""
     # BatchNorm's kernel updates its running statistics without bumping their version counter: compare values
     # too, for buffers of a size worth copying (a larger one that changes is seen by its version or identity).
     before = [
         (owner, name, tensor, tensor._version, tensor.clone() if tensor.numel() <= _COMPARED_BUFFER else None)
         for owner, name, tensor in buffers
     ]
+
+    def traced() -> Any:
+        with tracer if tracer is not None else contextlib.nullcontext():
+            return call()
+
     training = module.training
-    random_state = torch.random.get_rng_state()  # a dropout here must not shift the probes' own random draws
+    random_state = torch.random.get_rng_state()
     try:
         module.train()
         with torch.no_grad():
-            _, error = _run_guarded(first_call, module)
+            result, error = _run_guarded(traced, None)  # only whether it raised matters here
     finally:
         module.train(training)
         torch.random.set_rng_state(random_state)
     if error is not None:
-        return None
+        return None, error, None
     state: set[int] = set()
     for owner, name, tensor, version, saved in before:
         now = owner._buffers.get(name)
@@ -1026,7 +1048,7 @@ def state_buffers(module: Any, first_call: Callable[[], Any] | None) -> set[int]
             state.add(id(tensor))
             if isinstance(now, torch.Tensor):
                 state.add(id(now))
-    return state
+    return result, None, state
 
 
 _TRANSPARENT = {"view", "reshape", "flatten", "contiguous", "clone", "squeeze", "unsqueeze", "to", "type", "float"}
@@ -1144,40 +1166,60 @@ class _RoleTracer(TorchFunctionMode):
 def discover_roles(module: Any, first_call: Callable[[], Any]) -> Roles:
     """Each parameter's role: (signature of its module's parameter shapes, rank among the modules of that
     signature, whether it is a norm's scale), from one forward made by `first_call`. See the section's note."""
-    return discover_role_orders(module, first_call)[0]
+    return discover(module, first_call, all_orders=False)[0][0]
 
 
 def discover_role_orders(module: Any, first_call: Callable[[], Any]) -> list[Roles]:
     """discover_roles' roles first, then the roles of other orderings of the same facts, for the role search:
     by the time of first use (modules fed the same value ranked by where their output goes), which is robust
     where the reference computes something earlier in another way; and by where the output goes alone."""
+    return discover(module, first_call)[0]
+
+
+def discover(
+    module: Any, first_call: Callable[[], Any], all_orders: bool = True, modules: list[nn.Module] | None = None
+) -> tuple[list[Roles], set[int] | None]:
+    """The roles (discover_role_orders; the first ordering only unless `all_orders`) and the state buffers of a
+    built object, from one train-mode forward made by `first_call`, traced when two of its modules share
+    parameter shapes. The state buffers are the float buffers that forward changes, in place or by reassignment
+    (BatchNorm's running statistics, a from-scratch EMA): state that training sets, given canonical values
+    before each run; the rest are constants computed in __init__ and keep their values (RoPE's inv_freq). A
+    forward that raises in training (BatchNorm given a batch of one) tells no state (None: every float buffer
+    is set) and is traced again in eval mode for the roles, as far as it runs. `modules`: the object's
+    _every_module, if walked already."""
     if not isinstance(module, nn.Module):
-        return [{}]
-    units = _units(module)
+        return [{}], set()
+    modules = modules if modules is not None else _every_module(module)
+    units = _units(module, modules)
+    buffers = _float_buffers(module, modules)
     signatures = [tuple(tuple(p.shape) for p in unit.parameters(recurse=False)) for unit in units]
     if len(set(signatures)) == len(signatures):  # no two alike: every layer is alone in its role
-        return [
-            {
-                id(p): (shapes, 0, index == 0 and all(len(s) <= 1 for s in shapes))
-                for unit, shapes in zip(units, signatures, strict=True)
-                for index, p in enumerate(unit.parameters(recurse=False))
-            }
-        ]
+        alone: Roles = {
+            id(p): (shapes, 0, index == 0 and all(len(s) <= 1 for s in shapes))
+            for unit, shapes in zip(units, signatures, strict=True)
+            for index, p in enumerate(unit.parameters(recurse=False))
+        }
+        return [alone], (_train_forward(module, first_call, buffers, None)[2] if buffers else set())
     parameters = {id(p): p for unit in units for p in unit.parameters(recurse=False)}
-    constants = {id(b) for _, _, b in _float_buffers(module)} | {id(b) for b in module.buffers()}
+    constants = {id(b) for _, _, b in buffers} | {id(b) for b in module.buffers()}
     tracer = _RoleTracer(parameters, constants)
-    training = module.training
+    result, error, state = _train_forward(module, first_call, buffers, tracer)
+    if error is not None:
+        tracer = _RoleTracer(parameters, constants)
+        training = module.training
 
-    def traced() -> Any:
-        with tracer:
-            return first_call()
+        def traced() -> Any:
+            with tracer:
+                return first_call()
 
-    try:
-        with torch.no_grad():
-            module.eval()
-            result, error = _run_guarded(traced, module)
-    finally:
-        module.train(training)
+        try:
+            with torch.no_grad():
+                module.eval()
+                result, error = _run_guarded(traced, None)
+        finally:
+            module.train(training)
+    if not buffers:
+        state = set()
     downstream = tracer.downstream(result) if error is None else {}
     facts: list[tuple[tuple[Any, ...], int, nn.Module, tuple[str, int] | None, tuple[int, ...]]] = []
     for order, unit in enumerate(units):
@@ -1201,7 +1243,7 @@ def discover_role_orders(module: Any, first_call: Callable[[], Any]) -> list[Rol
         return (0, below, first[1]) if first else (1, (), order)
 
     orders = []
-    for sort_key in (by_lineage, by_time, by_destination):
+    for sort_key in (by_lineage, by_time, by_destination) if all_orders else (by_lineage,):
         groups: dict[tuple[Any, ...], list[tuple[tuple[Any, ...], int, nn.Module]]] = {}
         for shapes, order, unit, first, below in facts:
             groups.setdefault(shapes, []).append((sort_key(shapes, order, first, below), order, unit))
@@ -1213,7 +1255,7 @@ def discover_role_orders(module: Any, first_call: Callable[[], Any]) -> list[Rol
                 for index, parameter in enumerate(unit.parameters(recurse=False)):
                     roles[id(parameter)] = (shapes, rank, scale_like and index == 0)
         orders.append(roles)
-    return orders
+    return orders, state
 
 
 def _group_sizes(roles: Roles) -> dict[tuple[Any, ...], int]:
@@ -1304,20 +1346,19 @@ def first_call(module: Any, case: dict[str, Any], seed: int, case_index: int) ->
     return lambda: arguments.call(module)
 
 
-def _case_roles(
-    module: Any, seed: int, call: Callable[[], Any] | None, assignment: int = 0
-) -> tuple[Roles, set[int] | None]:
-    """The roles of a case's parameters (the `assignment`-th of role_assignments) and its state buffers, from
-    the case's first call."""
+def _case_discovery(
+    module: Any, seed: int, call: Callable[[], Any] | None, all_orders: bool = False
+) -> tuple[list[Roles], list[_Slot]]:
+    """A case's role orderings (discover) and the tensors its plans set (every parameter, the state buffers),
+    from the case's first call, walking the object's modules once. Parameters get their values by type and
+    name first (buffers keep theirs until we know which are state), so the forward runs on defined values."""
     if call is None or not isinstance(module, nn.Module):
-        return {}, None
-    initialise(module, seed, state=set())  # parameters only: buffers keep their values until we know which are state
-    orders = discover_role_orders(module, call)
-    roles = orders[0]
-    if assignment:
-        options = role_assignments(orders)
-        roles = options[assignment] if assignment < len(options) else roles
-    return roles, state_buffers(module, call)
+        return [{}], _plan_slots(module, None)
+    modules = _every_module(module)
+    slots = _plan_slots(module, None, modules)
+    apply_plan(_plan_from(_state_slots(slots, set()), seed, {}))
+    orders, state = discover(module, call, all_orders=all_orders, modules=modules)
+    return orders, _state_slots(slots, state)
 
 
 SEARCH_ELEMENTS = 500_000  # output values a role search sends at most (2 MB of float32), whatever the answer
@@ -1343,9 +1384,8 @@ def probe_roles(
         call = first_call(module, case, seed, case_index)
         if call is None or not isinstance(module, nn.Module):
             continue
-        initialise(module, seed, state=set())
-        options = role_assignments(discover_role_orders(module, call), count)
-        slots = _plan_slots(module, state_buffers(module, call))
+        orders, slots = _case_discovery(module, seed, call, all_orders=True)
+        options = role_assignments(orders, count)
         assignments[str(case_index)] = len(options)
         module.train(mode == "train")
         for assignment in range(len(options)):
@@ -1428,14 +1468,19 @@ def case_plan(
     seed = spec.get("seed", 0)
     chosen = spec.get("assignment") or {}
     assignment = chosen.get(str(case_index), chosen.get("*", 0)) if isinstance(chosen, dict) else 0
+    assignment = assignment if isinstance(assignment, int) else 0
     call = first_call(module, case, seed, case_index)
-    roles, state = _case_roles(module, seed, call, assignment if isinstance(assignment, int) else 0)
+    orders, slots = _case_discovery(module, seed, call, all_orders=bool(assignment))
+    roles = orders[0]
+    if assignment:
+        options = role_assignments(orders)
+        roles = options[assignment] if assignment < len(options) else roles
     given = (spec.get("ranks") or {}).get(str(case_index)) if isinstance(spec.get("ranks"), dict) else None
     if given is not None and isinstance(module, nn.Module):
         roles = _with_ranks(module, roles, given)
     if ranks is not None and isinstance(module, nn.Module) and (tied := _tied_ranks(module, roles)):
         ranks[str(case_index)] = tied  # the host maps one case's found pairing onto another case by it
-    return init_plan(module, seed, roles, state)
+    return _plan_from(slots, seed, roles)
 
 
 class _Tracer(TorchFunctionMode):
