@@ -19,6 +19,7 @@ import copy
 import itertools
 import linecache
 import math
+import random
 import sys
 import traceback
 import types
@@ -55,7 +56,11 @@ def run(payload: dict[str, Any]) -> tuple[dict[str, Any], dict[str, torch.Tensor
         try:
             spec = {**spec, "function": function}  # the entry point is called, not constructed
             probe = _PROBES[spec["kind"]]
-            facts["checks"][spec["id"]] = probe(spec, namespace, entry_point, tensors, f"{spec['id']}/")
+            found = probe(spec, namespace, entry_point, tensors, f"{spec['id']}/")
+            folded = found.pop(_FOLDED, None) if isinstance(found, dict) else None
+            facts["checks"][spec["id"]] = found
+            if folded is not None:  # the role search of one case, asked for with the check (see probe_outputs)
+                facts["checks"][folded.pop("id")] = folded
         except SystemExit:
             raise
         except BaseException as exc:  # noqa: BLE001 - the answer may have broken torch or these probes
@@ -489,10 +494,17 @@ def probe_outputs(
     is random. With `observe` (the reference always; an answer when its outputs differ), the first input of each
     case in its first mode is also *observed*, so the grader can say where an output goes wrong: a sample of
     each leaf module's output in execution order (with the answer's line that called it), registered modules
-    that never ran, the ops forward ran and which made the result."""
+    that never ran, the ops forward ran and which made the result.
+
+    With `search` ({id, count}), the host's role search is folded in for one case: the first case whose
+    pairings number 2 to FOLDED_ASSIGNMENTS gets the output of its first input in its first mode under each
+    (probe_roles' facts for that case, under the search's id). When none of them is the reference's there, the
+    host knows without another job that no pairing can match every case."""
     seed = spec.get("seed", 0)
     observe = bool(spec.get("observe"))
     modes = spec.get("modes", ["train", "eval"])
+    search = spec.get("search") if isinstance(spec.get("search"), dict) else None
+    folded: dict[str, Any] | None = None
     ranks: dict[str, dict[str, list[int]]] = {}  # case -> tied module path -> [group, rank] of its values
     results: list[dict[str, Any]] = []
     unregistered: dict[str, list[dict[str, Any]]] = {}
@@ -503,7 +515,9 @@ def probe_outputs(
         if isinstance(module, nn.Module):
             parameters[str(case_index)] = _parameter_list(module)
         calls = case_calls(case)
-        plan = case_plan(module, spec, case, case_index, ranks)
+        fold_here = search is not None and folded is None and isinstance(module, nn.Module) and bool(calls)
+        plan, orders, slots = _case_setup(module, spec, case, case_index, ranks, all_orders=fold_here)
+        first: tuple[Any, dict[str, Any] | None] = (None, None)
         for mode in modes:
             for call_index, call in enumerate(calls):
                 key = f"{prefix}{case_index}/{mode}/{call_index}"
@@ -518,6 +532,8 @@ def probe_outputs(
                         output, error = _observed_run(module, arguments, key, entry, tensors)
                     else:
                         output, error = _run_guarded(lambda a=arguments, m=module: a.call(m), module)
+                if call_index == 0 and mode == modes[0]:
+                    first = (output, error)
                 if error is not None:
                     entry["error"] = error
                 else:
@@ -525,8 +541,78 @@ def probe_outputs(
                     if case_index == 0 and call_index == 0 and mode == "train" and _has_tensors(entry):
                         entry["random"] = _is_random(module, arguments, output, seed, plan)
                 results.append(entry)
+        if fold_here and search is not None:
+            folded = _folded_search(search, module, case_index, calls[0], seed, modes[0], orders, slots, first, tensors)
     facts = {"results": results, "unregistered": unregistered, "parameters": parameters}
+    if folded is not None:
+        facts[_FOLDED] = folded
     return {**facts, "ranks": ranks} if ranks else facts
+
+
+_FOLDED = "_folded"  # a probe's result key for facts filed under another id (run() moves them)
+FOLDED_ASSIGNMENTS = 8  # at most this many pairings of one case are folded into an answer's own job
+
+
+def _folded_search(
+    search: dict[str, Any],
+    module: nn.Module,
+    case_index: int,
+    call: dict[str, Any],
+    seed: int,
+    mode: str,
+    orders: list[Roles],
+    slots: list[_Slot],
+    first: tuple[Any, dict[str, Any] | None],
+    tensors: dict[str, torch.Tensor],
+) -> dict[str, Any] | None:
+    """probe_roles' facts for one case, run in the outputs check's own job (see probe_outputs); None when the
+    case has one pairing or more than FOLDED_ASSIGNMENTS. Assignment 0 is discovery's own: its output is the
+    check's first run. The others run on fresh inputs, and every random generator is put back afterwards, so
+    the check's later cases draw what they would have drawn without it."""
+    count = min(int(search.get("count", MAX_ROLE_ASSIGNMENTS)), MAX_ROLE_ASSIGNMENTS)
+    options = role_assignments(orders, count)
+    if not 2 <= len(options) <= FOLDED_ASSIGNMENTS:
+        return None
+    prefix = f"{search['id']}/"
+    results: list[dict[str, Any]] = []
+    budget = SEARCH_ELEMENTS
+    output, error = first
+    entry, budget = _search_entry(module, case_index, 0, options[0], output, error, prefix, tensors, budget)
+    own = f"{prefix}{case_index}/0"
+    for key in [key for key in tensors if key == own or key.startswith(f"{own}/")]:
+        tensors[key] = tensors[key].clone()  # the check's own tensor: one storage is written once per name
+    results.append(entry)
+    saved = _random_states()
+    try:
+        module.train(mode == "train")
+        for assignment in range(1, len(options)):
+            if budget <= 0:
+                break
+            apply_plan(_plan_from(slots, seed, options[assignment]))
+            arguments = Arguments(call, seed, case_index, 0)
+            with torch.no_grad():
+                output, error = _run_guarded(lambda a=arguments: a.call(module), None)
+            entry, budget = _search_entry(
+                module, case_index, assignment, options[assignment], output, error, prefix, tensors, budget
+            )
+            results.append(entry)
+    finally:
+        _restore_random_states(saved)
+    return {"id": search["id"], "results": results, "assignments": {str(case_index): len(options)}}
+
+
+def _random_states() -> tuple[Any, Any, Any]:
+    numpy = sys.modules.get("numpy")
+    return torch.random.get_rng_state(), random.getstate(), numpy.random.get_state() if numpy else None
+
+
+def _restore_random_states(saved: tuple[Any, Any, Any]) -> None:
+    torch_state, python_state, numpy_state = saved
+    torch.random.set_rng_state(torch_state)
+    random.setstate(python_state)
+    numpy = sys.modules.get("numpy")
+    if numpy is not None and numpy_state is not None:
+        numpy.random.set_state(numpy_state)
 
 
 def _parameter_list(module: nn.Module) -> list[dict[str, Any]]:
@@ -1392,26 +1478,43 @@ def probe_roles(
             apply_plan(_plan_from(slots, seed, options[assignment]))
             with torch.no_grad():
                 output, error = _run_guarded(call, None)  # no module context: an error here only means no match
-            entry: dict[str, Any] = {"case": case_index, "assignment": assignment}
-            entry["ranks"] = _tied_ranks(module, options[assignment])
-            if error is None and isinstance(output, torch.Tensor) and output.numel() <= budget:
-                budget -= output.numel()
-                tensors[f"{prefix}{case_index}/{assignment}"] = sendable(output)
-                entry["output"] = _tensor_summary(output)
-            elif error is None and (parts := output_parts(output)) is not None:
-                # a tuple, list or dict output (attention's output and weights): its tensors, by element index
-                sent = [(i, v) for i, (_, v) in enumerate(parts) if isinstance(v, torch.Tensor)]
-                size = sum(v.numel() for _, v in sent)
-                if size <= budget:
-                    budget -= size
-                    for index, value in sent:
-                        tensors[f"{prefix}{case_index}/{assignment}/o{index}"] = sendable(value)
-                    entry["output"] = _tensor_summary(output)
-                    entry["elements"] = [index for index, _ in sent]
+            entry, budget = _search_entry(
+                module, case_index, assignment, options[assignment], output, error, prefix, tensors, budget
+            )
             results.append(entry)
             if budget <= 0:
                 break
     return {"results": results, "assignments": assignments}
+
+
+def _search_entry(
+    module: nn.Module,
+    case_index: int,
+    assignment: int,
+    roles: Roles,
+    output: Any,
+    error: dict[str, Any] | None,
+    prefix: str,
+    tensors: dict[str, torch.Tensor],
+    budget: int,
+) -> tuple[dict[str, Any], int]:
+    """One run of the role search as facts (its output sent while the budget lasts), and the budget left."""
+    entry: dict[str, Any] = {"case": case_index, "assignment": assignment, "ranks": _tied_ranks(module, roles)}
+    if error is None and isinstance(output, torch.Tensor) and output.numel() <= budget:
+        budget -= output.numel()
+        tensors[f"{prefix}{case_index}/{assignment}"] = sendable(output)
+        entry["output"] = _tensor_summary(output)
+    elif error is None and (parts := output_parts(output)) is not None:
+        # a tuple, list or dict output (attention's output and weights): its tensors, by element index
+        sent = [(i, v) for i, (_, v) in enumerate(parts) if isinstance(v, torch.Tensor)]
+        size = sum(v.numel() for _, v in sent)
+        if size <= budget:
+            budget -= size
+            for index, value in sent:
+                tensors[f"{prefix}{case_index}/{assignment}/o{index}"] = sendable(value)
+            entry["output"] = _tensor_summary(output)
+            entry["elements"] = [index for index, _ in sent]
+    return entry, budget
 
 
 def _tied_units(module: Any, roles: Roles) -> dict[str, tuple[int, int, list[int]]]:
@@ -1465,12 +1568,24 @@ def case_plan(
 ) -> Plan:
     """The initialisation plan of a case's object: by role, with the assignment the host asked for, if any
     (an index into this case's own search, or ranks by parameter path found on another case built alike)."""
+    return _case_setup(module, spec, case, case_index, ranks)[0]
+
+
+def _case_setup(
+    module: Any,
+    spec: dict[str, Any],
+    case: dict[str, Any],
+    case_index: int,
+    ranks: dict[str, Any] | None = None,
+    all_orders: bool = False,
+) -> tuple[Plan, list[Roles], list[_Slot]]:
+    """case_plan's plan, with the role orderings it came from and the tensors its plans set (for a search)."""
     seed = spec.get("seed", 0)
     chosen = spec.get("assignment") or {}
     assignment = chosen.get(str(case_index), chosen.get("*", 0)) if isinstance(chosen, dict) else 0
     assignment = assignment if isinstance(assignment, int) else 0
     call = first_call(module, case, seed, case_index)
-    orders, slots = _case_discovery(module, seed, call, all_orders=bool(assignment))
+    orders, slots = _case_discovery(module, seed, call, all_orders=all_orders or bool(assignment))
     roles = orders[0]
     if assignment:
         options = role_assignments(orders)
@@ -1480,7 +1595,7 @@ def case_plan(
         roles = _with_ranks(module, roles, given)
     if ranks is not None and isinstance(module, nn.Module) and (tied := _tied_ranks(module, roles)):
         ranks[str(case_index)] = tied  # the host maps one case's found pairing onto another case by it
-    return _plan_from(slots, seed, roles)
+    return _plan_from(slots, seed, roles), orders, slots
 
 
 class _Tracer(TorchFunctionMode):
