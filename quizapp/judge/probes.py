@@ -1191,8 +1191,8 @@ class _RoleTracer(TorchFunctionMode):
         name = normalise_op(func)
         if name is None:
             return result
-        operands = [a for a in _flatten(args, kwargs) if isinstance(a, torch.Tensor)]
-        outputs = [r for r in _flatten((result,), {}) if isinstance(r, torch.Tensor)]
+        operands = _tensors_in(args, kwargs)
+        outputs = _tensors_in((result,))
         if not outputs:
             return result
         if name in ("clamp", "clamp_min") and _clamps_at_zero(args, kwargs):
@@ -1234,7 +1234,7 @@ class _RoleTracer(TorchFunctionMode):
 
     def downstream(self, result: Any) -> dict[int, int]:
         """Each parameter's downstream signature (a hash): the joins on the way from it to forward's result."""
-        ends = {self.node[id(t)] for t in _flatten((result,), {}) if isinstance(t, torch.Tensor) and id(t) in self.node}
+        ends = {self.node[id(t)] for t in _tensors_in((result,)) if id(t) in self.node}
         signature: list[frozenset[Any]] = [frozenset()] * len(self.edges)
         digest: list[int] = [0] * len(self.edges)
         for node in range(len(self.edges) - 1, -1, -1):  # a result's node always comes after its operands'
@@ -1612,10 +1612,10 @@ class _Tracer(TorchFunctionMode):
     def __torch_function__(self, func, types, args=(), kwargs=None):  # type: ignore[no-untyped-def]
         kwargs = kwargs or {}
         result = func(*args, **kwargs)
-        outputs = [r for r in _flatten((result,), {}) if isinstance(r, torch.Tensor)]
+        outputs = _tensors_in((result,))
         if not outputs:
             return result
-        operands = [a for a in _flatten(args, kwargs) if isinstance(a, torch.Tensor)]
+        operands = _tensors_in(args, kwargs)
         self.operands.update(id(a) for a in operands)
         from_input = sum(1 for a in operands if id(a) in self.tainted)
         if from_input:  # values flow through every op, detach() included: taint follows them
@@ -1640,12 +1640,21 @@ def _clamps_at_zero(args: tuple[Any, ...], kwargs: dict[str, Any]) -> bool:
     return isinstance(low, int | float) and low == 0 and high is None
 
 
-def _flatten(args: tuple[Any, ...], kwargs: dict[str, Any]) -> Iterator[Any]:
-    for value in [*args, *kwargs.values()]:
-        if isinstance(value, list | tuple):
-            yield from _flatten(tuple(value), {})
-        else:
-            yield value
+def _tensors_in(args: tuple[Any, ...] | list[Any], kwargs: dict[str, Any] | None = None) -> list[torch.Tensor]:
+    """The tensors among an op's arguments (or results), nested lists and tuples included, in order."""
+    found: list[torch.Tensor] = []
+    _collect_tensors(args, found)
+    if kwargs:
+        _collect_tensors(kwargs.values(), found)
+    return found
+
+
+def _collect_tensors(values: Any, found: list[torch.Tensor]) -> None:
+    for value in values:
+        if isinstance(value, torch.Tensor):
+            found.append(value)
+        elif isinstance(value, list | tuple):
+            _collect_tensors(value, found)
 
 
 _SKIP_OPS = {
@@ -1686,13 +1695,25 @@ _ALIASES = {
 
 def normalise_op(func: Any) -> str | None:
     """F.relu, torch.relu, Tensor.relu_ and nn.ReLU all trace as 'relu'; +, torch.add, add_ and += as 'add'."""
+    try:
+        return _OP_NAMES[func]
+    except Exception:  # not seen yet, or not hashable
+        pass
     name = getattr(func, "__name__", None) or str(func)
     bare = name.strip("_")
     if bare in _SKIP_OPS or name in _SKIP_OPS:
-        return None
-    if bare.endswith("_") and not bare.endswith("__"):
-        bare = bare.rstrip("_")
-    return _ALIASES.get(bare, bare)
+        normal = None
+    else:
+        if bare.endswith("_") and not bare.endswith("__"):
+            bare = bare.rstrip("_")
+        normal = _ALIASES.get(bare, bare)
+    with contextlib.suppress(Exception):
+        if len(_OP_NAMES) < 10_000:
+            _OP_NAMES[func] = normal
+    return normal
+
+
+_OP_NAMES: dict[Any, str | None] = {}  # func -> its name in traces, worked out once per function
 
 
 def probe_trace(
