@@ -679,9 +679,7 @@ def _observed_run(
         entry["idle"] = [
             names[id(m)]
             for m in leaves
-            if id(m) not in ran
-            and any(True for _ in m.parameters(recurse=False))
-            and not any(id(p) in tracer.operands for p in m.parameters(recurse=False))
+            if id(m) not in ran and _own_parameters(m) and not any(id(p) in tracer.operands for p in _own_parameters(m))
         ][:20]
     if error is None:
         entry.update(_result_facts(output, arguments, tracer))
@@ -877,7 +875,7 @@ def _parameter_grads(module: nn.Module, key: str, tensors: dict[str, torch.Tenso
     grads: list[dict[str, Any]] = []
     seen: set[int] = set()
     for path, sub in module.named_modules():
-        for name, parameter in sub.named_parameters(recurse=False):
+        for name, parameter in _own_named_parameters(sub):
             if id(parameter) in seen or not parameter.requires_grad:
                 continue
             seen.add(id(parameter))
@@ -933,7 +931,7 @@ def _shared(root: nn.Module) -> list[dict[str, str]]:
     first: dict[int, str] = {}
     shared: list[dict[str, str]] = []
     for path, sub in root.named_modules(remove_duplicate=False):
-        if not any(True for _ in sub.parameters(recurse=False)):
+        if not _own_parameters(sub):
             continue
         if id(sub) in first:
             shared.append({"path": path, "same_as": first[id(sub)]})
@@ -1020,8 +1018,8 @@ def _plan_slots(module: Any, state: set[int] | None, modules: list[nn.Module] | 
         return []
     slots: list[_Slot] = []
     for sub in modules if modules is not None else _every_module(module):
-        parameters = list(sub.named_parameters(recurse=False))
-        buffers = [(n, b) for n, b in sub.named_buffers(recurse=False) if state is None or id(b) in state]
+        parameters = _own_named_parameters(sub)
+        buffers = [(n, b) for n, b in _own_named_buffers(sub) if state is None or id(b) in state]
         for index, (name, tensor) in enumerate([*parameters, *buffers]):
             if tensor is None or not tensor.is_floating_point() or _is_lazy(tensor):
                 continue
@@ -1064,6 +1062,46 @@ def apply_plan(plan: Plan) -> None:
                 tensor.uniform_(low, high, generator=generator.manual_seed(tensor_seed))
 
 
+def _own_named_parameters(module: nn.Module) -> list[tuple[str, torch.Tensor]]:
+    """module.named_parameters(recurse=False), read straight from the module's table unless its class lists
+    them its own way: torch's generic walk costs ten times as much, and the role machinery asks for them often."""
+    if type(module).named_parameters is not _NAMED_PARAMETERS:
+        return list(module.named_parameters(recurse=False))
+    return _unique(module._parameters.items())
+
+
+def _own_parameters(module: nn.Module) -> list[torch.Tensor]:
+    """module.parameters(recurse=False), as _own_named_parameters reads them."""
+    if type(module).parameters is not _PARAMETERS:
+        return list(module.parameters(recurse=False))
+    return [parameter for _, parameter in _own_named_parameters(module)]
+
+
+def _own_named_buffers(module: nn.Module) -> list[tuple[str, torch.Tensor]]:
+    """module.named_buffers(recurse=False), as _own_named_parameters reads parameters."""
+    if type(module).named_buffers is not _NAMED_BUFFERS:
+        return list(module.named_buffers(recurse=False))
+    return _unique(module._buffers.items())
+
+
+def _unique(items: Any) -> list[tuple[str, torch.Tensor]]:
+    """What torch's walk yields from a module's own table: each tensor once, under its first name, None left out."""
+    seen: set[int] = set()
+    found = []
+    for name, tensor in items:
+        if tensor is not None and id(tensor) not in seen:
+            seen.add(id(tensor))
+            found.append((name, tensor))
+    return found
+
+
+_NAMED_PARAMETERS, _PARAMETERS, _NAMED_BUFFERS = (
+    nn.Module.named_parameters,
+    nn.Module.parameters,
+    nn.Module.named_buffers,
+)
+
+
 def _every_module(module: nn.Module) -> list[nn.Module]:
     """Every module of the tree, registered or kept in plain containers, each once (registered first)."""
     seen: set[int] = set()
@@ -1079,7 +1117,7 @@ def _every_module(module: nn.Module) -> list[nn.Module]:
 def _units(module: nn.Module, modules: list[nn.Module] | None = None) -> list[nn.Module]:
     """The modules that hold parameters directly, registered or kept in plain containers, each once."""
     walked = modules if modules is not None else _every_module(module)
-    return [sub for sub in walked if any(True for _ in sub.parameters(recurse=False))]
+    return [sub for sub in walked if _own_parameters(sub)]
 
 
 def _float_buffers(
@@ -1087,7 +1125,7 @@ def _float_buffers(
 ) -> list[tuple[nn.Module, str, torch.Tensor]]:
     found = []
     for sub in modules if modules is not None else _every_module(module):
-        for name, tensor in sub.named_buffers(recurse=False):
+        for name, tensor in _own_named_buffers(sub):
             if tensor is not None and tensor.is_floating_point() and not _is_lazy(tensor):
                 found.append((sub, name, tensor))
     return found
@@ -1278,15 +1316,16 @@ def discover(
     modules = modules if modules is not None else _every_module(module)
     units = _units(module, modules)
     buffers = _float_buffers(module, modules)
-    signatures = [tuple(tuple(p.shape) for p in unit.parameters(recurse=False)) for unit in units]
+    owned = [_own_parameters(unit) for unit in units]
+    signatures = [tuple(tuple(p.shape) for p in own) for own in owned]
     if len(set(signatures)) == len(signatures):  # no two alike: every layer is alone in its role
         alone: Roles = {
             id(p): (shapes, 0, index == 0 and all(len(s) <= 1 for s in shapes))
-            for unit, shapes in zip(units, signatures, strict=True)
-            for index, p in enumerate(unit.parameters(recurse=False))
+            for own, shapes in zip(owned, signatures, strict=True)
+            for index, p in enumerate(own)
         }
         return [alone], (_train_forward(module, first_call, buffers, None)[2] if buffers else set())
-    parameters = {id(p): p for unit in units for p in unit.parameters(recurse=False)}
+    parameters = {id(p): p for own in owned for p in own}
     constants = {id(b) for _, _, b in buffers} | {id(b) for b in module.buffers()}
     tracer = _RoleTracer(parameters, constants)
     result, error, state = _train_forward(module, first_call, buffers, tracer)
@@ -1309,7 +1348,7 @@ def discover(
     downstream = tracer.downstream(result) if error is None else {}
     facts: list[tuple[tuple[Any, ...], int, nn.Module, tuple[str, int] | None, tuple[int, ...]]] = []
     for order, unit in enumerate(units):
-        own = list(unit.parameters(recurse=False))
+        own = owned[order]
         uses = [tracer.first_use[id(p)] for p in own if id(p) in tracer.first_use]
         first = min(uses, key=lambda use: use[1]) if uses else None
         facts.append((signatures[order], order, unit, first, tuple(downstream.get(id(p), 0) for p in own)))
@@ -1330,15 +1369,15 @@ def discover(
 
     orders = []
     for sort_key in (by_lineage, by_time, by_destination) if all_orders else (by_lineage,):
-        groups: dict[tuple[Any, ...], list[tuple[tuple[Any, ...], int, nn.Module]]] = {}
-        for shapes, order, unit, first, below in facts:
-            groups.setdefault(shapes, []).append((sort_key(shapes, order, first, below), order, unit))
+        groups: dict[tuple[Any, ...], list[tuple[tuple[Any, ...], int]]] = {}
+        for shapes, order, _unit, first, below in facts:
+            groups.setdefault(shapes, []).append((sort_key(shapes, order, first, below), order))
         roles: Roles = {}
         for shapes, members in groups.items():
-            members.sort(key=lambda member: (member[0], member[1]))
+            members.sort()
             scale_like = all(len(shape) <= 1 for shape in shapes)
-            for rank, (_, _, unit) in enumerate(members):
-                for index, parameter in enumerate(unit.parameters(recurse=False)):
+            for rank, (_, order) in enumerate(members):
+                for index, parameter in enumerate(owned[order]):
                     roles[id(parameter)] = (shapes, rank, scale_like and index == 0)
         orders.append(roles)
     return orders, state
@@ -1528,7 +1567,7 @@ def _tied_units(module: Any, roles: Roles) -> dict[str, tuple[int, int, list[int
     }
     tied: dict[str, tuple[int, int, list[int]]] = {}
     for path, sub in module.named_modules():
-        keys = [id(p) for p in sub.parameters(recurse=False) if id(p) in roles]
+        keys = [id(p) for p in _own_parameters(sub) if id(p) in roles]
         if keys and roles[keys[0]][0] in groups:
             tied[path] = (groups[roles[keys[0]][0]], roles[keys[0]][1], keys)
     return tied
