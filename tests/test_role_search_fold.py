@@ -160,3 +160,21 @@ def test_a_case_with_more_pairings_than_a_fold_takes_is_not_folded() -> None:
     facts, tensors = run(many, FOLDED)
     assert "o#roles" not in facts
     assert not any(key.startswith("o#roles/") for key in tensors)
+
+
+def test_a_fold_that_breaks_leaves_the_checks_facts_and_no_trace_of_itself(monkeypatch) -> None:
+    plain, plain_tensors = run(REFERENCE, SPEC)
+    calls = []
+
+    def breaks(*args, **kwargs):
+        calls.append(1)
+        if len(calls) > 1:  # after assignment 0's entry and tensors are in: nothing of it may stay
+            raise RuntimeError("the answer broke the search")
+        return original(*args, **kwargs)
+
+    original = probes._search_entry
+    monkeypatch.setattr(probes, "_search_entry", breaks)
+    folded, folded_tensors = run(REFERENCE, FOLDED)
+    assert len(calls) == 2
+    assert folded == plain  # no fold filed: the host runs the search's own job if it needs one
+    assert folded_tensors.keys() == plain_tensors.keys()

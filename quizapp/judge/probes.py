@@ -515,7 +515,7 @@ def probe_outputs(
         if isinstance(module, nn.Module):
             parameters[str(case_index)] = _parameter_list(module)
         calls = case_calls(case)
-        fold_here = search is not None and folded is None and isinstance(module, nn.Module) and bool(calls)
+        fold_here = search is not None and folded is None and isinstance(module, nn.Module) and bool(calls and modes)
         plan, orders, slots = _case_setup(module, spec, case, case_index, ranks, all_orders=fold_here)
         first: tuple[Any, dict[str, Any] | None] = (None, None)
         for mode in modes:
@@ -542,7 +542,18 @@ def probe_outputs(
                         entry["random"] = _is_random(module, arguments, output, seed, plan)
                 results.append(entry)
         if fold_here and search is not None:
-            folded = _folded_search(search, module, case_index, calls[0], seed, modes[0], orders, slots, first, tensors)
+            try:
+                folded = _folded_search(
+                    search, module, case_index, calls[0], seed, modes[0], orders, slots, first, tensors
+                )
+            except SystemExit:
+                raise
+            except BaseException as exc:  # noqa: BLE001 - the answer may break the search: the check's facts stand
+                if is_out_of_memory(exc):
+                    raise
+                for key in [key for key in tensors if key.startswith(f"{search.get('id')}/")]:
+                    del tensors[key]
+                search = None  # no fold: the host runs the search's own job, as before
     facts = {"results": results, "unregistered": unregistered, "parameters": parameters}
     if folded is not None:
         facts[_FOLDED] = folded
