@@ -647,3 +647,47 @@ def test_grade_batch_gives_every_answer_its_verdict_and_writes_its_tables(tmp_pa
     assert verdicts[("ada", "nan-facts")] == "internal_error"  # the pack's verdict raised: not the student's fault
     assert verdicts[("bob", "half")] == "wrong_answer"  # emptied facts never pass
     assert verdicts[("cy", "half")] == "wrong_answer"
+
+
+class CountingJobs:
+    """The session's pool, counting the jobs a grade runs."""
+
+    def __init__(self, pool):
+        self.pool, self.jobs = pool, 0
+
+    def run(self, task, payload, limits):
+        self.jobs += 1
+        return self.pool.run(task, payload, limits)
+
+    def submit(self, task, payload, limits):
+        return self.pool.submit(task, payload, limits)
+
+
+def test_a_search_folded_into_the_answers_job_spares_a_wrong_answer_its_second_job(judge_pool, cache, roles) -> None:
+    counting = CountingJobs(judge_pool)
+    grader = Grader(counting, cache)
+    grader.reference_facts(PACK, RESNET)
+    scaled = RESNET.solution + (
+        "\n\n_right_forward = ResidualBlock.forward\n"
+        "ResidualBlock.forward = lambda self, x: _right_forward(self, x) * 1.5\n"
+    )  # the same layers and maths, a scaled result: no pairing of its same-shaped layers can mend it
+    result = grader.grade(PACK, RESNET, scaled)
+    assert result.verdict == "wrong_answer"
+    assert next(t for t in result.tests if t.check == "outputs").status == "fail"
+    assert counting.jobs == 1  # every pairing of one case, run in the answer's own job, missed the reference
+    attention = roles.question("attention")
+    grader.reference_facts(roles, attention)
+    counting.jobs = 0
+    other_joins = ATTENTION.replace("SCORES", "(k @ q.transpose(-2, -1)).transpose(-2, -1)")
+    assert grader.grade(roles, attention, other_joins).verdict == "accepted"
+    assert counting.jobs == 3  # the fold found a pairing there: the search's own job, then the regrade
+
+
+def test_a_forged_fold_makes_nothing_pass_and_one_not_asked_for_is_refused(cache, reference) -> None:
+    facts, tensors = reference
+    assert "outputs#roles" in facts["checks"]  # the reference's job is asked for the fold as every answer's is
+    junk = _with(facts, "outputs#roles", {"results": [{"case": 0, "assignment": 0}], "assignments": {"0": 1}})
+    assert forged(cache, junk, tensors).verdict == "accepted"  # a fold is read only to spare a search
+    not_asked = _with(facts, "gradients#roles", facts["checks"]["outputs#roles"])
+    refused = forged(cache, not_asked, tensors)
+    assert refused.verdict == "wrong_answer" and "gradients#roles" in refused.message

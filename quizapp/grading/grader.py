@@ -62,13 +62,17 @@ class Runner(Protocol):
     def submit(self, task: str, payload: dict[str, Any], limits: model.Limits) -> Future[Outcome]: ...
 
 
-def probe_payload(question: model.CodeBase, code: str, checks: Iterable[Any], observe: bool = True) -> dict[str, Any]:
+def probe_payload(
+    question: model.CodeBase, code: str, checks: Iterable[Any], observe: bool = True, search: bool = True
+) -> dict[str, Any]:
     """What the jailed child needs to collect facts: probes only, never expected values or messages.
 
     `observe` asks outputs probes for the facts that locate a difference (each module's output), for the
     reference's run and for every answer's, in the same job: observing costs a ResNet job about 7 ms of CPU,
     where running a wrong answer again to locate its difference cost a second job (about 55 ms, more than
-    the first)."""
+    the first). `search` folds the role search of one case into the same job (roles.ruled_out): a few more
+    forwards in every job, where a wrong answer with same-shaped layers paid a second job. The reference's
+    payload and an answer's have the same shape, so both jobs seed their generators alike."""
     specs = []
     for check in checks:
         if check.kind == "source":
@@ -83,6 +87,8 @@ def probe_payload(question: model.CodeBase, code: str, checks: Iterable[Any], ob
             spec["expressions"] = [expression.expr for expression in check.expressions]
         if check.kind == "outputs" and observe:
             spec["observe"] = True
+        if check.kind == "outputs" and search:
+            spec["search"] = roles.folded_spec(check)
         if check.kind == "training":  # training check: its own keys (quizapp/grading/training.py)
             spec.update(check.model_dump(include={"step", "steps", "watch"}))
         specs.append(spec)
@@ -211,7 +217,7 @@ class Grader:
                 return self._internal(f"the reference solution failed: {problem}", started, outcome)
             self._remember(key, reference)
         try:
-            result = self._judge(pack, question, source, checks, outcome, reference, limits, as_reference)
+            result = self._judge(pack, question, source, checks, outcome, reference, limits, as_reference, True)
         except Exception as problem:  # our bug: this answer's internal_error, never a crash of the run
             result = self._internal(f"the grader failed on this answer: {type(problem).__name__}: {problem}", started)
         result.duration_ms = (time.perf_counter() - started) * 1000
@@ -292,13 +298,17 @@ class Grader:
         reference: Facts,
         limits: model.Limits | None = None,
         as_reference: bool = False,
+        folded: bool = False,
     ) -> Result:
+        """`folded`: the job was asked for the role search of one case with its outputs checks (probe_payload)."""
         if outcome.status != "ok" or outcome.facts is None:
             verdict = _VERDICT_OF_STATUS.get(outcome.status, "internal_error")
             return Result(verdict, message=outcome.detail or outcome.status)  # type: ignore[arg-type]
         try:
             definition = validate_definition(outcome.facts)
             asked = {check.id for check in checks if probed(check)}
+            if folded:  # the role search folded into outputs checks, filed under its own id
+                asked |= {roles.search_id(check) for check in checks if check.kind == "outputs"}
             reported = outcome.facts.get("checks")
             if definition["ok"] and (not isinstance(reported, dict) or not set(reported) <= asked):
                 extra = sorted(set(reported) - asked) if isinstance(reported, dict) else []
@@ -409,6 +419,18 @@ class Grader:
         ]
         if not failed or self.runner is None:
             return None
+        if any(
+            roles.ruled_out(
+                check,
+                learner.checks.get(roles.search_id(check)),
+                learner.tensors,
+                learner.of(check.id),
+                reference.of(check.id),
+                reference.tensors,
+            )
+            for check in failed
+        ):
+            return None  # one case's every pairing, run in the answer's own job, missed the reference there
         payload = probe_payload(question, source, [])
         payload["checks"] = [roles.search_spec(check) for check in failed]
         outcome = self.runner.run("probe", payload, limits)
@@ -435,7 +457,7 @@ class Grader:
             if isinstance(facts := reference.of(check.id), dict) and facts.get("ranks")
         }
         payload = roles.with_assignments(
-            probe_payload(question, source, checks), checks, chosen, found_ranks, reference_ranks
+            probe_payload(question, source, checks, search=False), checks, chosen, found_ranks, reference_ranks
         )
         again = self._judge(
             pack, question, source, checks, self.runner.run("probe", payload, limits), reference, None, as_reference

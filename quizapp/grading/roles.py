@@ -7,8 +7,11 @@ with the wrong one of the reference's, and a right answer would be rejected. So,
 with a numeric difference and the answer has same-shaped parameters, the host asks the jail for the outputs
 of a bounded set of other assignments (job 2), keeps the first that gives the reference's outputs on every
 case's first input, and grades the answer again with it (job 3). The reference's outputs never enter the
-jail: the child reports, the host compares. Job 2's facts only choose what job 3 runs; job 3 is judged like
-any run, so a forged search can win nothing. Sharing one layer, or using one projection for two roles, still
+jail: the child reports, the host compares. Job 2's facts only choose what job 3 runs, and job 3 is judged like
+any run; but the answer can tell the assignments apart from inside its process, so it can compute a different
+hypothesis under each and have the host pick the one that matches (tests/test_redteam_learner.py, a strict
+xfail; the README's "Not done yet"). Searching on the trusted side (the reference under each assignment,
+against the answer's one run) would close that. Sharing one layer, or using one projection for two roles, still
 fails: no assignment of one set of values to several roles gives the reference's outputs.
 """
 
@@ -45,6 +48,11 @@ def search_id(check: model.OutputsCheck) -> str:
     return f"{check.id}#roles"
 
 
+def folded_spec(check: model.OutputsCheck) -> dict[str, Any]:
+    """What an outputs check's own probe is given to fold the search of one case into the job (see ruled_out)."""
+    return {"id": search_id(check), "count": COUNT}
+
+
 def search_spec(check: model.OutputsCheck) -> dict[str, Any]:
     return {
         "id": search_id(check),
@@ -61,6 +69,55 @@ def matches(
 ) -> dict[int, int] | None:
     """For each case with inputs, the first assignment whose output is the reference's on the first input;
     None when some case has none (or the facts are not what was asked)."""
+    found = _matching(check, facts, tensors, reference, reference_tensors)
+    if found is None:
+        return None
+    needed = {index for index, case in enumerate(check.cases) if case.inputs or case.calls}
+    return found if needed <= set(found) else None
+
+
+def ruled_out(
+    check: model.OutputsCheck,
+    folded: Any,
+    tensors: TensorStore,
+    learner: dict[str, Any],
+    reference: dict[str, Any],
+    reference_tensors: Any,
+) -> bool:
+    """Whether the search folded into the answer's own job (every pairing of one case, see probes.probe_outputs)
+    shows that no pairing gives the reference's output on that case, so none gives it on every case and the
+    search's own job can be skipped. False whenever that cannot be told: no fold, a fold that does not cover
+    every pairing of its case, facts that are not what was asked, or a forward that is random. A forged fold
+    can only skip the forger's own search: it never makes anything pass."""
+    if not isinstance(folded, dict) or not isinstance(folded.get("results"), list):
+        return False
+    assignments = folded.get("assignments")
+    if not isinstance(assignments, dict) or len(assignments) != 1:
+        return False
+    ((case_text, count),) = assignments.items()
+    if type(count) is not int or not 2 <= count <= COUNT or not isinstance(case_text, str) or not case_text.isdigit():
+        return False
+    case = int(case_text)
+    if case >= len(check.cases) or any(
+        isinstance(entry, dict) and entry.get("random") for entry in learner.get("results") or []
+    ):
+        return False
+    covered = {
+        entry.get("assignment")
+        for entry in folded["results"]
+        if isinstance(entry, dict) and entry.get("case") == case and type(entry.get("assignment")) is int
+    }
+    if covered != set(range(count)):
+        return False
+    found = _matching(check, folded, tensors, reference, reference_tensors)
+    return found is not None and case not in found
+
+
+def _matching(
+    check: model.OutputsCheck, facts: Any, tensors: TensorStore, reference: dict[str, Any], reference_tensors: Any
+) -> dict[int, int] | None:
+    """For each case the search's facts cover, the first assignment whose output is the reference's on the first
+    input (cases with no match left out); None when the facts are not what was asked."""
     if not isinstance(facts, dict) or not isinstance(facts.get("results"), list):
         return None
     mode = check.modes[0]
@@ -83,8 +140,7 @@ def matches(
                 found[case] = assignment
     except (FactsRefused, KeyError, ValueError, TypeError, IndexError):
         return None
-    needed = {index for index, case in enumerate(check.cases) if case.inputs or case.calls}
-    return found if needed <= set(found) else None
+    return found
 
 
 def _same_output(

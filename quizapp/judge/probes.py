@@ -19,6 +19,7 @@ import copy
 import itertools
 import linecache
 import math
+import random
 import sys
 import traceback
 import types
@@ -56,7 +57,11 @@ def run(payload: dict[str, Any]) -> tuple[dict[str, Any], dict[str, torch.Tensor
         try:
             spec = {**spec, "function": function}  # the entry point is called, not constructed
             probe = _PROBES[spec["kind"]]
-            facts["checks"][spec["id"]] = probe(spec, namespace, entry_point, tensors, f"{spec['id']}/")
+            found = probe(spec, namespace, entry_point, tensors, f"{spec['id']}/")
+            folded = found.pop(_FOLDED, None) if isinstance(found, dict) else None
+            facts["checks"][spec["id"]] = found
+            if folded is not None:  # the role search of one case, asked for with the check (see probe_outputs)
+                facts["checks"][folded.pop("id")] = folded
         except SystemExit:
             raise
         except BaseException as exc:  # noqa: BLE001 - the answer may have broken torch or these probes
@@ -350,34 +355,45 @@ def _output_facts(output: Any, key: str, entry: dict[str, Any], tensors: dict[st
 
 
 @contextmanager
-def module_context(root: Any) -> Iterator[list[dict[str, Any]]]:
-    """While active, the yielded list holds the modules whose forward is running, innermost last.
+def module_context(root: Any) -> Iterator[list[tuple[nn.Module, Any]]]:
+    """While active, the yielded list holds the modules of root's tree whose forward is running, innermost last,
+    each with the shape of its first argument (`running_module` describes one).
 
     A forward hook pops a module when its forward returns; when an exception escapes, no hook runs, so
-    the list still names the module that raised, and the modules around it.
-    """
-    stack: list[dict[str, Any]] = []
-    handles = []
-    if isinstance(root, nn.Module):
-        names = {id(m): name for name, m in root.named_modules()}
+    the list still names the module that raised, and the modules around it. Two global hooks for the whole
+    tree, set once per run (not two per module), and nothing described until an error needs it: a run that
+    does not raise pays for a lookup per module call."""
+    stack: list[tuple[nn.Module, Any]] = []
+    if not isinstance(root, nn.Module):
+        yield stack
+        return
+    inside = {id(m) for m in root.modules()}
 
-        def before(module: nn.Module, args: tuple[Any, ...]) -> None:
+    def before(module: nn.Module, args: tuple[Any, ...]) -> None:
+        if id(module) in inside:
             first = args[0] if args else None
-            shape = list(first.shape) if isinstance(first, torch.Tensor) else None
-            stack.append({"path": names.get(id(module), "?"), "repr": _short_repr(module), "input_shape": shape})
+            stack.append((module, first.shape if isinstance(first, torch.Tensor) else None))
 
-        def after(module: nn.Module, args: tuple[Any, ...], output: Any) -> None:
-            if stack:
-                stack.pop()
+    def after(module: nn.Module, args: tuple[Any, ...], output: Any) -> None:
+        if stack and id(module) in inside:
+            stack.pop()
 
-        for module in root.modules():
-            handles.append(module.register_forward_pre_hook(before))
-            handles.append(module.register_forward_hook(after))
+    handles = [
+        nn.modules.module.register_module_forward_pre_hook(before),
+        nn.modules.module.register_module_forward_hook(after),
+    ]
     try:
         yield stack
     finally:
         for handle in handles:
             handle.remove()
+
+
+def running_module(root: nn.Module, running: tuple[nn.Module, Any]) -> dict[str, Any]:
+    """A running module as facts: its path in root's tree, its short repr and the shape it was given."""
+    module, shape = running
+    path = next((name for name, m in root.named_modules() if m is module), "?")
+    return {"path": path, "repr": _short_repr(module), "input_shape": list(shape) if shape is not None else None}
 
 
 def _short_repr(module: nn.Module) -> str:
@@ -397,8 +413,10 @@ def _run_guarded(action: Callable[[], Any], root: Any) -> tuple[Any, dict[str, A
             if is_out_of_memory(exc):
                 raise
             facts = _exception_facts(exc)
-            if running and running[-1]["path"]:  # a submodule raised, not the answer's own forward
-                facts["module"] = running[-1]
+            if running and running[-1][0] is not root:  # a submodule raised, not the answer's own forward
+                described = running_module(root, running[-1])
+                if described["path"]:
+                    facts["module"] = described
             return None, facts
 
 
@@ -477,10 +495,17 @@ def probe_outputs(
     is random. With `observe` (the reference always; an answer when its outputs differ), the first input of each
     case in its first mode is also *observed*, so the grader can say where an output goes wrong: a sample of
     each leaf module's output in execution order (with the answer's line that called it), registered modules
-    that never ran, the ops forward ran and which made the result."""
+    that never ran, the ops forward ran and which made the result.
+
+    With `search` ({id, count}), the host's role search is folded in for one case: the first case whose
+    pairings number 2 to FOLDED_ASSIGNMENTS gets the output of its first input in its first mode under each
+    (probe_roles' facts for that case, under the search's id). When none of them is the reference's there, the
+    host knows without another job that no pairing can match every case."""
     seed = spec.get("seed", 0)
     observe = bool(spec.get("observe"))
     modes = spec.get("modes", ["train", "eval"])
+    search = spec.get("search") if isinstance(spec.get("search"), dict) else None
+    folded: dict[str, Any] | None = None
     ranks: dict[str, dict[str, list[int]]] = {}  # case -> tied module path -> [group, rank] of its values
     results: list[dict[str, Any]] = []
     unregistered: dict[str, list[dict[str, Any]]] = {}
@@ -491,7 +516,9 @@ def probe_outputs(
         if isinstance(module, nn.Module):
             parameters[str(case_index)] = _parameter_list(module)
         calls = case_calls(case)
-        plan = case_plan(module, spec, case, case_index, ranks)
+        fold_here = search is not None and folded is None and isinstance(module, nn.Module) and bool(calls and modes)
+        plan, orders, slots = _case_setup(module, spec, case, case_index, ranks, all_orders=fold_here)
+        first: tuple[Any, dict[str, Any] | None] = (None, None)
         for mode in modes:
             for call_index, call in enumerate(calls):
                 key = f"{prefix}{case_index}/{mode}/{call_index}"
@@ -506,6 +533,8 @@ def probe_outputs(
                         output, error = _observed_run(module, arguments, key, entry, tensors)
                     else:
                         output, error = _run_guarded(lambda a=arguments, m=module: a.call(m), module)
+                if call_index == 0 and mode == modes[0]:
+                    first = (output, error)
                 if error is not None:
                     entry["error"] = error
                 else:
@@ -513,8 +542,89 @@ def probe_outputs(
                     if case_index == 0 and call_index == 0 and mode == "train" and _has_tensors(entry):
                         entry["random"] = _is_random(module, arguments, output, seed, plan)
                 results.append(entry)
+        if fold_here and search is not None:
+            try:
+                folded = _folded_search(
+                    search, module, case_index, calls[0], seed, modes[0], orders, slots, first, tensors
+                )
+            except SystemExit:
+                raise
+            except BaseException as exc:  # noqa: BLE001 - the answer may break the search: the check's facts stand
+                if is_out_of_memory(exc):
+                    raise
+                for key in [key for key in tensors if key.startswith(f"{search.get('id')}/")]:
+                    del tensors[key]
+                search = None  # no fold: the host runs the search's own job, as before
     facts = {"results": results, "unregistered": unregistered, "parameters": parameters}
+    if folded is not None:
+        facts[_FOLDED] = folded
     return {**facts, "ranks": ranks} if ranks else facts
+
+
+_FOLDED = "_folded"  # a probe's result key for facts filed under another id (run() moves them)
+FOLDED_ASSIGNMENTS = 8  # at most this many pairings of one case are folded into an answer's own job
+
+
+def _folded_search(
+    search: dict[str, Any],
+    module: nn.Module,
+    case_index: int,
+    call: dict[str, Any],
+    seed: int,
+    mode: str,
+    orders: list[Roles],
+    slots: list[_Slot],
+    first: tuple[Any, dict[str, Any] | None],
+    tensors: dict[str, torch.Tensor],
+) -> dict[str, Any] | None:
+    """probe_roles' facts for one case, run in the outputs check's own job (see probe_outputs); None when the
+    case has one pairing or more than FOLDED_ASSIGNMENTS. Assignment 0 is discovery's own: its output is the
+    check's first run. The others run on fresh inputs, and every random generator is put back afterwards, so
+    the check's later cases draw what they would have drawn without it."""
+    count = min(int(search.get("count", MAX_ROLE_ASSIGNMENTS)), MAX_ROLE_ASSIGNMENTS)
+    options = role_assignments(orders, count)
+    if not 2 <= len(options) <= FOLDED_ASSIGNMENTS:
+        return None
+    prefix = f"{search['id']}/"
+    results: list[dict[str, Any]] = []
+    budget = SEARCH_ELEMENTS
+    output, error = first
+    entry, budget = _search_entry(module, case_index, 0, options[0], output, error, prefix, tensors, budget)
+    own = f"{prefix}{case_index}/0"
+    for key in [key for key in tensors if key == own or key.startswith(f"{own}/")]:
+        tensors[key] = tensors[key].clone()  # the check's own tensor: one storage is written once per name
+    results.append(entry)
+    saved = _random_states()
+    try:
+        module.train(mode == "train")
+        for assignment in range(1, len(options)):
+            if budget <= 0:
+                break
+            apply_plan(_plan_from(slots, seed, options[assignment]))
+            arguments = Arguments(call, seed, case_index, 0)
+            with torch.no_grad():
+                output, error = _run_guarded(lambda a=arguments: a.call(module), None)
+            entry, budget = _search_entry(
+                module, case_index, assignment, options[assignment], output, error, prefix, tensors, budget
+            )
+            results.append(entry)
+    finally:
+        _restore_random_states(saved)
+    return {"id": search["id"], "results": results, "assignments": {str(case_index): len(options)}}
+
+
+def _random_states() -> tuple[Any, Any, Any]:
+    numpy = sys.modules.get("numpy")
+    return torch.random.get_rng_state(), random.getstate(), numpy.random.get_state() if numpy else None
+
+
+def _restore_random_states(saved: tuple[Any, Any, Any]) -> None:
+    torch_state, python_state, numpy_state = saved
+    torch.random.set_rng_state(torch_state)
+    random.setstate(python_state)
+    numpy = sys.modules.get("numpy")
+    if numpy is not None and numpy_state is not None:
+        numpy.random.set_state(numpy_state)
 
 
 def _parameter_list(module: nn.Module) -> list[dict[str, Any]]:
@@ -581,9 +691,7 @@ def _observed_run(
         entry["idle"] = [
             names[id(m)]
             for m in leaves
-            if id(m) not in ran
-            and any(True for _ in m.parameters(recurse=False))
-            and not any(id(p) in tracer.operands for p in m.parameters(recurse=False))
+            if id(m) not in ran and _own_parameters(m) and not any(id(p) in tracer.operands for p in _own_parameters(m))
         ][:20]
     if error is None:
         entry.update(_result_facts(output, arguments, tracer))
@@ -781,7 +889,7 @@ def _parameter_grads(module: nn.Module, key: str, tensors: dict[str, torch.Tenso
     grads: list[dict[str, Any]] = []
     seen: set[int] = set()
     for path, sub in module.named_modules():
-        for name, parameter in sub.named_parameters(recurse=False):
+        for name, parameter in _own_named_parameters(sub):
             if id(parameter) in seen or not parameter.requires_grad:
                 continue
             seen.add(id(parameter))
@@ -837,7 +945,7 @@ def _shared(root: nn.Module) -> list[dict[str, str]]:
     first: dict[int, str] = {}
     shared: list[dict[str, str]] = []
     for path, sub in root.named_modules(remove_duplicate=False):
-        if not any(True for _ in sub.parameters(recurse=False)):
+        if not _own_parameters(sub):
             continue
         if id(sub) in first:
             shared.append({"path": path, "same_as": first[id(sub)]})
@@ -900,7 +1008,8 @@ def initialise(module: Any, seed: int, roles: Roles | None = None, state: set[in
     is defined by the seed (default initialisation is skipped while building: nothing else would set them).
 
     With `roles` (from discover_roles), each parameter's values come from its role instead of its module's
-    type and name. `state` holds the ids of the buffers to set (state_buffers); None sets every float buffer."""
+    type and name. `state` holds the ids of the buffers to set (the state buffers discover finds); None sets
+    every float buffer."""
     apply_plan(init_plan(module, seed, roles, state))
 
 
@@ -916,24 +1025,25 @@ def init_plan(module: Any, seed: int, roles: Roles | None = None, state: set[int
 _Slot = tuple[nn.Module, str, int, bool, torch.Tensor]
 
 
-def _plan_slots(module: Any, state: set[int] | None) -> list[_Slot]:
-    """The tensors a plan sets, found once per built object (the role search plans many assignments)."""
+def _plan_slots(module: Any, state: set[int] | None, modules: list[nn.Module] | None = None) -> list[_Slot]:
+    """The tensors a plan sets, found once per built object (the role search plans many assignments).
+    `modules`: the object's _every_module, when the caller has walked it already."""
     if not isinstance(module, nn.Module):
         return []
     slots: list[_Slot] = []
-    seen: set[int] = set()
-    held = [sub for _, _, modules in _held_outside(module) for top in modules for sub in top.modules()]
-    for sub in [*module.modules(), *held]:
-        if id(sub) in seen:
-            continue
-        seen.add(id(sub))
-        parameters = list(sub.named_parameters(recurse=False))
-        buffers = [(n, b) for n, b in sub.named_buffers(recurse=False) if state is None or id(b) in state]
+    for sub in modules if modules is not None else _every_module(module):
+        parameters = _own_named_parameters(sub)
+        buffers = [(n, b) for n, b in _own_named_buffers(sub) if state is None or id(b) in state]
         for index, (name, tensor) in enumerate([*parameters, *buffers]):
             if tensor is None or not tensor.is_floating_point() or _is_lazy(tensor):
                 continue
             slots.append((sub, name, index, index < len(parameters), tensor))
     return slots
+
+
+def _state_slots(slots: list[_Slot], state: set[int] | None) -> list[_Slot]:
+    """The slots a plan sets: every parameter, and the buffers in `state` (every float buffer for None)."""
+    return [slot for slot in slots if slot[3] or state is None or id(slot[4]) in state]
 
 
 def _plan_from(slots: list[_Slot], seed: int, roles: Roles) -> Plan:
@@ -966,25 +1076,70 @@ def apply_plan(plan: Plan) -> None:
                 tensor.uniform_(low, high, generator=generator.manual_seed(tensor_seed))
 
 
-def _every_module(module: nn.Module) -> Iterator[nn.Module]:
-    """Every module of the tree, registered or kept in plain containers, each once."""
+def _own_named_parameters(module: nn.Module) -> list[tuple[str, torch.Tensor]]:
+    """module.named_parameters(recurse=False), read straight from the module's table unless its class lists
+    them its own way: torch's generic walk costs ten times as much, and the role machinery asks for them often."""
+    if type(module).named_parameters is not _NAMED_PARAMETERS:
+        return list(module.named_parameters(recurse=False))
+    return _unique(module._parameters.items())
+
+
+def _own_parameters(module: nn.Module) -> list[torch.Tensor]:
+    """module.parameters(recurse=False), as _own_named_parameters reads them."""
+    if type(module).parameters is not _PARAMETERS:
+        return list(module.parameters(recurse=False))
+    return [parameter for _, parameter in _own_named_parameters(module)]
+
+
+def _own_named_buffers(module: nn.Module) -> list[tuple[str, torch.Tensor]]:
+    """module.named_buffers(recurse=False), as _own_named_parameters reads parameters."""
+    if type(module).named_buffers is not _NAMED_BUFFERS:
+        return list(module.named_buffers(recurse=False))
+    return _unique(module._buffers.items())
+
+
+def _unique(items: Any) -> list[tuple[str, torch.Tensor]]:
+    """What torch's walk yields from a module's own table: each tensor once, under its first name, None left out."""
+    seen: set[int] = set()
+    found = []
+    for name, tensor in items:
+        if tensor is not None and id(tensor) not in seen:
+            seen.add(id(tensor))
+            found.append((name, tensor))
+    return found
+
+
+_NAMED_PARAMETERS, _PARAMETERS, _NAMED_BUFFERS = (
+    nn.Module.named_parameters,
+    nn.Module.parameters,
+    nn.Module.named_buffers,
+)
+
+
+def _every_module(module: nn.Module) -> list[nn.Module]:
+    """Every module of the tree, registered or kept in plain containers, each once (registered first)."""
     seen: set[int] = set()
     extra = [sub for _, _, held in _held_outside(module) for top in held for sub in top.modules()]
+    found = []
     for sub in [*module.modules(), *extra]:
         if id(sub) not in seen:
             seen.add(id(sub))
-            yield sub
+            found.append(sub)
+    return found
 
 
-def _units(module: nn.Module) -> list[nn.Module]:
+def _units(module: nn.Module, modules: list[nn.Module] | None = None) -> list[nn.Module]:
     """The modules that hold parameters directly, registered or kept in plain containers, each once."""
-    return [sub for sub in _every_module(module) if any(True for _ in sub.parameters(recurse=False))]
+    walked = modules if modules is not None else _every_module(module)
+    return [sub for sub in walked if _own_parameters(sub)]
 
 
-def _float_buffers(module: nn.Module) -> list[tuple[nn.Module, str, torch.Tensor]]:
+def _float_buffers(
+    module: nn.Module, modules: list[nn.Module] | None = None
+) -> list[tuple[nn.Module, str, torch.Tensor]]:
     found = []
-    for sub in _every_module(module):
-        for name, tensor in sub.named_buffers(recurse=False):
+    for sub in modules if modules is not None else _every_module(module):
+        for name, tensor in _own_named_buffers(sub):
             if tensor is not None and tensor.is_floating_point() and not _is_lazy(tensor):
                 found.append((sub, name, tensor))
     return found
@@ -993,35 +1148,37 @@ def _float_buffers(module: nn.Module) -> list[tuple[nn.Module, str, torch.Tensor
 _COMPARED_BUFFER = 1 << 20  # elements
 
 
-def state_buffers(module: Any, first_call: Callable[[], Any] | None) -> set[int] | None:
-    """The ids of the float buffers that are state training sets: those a train-mode forward changes, in place
-    or by reassignment (BatchNorm's running statistics, a from-scratch EMA). The rest are constants computed in
-    __init__ and keep their values. None (set every float buffer, as before) when forward cannot tell: no call
-    to make, or a train-mode forward that raises."""
-    if not isinstance(module, nn.Module):
-        return set()
-    buffers = _float_buffers(module)
-    if not buffers:
-        return set()
-    if first_call is None:
-        return None
+def _train_forward(
+    module: nn.Module,
+    call: Callable[[], Any],
+    buffers: list[tuple[nn.Module, str, torch.Tensor]],
+    tracer: TorchFunctionMode | None,
+) -> tuple[Any, dict[str, Any] | None, set[int] | None]:
+    """One train-mode forward made by `call`, under `tracer` if any: (result, error, the ids of the float
+    `buffers` it changed, None when it raised). Nothing of it stays: the module's mode and the random state are
+    put back (a dropout here must not shift the probes' own random draws)."""
     # BatchNorm's kernel updates its running statistics without bumping their version counter: compare values
     # too, for buffers of a size worth copying (a larger one that changes is seen by its version or identity).
     before = [
         (owner, name, tensor, tensor._version, tensor.clone() if tensor.numel() <= _COMPARED_BUFFER else None)
         for owner, name, tensor in buffers
     ]
+
+    def traced() -> Any:
+        with tracer if tracer is not None else contextlib.nullcontext():
+            return call()
+
     training = module.training
-    random_state = torch.random.get_rng_state()  # a dropout here must not shift the probes' own random draws
+    random_state = torch.random.get_rng_state()
     try:
         module.train()
         with torch.no_grad():
-            _, error = _run_guarded(first_call, module)
+            result, error = _run_guarded(traced, None)  # only whether it raised matters here
     finally:
         module.train(training)
         torch.random.set_rng_state(random_state)
     if error is not None:
-        return None
+        return None, error, None
     state: set[int] = set()
     for owner, name, tensor, version, saved in before:
         now = owner._buffers.get(name)
@@ -1029,7 +1186,7 @@ def state_buffers(module: Any, first_call: Callable[[], Any] | None) -> set[int]
             state.add(id(tensor))
             if isinstance(now, torch.Tensor):
                 state.add(id(now))
-    return state
+    return result, None, state
 
 
 _TRANSPARENT = {"view", "reshape", "flatten", "contiguous", "clone", "squeeze", "unsqueeze", "to", "type", "float"}
@@ -1086,8 +1243,8 @@ class _RoleTracer(TorchFunctionMode):
         name = normalise_op(func)
         if name is None:
             return result
-        operands = [a for a in _flatten(args, kwargs) if isinstance(a, torch.Tensor)]
-        outputs = [r for r in _flatten((result,), {}) if isinstance(r, torch.Tensor)]
+        operands = _tensors_in(args, kwargs)
+        outputs = _tensors_in((result,))
         if not outputs:
             return result
         if name in ("clamp", "clamp_min") and _clamps_at_zero(args, kwargs):
@@ -1129,7 +1286,7 @@ class _RoleTracer(TorchFunctionMode):
 
     def downstream(self, result: Any) -> dict[int, int]:
         """Each parameter's downstream signature (a hash): the joins on the way from it to forward's result."""
-        ends = {self.node[id(t)] for t in _flatten((result,), {}) if isinstance(t, torch.Tensor) and id(t) in self.node}
+        ends = {self.node[id(t)] for t in _tensors_in((result,)) if id(t) in self.node}
         signature: list[frozenset[Any]] = [frozenset()] * len(self.edges)
         digest: list[int] = [0] * len(self.edges)
         for node in range(len(self.edges) - 1, -1, -1):  # a result's node always comes after its operands'
@@ -1147,44 +1304,65 @@ class _RoleTracer(TorchFunctionMode):
 def discover_roles(module: Any, first_call: Callable[[], Any]) -> Roles:
     """Each parameter's role: (signature of its module's parameter shapes, rank among the modules of that
     signature, whether it is a norm's scale), from one forward made by `first_call`. See the section's note."""
-    return discover_role_orders(module, first_call)[0]
+    return discover(module, first_call, all_orders=False)[0][0]
 
 
 def discover_role_orders(module: Any, first_call: Callable[[], Any]) -> list[Roles]:
     """discover_roles' roles first, then the roles of other orderings of the same facts, for the role search:
     by the time of first use (modules fed the same value ranked by where their output goes), which is robust
     where the reference computes something earlier in another way; and by where the output goes alone."""
+    return discover(module, first_call)[0]
+
+
+def discover(
+    module: Any, first_call: Callable[[], Any], all_orders: bool = True, modules: list[nn.Module] | None = None
+) -> tuple[list[Roles], set[int] | None]:
+    """The roles (discover_role_orders; the first ordering only unless `all_orders`) and the state buffers of a
+    built object, from one train-mode forward made by `first_call`, traced when two of its modules share
+    parameter shapes. The state buffers are the float buffers that forward changes, in place or by reassignment
+    (BatchNorm's running statistics, a from-scratch EMA): state that training sets, given canonical values
+    before each run; the rest are constants computed in __init__ and keep their values (RoPE's inv_freq). A
+    forward that raises in training (BatchNorm given a batch of one) tells no state (None: every float buffer
+    is set) and is traced again in eval mode for the roles, as far as it runs. `modules`: the object's
+    _every_module, if walked already."""
     if not isinstance(module, nn.Module):
-        return [{}]
-    units = _units(module)
-    signatures = [tuple(tuple(p.shape) for p in unit.parameters(recurse=False)) for unit in units]
+        return [{}], set()
+    modules = modules if modules is not None else _every_module(module)
+    units = _units(module, modules)
+    buffers = _float_buffers(module, modules)
+    owned = [_own_parameters(unit) for unit in units]
+    signatures = [tuple(tuple(p.shape) for p in own) for own in owned]
     if len(set(signatures)) == len(signatures):  # no two alike: every layer is alone in its role
-        return [
-            {
-                id(p): (shapes, 0, index == 0 and all(len(s) <= 1 for s in shapes))
-                for unit, shapes in zip(units, signatures, strict=True)
-                for index, p in enumerate(unit.parameters(recurse=False))
-            }
-        ]
-    parameters = {id(p): p for unit in units for p in unit.parameters(recurse=False)}
-    constants = {id(b) for _, _, b in _float_buffers(module)} | {id(b) for b in module.buffers()}
+        alone: Roles = {
+            id(p): (shapes, 0, index == 0 and all(len(s) <= 1 for s in shapes))
+            for own, shapes in zip(owned, signatures, strict=True)
+            for index, p in enumerate(own)
+        }
+        return [alone], (_train_forward(module, first_call, buffers, None)[2] if buffers else set())
+    parameters = {id(p): p for own in owned for p in own}
+    constants = {id(b) for _, _, b in buffers} | {id(b) for b in module.buffers()}
     tracer = _RoleTracer(parameters, constants)
-    training = module.training
+    result, error, state = _train_forward(module, first_call, buffers, tracer)
+    if error is not None:
+        tracer = _RoleTracer(parameters, constants)
+        training = module.training
 
-    def traced() -> Any:
-        with tracer:
-            return first_call()
+        def traced() -> Any:
+            with tracer:
+                return first_call()
 
-    try:
-        with torch.no_grad():
-            module.eval()
-            result, error = _run_guarded(traced, module)
-    finally:
-        module.train(training)
+        try:
+            with torch.no_grad():
+                module.eval()
+                result, error = _run_guarded(traced, None)
+        finally:
+            module.train(training)
+    if not buffers:
+        state = set()
     downstream = tracer.downstream(result) if error is None else {}
     facts: list[tuple[tuple[Any, ...], int, nn.Module, tuple[str, int] | None, tuple[int, ...]]] = []
     for order, unit in enumerate(units):
-        own = list(unit.parameters(recurse=False))
+        own = owned[order]
         uses = [tracer.first_use[id(p)] for p in own if id(p) in tracer.first_use]
         first = min(uses, key=lambda use: use[1]) if uses else None
         facts.append((signatures[order], order, unit, first, tuple(downstream.get(id(p), 0) for p in own)))
@@ -1204,19 +1382,19 @@ def discover_role_orders(module: Any, first_call: Callable[[], Any]) -> list[Rol
         return (0, below, first[1]) if first else (1, (), order)
 
     orders = []
-    for sort_key in (by_lineage, by_time, by_destination):
-        groups: dict[tuple[Any, ...], list[tuple[tuple[Any, ...], int, nn.Module]]] = {}
-        for shapes, order, unit, first, below in facts:
-            groups.setdefault(shapes, []).append((sort_key(shapes, order, first, below), order, unit))
+    for sort_key in (by_lineage, by_time, by_destination) if all_orders else (by_lineage,):
+        groups: dict[tuple[Any, ...], list[tuple[tuple[Any, ...], int]]] = {}
+        for shapes, order, _unit, first, below in facts:
+            groups.setdefault(shapes, []).append((sort_key(shapes, order, first, below), order))
         roles: Roles = {}
         for shapes, members in groups.items():
-            members.sort(key=lambda member: (member[0], member[1]))
+            members.sort()
             scale_like = all(len(shape) <= 1 for shape in shapes)
-            for rank, (_, _, unit) in enumerate(members):
-                for index, parameter in enumerate(unit.parameters(recurse=False)):
+            for rank, (_, order) in enumerate(members):
+                for index, parameter in enumerate(owned[order]):
                     roles[id(parameter)] = (shapes, rank, scale_like and index == 0)
         orders.append(roles)
-    return orders
+    return orders, state
 
 
 def _group_sizes(roles: Roles) -> dict[tuple[Any, ...], int]:
@@ -1307,20 +1485,19 @@ def first_call(module: Any, case: dict[str, Any], seed: int, case_index: int) ->
     return lambda: arguments.call(module)
 
 
-def _case_roles(
-    module: Any, seed: int, call: Callable[[], Any] | None, assignment: int = 0
-) -> tuple[Roles, set[int] | None]:
-    """The roles of a case's parameters (the `assignment`-th of role_assignments) and its state buffers, from
-    the case's first call."""
+def _case_discovery(
+    module: Any, seed: int, call: Callable[[], Any] | None, all_orders: bool = False
+) -> tuple[list[Roles], list[_Slot]]:
+    """A case's role orderings (discover) and the tensors its plans set (every parameter, the state buffers),
+    from the case's first call, walking the object's modules once. Parameters get their values by type and
+    name first (buffers keep theirs until we know which are state), so the forward runs on defined values."""
     if call is None or not isinstance(module, nn.Module):
-        return {}, None
-    initialise(module, seed, state=set())  # parameters only: buffers keep their values until we know which are state
-    orders = discover_role_orders(module, call)
-    roles = orders[0]
-    if assignment:
-        options = role_assignments(orders)
-        roles = options[assignment] if assignment < len(options) else roles
-    return roles, state_buffers(module, call)
+        return [{}], _plan_slots(module, None)
+    modules = _every_module(module)
+    slots = _plan_slots(module, None, modules)
+    apply_plan(_plan_from(_state_slots(slots, set()), seed, {}))
+    orders, state = discover(module, call, all_orders=all_orders, modules=modules)
+    return orders, _state_slots(slots, state)
 
 
 SEARCH_ELEMENTS = 500_000  # output values a role search sends at most (2 MB of float32), whatever the answer
@@ -1346,35 +1523,51 @@ def probe_roles(
         call = first_call(module, case, seed, case_index)
         if call is None or not isinstance(module, nn.Module):
             continue
-        initialise(module, seed, state=set())
-        options = role_assignments(discover_role_orders(module, call), count)
-        slots = _plan_slots(module, state_buffers(module, call))
+        orders, slots = _case_discovery(module, seed, call, all_orders=True)
+        options = role_assignments(orders, count)
         assignments[str(case_index)] = len(options)
         module.train(mode == "train")
         for assignment in range(len(options)):
             apply_plan(_plan_from(slots, seed, options[assignment]))
             with torch.no_grad():
                 output, error = _run_guarded(call, None)  # no module context: an error here only means no match
-            entry: dict[str, Any] = {"case": case_index, "assignment": assignment}
-            entry["ranks"] = _tied_ranks(module, options[assignment])
-            if error is None and isinstance(output, torch.Tensor) and output.numel() <= budget:
-                budget -= output.numel()
-                tensors[f"{prefix}{case_index}/{assignment}"] = sendable(output)
-                entry["output"] = _tensor_summary(output)
-            elif error is None and (parts := output_parts(output)) is not None:
-                # a tuple, list or dict output (attention's output and weights): its tensors, by element index
-                sent = [(i, v) for i, (_, v) in enumerate(parts) if isinstance(v, torch.Tensor)]
-                size = sum(v.numel() for _, v in sent)
-                if size <= budget:
-                    budget -= size
-                    for index, value in sent:
-                        tensors[f"{prefix}{case_index}/{assignment}/o{index}"] = sendable(value)
-                    entry["output"] = _tensor_summary(output)
-                    entry["elements"] = [index for index, _ in sent]
+            entry, budget = _search_entry(
+                module, case_index, assignment, options[assignment], output, error, prefix, tensors, budget
+            )
             results.append(entry)
             if budget <= 0:
                 break
     return {"results": results, "assignments": assignments}
+
+
+def _search_entry(
+    module: nn.Module,
+    case_index: int,
+    assignment: int,
+    roles: Roles,
+    output: Any,
+    error: dict[str, Any] | None,
+    prefix: str,
+    tensors: dict[str, torch.Tensor],
+    budget: int,
+) -> tuple[dict[str, Any], int]:
+    """One run of the role search as facts (its output sent while the budget lasts), and the budget left."""
+    entry: dict[str, Any] = {"case": case_index, "assignment": assignment, "ranks": _tied_ranks(module, roles)}
+    if error is None and isinstance(output, torch.Tensor) and output.numel() <= budget:
+        budget -= output.numel()
+        tensors[f"{prefix}{case_index}/{assignment}"] = sendable(output)
+        entry["output"] = _tensor_summary(output)
+    elif error is None and (parts := output_parts(output)) is not None:
+        # a tuple, list or dict output (attention's output and weights): its tensors, by element index
+        sent = [(i, v) for i, (_, v) in enumerate(parts) if isinstance(v, torch.Tensor)]
+        size = sum(v.numel() for _, v in sent)
+        if size <= budget:
+            budget -= size
+            for index, value in sent:
+                tensors[f"{prefix}{case_index}/{assignment}/o{index}"] = sendable(value)
+            entry["output"] = _tensor_summary(output)
+            entry["elements"] = [index for index, _ in sent]
+    return entry, budget
 
 
 def _tied_units(module: Any, roles: Roles) -> dict[str, tuple[int, int, list[int]]]:
@@ -1388,7 +1581,7 @@ def _tied_units(module: Any, roles: Roles) -> dict[str, tuple[int, int, list[int
     }
     tied: dict[str, tuple[int, int, list[int]]] = {}
     for path, sub in module.named_modules():
-        keys = [id(p) for p in sub.parameters(recurse=False) if id(p) in roles]
+        keys = [id(p) for p in _own_parameters(sub) if id(p) in roles]
         if keys and roles[keys[0]][0] in groups:
             tied[path] = (groups[roles[keys[0]][0]], roles[keys[0]][1], keys)
     return tied
@@ -1428,17 +1621,34 @@ def case_plan(
 ) -> Plan:
     """The initialisation plan of a case's object: by role, with the assignment the host asked for, if any
     (an index into this case's own search, or ranks by parameter path found on another case built alike)."""
+    return _case_setup(module, spec, case, case_index, ranks)[0]
+
+
+def _case_setup(
+    module: Any,
+    spec: dict[str, Any],
+    case: dict[str, Any],
+    case_index: int,
+    ranks: dict[str, Any] | None = None,
+    all_orders: bool = False,
+) -> tuple[Plan, list[Roles], list[_Slot]]:
+    """case_plan's plan, with the role orderings it came from and the tensors its plans set (for a search)."""
     seed = spec.get("seed", 0)
     chosen = spec.get("assignment") or {}
     assignment = chosen.get(str(case_index), chosen.get("*", 0)) if isinstance(chosen, dict) else 0
+    assignment = assignment if isinstance(assignment, int) else 0
     call = first_call(module, case, seed, case_index)
-    roles, state = _case_roles(module, seed, call, assignment if isinstance(assignment, int) else 0)
+    orders, slots = _case_discovery(module, seed, call, all_orders=all_orders or bool(assignment))
+    roles = orders[0]
+    if assignment:
+        options = role_assignments(orders)
+        roles = options[assignment] if assignment < len(options) else roles
     given = (spec.get("ranks") or {}).get(str(case_index)) if isinstance(spec.get("ranks"), dict) else None
     if given is not None and isinstance(module, nn.Module):
         roles = _with_ranks(module, roles, given)
     if ranks is not None and isinstance(module, nn.Module) and (tied := _tied_ranks(module, roles)):
         ranks[str(case_index)] = tied  # the host maps one case's found pairing onto another case by it
-    return init_plan(module, seed, roles, state)
+    return _plan_from(slots, seed, roles), orders, slots
 
 
 class _Tracer(TorchFunctionMode):
@@ -1460,10 +1670,10 @@ class _Tracer(TorchFunctionMode):
             result = func(*args, **kwargs)
         finally:
             self.depth -= 1
-        outputs = [r for r in _flatten((result,), {}) if isinstance(r, torch.Tensor)]
+        outputs = _tensors_in((result,))
         if not outputs:
             return result
-        operands = [a for a in _flatten(args, kwargs) if isinstance(a, torch.Tensor)]
+        operands = _tensors_in(args, kwargs)
         self.operands.update(id(a) for a in operands)
         from_input = sum(1 for a in operands if id(a) in self.tainted)
         if from_input:  # values flow through every op, detach() included: taint follows them
@@ -1508,12 +1718,21 @@ def _clamps_at_zero(args: tuple[Any, ...], kwargs: dict[str, Any]) -> bool:
     return isinstance(low, int | float) and low == 0 and high is None
 
 
-def _flatten(args: tuple[Any, ...], kwargs: dict[str, Any]) -> Iterator[Any]:
-    for value in [*args, *kwargs.values()]:
-        if isinstance(value, list | tuple):
-            yield from _flatten(tuple(value), {})
-        else:
-            yield value
+def _tensors_in(args: tuple[Any, ...] | list[Any], kwargs: dict[str, Any] | None = None) -> list[torch.Tensor]:
+    """The tensors among an op's arguments (or results), nested lists and tuples included, in order."""
+    found: list[torch.Tensor] = []
+    _collect_tensors(args, found)
+    if kwargs:
+        _collect_tensors(kwargs.values(), found)
+    return found
+
+
+def _collect_tensors(values: Any, found: list[torch.Tensor]) -> None:
+    for value in values:
+        if isinstance(value, torch.Tensor):
+            found.append(value)
+        elif isinstance(value, list | tuple):
+            _collect_tensors(value, found)
 
 
 _SKIP_OPS = {
@@ -1554,13 +1773,25 @@ _ALIASES = {
 
 def normalise_op(func: Any) -> str | None:
     """F.relu, torch.relu, Tensor.relu_ and nn.ReLU all trace as 'relu'; +, torch.add, add_ and += as 'add'."""
+    try:
+        return _OP_NAMES[func]
+    except Exception:  # not seen yet, or not hashable
+        pass
     name = getattr(func, "__name__", None) or str(func)
     bare = name.strip("_")
     if bare in _SKIP_OPS or name in _SKIP_OPS:
-        return None
-    if bare.endswith("_") and not bare.endswith("__"):
-        bare = bare.rstrip("_")
-    return _ALIASES.get(bare, bare)
+        normal = None
+    else:
+        if bare.endswith("_") and not bare.endswith("__"):
+            bare = bare.rstrip("_")
+        normal = _ALIASES.get(bare, bare)
+    with contextlib.suppress(Exception):
+        if len(_OP_NAMES) < 10_000:
+            _OP_NAMES[func] = normal
+    return normal
+
+
+_OP_NAMES: dict[Any, str | None] = {}  # func -> its name in traces, worked out once per function
 
 
 def probe_trace(
