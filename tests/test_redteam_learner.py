@@ -27,16 +27,10 @@ def grader(judged, tmp_path_factory: pytest.TempPathFactory) -> Grader:
     return Grader(judged, ReferenceCache(tmp_path_factory.mktemp("redteam-reference-cache")))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the role search is an oracle the answer can read: job 2 runs forward once per assignment and the "
-    "answer computes a different hypothesis for each (it reads the index from the probe's frame and restores "
-    "its assignment-0 values); the host keeps the first assignment whose output is the reference's and sends "
-    "that index into job 3's payload, where the answer reads it, resets every assignment to 0 and computes "
-    "the hypothesis the host picked. The search should run on the trusted side (the reference re-run under "
-    "the answer's pairings) so nothing derived from the reference ever enters the answer's jail",
-)
 def test_the_role_search_cannot_choose_between_an_answers_hypotheses(grader: Grader) -> None:
+    """This attack won on main before the search was folded into the answer's first job (it was a strict xfail);
+    updated to find the folded search's frames too, it no longer gets its hypothesis chosen. The class stays open
+    (README, "Not done yet"): every pairing still runs inside the answer's own process."""
     oracle = (ANSWERS / "resnet_search_oracle.py").read_text(encoding="utf-8")
     result = grader.grade(MODULES, RESNET, oracle)
     # Run on its own, the file computes a block with no ReLU after the addition: that is what must be graded.
