@@ -8,15 +8,32 @@ spare a search: never make anything pass.
 
 from __future__ import annotations
 
+import importlib
 import json
+from typing import Any
 
 import pytest
-import torch
 
 from quizapp.grading import roles as search
 from quizapp.grading.facts import TensorStore
-from quizapp.judge import probes
 from quizapp.packs import model
+
+
+class Deferred:
+    """A module imported on its first use: collecting this file, which every test process does, imports neither
+    torch nor the worker side (conftest.py runs this file's tests in one process)."""
+
+    def __init__(self, name: str) -> None:
+        self._name = name
+
+    def __getattr__(self, attribute: str) -> Any:
+        if attribute.startswith("__"):  # pytest's collector looks for __test__ and the like on every module global
+            raise AttributeError(attribute)
+        return getattr(importlib.import_module(self._name), attribute)
+
+
+torch = Deferred("torch")
+probes = Deferred("quizapp.judge.probes")
 
 ATTENTION = """
 import math
@@ -172,8 +189,9 @@ def test_a_fold_that_breaks_leaves_the_checks_facts_and_no_trace_of_itself(monke
             raise RuntimeError("the answer broke the search")
         return original(*args, **kwargs)
 
-    original = probes._search_entry
-    monkeypatch.setattr(probes, "_search_entry", breaks)
+    worker = importlib.import_module("quizapp.judge.probes")
+    original = worker._search_entry
+    monkeypatch.setattr(worker, "_search_entry", breaks)
     folded, folded_tensors = run(REFERENCE, FOLDED)
     assert len(calls) == 2
     assert folded == plain  # no fold filed: the host runs the search's own job if it needs one
