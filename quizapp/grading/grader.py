@@ -85,6 +85,8 @@ def probe_payload(
                 spec[key] = getattr(check, key)
         if check.kind == "expression":
             spec["expressions"] = [expression.expr for expression in check.expressions]
+        if check.kind == "trace" and any(rule.op is not None for rule in check.rules):
+            spec["counts"] = True  # op counts: the probe also counts the ops an answer hides from the tracer
         if check.kind == "outputs" and observe:
             spec["observe"] = True
         if check.kind == "outputs" and search:

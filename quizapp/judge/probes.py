@@ -1810,20 +1810,21 @@ def probe_trace(
         for call_index, call in enumerate(case_calls(case)):
             arguments = Arguments(call, seed, case_index, call_index)
             tracer = _Tracer([tensor for _, tensor, _ in arguments.tensors])
-            unseen = _Unseen(tracer)
+            unseen = _Unseen(tracer) if spec.get("counts") else contextlib.nullcontext()
 
             def traced(
                 arguments: Arguments = arguments,
                 tracer: _Tracer = tracer,
-                unseen: _Unseen = unseen,
+                unseen: Any = unseen,
                 module: Any = module,
             ) -> Any:
                 with torch.no_grad(), tracer, unseen:
                     return arguments.call(module)
 
             output, error = _run_guarded(traced, module)
-            room = max(MAX_TRACE_OPS - len(tracer.ops), 0)
-            tracer.ops.extend({"op": name, "tensors": 0, "from_input": 0} for name in unseen.ops[:room])
+            if isinstance(unseen, _Unseen):
+                room = max(MAX_TRACE_OPS - len(tracer.ops), 0)
+                tracer.ops.extend({"op": name, "tensors": 0, "from_input": 0} for name in unseen.ops[:room])
             entry: dict[str, Any] = {"case": case_index, "input": call_index, "ops": tracer.ops}
             if error is not None:
                 entry["error"] = error
