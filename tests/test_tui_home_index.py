@@ -11,12 +11,12 @@ import threading
 from pathlib import Path
 
 import pytest
-from textual.widgets import DataTable
 
 from quizapp.packs.discovery import default_sources
 from quizapp.services import Services, catalogue_roots
 from quizapp.store import home_index
 from quizapp.tui.app import QuizApp
+from quizapp.tui.widgets.question_list import QuestionList
 
 FIXTURE = Path(__file__).parent / "packs" / "tui-fixture.yaml"
 FIRST_TITLE = "Module, Sequential, ModuleList"
@@ -142,13 +142,13 @@ async def _first_titles(app: QuizApp) -> tuple[list[str], list[str]]:
     services.load_catalogue = held_back  # type: ignore[method-assign]
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.pause()
-        table = app.screen.query_one("#questions", DataTable)
-        early = [str(table.get_row_at(i)[4]) for i in range(table.row_count)]
+        table = app.screen.query_one("#questions", QuestionList)
+        early = [table.row(i)[4] for i in range(table.row_count)]
         gate.set()
         await app.workers.wait_for_complete()
         await pilot.pause()
-        table = app.screen.query_one("#questions", DataTable)
-        late = [str(table.get_row_at(i)[4]) for i in range(table.row_count)]
+        table = app.screen.query_one("#questions", QuestionList)
+        late = [table.row(i)[4] for i in range(table.row_count)]
         await pilot.press("ctrl+q")
     return early, late
 
