@@ -78,6 +78,12 @@ class HomeScreen(Screen[None]):
             self._packs_loaded(changed=True)
         else:
             self.query_one(StatusLine).context = "loading the question packs…"
+        self.call_after_refresh(self._first_refresh_done)
+
+    def _first_refresh_done(self) -> None:
+        """The screen's first refresh falls inside the app's start-up batch, which Textual does not paint: ask for one
+        more and wait for it, so that the work after the first frame comes after it is on the terminal."""
+        self.refresh()
         self.call_after_refresh(self._first_frame_drawn)
 
     async def _first_frame_drawn(self) -> None:
