@@ -9,8 +9,9 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.screen import Screen
-from textual.widgets import Footer, Header, Input, Select, Static
+from textual.widgets import Header, Input, Select, Static
 
+from ..widgets.footer import KeysFooter
 from ..widgets.question_list import QuestionList
 from ..widgets.status import StatusLine
 
@@ -62,7 +63,7 @@ class HomeScreen(Screen[None]):
                 yield MenuFace(menu_id, prompt)
         yield QuestionList(COLUMNS, id="questions")
         yield StatusLine(id="status-line")
-        yield Footer(compact=True)
+        yield KeysFooter()
 
     _menu_choices: dict[str, tuple[str, ...]] = {menu_id: choices for menu_id, _, choices in MENUS}
 

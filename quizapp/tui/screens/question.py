@@ -23,7 +23,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import Footer, Markdown, SelectionList, Static, TextArea
+from textual.widgets import Markdown, SelectionList, Static, TextArea
 from textual.widgets.selection_list import Selection
 from textual.worker import Worker
 
@@ -34,6 +34,7 @@ from ...practice.reference import letter, plural
 from ...practice.sheet import MockSheet, Outcome, PracticeSheet, SheetError
 from ..widgets.choices import ChoiceList
 from ..widgets.editor import PythonEditor
+from ..widgets.footer import KeysFooter
 from ..widgets.results import ResultsPanel
 from ..widgets.status import StatusLine
 from .confirm import ConfirmScreen
@@ -115,7 +116,7 @@ class QuestionScreen(Screen[None]):
                     yield from self._answer_widgets(question)
                 yield ResultsPanel(id="results")
         yield StatusLine(id="status-line")
-        yield Footer(compact=True)
+        yield KeysFooter()
 
     def _heading(self) -> str:
         q = self.question

@@ -8,9 +8,10 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Static
+from textual.widgets import DataTable, Header, Static
 
 from ...practice import due
+from ..widgets.footer import KeysFooter
 from ..widgets.status import StatusLine
 
 
@@ -26,7 +27,7 @@ class ReviewScreen(Screen[None]):
         )
         yield DataTable(id="review-due", cursor_type="row")
         yield StatusLine(id="status-line")
-        yield Footer(compact=True)
+        yield KeysFooter()
 
     def on_mount(self) -> None:
         table = self.query_one(DataTable)
