@@ -4,8 +4,8 @@ Textual's Line API: only the lines on screen are rendered, from plain strings, w
 formats and measures every cell of every row as the rows are added (a rich measurement, with a fresh set of
 console options, per cell) and renders each visible cell through rich: for the 99 built-in questions that was
 about a tenth of a second of CPU before the first frame, as much as the rest of the home screen together. The
-columns here have fixed widths but the last, which takes the rest of the line and ends with "…" when a title does
-not fit (so the list never scrolls sideways, at 80 columns either).
+columns here have fixed widths but one, the title's, which takes the rest of the line and ends with "…" when a
+title does not fit (so the list never scrolls sideways, and every other column stays in view at 80 columns).
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ def fit(text: str, width: int) -> str:
 class QuestionList(ScrollView, can_focus=True):
     """Rows of plain-text cells, each row with a key; a cursor row; Enter (or a click on the cursor's row) selects.
 
-    `columns` are (label, width) pairs; the last column's width is ignored: it takes what is left."""
+    `columns` are (label, width) pairs; the first column of width 0 takes what the others leave."""
 
     class Selected(Message):
         """A row was chosen (Enter, or a click on the highlighted row)."""
@@ -146,9 +146,11 @@ class QuestionList(ScrollView, can_focus=True):
     # --- drawing -------------------------------------------------------------------------------------------
 
     def _widths(self, width: int) -> list[int]:
-        fixed = [w for _, w in self.columns[:-1]]
-        rest = width - sum(w + 2 * CELL_PADDING for w in fixed) - 2 * CELL_PADDING
-        return [*fixed, max(rest, 0)]
+        widths = [w for _, w in self.columns]
+        rest = width - sum(widths) - 2 * CELL_PADDING * len(widths)
+        if 0 in widths:
+            widths[widths.index(0)] = max(rest, 0)
+        return widths
 
     def _line(self, cells: Sequence[str], width: int) -> str:
         pad = " " * CELL_PADDING
