@@ -35,6 +35,7 @@ from ...practice.sheet import MockSheet, Outcome, PracticeSheet, SheetError
 from ..widgets.choices import ChoiceList
 from ..widgets.editor import PythonEditor
 from ..widgets.footer import KeysFooter
+from ..widgets.prompt import PromptMarkdown
 from ..widgets.results import ResultsPanel
 from ..widgets.status import StatusLine
 from .confirm import ConfirmScreen
@@ -108,9 +109,9 @@ class QuestionScreen(Screen[None]):
         with Horizontal(id="body"):
             with VerticalScroll(id="prompt-pane"):
                 yield Static(self._heading(), id="question-heading")
-                yield Markdown(self._prompt_markdown(), id="prompt")
-                yield Markdown("", id="hints")
-                yield Markdown("", id="reveal")
+                yield PromptMarkdown(self._prompt_markdown(), id="prompt")
+                yield PromptMarkdown("", id="hints")
+                yield PromptMarkdown("", id="reveal")
             with Vertical(id="work"):
                 with Vertical(id="answer-pane"):
                     yield from self._answer_widgets(question)
@@ -196,7 +197,8 @@ class QuestionScreen(Screen[None]):
             self.set_answer_text(self.sheet.draft)
             if self.mock is None:
                 self.notify("Your draft is restored: the cursor is at its end.", timeout=5)
-        self._show_hints(self.sheet.hints_shown(), scroll=False)
+        if self.sheet.hints_shown():  # the hints' Markdown starts empty: no update (and layout) for nothing
+            self._show_hints(self.sheet.hints_shown(), scroll=False)
         if self.sheet.solution_visible():
             self._reveal(after_pass=not self.sheet.gave_up)  # type: ignore[union-attr]
         last = self.sheet.last_result()
