@@ -219,6 +219,7 @@ class QuestionScreen(Screen[None]):
         self.set_interval(AUTOSAVE_SECONDS, self.save_draft)
         self.query_one("#answer, #options").focus()
         self.refresh_bindings()
+        self.call_after_refresh(self.app.start_judge_in_background)  # type: ignore[attr-defined]  # once drawn
 
     def mock_tick(self) -> None:
         """The clock in the status line; at zero, or once handed in, the answer can no longer change."""
