@@ -56,7 +56,9 @@ def question_shown(screen: str) -> bool:
 
 class Control:
     """A tmux control-mode client: each command is a line on its stdin, its answer a %begin ... %end block on its
-    stdout, in order; notifications between blocks are skipped."""
+    stdout. Each command is followed by one that prints a marker of its own: the command's answer is the block
+    just before the marker's, never a block tmux sent on its own (one on attaching); notifications between blocks
+    are skipped."""
 
     def __init__(self, base: list[str], session: str) -> None:
         self.process = subprocess.Popen(
@@ -67,10 +69,6 @@ class Control:
             text=True,
         )
         self.markers = itertools.count()
-        marker = f"bench-ready-{next(self.markers)}"
-        self._send(f"display-message -p {marker}")
-        while self._block().strip() != marker:  # the attach's own block comes first
-            pass
         self.command("refresh-client -f no-output")  # no copy of the app's output on this pipe
 
     def _send(self, line: str) -> None:
@@ -94,8 +92,14 @@ class Control:
                 lines.append(line)
 
     def command(self, line: str) -> str:
-        self._send(line)
-        return self._block()
+        marker = f"bench-answer-{next(self.markers)}"
+        self._send(f"{line} ; display-message -p {marker}")
+        answer = ""
+        while True:
+            block = self._block()
+            if block == f"{marker}\n":
+                return answer
+            answer = block
 
     def close(self) -> None:
         self.process.kill()
