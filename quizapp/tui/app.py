@@ -18,8 +18,9 @@ if TYPE_CHECKING:  # the practice package (and the pack models) load after the f
     from ..practice import MockConfig, MockSession
 
 FIRST_FRAME_SECONDS = 0.3  # the warm-up starts after this, once the first frame is on screen and the packs loaded
-# The judge's workers import torch, CPU-bound on every core: they start when the first question has been drawn, or
-# this long after the warm-up began, whichever comes first, so that the list and the first question open at once.
+# The judge's workers import torch, CPU-bound on every core: they start just after the first question has been
+# drawn, or this long after the warm-up began, whichever comes first, so that the list and the first question open
+# at once.
 JUDGE_IDLE_SECONDS = 3.0
 
 

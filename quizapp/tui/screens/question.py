@@ -41,6 +41,7 @@ from ..widgets.status import StatusLine
 from .confirm import ConfirmScreen
 
 AUTOSAVE_SECONDS = 2.0
+JUDGE_AFTER_OPEN_SECONDS = 0.5
 TEXT_KINDS = ("code", "fix", "predict", "explain")
 
 
@@ -219,7 +220,8 @@ class QuestionScreen(Screen[None]):
         self.set_interval(AUTOSAVE_SECONDS, self.save_draft)
         self.query_one("#answer, #options").focus()
         self.refresh_bindings()
-        self.call_after_refresh(self.app.start_judge_in_background)  # type: ignore[attr-defined]  # once drawn
+        # The judge's start (torch imports on every core) waits until this screen is drawn, footer included.
+        self.set_timer(JUDGE_AFTER_OPEN_SECONDS, self.app.start_judge_in_background)  # type: ignore[attr-defined]
 
     def mock_tick(self) -> None:
         """The clock in the status line; at zero, or once handed in, the answer can no longer change."""
