@@ -93,7 +93,8 @@ class Control:
 
     def command(self, line: str) -> str:
         marker = f"bench-answer-{next(self.markers)}"
-        self._send(f"{line} ; display-message -p {marker}")
+        self._send(line)  # a line of its own: a command that fails must not stop the marker's
+        self._send(f"display-message -p {marker}")
         answer = ""
         while True:
             block = self._block()
