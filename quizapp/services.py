@@ -12,7 +12,15 @@ from typing import TYPE_CHECKING, Any
 
 from .grading.result import Result
 from .store import Store
-from .store.home_index import PackRows, index_key, read_index, rows_from_packs, write_index
+from .store.home_index import (
+    PackRows,
+    index_key,
+    read_catalogue,
+    read_index,
+    rows_from_packs,
+    write_catalogue,
+    write_index,
+)
 
 if TYPE_CHECKING:  # imported when first used: the app's first frame does not wait for the pack models
     from .grading.grader import Grader
@@ -81,8 +89,9 @@ class Services:
 
         store = Store.open_default()
         extra = extra_packs or []
-        catalogue = LazyCatalogue(lambda: default_catalogue(extra)) if lazy else default_catalogue(extra)
-        return cls(catalogue, store, start_pool, index_roots=catalogue_roots(extra))
+        roots = catalogue_roots(extra)
+        catalogue = LazyCatalogue(lambda: cached_catalogue(roots, extra)) if lazy else default_catalogue(extra)
+        return cls(catalogue, store, start_pool, index_roots=roots)
 
     def catalogue_ready(self) -> bool:
         return not isinstance(self.catalogue, LazyCatalogue) or self.catalogue.loaded
@@ -191,6 +200,19 @@ def catalogue_roots(extra_packs: list[Path]) -> list[Path]:
         *locations.extra_pack_paths(),
         *(Path(path) for path in extra_packs),
     ]
+
+
+def cached_catalogue(roots: list[Path], extra_packs: list[Path]) -> Catalogue:
+    """`default_catalogue`, from the cache in the data directory when it was written from exactly these pack files
+    and this pack reader (quizapp.store.home_index); otherwise loaded in full, and cached if it loaded cleanly."""
+    key = index_key(roots)
+    cached = read_catalogue(key)
+    if cached is not None:
+        return cached
+    catalogue = default_catalogue(extra_packs)
+    if index_key(roots) == key:  # no pack file changed while it loaded
+        write_catalogue(key, catalogue)
+    return catalogue
 
 
 def default_catalogue(extra_packs: list[Path]) -> Catalogue:

@@ -178,7 +178,7 @@ async def test_due_times_are_shown_in_local_time() -> None:
         await pilot.press("r")
         await pilot.pause()
         table = app.screen.query_one("#review-due")
-        shown = str(table.get_row_at(0)[0])
+        shown = table.row(0)[0]  # type: ignore[attr-defined]
         due = app.services.store.review_card(PACK, "net-defects").due
         assert shown == due.astimezone().strftime("%d %b %H:%M")
 

@@ -11,12 +11,12 @@ import threading
 from pathlib import Path
 
 import pytest
-from textual.widgets import DataTable
 
 from quizapp.packs.discovery import default_sources
 from quizapp.services import Services, catalogue_roots
 from quizapp.store import home_index
 from quizapp.tui.app import QuizApp
+from quizapp.tui.widgets.question_list import QuestionList
 
 FIXTURE = Path(__file__).parent / "packs" / "tui-fixture.yaml"
 FIRST_TITLE = "Module, Sequential, ModuleList"
@@ -142,13 +142,13 @@ async def _first_titles(app: QuizApp) -> tuple[list[str], list[str]]:
     services.load_catalogue = held_back  # type: ignore[method-assign]
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.pause()
-        table = app.screen.query_one("#questions", DataTable)
-        early = [str(table.get_row_at(i)[4]) for i in range(table.row_count)]
+        table = app.screen.query_one("#questions", QuestionList)
+        early = [table.row(i)[4] for i in range(table.row_count)]
         gate.set()
         await app.workers.wait_for_complete()
         await pilot.pause()
-        table = app.screen.query_one("#questions", DataTable)
-        late = [str(table.get_row_at(i)[4]) for i in range(table.row_count)]
+        table = app.screen.query_one("#questions", QuestionList)
+        late = [table.row(i)[4] for i in range(table.row_count)]
         await pilot.press("ctrl+q")
     return early, late
 
@@ -175,3 +175,85 @@ def test_the_first_frame_has_the_rows_and_the_loaded_packs_correct_a_wrong_index
     assert early[0] == "A title the pack does not have"  # drawn from the index, before any YAML was parsed
     assert late[0] == FIRST_TITLE  # then replaced by what the pack really says
     assert titles(start().home_rows())[0] == FIRST_TITLE  # and the index is right again
+
+
+# --- the packs themselves, cached as JSON for the full load after the first frame -------------------------------
+
+
+def full_loads(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Count the full loads (YAML parsed and checked) the services make from now on."""
+    import quizapp.services as services_module
+
+    calls: list[int] = []
+    full = services_module.default_catalogue
+
+    def counted(extra: list[Path]):  # type: ignore[no-untyped-def]
+        calls.append(1)
+        return full(extra)
+
+    monkeypatch.setattr(services_module, "default_catalogue", counted)
+    return calls
+
+
+def test_the_packs_come_from_their_cache_on_the_next_start_equal_to_a_full_load(
+    pack: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from quizapp.packs import discover
+
+    loads = full_loads(monkeypatch)
+    first = start()
+    first.load_catalogue()
+    first.close()
+    assert loads == [1] and home_index.catalogue_path().is_file()
+
+    second = start()
+    second.load_catalogue()
+    assert loads == [1], "the second start validated the cached JSON instead of parsing the YAML"
+    fresh = discover([pack], include_defaults=False)
+    assert second.catalogue.packs == fresh.packs
+    assert list(second.catalogue.packs) == list(fresh.packs)
+    assert second.catalogue.sources["tui-fixture"].path == pack
+    second.close()
+
+
+def test_an_edited_pack_is_loaded_in_full_not_from_the_cache(pack: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    loads = full_loads(monkeypatch)
+    services = start()
+    services.load_catalogue()
+    services.close()
+    pack.write_text(pack.read_text().replace(f"title: {FIRST_TITLE}", "title: Renamed on disk"))
+
+    services = start()
+    services.load_catalogue()
+    assert loads == [1, 1]
+    assert services.catalogue.packs["tui-fixture"].questions[0].title == "Renamed on disk"
+    services.close()
+
+
+def test_a_cache_that_does_not_validate_is_refused(pack: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    loads = full_loads(monkeypatch)
+    services = start()
+    services.load_catalogue()
+    services.close()
+    path = home_index.catalogue_path()
+    document = json.loads(path.read_text())
+    pack_json = json.loads(document["packs"][0]["pack"])
+    pack_json["questions"][0]["kind"] = "nonsense"  # the key still matches: only validation can tell
+    document["packs"][0]["pack"] = json.dumps(pack_json)
+    path.write_text(json.dumps(document))
+
+    services = start()
+    services.load_catalogue()
+    assert loads == [1, 1]
+    assert services.catalogue.packs["tui-fixture"].questions[0].kind == "choice"
+    services.close()
+
+
+def test_a_catalogue_with_problems_is_never_cached(pack: Path) -> None:
+    twin = pack.with_name("twin.yaml")
+    twin.write_text(pack.read_text())  # the same pack id twice: discovery reports it
+    services = start()
+    services.load_catalogue()
+    assert services.catalogue.problems
+    services.close()
+    assert not home_index.catalogue_path().exists()

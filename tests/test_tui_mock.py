@@ -37,6 +37,7 @@ from quizapp.tui.screens.mock import MockOverviewScreen, MockReportScreen
 from quizapp.tui.screens.question import QuestionScreen
 from quizapp.tui.screens.review import ReviewScreen
 from quizapp.tui.widgets.choices import ChoiceList
+from quizapp.tui.widgets.question_list import QuestionList
 
 PACK = "tui-fixture"
 SIZE = (80, 24)
@@ -619,8 +620,8 @@ async def test_review_lists_a_failed_practice_answer_but_not_one_answered_right_
         await pilot.pause()
         review = app.screen
         assert isinstance(review, ReviewScreen)
-        table = review.query_one("#review-due", DataTable)
-        rows = [[str(cell) for cell in table.get_row_at(i)] for i in range(table.row_count)]
+        table = review.query_one("#review-due", QuestionList)
+        rows = [list(table.row(i)) for i in range(table.row_count)]
         assert [row[1:] for row in rows] == [[wrong.title, "predict", PACK]]
         assert "1 due for review" in status_text(review)
         assert [(card.pack_id, card.question_id) for card in due(app.services.store)] == [(PACK, wrong.id)]

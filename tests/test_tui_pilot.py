@@ -38,6 +38,7 @@ from quizapp.tui.screens.history import HistoryScreen
 from quizapp.tui.screens.home import HomeScreen
 from quizapp.tui.screens.question import QuestionScreen
 from quizapp.tui.widgets.choices import ChoiceList
+from quizapp.tui.widgets.question_list import QuestionList
 from quizapp.tui.widgets.results import ResultsPanel
 
 PACK = "tui-fixture"
@@ -96,11 +97,8 @@ def store_of(app: QuizApp) -> Store:
 
 def table_rows(app: QuizApp) -> dict[str, list[str]]:
     """The home table's rows by key (pack/question), in the table's order."""
-    table = app.screen.query_one("#questions", DataTable)
-    return {
-        str(row_key.value): [str(cell) for cell in table.get_row(row_key)]
-        for row_key in (table.coordinate_to_cell_key((i, 0)).row_key for i in range(table.row_count))
-    }
+    table = app.screen.query_one("#questions", QuestionList)
+    return {key: list(table.row(i)) for i, key in enumerate(table.keys)}
 
 
 def shown_titles(app: QuizApp) -> list[str]:
@@ -237,7 +235,7 @@ async def test_home_lists_every_builtin_question_and_opens_one() -> None:
         await pilot.press("escape")
         await pilot.pause()
         assert isinstance(app.screen, HomeScreen)
-        assert app.screen.query_one("#questions", DataTable).cursor_row == 1
+        assert app.screen.query_one("#questions", QuestionList).cursor_row == 1
 
 
 @sync
@@ -255,7 +253,7 @@ async def test_typing_in_the_filter_narrows_the_table() -> None:
         await pilot.pause()
         assert shown_titles(app) == [question(RESNET).title]
         await pilot.press("enter")  # back to the table, with the filter kept
-        assert isinstance(app.focused, DataTable)
+        assert isinstance(app.focused, QuestionList)
         assert shown_titles(app) == [question(RESNET).title]
         await pilot.press("escape")  # clears the filter
         await pilot.pause()

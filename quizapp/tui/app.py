@@ -17,7 +17,11 @@ from .screens.home import HomeScreen
 if TYPE_CHECKING:  # the practice package (and the pack models) load after the first frame
     from ..practice import MockConfig, MockSession
 
-FIRST_FRAME_SECONDS = 0.3  # the judge starts after this, once the first frame is on screen
+FIRST_FRAME_SECONDS = 0.3  # the warm-up starts after this, once the first frame is on screen and the packs loaded
+# The judge's workers import torch, CPU-bound on every core: they start just after the first question has been
+# drawn, or this long after the warm-up began, whichever comes first, so that the list and the first question open
+# at once.
+JUDGE_IDLE_SECONDS = 3.0
 
 
 class QuizApp(App[None]):
@@ -46,7 +50,7 @@ class QuizApp(App[None]):
         self.push_screen(HomeScreen())
         # The judge's workers import torch in their own processes, CPU-bound on every core: start them just
         # after the first frame is drawn, so the list appears at once.
-        self.set_timer(FIRST_FRAME_SECONDS, self._start_judge)
+        self.set_timer(FIRST_FRAME_SECONDS, self._warm_up_soon)
         try:
             running = self.services.store.mock_sessions(finished=False, limit=1)  # cheap: no practice import
             if not (running or self.start_with_mock or self.start_with_review):
@@ -67,18 +71,22 @@ class QuizApp(App[None]):
         elif self.start_with_review:
             self.action_review()
 
-    def _start_judge(self) -> None:
-        if not self.services.catalogue_ready():  # the question list first: the judge's torch imports take every core
-            self.set_timer(FIRST_FRAME_SECONDS, self._start_judge)
+    def _warm_up_soon(self) -> None:
+        if not self.services.catalogue_ready():  # the question list first
+            self.set_timer(FIRST_FRAME_SECONDS, self._warm_up_soon)
             return
-        self.run_worker(self._warm_up_then_judge, thread=True, group="judge-start", exit_on_error=False)
+        self.run_worker(warm_up, thread=True, group="warm-up", exit_on_error=False)
+        self.set_timer(JUDGE_IDLE_SECONDS, self.start_judge_in_background)
 
-    def _warm_up_then_judge(self) -> None:
-        """The question screen's imports first, then the judge: its workers' torch imports take every core."""
-        try:
-            warm_up()
-        finally:
-            self.services.start_judge()
+    _judge_requested = False
+
+    def start_judge_in_background(self) -> None:
+        """Start the judge's workers, once; returns at once (a Run or Submit before they are warm waits in its own
+        worker, never in the UI)."""
+        if self._judge_requested:
+            return
+        self._judge_requested = True
+        self.run_worker(self.services.start_judge, thread=True, group="judge-start", exit_on_error=False)
 
     # --- mock interviews and review ------------------------------------------------------------------
 

@@ -7,13 +7,14 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Static, TextArea
+from textual.widgets import DataTable, Header, Static, TextArea
 
 from ...grading.result import Result
 from ...packs import model
 from ...practice.reference import plural
 from ...practice.report import SHORT_VERDICT
 from ...practice.sheet import visible_only_pass
+from ..widgets.footer import KeysFooter
 from ..widgets.results import ResultsPanel
 from ..widgets.status import StatusLine
 
@@ -35,7 +36,7 @@ class HistoryScreen(Screen[None]):
                 yield TextArea("", id="attempt-answer", read_only=True, show_line_numbers=True)
                 yield ResultsPanel(id="attempt-result")
         yield StatusLine(id="status-line")
-        yield Footer(compact=True)
+        yield KeysFooter()
 
     def on_mount(self) -> None:
         table = self.query_one(DataTable)

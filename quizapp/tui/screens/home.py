@@ -9,8 +9,10 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Input, Select, Static
+from textual.widgets import Header, Input, Select, Static
 
+from ..widgets.footer import KeysFooter
+from ..widgets.question_list import QuestionList
 from ..widgets.status import StatusLine
 
 if TYPE_CHECKING:
@@ -25,6 +27,8 @@ MENUS = (
     ("difficulty", "any level", DIFFICULTIES),
     ("status", "any status", tuple(STATUS_MARK)),
 )
+# The list's columns: label and width (the title takes the rest of the line).
+COLUMNS = (("", 1), ("kind", 7), ("level", 6), ("min", 3), ("question", 0))
 
 
 class MenuFace(Static):
@@ -57,28 +61,30 @@ class HomeScreen(Screen[None]):
             yield Input(placeholder="/ search", id="filter", compact=True)
             for menu_id, prompt, _ in MENUS:
                 yield MenuFace(menu_id, prompt)
-        yield DataTable(id="questions", cursor_type="row", zebra_stripes=True)
+        yield QuestionList(COLUMNS, id="questions")
         yield StatusLine(id="status-line")
-        yield Footer(compact=True)
+        yield KeysFooter()
 
     _menu_choices: dict[str, tuple[str, ...]] = {menu_id: choices for menu_id, _, choices in MENUS}
 
     def _rows(self) -> list[PackRows]:
         return self.app.services.home_rows() or []  # type: ignore[attr-defined]
 
+    _left = False  # True once another screen has covered this one: its return refreshes the statuses
+
     def on_mount(self) -> None:
-        table = self.query_one(DataTable)
-        table.add_column("", key="status", width=1)
-        table.add_column("kind", key="kind", width=7)
-        table.add_column("level", key="level", width=6)
-        table.add_column("min", key="minutes", width=3)
-        table.add_column("question", key="title")
-        table.focus()
+        self.query_one(QuestionList).focus()
         services = self.app.services  # type: ignore[attr-defined]
         if services.home_rows() is not None:  # the packs, or the home index: the first frame has the list
             self._packs_loaded(changed=True)
         else:
             self.query_one(StatusLine).context = "loading the question packs…"
+        self.call_after_refresh(self._first_refresh_done)
+
+    def _first_refresh_done(self) -> None:
+        """The screen's first refresh falls inside the app's start-up batch, which Textual does not paint: ask for one
+        more and wait for it, so that the work after the first frame comes after it is on the terminal."""
+        self.refresh()
         self.call_after_refresh(self._first_frame_drawn)
 
     async def _first_frame_drawn(self) -> None:
@@ -116,8 +122,12 @@ class HomeScreen(Screen[None]):
             if isinstance(chosen, str) and chosen in values:  # a refresh keeps the learner's filter
                 select.value = chosen
 
+    def on_screen_suspend(self) -> None:
+        self._left = True
+
     def on_screen_resume(self) -> None:
-        if self.app.services.home_rows() is not None:  # type: ignore[attr-defined]
+        # Not on the first show: on_mount has just filled the list.
+        if self._left and self.app.services.home_rows() is not None:  # type: ignore[attr-defined]
             self.refill()
 
     def refill(self) -> None:
@@ -130,15 +140,9 @@ class HomeScreen(Screen[None]):
             self.notify(str(error), severity="error", timeout=15)
 
     def _refill(self) -> None:
-        table = self.query_one(DataTable)
+        table = self.query_one(QuestionList)
         store = self.app.services.store  # type: ignore[attr-defined]
-        keep = None
-        if table.row_count:
-            try:
-                keep = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
-            except Exception:
-                keep = None
-        table.clear()
+        shown: list[tuple[str, tuple[str, ...]]] = []
         words = self.query_one("#filter", Input).value.lower().split()
         tag = self._selected("#tag")
         difficulty = self._selected("#difficulty")
@@ -165,19 +169,10 @@ class HomeScreen(Screen[None]):
                     continue
                 if wanted_status and status != wanted_status:
                     continue
-                table.add_row(
-                    STATUS_MARK[status],
-                    question.kind,
-                    question.difficulty,
-                    f"{question.minutes:g}",
-                    question.title,
-                    key=f"{pack.id}/{question.id}",
-                )
-        if keep is not None:
-            try:
-                table.move_cursor(row=table.get_row_index(keep))
-            except Exception:
-                pass
+                minutes = f"{question.minutes:g}"
+                cells = (STATUS_MARK[status], question.kind, question.difficulty, minutes, question.title)
+                shown.append((f"{pack.id}/{question.id}", cells))
+        table.set_rows(shown, keep=table.cursor_key)
         # One line at 80 columns, whatever the number of packs: the chosen pack's progress, or the sum of all.
         if wanted_pack:
             summaries = [s for s in summaries if s.startswith(f"{wanted_pack} ")]
@@ -198,22 +193,19 @@ class HomeScreen(Screen[None]):
 
     @on(Input.Submitted, "#filter")
     def _filter_done(self) -> None:
-        self.query_one(DataTable).focus()
+        self.query_one(QuestionList).focus()
 
-    @on(DataTable.RowSelected)
-    def _open(self, event: DataTable.RowSelected) -> None:
-        pack_id, _, question_id = str(event.row_key.value).partition("/")
+    @on(QuestionList.Selected)
+    def _open(self, event: QuestionList.Selected) -> None:
+        pack_id, _, question_id = event.key.partition("/")
         self.app.open_question(pack_id, question_id)  # type: ignore[attr-defined]
 
     def action_continue(self) -> None:
         self.app.continue_last()  # type: ignore[attr-defined]
 
     def action_next_unsolved(self) -> None:
-        current = None
-        table = self.query_one(DataTable)
-        if table.row_count:
-            key = str(table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value)
-            current = key.partition("/")[::2]
+        key = self.query_one(QuestionList).cursor_key
+        current = key.partition("/")[::2] if key else None
         self.app.open_next(*(current or (None, None)), unsolved=True)  # type: ignore[attr-defined]
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
@@ -230,4 +222,4 @@ class HomeScreen(Screen[None]):
         self.query_one("#filter", Input).value = ""
         for select in self.query(Select):
             select.clear()
-        self.query_one(DataTable).focus()
+        self.query_one(QuestionList).focus()

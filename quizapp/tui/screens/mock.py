@@ -17,7 +17,6 @@ from textual.widgets import (
     Checkbox,
     DataTable,
     Digits,
-    Footer,
     Header,
     Input,
     Label,
@@ -31,6 +30,7 @@ from ...grading.result import Result
 from ...practice import MockConfig, MockError, MockSession, load_report
 from ...practice.reference import plural
 from ...practice.report import screen_markdown
+from ..widgets.footer import KeysFooter
 from ..widgets.status import StatusLine
 from .confirm import ConfirmScreen
 
@@ -91,7 +91,7 @@ class MockSetupScreen(Screen[None]):
                 yield Checkbox("Favour unsolved", True, id="mock-favour", compact=True)
             yield Button("Start (ctrl+s)", variant="primary", id="mock-start", compact=True)
         yield StatusLine(id="status-line")
-        yield Footer(compact=True)
+        yield KeysFooter()
 
     def config(self) -> MockConfig:
         def number(selector: str) -> str:
@@ -153,7 +153,7 @@ class MockOverviewScreen(Screen[None]):
             yield Static(self._summary(), id="mock-summary")
         yield DataTable(id="mock-questions", cursor_type="row")
         yield StatusLine(id="status-line")
-        yield Footer(compact=True)
+        yield KeysFooter()
 
     def _summary(self) -> str:
         done = sum(1 for q in self.session.questions if q.submitted)
@@ -280,7 +280,7 @@ class MockReportScreen(Screen[None]):
         with VerticalScroll(id="mock-report"):
             yield Markdown(text)
         yield StatusLine(id="status-line")
-        yield Footer(compact=True)
+        yield KeysFooter()
 
     def action_back(self) -> None:
         self.app.go_home()  # type: ignore[attr-defined]

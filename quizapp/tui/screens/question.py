@@ -23,7 +23,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import Footer, Markdown, SelectionList, Static, TextArea
+from textual.widgets import Markdown, SelectionList, Static, TextArea
 from textual.widgets.selection_list import Selection
 from textual.worker import Worker
 
@@ -34,11 +34,14 @@ from ...practice.reference import letter, plural
 from ...practice.sheet import MockSheet, Outcome, PracticeSheet, SheetError
 from ..widgets.choices import ChoiceList
 from ..widgets.editor import PythonEditor
+from ..widgets.footer import KeysFooter
+from ..widgets.prompt import PromptMarkdown
 from ..widgets.results import ResultsPanel
 from ..widgets.status import StatusLine
 from .confirm import ConfirmScreen
 
 AUTOSAVE_SECONDS = 2.0
+JUDGE_AFTER_OPEN_SECONDS = 0.5
 TEXT_KINDS = ("code", "fix", "predict", "explain")
 
 
@@ -107,15 +110,15 @@ class QuestionScreen(Screen[None]):
         with Horizontal(id="body"):
             with VerticalScroll(id="prompt-pane"):
                 yield Static(self._heading(), id="question-heading")
-                yield Markdown(self._prompt_markdown(), id="prompt")
-                yield Markdown("", id="hints")
-                yield Markdown("", id="reveal")
+                yield PromptMarkdown(self._prompt_markdown(), id="prompt")
+                yield PromptMarkdown("", id="hints")
+                yield PromptMarkdown("", id="reveal")
             with Vertical(id="work"):
                 with Vertical(id="answer-pane"):
                     yield from self._answer_widgets(question)
                 yield ResultsPanel(id="results")
         yield StatusLine(id="status-line")
-        yield Footer(compact=True)
+        yield KeysFooter()
 
     def _heading(self) -> str:
         q = self.question
@@ -195,7 +198,8 @@ class QuestionScreen(Screen[None]):
             self.set_answer_text(self.sheet.draft)
             if self.mock is None:
                 self.notify("Your draft is restored: the cursor is at its end.", timeout=5)
-        self._show_hints(self.sheet.hints_shown(), scroll=False)
+        if self.sheet.hints_shown():  # the hints' Markdown starts empty: no update (and layout) for nothing
+            self._show_hints(self.sheet.hints_shown(), scroll=False)
         if self.sheet.solution_visible():
             self._reveal(after_pass=not self.sheet.gave_up)  # type: ignore[union-attr]
         last = self.sheet.last_result()
@@ -216,6 +220,8 @@ class QuestionScreen(Screen[None]):
         self.set_interval(AUTOSAVE_SECONDS, self.save_draft)
         self.query_one("#answer, #options").focus()
         self.refresh_bindings()
+        # The judge's start (torch imports on every core) waits until this screen is drawn, footer included.
+        self.set_timer(JUDGE_AFTER_OPEN_SECONDS, self.app.start_judge_in_background)  # type: ignore[attr-defined]
 
     def mock_tick(self) -> None:
         """The clock in the status line; at zero, or once handed in, the answer can no longer change."""
