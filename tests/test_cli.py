@@ -490,7 +490,9 @@ def test_grade_into_a_closed_pipe_ends_without_a_traceback(tmp_path: Path, valid
     files = []
     for index in range(6):
         path = tmp_path / f"answer-{index}.py"
-        path.write_text(RELU_RIGHT)
+        # the later answers take a second, so their lines come after the reader has gone (a fast judge could
+        # otherwise write every line into the pipe before it closes, and nothing would be refused)
+        path.write_text(RELU_RIGHT if index == 0 else "import time\ntime.sleep(1)\n" + RELU_RIGHT)
         files.append(str(path))
     process = subprocess.Popen(
         [sys.executable, "-m", "quizapp", "--pack", str(valid_pack_file), "grade", f"{VALID_PACK_ID}/fix-relu", *files],
