@@ -101,7 +101,7 @@ def test_grade_json_matches_its_golden_file(
         if exit_code == 2:
             expected_err.write_text(first_sentence(done.stderr))
     assert done.returncode == exit_code, done.stderr
-    assert got == expected_out.read_text(), f"{name}: stdout differs from {expected_out.name}"
+    assert got == expected_out.read_text(), f"{name}: stdout differs from {expected_out.name}:\n{done.stdout}"
     if exit_code == 2:
         assert done.stdout == ""
         assert first_sentence(done.stderr) == expected_err.read_text()

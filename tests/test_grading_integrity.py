@@ -691,3 +691,31 @@ def test_a_forged_fold_makes_nothing_pass_and_one_not_asked_for_is_refused(cache
     not_asked = _with(facts, "gradients#roles", facts["checks"]["outputs#roles"])
     refused = forged(cache, not_asked, tensors)
     assert refused.verdict == "wrong_answer" and "gradients#roles" in refused.message
+
+
+def test_answers_graded_at_once_store_one_reference_without_tripping_on_each_other(tmp_path) -> None:
+    """`quizapp grade F1 ... Fn` grades the files of one question concurrently, and each may store the same
+    reference facts: the writers must not rename each other's partial files away (an answer got internal_error,
+    FileNotFoundError, when they shared one name)."""
+    import threading
+
+    cache = ReferenceCache(tmp_path / "reference")
+    facts = {"checks": {"outputs": {"results": list(range(200))}}}
+    tensors = bytes(range(256)) * 400
+    problems: list[BaseException] = []
+
+    def store() -> None:
+        try:
+            for _ in range(30):
+                cache.store("same-key", facts, tensors)
+        except BaseException as problem:  # noqa: BLE001 - the test reports whatever a writer raised
+            problems.append(problem)
+
+    writers = [threading.Thread(target=store) for _ in range(8)]
+    for writer in writers:
+        writer.start()
+    for writer in writers:
+        writer.join()
+    assert problems == []
+    assert cache.load("same-key") == (facts, tensors)
+    assert sorted(p.name for p in (tmp_path / "reference").iterdir()) == ["same-key.json", "same-key.safetensors"]

@@ -15,6 +15,8 @@ import collections
 import functools
 import hashlib
 import json
+import os
+import tempfile
 import threading
 import time
 from collections.abc import Iterable
@@ -124,11 +126,23 @@ class ReferenceCache:
             return None
 
     def store(self, key: str, facts: dict[str, Any], tensors: bytes) -> None:
-        self.folder.mkdir(parents=True, exist_ok=True)
-        for name, data in ((f"{key}.safetensors", tensors), (f"{key}.json", json.dumps(facts).encode())):
-            partial = self.folder / f"{name}.partial"
-            partial.write_bytes(data)
-            partial.replace(self.folder / name)
+        """Write both files atomically. Answers to one question graded at once may store the same key together:
+        each writer has a partial file of its own (one shared name let a writer rename the other's away, and
+        grading failed with FileNotFoundError). The cache only saves time: a failure to write it is not an
+        answer's failure."""
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            for name, data in ((f"{key}.safetensors", tensors), (f"{key}.json", json.dumps(facts).encode())):
+                handle, partial = tempfile.mkstemp(dir=self.folder, prefix=f"{name}.", suffix=".partial")
+                try:
+                    with os.fdopen(handle, "wb") as out:
+                        out.write(data)
+                    os.replace(partial, self.folder / name)
+                except BaseException:
+                    Path(partial).unlink(missing_ok=True)
+                    raise
+        except OSError:
+            pass
 
 
 @functools.cache
