@@ -6,29 +6,14 @@ child would; the host side (quizapp/grading/roles.py) is given facts as the chil
 
 from __future__ import annotations
 
-import importlib
 import json
-from typing import Any
 
 import pytest
+from deferred import Deferred
 
 from quizapp.grading import roles as search
 from quizapp.grading.facts import TensorStore
 from quizapp.packs import model
-
-
-class Deferred:
-    """A module imported on its first use: collecting this file, which every test process does, imports neither
-    torch nor the worker side (conftest.py runs this file's tests in one process)."""
-
-    def __init__(self, name: str) -> None:
-        self._name = name
-
-    def __getattr__(self, attribute: str) -> Any:
-        if attribute.startswith("__"):  # pytest's collector looks for __test__ and the like on every module global
-            raise AttributeError(attribute)
-        return getattr(importlib.import_module(self._name), attribute)
-
 
 torch = Deferred("torch")
 probes = Deferred("quizapp.judge.probes")
