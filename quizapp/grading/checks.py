@@ -103,18 +103,23 @@ class Context:
     def argument_name(self, position: int) -> str | None:
         """The name the answer gives to the call's argument at `position` (forward's, without self, or the
         function's), else the reference's, for messages; None when it cannot be read."""
-        for source in (self.source, self.question.solution, getattr(self.question, "starter", None)):
+        for source in self._sources:
             names = _parameter_names(source, self.question.entry_point, self.runner != "forward")
             if position < len(names):  # `def f(*args)` names nothing: the reference's names then
                 return names[position]
         return None
 
     @property
+    def _sources(self) -> tuple[str | None, ...]:
+        """Where names are read from, in order: the answer's own code (so a student build, which has no reference
+        solution, says the same as its source), the reference's, the starter's."""
+        return (self.source, self.question.solution, getattr(self.question, "starter", None))
+
+    @property
     def _definition_source(self) -> str | None:
-        """The code that defines the entry point with `def` or `class`: the answer's own (so a student build,
-        which has no reference solution, says the same), else the reference's, else the starter's."""
+        """The first of _sources that defines the entry point with `def` or `class`."""
         name = self.question.entry_point
-        for source in (self.source, self.question.solution, getattr(self.question, "starter", None)):
+        for source in self._sources:
             if _top_level(source, name) is not None:
                 return source
         return None
@@ -1167,12 +1172,14 @@ def score(checks: list[Any], passed: list[bool]) -> float | None:
     points = sum(check.points for check in checks)
     if not points:
         return None
-    behaves = any(ok and not restricts_only(check) for check, ok in zip(checks, passed, strict=True))
+    restricted = [restricts_only(check) for check in checks]
+    # a question of rules alone asks for them; otherwise rules count once the answer does something right
+    rules_count = all(restricted) or any(ok and not rule for ok, rule in zip(passed, restricted, strict=True))
     earned = sum(
-        check.points for check, ok in zip(checks, passed, strict=True) if ok and (behaves or not restricts_only(check))
+        check.points
+        for check, ok, rule in zip(checks, passed, restricted, strict=True)
+        if ok and (rules_count or not rule)
     )
-    if not any(not restricts_only(check) for check in checks):  # a question of rules alone: they are what it asks
-        earned = sum(check.points for check, ok in zip(checks, passed, strict=True) if ok)
     return float(earned / points)
 
 

@@ -390,8 +390,7 @@ class Grader:
 
         def run(check_id: str, code: str, pairs: list[list[Any]]) -> list[dict[str, Any]]:
             where = f"pack '{pack.id}', check '{check_id}'"
-            if self.runner is None:
-                raise PackFault(f"{where}: its verdict can only run in the judge")
+            assert self.runner is not None  # _judge judges a job this runner ran
             outcome = self.runner.run("verdicts", {"check": check_id, "code": code, "pairs": pairs}, limits)
             facts = outcome.facts if outcome.status == "ok" else None
             if not isinstance(facts, dict):

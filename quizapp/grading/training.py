@@ -307,8 +307,9 @@ def _rename(mine: list[dict[str, Any]], theirs: list[dict[str, Any]]) -> dict[st
 
 def _watched_finding(check: model.TrainingCheck, step: int, learner: _Run, reference: _Run) -> Finding | None:
     mine, theirs = learner.names(step), reference.names(step)
-    missing = [name for name in theirs if name not in set(mine)]
-    extra = [name for name in mine if name not in set(theirs)]
+    mine_set, theirs_set = set(mine), set(theirs)
+    missing = [name for name in theirs if name not in mine_set]
+    extra = [name for name in mine if name not in theirs_set]
     if not missing and not extra:
         return None
     parts = []

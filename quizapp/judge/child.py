@@ -455,10 +455,10 @@ def dump_facts(facts: Any) -> bytes:
     Infinity anywhere in what it parses."""
     try:
         data = json.dumps(facts, allow_nan=False).encode()
-    except ValueError:
-        data = b"\\ud"  # walk it below
+    except ValueError:  # a non-finite float
+        return json.dumps(_finite(facts), allow_nan=False).encode()
     if b"\\ud" in data:  # a lone surrogate (a file name decoded with surrogateescape) or an astral character
-        data = json.dumps(_finite(facts), allow_nan=False).encode()
+        return json.dumps(_finite(facts), allow_nan=False).encode()
     return data
 
 
