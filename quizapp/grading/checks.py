@@ -17,7 +17,7 @@ from typing import Any, Literal
 from ..packs import model
 from . import facts as schema
 from . import tensors
-from .diagnosis import layer_head, locate, parameter_difference, split_repr
+from .diagnosis import RELATION_LIMIT, layer_head, locate, parameter_difference, relation, split_repr
 from .result import TestResult
 from .tensors import Tensor
 
@@ -87,6 +87,16 @@ class Context:
         if agree(got, want, rtol, atol, got_dtype, want_dtype):
             return None
         return lambda: compare_arrays(got, want, rtol, atol, got_dtype, want_dtype) or ""
+
+    def relation(self, got_key: str, want_key: str, rtol: float, atol: float, what: str = "the output") -> str | None:
+        """How a learner's real floating tensor that differs from the reference's relates to it, when a simple
+        relation holds everywhere (diagnosis.relation): a normalisation over another dim, a constant factor."""
+        got, want = self.learner.tensors[got_key], self.reference.tensors[want_key]
+        if got.shape != want.shape or got.is_complex or want.is_complex or got.code not in tensors.REAL_FLOATING:
+            return None
+        if want.code not in tensors.REAL_FLOATING or got.size > RELATION_LIMIT:
+            return None
+        return relation(got.shape, got.floats(), want.floats(), rtol, atol, what)
 
     @property
     def runner(self) -> str:
@@ -494,6 +504,8 @@ def judge_outputs(check: model.OutputsCheck, context: Context) -> Finding | None
                 message, rank = f"{context.runner} returns its input unchanged; {message}", 1.5
             elif unmatched := _unmatched_parameters(check, context, entry["case"]):
                 message, rank = f"its parameters cannot be matched to the reference's: {unmatched}; {message}", 2
+            elif related := context.relation(key, key, rtol, atol):
+                message, rank = f"{related}; {message}", 1
             elif found := where(entry):
                 message, rank = f"{found[0]}; {message}", found[1] + 1
             held = context.learner.of(check.id).get("unregistered", {}).get(str(entry["case"]))
@@ -548,7 +560,7 @@ def element_label(check: Any, path: str) -> str:
 
 def _in_mode(context: Context, entry: dict[str, Any]) -> str:
     """' in train mode' for a module's run; nothing for a function, which has no mode."""
-    if context.question.entry_point_kind == "function" or not entry.get("mode"):
+    if context.runner != "forward" or not entry.get("mode"):
         return ""
     return f" in {entry['mode']} mode"
 
@@ -723,10 +735,12 @@ def _compare_gradients(
             return Finding("fail", f"no gradient reaches {first} for {label}{why}", rank=1.5, case=label)
         difference = context.difference(entry["input_grad"], ref["input_grad"], rtol, atol)
         if difference:
+            related = None if cut else context.relation(entry["input_grad"], ref["input_grad"], rtol, atol, "it")
             return Finding(
                 "fail",
-                f"the gradient with respect to {first} differs for {label}{cut}: {DIFFERENCE}",
-                rank=2 if cut else 4,
+                f"the gradient with respect to {first} differs for {label}{cut}: "
+                + (f"{related}; {DIFFERENCE}" if related else DIFFERENCE),
+                rank=2 if cut or related else 4,
                 case=label,
                 detail=difference,
             )
@@ -741,10 +755,12 @@ def _compare_gradients(
                 return Finding("fail", f"no gradient reaches {which} for {label}{why}", rank=1.5, case=label)
             difference = context.difference(mine[name], want, rtol, atol)
             if difference:
+                related = None if cut else context.relation(mine[name], want, rtol, atol, "it")
                 return Finding(
                     "fail",
-                    f"the gradient with respect to {which} differs for {label}{cut}: {DIFFERENCE}",
-                    rank=2 if cut else 4,
+                    f"the gradient with respect to {which} differs for {label}{cut}: "
+                    + (f"{related}; {DIFFERENCE}" if related else DIFFERENCE),
+                    rank=2 if cut or related else 4,
                     case=label,
                     detail=difference,
                 )

@@ -11,6 +11,7 @@ the caller (Context.same_module_output).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -127,11 +128,18 @@ def locate(
         cause = config_difference(module["repr"], counterpart["repr"]) if counterpart else None
         if cause:
             return f"`{module['path']}` has {cause}{line}", 1
+        # A constant that differs is firmer evidence than a count of ops, which differs between styles too.
+        constant = buffer_difference(learner, reference, close)
+        if constant:
+            return f"{constant}; the first layer whose output differs is `{module['path']}`{line}", 1
         ops = _op_difference(learner, reference, runner)
         if ops:
             return f"{ops}; the first layer whose output differs is `{module['path']}`{line}", 1
         head = layer_head(module["repr"])
         return f"the output of `{module['path']}` ({head}) is the first to differ from the reference's{line}", 2
+    constant = buffer_difference(learner, reference, close)
+    if constant:
+        return constant, 1
     ops = _op_difference(learner, reference, runner)
     if ops:
         return ops, 1
@@ -139,6 +147,29 @@ def locate(
     if last and want_last and last != want_last:
         return f"the result comes from {last} where the reference's comes from {want_last}", 1
     return None
+
+
+def buffer_difference(learner: dict[str, Any], reference: dict[str, Any], close: Close) -> str | None:
+    """A constant buffer of the answer's (a mask, a frequency table) whose values are none of the reference's
+    buffers', where the reference has a buffer of the same shape and dtype that the answer matches with none:
+    '`mask` holds other values than the reference's `mask` (bool (8, 8))'. None when every reference buffer
+    has its match, or a buffer cannot be paired: a constant the answer keeps elsewhere is not a defect."""
+    mine, theirs = learner.get("buffers") or [], reference.get("buffers") or []
+    unmatched = [b for b in mine if not any(_same_buffer(b, r, close) for r in theirs)]
+    for want in theirs:
+        if any(_same_buffer(b, want, close) for b in mine):
+            continue
+        alike = [b for b in unmatched if b["shape"] == want["shape"] and b["dtype"] == want["dtype"]]
+        named = [b for b in alike if _leaf(b) == _leaf(want)]
+        suspect = named[0] if named else alike[0] if len(alike) == 1 else None
+        if suspect is not None:
+            kind = f"{want['dtype']} {_shape(want['shape'])}"
+            return f"the buffer `{suspect['path']}` holds other values than the reference's `{want['path']}` ({kind})"
+    return None
+
+
+def _same_buffer(mine: dict[str, Any], theirs: dict[str, Any], close: Close) -> bool:
+    return mine["shape"] == theirs["shape"] and mine["dtype"] == theirs["dtype"] and close(mine, theirs)
 
 
 def _first_divergence(
@@ -170,16 +201,56 @@ def _first_divergence(
     return None
 
 
+# Ops that compute the same thing under two names: a difference between them is style, not a defect.
+_SAME_OP = {
+    "amax": "max",
+    "amin": "min",
+    "multiply": "mul",
+    "divide": "div",
+    "true_divide": "div",
+    "subtract": "sub",
+    "absolute": "abs",
+    "clip": "clamp",
+    "concat": "cat",
+    "concatenate": "cat",
+    "negative": "neg",
+    "swapaxes": "transpose",
+    "swapdims": "transpose",
+    "moveaxis": "movedim",
+    "greater": "gt",
+    "less": "lt",
+    "greater_equal": "ge",
+    "less_equal": "le",
+    "not_equal": "ne",
+    "arccos": "acos",
+    "arcsin": "asin",
+    "arctan": "atan",
+}
+
+
+def _canonical_ops(ops: dict[str, int]) -> dict[str, int]:
+    counted: dict[str, int] = {}
+    for op, n in ops.items():
+        name = _SAME_OP.get(op, op)
+        counted[name] = counted.get(name, 0) + n
+    return counted
+
+
 def _op_difference(learner: dict[str, Any], reference: dict[str, Any], runner: str = "forward") -> str | None:
     got, want = learner.get("ops"), reference.get("ops")
     if got is None or want is None:
         return None
+    # Compared under one name; said under the name the reference's (else the answer's) code used.
+    said = {_SAME_OP.get(op, op): op for op in (*got, *want)}
+    said.update({_SAME_OP.get(op, op): op for op in want})
+    got, want = _canonical_ops(got), _canonical_ops(want)
     differing = [op for op in {*got, *want} if op not in _BOOKKEEPING and got.get(op, 0) != want.get(op, 0)]
     if not differing:
         return None
     differing.sort(key=lambda op: (_TELLING.index(op) if op in _TELLING else len(_TELLING), op))
     parts = [
-        f"{runner} runs {op} {_times(got.get(op, 0))} where the reference runs it {_times(want.get(op, 0))}"
+        f"{runner} runs {said.get(op, op)} {_times(got.get(op, 0))} where the reference runs it "
+        f"{_times(want.get(op, 0))}"
         for op in differing[:2]
     ]
     return "; ".join(parts)
@@ -264,3 +335,131 @@ def _bias_hint(extra: list[dict[str, Any]], owner: dict[str, str]) -> str:
     if all(_leaf(p) == "bias" for p in extra) and owners and all(o.startswith("Conv") for o in owners):
         return " (a conv before BatchNorm takes bias=False)"
     return ""
+
+
+# --- how a result relates to the reference's ----------------------------------------------------------------
+
+# Work on the host is bounded by the pack: a relation is looked for in results of at most this many values.
+RELATION_LIMIT = 1 << 16
+
+
+def relation(
+    shape: tuple[int, ...], got: list[float], want: list[float], rtol: float, atol: float, what: str = "the output"
+) -> str | None:
+    """How a result that differs from the reference's relates to it, when a simple relation holds everywhere:
+    'the output sums to 1 along dim 0 where the reference's sums to 1 along dim 1 (the last)' (a softmax over
+    the wrong dim), 'every value of the output is 2 times the reference's', '... plus 0.5', '... transposed'.
+    None when no relation holds, or the result is too large to look at. Values are C-ordered floats of one
+    shape; `what` names the result."""
+    if not got or len(got) != len(want) or len(got) > RELATION_LIMIT:
+        return None
+    if not all(math.isfinite(v) for v in got) or not all(math.isfinite(v) for v in want):
+        return None
+    for finder in (_transposed, _scaled, _shifted, _normalised):
+        found = finder(shape, got, want, rtol, atol)
+        if found:
+            return found.replace("the result", what)
+    return None
+
+
+def _close_all(got: list[float], want: list[float], rtol: float, atol: float) -> bool:
+    return all(abs(x - y) <= atol + rtol * abs(y) for x, y in zip(got, want, strict=True))
+
+
+def _lines(shape: tuple[int, ...], dim: int) -> list[list[int]]:
+    """The flat indices of each line along `dim`."""
+    stride = math.prod(shape[dim + 1 :])
+    size = shape[dim]
+    outer = math.prod(shape[:dim])
+    return [[o * size * stride + i * stride + s for i in range(size)] for o in range(outer) for s in range(stride)]
+
+
+def _normalised_dims(shape: tuple[int, ...], values: list[float]) -> dict[int, str]:
+    """The dims along which every line sums to 1 ('sums to 1': probabilities) or whose exponentials do
+    ('is a log-softmax': log-probabilities)."""
+    found: dict[int, str] = {}
+    for dim, size in enumerate(shape):
+        if size < 2:
+            continue
+        lines = _lines(shape, dim)
+        if all(abs(math.fsum(values[i] for i in line) - 1) <= 1e-3 for line in lines) and all(
+            v >= -1e-6 for v in values
+        ):
+            found[dim] = "sums to 1"
+        elif all(v <= 1e-6 for v in values) and all(
+            abs(math.fsum(math.exp(values[i]) for i in line) - 1) <= 1e-3 for line in lines
+        ):
+            found[dim] = "is normalised as log-probabilities"
+    return found
+
+
+def _dim(shape: tuple[int, ...], dim: int) -> str:
+    return f"dim {dim}" + (" (the last)" if dim == len(shape) - 1 and len(shape) > 1 else "")
+
+
+def _normalised(shape: tuple[int, ...], got: list[float], want: list[float], rtol: float, atol: float) -> str | None:
+    want_dims = _normalised_dims(shape, want)
+    if not want_dims:
+        return None
+    got_dims = _normalised_dims(shape, got)
+    if set(want_dims) & set(got_dims):
+        return None
+    dim, how = next(iter(want_dims.items()))
+    theirs = f"the reference's {how} along {_dim(shape, dim)}"
+    if got_dims:
+        mine, mine_how = next(iter(got_dims.items()))
+        return f"the result {mine_how} along {_dim(shape, mine)} where {theirs}: normalised over the wrong dim"
+    return f"the result is not normalised along {_dim(shape, dim)}, where {theirs}"
+
+
+def _transposed(shape: tuple[int, ...], got: list[float], want: list[float], rtol: float, atol: float) -> str | None:
+    if len(shape) < 2 or shape[-1] != shape[-2] or shape[-1] < 2:
+        return None
+    n = shape[-1]
+    swapped = [0.0] * len(want)
+    for block in range(0, len(want), n * n):
+        for i in range(n):
+            for j in range(n):
+                swapped[block + i * n + j] = want[block + j * n + i]
+    if _close_all(got, swapped, rtol, atol):
+        return "the result is the reference's transposed (its last two dims swapped)"
+    return None
+
+
+def _number(value: float) -> str:
+    """2, 0.125 (1/8), 0.3536 (1/√8), 2.828 (√8): a factor as a reviewer would recognise it."""
+
+    def whole(x: float) -> int | None:
+        n = round(x)
+        return n if 2 <= n <= 4096 and abs(x - n) <= 1e-4 * x else None
+
+    size, sign = abs(value), "-" if value < 0 else ""
+    if whole(size):
+        return f"{value:.4g}"
+    for form, n in (("1/{}", whole(1 / size)), ("√{}", whole(size * size)), ("1/√{}", whole(1 / (size * size)))):
+        if n:
+            return f"{value:.4g} ({sign}{form.format(n)})"
+    return f"{value:.4g}"
+
+
+def _scaled(shape: tuple[int, ...], got: list[float], want: list[float], rtol: float, atol: float) -> str | None:
+    norm = math.fsum(w * w for w in want)
+    if norm == 0:
+        return None
+    factor = math.fsum(g * w for g, w in zip(got, want, strict=True)) / norm
+    if abs(factor - 1) <= 1e-3 or abs(factor) <= 1e-6:
+        return None
+    if not _close_all(got, [factor * w for w in want], rtol, atol):
+        return None
+    if abs(factor + 1) <= 1e-3:
+        return "every value of the result has the opposite sign of the reference's"
+    return f"every value of the result is {_number(factor)} times the reference's"
+
+
+def _shifted(shape: tuple[int, ...], got: list[float], want: list[float], rtol: float, atol: float) -> str | None:
+    offset = math.fsum(g - w for g, w in zip(got, want, strict=True)) / len(got)
+    if abs(offset) <= atol + rtol * max(abs(w) for w in want):
+        return None
+    if not _close_all(got, [w + offset for w in want], rtol, atol):
+        return None
+    return f"every value of the result is the reference's {'plus' if offset > 0 else 'minus'} {abs(offset):.4g}"

@@ -56,6 +56,7 @@ _SWAP = sys.byteorder == "big"  # safetensors is little-endian
 # The dtype of the values once decoded, as numpy named it: bfloat16 and float8 come out as float32.
 _VALUE_DTYPES = {"BF16": "float32", "F8_E4M3": "float32", "F8_E5M2": "float32"}
 _FLOATING = {"F16", "BF16", "F32", "F64", "F8_E4M3", "F8_E5M2"}
+REAL_FLOATING = frozenset(_FLOATING)  # the codes of real floating dtypes
 _COMPLEX = {"C64", "C128"}
 _BLOCK = 256  # values per block when skipping equal bytes
 
