@@ -186,6 +186,15 @@ class OutputElement(_Strict):
     value: bool | int | float | str | None = None
 
 
+class BufferSample(_Strict):
+    """A buffer of the answer's own classes before forward ran, sampled (a constant that differs is named)."""
+
+    path: str = Field(max_length=500)
+    shape: list[int] = Field(max_length=16)
+    dtype: str = Field(max_length=40)
+    tensor: str = Field(max_length=300)
+
+
 MAX_OUTPUT_PARTS = 64
 
 
@@ -201,6 +210,7 @@ class OutputEntry(_Strict):
     modules: list[ModuleOutput] | None = Field(None, max_length=400)
     ops: dict[str, int] | None = Field(None, max_length=200)
     idle: list[str] | None = Field(None, max_length=20)
+    buffers: list[BufferSample] | None = Field(None, max_length=16)
     last: str | None = Field(None, max_length=200)
     returns_input: bool | None = None
 
@@ -464,6 +474,9 @@ def _output_tensors(check: Any, data: dict[str, Any], tensors: TensorStore) -> N
                 name = module["tensor"]
                 if not name.startswith(key + "/") or name not in tensors:
                     raise FactsRefused(f"module output {name[:60]!r} is not among the tensors")
+        for index, buffer in enumerate(entry.get("buffers") or []):
+            if buffer["tensor"] != f"{key}/b{index}" or buffer["tensor"] not in tensors:
+                raise FactsRefused(f"buffer sample {buffer['tensor'][:60]!r} is not among the tensors")
     for case in [*data.get("unregistered", {}), *data.get("parameters", {})]:
         if not case.isdigit() or int(case) >= len(check.cases):
             raise FactsRefused(f"unregistered modules reported for case {case[:20]!r}, which does not exist")

@@ -674,6 +674,7 @@ def _observed_run(
 
         for leaf in leaves:
             handles.append(leaf.register_forward_hook(record))
+        entry["buffers"] = _constant_buffers(module, key, tensors)
     tracer = _Tracer([tensor for _, tensor, _ in arguments.tensors])
 
     def traced() -> Any:
@@ -696,6 +697,38 @@ def _observed_run(
     if error is None:
         entry.update(_result_facts(output, arguments, tracer))
     return output, error
+
+
+MAX_OBSERVED_BUFFERS = 16
+
+
+def _constant_buffers(module: nn.Module, key: str, tensors: dict[str, torch.Tensor]) -> list[dict[str, Any]]:
+    """The buffers the answer's own classes hold before forward runs (a mask, a frequency table, a positional
+    encoding), sampled as module outputs are, so the host can name a constant that differs from the reference's.
+    torch's own modules' buffers (running statistics, set canonically) are left out."""
+    found: list[dict[str, Any]] = []
+    for path, sub in module.named_modules():
+        if type(sub).__module__.startswith("torch."):
+            continue
+        for name, buffer in _own_named_buffers(sub):
+            if len(found) >= MAX_OBSERVED_BUFFERS:
+                return found
+            if not isinstance(buffer, torch.Tensor) or buffer.is_complex() or _is_lazy(buffer):
+                continue
+            tensor_name = f"{key}/b{len(found)}"
+            with torch._C.DisableTorchFunction():  # our sample is not an op of the answer's
+                flat = buffer.detach().reshape(-1)
+                where = torch.linspace(0, max(flat.numel() - 1, 0), min(flat.numel(), OBSERVED_SAMPLES))
+                tensors[tensor_name] = sendable(flat[where.long()].float().clone())
+            found.append(
+                {
+                    "path": f"{path}.{name}" if path else name,
+                    "shape": list(buffer.shape),
+                    "dtype": str(buffer.dtype).removeprefix("torch."),
+                    "tensor": tensor_name,
+                }
+            )
+    return found
 
 
 def _result_facts(output: Any, arguments: Arguments, tracer: _Tracer) -> dict[str, Any]:
