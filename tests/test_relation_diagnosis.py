@@ -100,6 +100,7 @@ def test_two_names_of_one_op_are_style_not_a_defect() -> None:
 
 
 SCRATCH = load_pack(locations.builtin_packs_dir() / "torch-from-scratch.yaml")
+CORPUS_PACK = load_pack(Path(__file__).parent / "grading_corpus_pack.yaml")
 
 
 @pytest.fixture(scope="module")
@@ -226,3 +227,23 @@ def test_graded_wrong_constant_buffer_is_named(grader: Grader, tmp_path: Path) -
     result = grader.grade(pack, question, in_forward)
     assert result.verdict == "wrong_answer", result.to_json()
     assert "buffer" not in result.message, result.message
+
+
+def test_the_same_softmax_over_another_dim_is_named() -> None:
+    learner = {"ops": {"softmax": 2, "matmul": 2}, "dims": {"softmax": [-1, -2]}}
+    reference = {"ops": {"softmax": 2, "matmul": 2}, "dims": {"softmax": [-1, -1]}}
+    assert _op_difference(learner, reference, "`attend`") == (
+        "`attend`'s softmax runs over dim -2 where the reference's runs over dim -1 (the last)"
+    )
+    assert _op_difference({**learner, "dims": {"softmax": [-1, -1]}}, reference) is None
+
+
+def test_a_graded_softmax_over_the_queries_is_named(grader: Grader) -> None:
+    """Through the real jail: the grading corpus's attention whose softmax runs over the queries; the defect is
+    inside forward, between layers, where only the first layer after it (out_proj) used to be named."""
+    from grading_corpus import CORPUS
+
+    answer = next(a for a in CORPUS if a.name == "softmax-over-the-queries")
+    result = grader.grade(CORPUS_PACK, CORPUS_PACK.question(answer.question), answer.code)
+    assert result.verdict == "wrong_answer", result.to_json()
+    assert "forward's softmax runs over dim -2 where the reference's runs over dim -1" in result.message, result.message

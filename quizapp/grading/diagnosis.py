@@ -246,7 +246,7 @@ def _op_difference(learner: dict[str, Any], reference: dict[str, Any], runner: s
     got, want = _canonical_ops(got), _canonical_ops(want)
     differing = [op for op in {*got, *want} if op not in _BOOKKEEPING and got.get(op, 0) != want.get(op, 0)]
     if not differing:
-        return None
+        return _dim_difference(learner.get("dims") or {}, reference.get("dims") or {}, runner)
     differing.sort(key=lambda op: (_TELLING.index(op) if op in _TELLING else len(_TELLING), op))
     parts = [
         f"{runner} runs {said.get(op, op)} {_times(got.get(op, 0))} where the reference runs it "
@@ -254,6 +254,24 @@ def _op_difference(learner: dict[str, Any], reference: dict[str, Any], runner: s
         for op in differing[:2]
     ]
     return "; ".join(parts)
+
+
+def _dim_difference(got: dict[str, list[int]], want: dict[str, list[int]], runner: str) -> str | None:
+    """'`attention`'s softmax runs over dim -2 where the reference's runs over dim -1 (the last)': the same ops,
+    over other dims (counted from the end, so layouts of other ranks compare)."""
+    for op, theirs in want.items():
+        mine = got.get(op) or []
+        if len(mine) != len(theirs) or sorted(mine) == sorted(theirs):
+            continue
+        extra = [d for d in mine if d not in theirs] or mine
+        missing = [d for d in theirs if d not in mine] or theirs
+        owner = "forward's" if runner == "forward" else f"{runner}'s"
+        return f"{owner} {op} runs over {_from_end(extra[0])} where the reference's runs over {_from_end(missing[0])}"
+    return None
+
+
+def _from_end(dim: int) -> str:
+    return "dim -1 (the last)" if dim == -1 else f"dim {dim}"
 
 
 def _times(n: int) -> str:

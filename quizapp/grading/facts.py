@@ -209,6 +209,9 @@ class OutputEntry(_Strict):
     random: bool | None = None
     modules: list[ModuleOutput] | None = Field(None, max_length=400)
     ops: dict[str, int] | None = Field(None, max_length=200)
+    dims: dict[str, Annotated[list[Annotated[int, Field(ge=-64, le=-1)]], Field(max_length=20)]] | None = Field(
+        None, max_length=8
+    )
     idle: list[str] | None = Field(None, max_length=20)
     buffers: list[BufferSample] | None = Field(None, max_length=16)
     last: str | None = Field(None, max_length=200)
@@ -287,6 +290,7 @@ class TracedOp(_Strict):
     op: str = Field(max_length=200)
     tensors: int
     from_input: int
+    dim: int | None = Field(None, ge=-64, le=-1)  # the dim a softmax ran over, from the end
 
 
 class TraceEntry(_Strict):

@@ -688,6 +688,9 @@ def _observed_run(
             handle.remove()
     entry["modules"] = seen
     entry["ops"] = _op_counts(tracer.ops)
+    dims = _op_dims(tracer.ops)
+    if dims:
+        entry["dims"] = dims
     if isinstance(module, nn.Module):
         entry["idle"] = [
             names[id(m)]
@@ -743,6 +746,15 @@ def _result_facts(output: Any, arguments: Arguments, tracer: _Tracer) -> dict[st
         "last": tracer.producer.get(id(result)),
         "returns_input": any(result is tensor for _, tensor, _ in arguments.tensors),
     }
+
+
+def _op_dims(ops: list[dict[str, Any]]) -> dict[str, list[int]]:
+    """The dims, from the end, that each op of _DIM_OPS ran over, in order (at most 20 per op)."""
+    dims: dict[str, list[int]] = {}
+    for op in ops:
+        if op.get("dim") is not None and len(dims.setdefault(op["op"], [])) < 20:
+            dims[op["op"]].append(op["dim"])
+    return dims
 
 
 def _op_counts(ops: list[dict[str, Any]]) -> dict[str, int]:
@@ -1719,10 +1731,26 @@ class _Tracer(TorchFunctionMode):
             name = "relu"  # x.clamp(min=0) is a ReLU
         if name is None or len(self.ops) >= MAX_TRACE_OPS:
             return result
-        self.ops.append({"op": name, "tensors": len(operands), "from_input": from_input})
+        op = {"op": name, "tensors": len(operands), "from_input": from_input}
+        if name in _DIM_OPS:
+            op["dim"] = _dim_from_end(args, kwargs)
+        self.ops.append(op)
         for out in outputs:
             self.producer[id(out)] = name
         return result
+
+
+# Ops whose dim says what they compute: a softmax over the keys or over the queries is the same op.
+_DIM_OPS = {"softmax", "log_softmax"}
+
+
+def _dim_from_end(args: tuple[Any, ...], kwargs: dict[str, Any]) -> int | None:
+    """The dim an op runs over, counted from the end (-1: the last), so layouts of other ranks compare."""
+    dim = args[1] if len(args) > 1 else kwargs.get("dim")
+    source = args[0] if args else kwargs.get("input")
+    if not isinstance(dim, int) or isinstance(dim, bool) or not isinstance(source, torch.Tensor) or source.ndim == 0:
+        return None
+    return dim - source.ndim if dim >= 0 else dim
 
 
 class _Unseen(TorchDispatchMode):
