@@ -53,7 +53,14 @@ def test_a_missing_normalisation_is_named() -> None:
 
 @pytest.mark.parametrize(
     ("factor", "words"),
-    [(2.0, "2 times"), (0.125, "(1/8)"), (1 / math.sqrt(8), "(1/√8)"), (math.sqrt(8), "(√8)"), (-1.0, "opposite sign")],
+    [
+        (2.0, "2 times"),
+        (0.125, "(1/8)"),
+        (1 / math.sqrt(8), "(1/√8)"),
+        (math.sqrt(8), "(√8)"),
+        (math.sqrt(7 / 8), "(√(7/8))"),  # an unbiased variance where the reference's is biased
+        (-1.0, "opposite sign"),
+    ],
 )
 def test_a_constant_factor_is_named_as_a_reviewer_would_recognise_it(factor: float, words: str) -> None:
     want = _values(32, 2)
@@ -71,6 +78,14 @@ def test_an_offset_and_a_transpose_are_named() -> None:
     assert relation(shape, swapped, want, 1e-5, 1e-6) == (
         "the output is the reference's transposed (its last two dims swapped)"
     )
+
+
+def test_a_single_value_is_told_its_factor_only_when_the_factor_is_recognisable() -> None:
+    """Any two numbers have a ratio and a difference: a loss summed over 4 samples is '4 times', a loss that is
+    merely another number is not told of a factor or an offset."""
+    assert relation((), [4.0 * 1.7], [1.7], 1e-5, 1e-6) == "the output is 4 times the reference's"
+    assert relation((), [0.9289 * 1.7], [1.7], 1e-5, 1e-6) is None
+    assert relation((), [1.7 + 0.5], [1.7], 1e-5, 1e-6) is None
 
 
 def test_nothing_is_claimed_when_no_relation_holds_everywhere() -> None:

@@ -447,8 +447,9 @@ def _transposed(shape: tuple[int, ...], got: list[float], want: list[float], rto
     return None
 
 
-def _number(value: float) -> str:
-    """2, 0.125 (1/8), 0.3536 (1/√8), 2.828 (√8): a factor as a reviewer would recognise it."""
+def _recognised(value: float) -> str | None:
+    """A factor's form when a reviewer would recognise it: '4', '1/8', '√8', '1/√8', '√(7/8)' (an unbiased
+    variance for a biased one); None for any other number."""
 
     def whole(x: float) -> int | None:
         n = round(x)
@@ -456,11 +457,25 @@ def _number(value: float) -> str:
 
     size, sign = abs(value), "-" if value < 0 else ""
     if whole(size):
-        return f"{value:.4g}"
-    for form, n in (("1/{}", whole(1 / size)), ("√{}", whole(size * size)), ("1/√{}", whole(1 / (size * size)))):
+        return f"{sign}{whole(size)}"
+    forms = [("1/{}", whole(1 / size)), ("√{}", whole(size * size)), ("1/√{}", whole(1 / (size * size)))]
+    for form, n in forms:
         if n:
-            return f"{value:.4g} ({sign}{form.format(n)})"
-    return f"{value:.4g}"
+            return sign + form.format(n)
+    square = size * size
+    if 0.5 <= square < 1 and (n := whole(1 / (1 - square))):  # (n - 1) / n
+        return f"{sign}√({n - 1}/{n})"
+    if 1 < square <= 2 and (n := whole(square / (square - 1))):  # n / (n - 1)
+        return f"{sign}√({n}/{n - 1})"
+    return None
+
+
+def _number(value: float) -> str:
+    """2, 0.125 (1/8), 0.3536 (1/√8), 2.828 (√8), 0.9354 (√(7/8)): a factor, with its form when recognised."""
+    form = _recognised(value)
+    if form is None or form.lstrip("-").isdigit():
+        return f"{value:.4g}"
+    return f"{value:.4g} ({form})"
 
 
 def _scaled(shape: tuple[int, ...], got: list[float], want: list[float], rtol: float, atol: float) -> str | None:
@@ -472,12 +487,16 @@ def _scaled(shape: tuple[int, ...], got: list[float], want: list[float], rtol: f
         return None
     if not _close_all(got, [factor * w for w in want], rtol, atol):
         return None
+    if len(got) == 1:  # any two numbers have a ratio: only a recognisable one says something (4: a sum of 4)
+        return f"the result is {_number(factor)} times the reference's" if _recognised(factor) else None
     if abs(factor + 1) <= 1e-3:
         return "every value of the result has the opposite sign of the reference's"
     return f"every value of the result is {_number(factor)} times the reference's"
 
 
 def _shifted(shape: tuple[int, ...], got: list[float], want: list[float], rtol: float, atol: float) -> str | None:
+    if len(got) == 1:  # any two numbers differ by an offset
+        return None
     offset = math.fsum(g - w for g, w in zip(got, want, strict=True)) / len(got)
     if abs(offset) <= atol + rtol * max(abs(w) for w in want):
         return None
