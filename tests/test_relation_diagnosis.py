@@ -262,3 +262,18 @@ def test_a_graded_softmax_over_the_queries_is_named(grader: Grader) -> None:
     result = grader.grade(CORPUS_PACK, CORPUS_PACK.question(answer.question), answer.code)
     assert result.verdict == "wrong_answer", result.to_json()
     assert "forward's softmax runs over dim -2 where the reference's runs over dim -1" in result.message, result.message
+
+
+CANON = load_pack(Path(__file__).parent / "packs" / "format2-canon.yaml")
+
+
+def test_attention_weights_over_the_queries_are_named_in_their_element(grader: Grader) -> None:
+    """Through the real jail: an attention returning (output, weights) with its softmax over the queries. The
+    output differs first, but the weights' element says why, in the author's name for it."""
+    question = next(q for q in CANON.questions if "weights = scores.softmax(dim=-1)" in (q.solution or ""))
+    wrong = question.solution.replace("weights = scores.softmax(dim=-1)", "weights = scores.softmax(dim=-2)")
+    result = grader.grade(CANON, question, wrong)
+    assert result.verdict == "wrong_answer", result.to_json()
+    assert "output[1] (attention weights) sums to 1 along dim 2 where the reference's sums to 1 along dim 3" in (
+        result.message
+    ), result.message

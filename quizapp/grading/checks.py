@@ -591,6 +591,7 @@ def _compare_elements(
             rank=1,
         )
     by_path = {element["path"]: element for element in mine}
+    first: Finding | None = None
     for want in theirs:
         name = element_label(check, want["path"])
         got = by_path.get(want["path"])
@@ -608,16 +609,28 @@ def _compare_elements(
                 got["tensor"], want["tensor"], rtol, atol, got.get("dtype"), want.get("dtype")
             )
             if difference:
-                return Finding(
-                    "fail",
-                    f"{name} differs{_in_mode(context, entry)} for {label}: {DIFFERENCE}",
-                    rank=4,
-                    detail=difference,
-                )
+                # The first element that differs is the finding; an element whose difference is a relation
+                # (attention weights normalised over the queries) tells why, whichever element it is.
+                related = context.relation(got["tensor"], want["tensor"], rtol, atol, name)
+                if related or first is None:
+                    finding = Finding(
+                        "fail",
+                        f"{name} differs{_in_mode(context, entry)} for {label}: {DIFFERENCE}",
+                        rank=4,
+                        detail=difference,
+                    )
+                    if first is not None:  # keep the first element's place in the message, with this cause
+                        finding = replace(first)
+                    if related:
+                        finding.message, finding.rank = f"{related}; {finding.message}", 1
+                        return finding
+                    first = finding
         elif got.get("type") != want.get("type") or not same_value(got.get("value"), want.get("value"), rtol, atol):
             shown = _show(got.get("value")) if "value" in got else f"a {got.get('type')}"
             expected = _show(want.get("value")) if "value" in want else f"a {want.get('type')}"
-            return Finding("fail", f"{name} is {shown}, expected {expected}, for {label}", rank=2)
+            return first or Finding("fail", f"{name} is {shown}, expected {expected}, for {label}", rank=2)
+    if first is not None:
+        return first
     extra = [element["path"] for element in mine if element["path"] not in {w["path"] for w in theirs}]
     if extra:
         return Finding(
