@@ -687,8 +687,11 @@ def _observed_run(
         for handle in handles:
             handle.remove()
     entry["modules"] = seen
-    entry["ops"] = _op_counts(tracer.ops)
-    dims = _op_dims(tracer.ops)
+    # Only the ops on what flows from the input: a constant (a RoPE or sinusoidal table, a mask) can be made in
+    # __init__ or in forward, so the ops that make it say nothing about the answer's maths.
+    on_input = [op for op in tracer.ops if op["from_input"]]
+    entry["ops"] = _op_counts(on_input)
+    dims = _op_dims(on_input)
     if dims:
         entry["dims"] = dims
     if isinstance(module, nn.Module):
