@@ -11,7 +11,14 @@ from pathlib import Path
 import pytest
 
 from quizapp import locations
-from quizapp.grading.diagnosis import RELATION_LIMIT, _lines, _op_difference, buffer_difference, relation
+from quizapp.grading.diagnosis import (
+    RELATION_LIMIT,
+    _lines,
+    _op_difference,
+    buffer_difference,
+    constant_difference,
+    relation,
+)
 from quizapp.grading.grader import Grader, ReferenceCache
 from quizapp.packs.loader import load_pack
 
@@ -277,3 +284,47 @@ def test_attention_weights_over_the_queries_are_named_in_their_element(grader: G
     assert "output[1] (attention weights) sums to 1 along dim 2 where the reference's sums to 1 along dim 3" in (
         result.message
     ), result.message
+
+
+def _constant(tensor: str, shape: tuple[int, ...] = (5, 2), dtype: str = "float32", line: int = 9) -> dict:
+    return {"shape": list(shape), "dtype": dtype, "tensor": tensor, "line": line}
+
+
+def test_a_constant_that_meets_the_input_with_other_values_is_named_wherever_it_was_made() -> None:
+    same = {("l-sin", "r-sin"), ("l-mask", "r-mask")}
+
+    def close(mine: dict, theirs: dict) -> bool:
+        return (mine["tensor"], theirs["tensor"]) in same
+
+    reference = {"constants": [_constant("r-cos"), _constant("r-sin"), _constant("r-mask", (5, 5), "bool")]}
+    # cos differs, sin and the mask match: the cos table is named, with the line where it meets the input.
+    wrong_cos = {"constants": [_constant("l-cos", line=25), _constant("l-sin"), _constant("l-mask", (5, 5), "bool")]}
+    assert constant_difference(wrong_cos, reference, close) == (
+        "the float32 (5, 2) constant that forward combines with its input (answer.py line 25) has other values "
+        "than the reference's: a table or mask computed differently"
+    )
+    # Both tables differ (a wrong frequency): the first in order of use is named.
+    both = {"constants": [_constant("l-cos", line=25), _constant("l-sin2", line=26)]}
+    assert "(answer.py line 25)" in (constant_difference(both, reference, close) or "")
+    # A mask of another dtype (an additive float mask for a bool one) is another representation, not a defect.
+    additive = {"constants": [_constant("l-add", (5, 5), "float32")]}
+    reference_mask = {"constants": [_constant("r-mask", (5, 5), "bool")]}
+    assert constant_difference(additive, reference_mask, close) is None
+    # Everything the reference combines is matched: nothing to say.
+    assert constant_difference({"constants": [_constant("l-mask", (5, 5), "bool")]}, reference_mask, close) is None
+
+
+def test_graded_tables_and_masks_computed_differently_are_named(grader: Grader) -> None:
+    """Through the real jail, answers from the grading corpus whose only defect is a constant: a sinusoidal
+    table with sines and cosines swapped (kept in a buffer, where the reference computes it in forward) and a
+    causal mask built with triu. Before, their headlines said only where the output first differs."""
+    from grading_corpus import CORPUS
+
+    for question, name in (
+        ("residual-stack", "pe-buffer-cosines-on-even-features"),
+        ("rotary-attention", "mask-buffer-upper-triangle"),
+    ):
+        answer = next(a for a in CORPUS if a.question == question and a.name == name)
+        result = grader.grade(CORPUS_PACK, CORPUS_PACK.question(question), answer.code)
+        assert result.verdict == "wrong_answer", result.to_json()
+        assert "constant that forward combines with its input (answer.py line" in result.message, result.message

@@ -129,7 +129,7 @@ def locate(
         if cause:
             return f"`{module['path']}` has {cause}{line}", 1
         # A constant that differs is firmer evidence than a count of ops, which differs between styles too.
-        constant = buffer_difference(learner, reference, close)
+        constant = buffer_difference(learner, reference, close) or constant_difference(learner, reference, close)
         if constant:
             return f"{constant}; the first layer whose output differs is `{module['path']}`{line}", 1
         ops = _op_difference(learner, reference, runner)
@@ -137,7 +137,7 @@ def locate(
             return f"{ops}; the first layer whose output differs is `{module['path']}`{line}", 1
         head = layer_head(module["repr"])
         return f"the output of `{module['path']}` ({head}) is the first to differ from the reference's{line}", 2
-    constant = buffer_difference(learner, reference, close)
+    constant = buffer_difference(learner, reference, close) or constant_difference(learner, reference, close)
     if constant:
         return constant, 1
     ops = _op_difference(learner, reference, runner)
@@ -165,6 +165,31 @@ def buffer_difference(learner: dict[str, Any], reference: dict[str, Any], close:
         if suspect is not None:
             kind = f"{want['dtype']} {_shape(want['shape'])}"
             return f"the buffer `{suspect['path']}` holds other values than the reference's `{want['path']}` ({kind})"
+    return None
+
+
+def constant_difference(learner: dict[str, Any], reference: dict[str, Any], close: Close) -> str | None:
+    """A constant the answer's forward combines with its input (a table, a mask: see probes' watch_constants)
+    whose values are none of the reference's, where the reference combines one of the same shape and dtype
+    with its input that the answer matches with none: the answer's one such constant left unmatched, else its
+    constant of the same rank in order of use (cos, then sin). Where a constant is made (in __init__, in
+    forward) is style; its values where it meets the input are not."""
+    mine, theirs = learner.get("constants") or [], reference.get("constants") or []
+    unmatched = [c for c in mine if not any(_same_buffer(c, r, close) for r in theirs)]
+    for want in theirs:
+        if any(_same_buffer(c, want, close) for c in mine):
+            continue
+        kind = (want["shape"], want["dtype"])
+        alike = [c for c in mine if (c["shape"], c["dtype"]) == kind]
+        left = [c for c in alike if c in unmatched]
+        rank = [r for r in theirs if (r["shape"], r["dtype"]) == kind].index(want)
+        suspect = left[0] if len(left) == 1 else alike[rank] if rank < len(alike) and alike[rank] in left else None
+        if suspect is not None:
+            where = f" (answer.py line {suspect['line']})" if suspect.get("line") else ""
+            return (
+                f"the {want['dtype']} {_shape(want['shape'])} constant that forward combines with its input{where} "
+                "has other values than the reference's: a table or mask computed differently"
+            )
     return None
 
 

@@ -195,6 +195,15 @@ class BufferSample(_Strict):
     tensor: str = Field(max_length=300)
 
 
+class ConstantSample(_Strict):
+    """A constant forward combined with what flows from its input (a mask, a table), sampled where they met."""
+
+    shape: list[int] = Field(max_length=16)
+    dtype: str = Field(max_length=40)
+    tensor: str = Field(max_length=300)
+    line: int | None = None
+
+
 MAX_OUTPUT_PARTS = 64
 
 
@@ -214,6 +223,7 @@ class OutputEntry(_Strict):
     )
     idle: list[str] | None = Field(None, max_length=20)
     buffers: list[BufferSample] | None = Field(None, max_length=16)
+    constants: list[ConstantSample] | None = Field(None, max_length=16)
     last: str | None = Field(None, max_length=200)
     returns_input: bool | None = None
 
@@ -481,6 +491,9 @@ def _output_tensors(check: Any, data: dict[str, Any], tensors: TensorStore) -> N
         for index, buffer in enumerate(entry.get("buffers") or []):
             if buffer["tensor"] != f"{key}/b{index}" or buffer["tensor"] not in tensors:
                 raise FactsRefused(f"buffer sample {buffer['tensor'][:60]!r} is not among the tensors")
+        for index, constant in enumerate(entry.get("constants") or []):
+            if constant["tensor"] != f"{key}/c{index}" or constant["tensor"] not in tensors:
+                raise FactsRefused(f"constant sample {constant['tensor'][:60]!r} is not among the tensors")
     for case in [*data.get("unregistered", {}), *data.get("parameters", {})]:
         if not case.isdigit() or int(case) >= len(check.cases):
             raise FactsRefused(f"unregistered modules reported for case {case[:20]!r}, which does not exist")

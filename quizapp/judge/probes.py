@@ -676,6 +676,11 @@ def _observed_run(
             handles.append(leaf.register_forward_hook(record))
         entry["buffers"] = _constant_buffers(module, key, tensors)
     tracer = _Tracer([tensor for _, tensor, _ in arguments.tensors])
+    tracer.watch_constants(
+        {id(b) for m in leaves for b in m.buffers(recurse=False) if type(m).__module__.startswith("torch.")}
+        if isinstance(module, nn.Module)
+        else set()
+    )
 
     def traced() -> Any:
         with tracer:
@@ -690,6 +695,8 @@ def _observed_run(
     # Only the ops on what flows from the input: a constant (a RoPE or sinusoidal table, a mask) can be made in
     # __init__ or in forward, so the ops that make it say nothing about the answer's maths.
     on_input = [op for op in tracer.ops if op["from_input"]]
+    if tracer.constants:
+        entry["constants"] = _sampled_constants(tracer.constants, key, tensors)
     entry["ops"] = _op_counts(on_input)
     dims = _op_dims(on_input)
     if dims:
@@ -706,6 +713,23 @@ def _observed_run(
 
 
 MAX_OBSERVED_BUFFERS = 16
+MAX_OBSERVED_CONSTANTS = 16
+
+
+def _sampled_constants(
+    constants: list[tuple[torch.Tensor, list[int], str, int | None]], key: str, tensors: dict[str, torch.Tensor]
+) -> list[dict[str, Any]]:
+    """The constants a forward combined with its input (_Tracer.watch_constants), filed as tensors, with the
+    answer's line where each met the input."""
+    found: list[dict[str, Any]] = []
+    for sample, shape, dtype, line in constants:
+        name = f"{key}/c{len(found)}"
+        tensors[name] = sendable(sample)
+        fact: dict[str, Any] = {"shape": shape, "dtype": dtype, "tensor": name}
+        if line is not None:
+            fact["line"] = line
+        found.append(fact)
+    return found
 
 
 def _constant_buffers(module: nn.Module, key: str, tensors: dict[str, torch.Tensor]) -> list[dict[str, Any]]:
@@ -1710,6 +1734,31 @@ class _Tracer(TorchFunctionMode):
         self.ops: list[dict[str, Any]] = []
         self.operands: set[int] = set()  # ids of every tensor an op used: parameters used functionally too
         self.depth = 0  # > 0 while a traced call runs: what reaches the dispatcher then was seen here
+        # With a list: each constant the input's values meet (a mask, a table), sampled once (watch_constants).
+        self.constants: list[tuple[torch.Tensor, list[int], str, int | None]] | None = None
+        self._constant_ids: set[int] = set()
+
+    def watch_constants(self, exclude: set[int]) -> None:
+        """Also keep the constants forward combines with what flows from the input: tensors that derive neither
+        from the input nor are parameters (buffers, tables and masks built in forward), sampled where they first
+        meet it, before forward can change them. `exclude`: ids not to keep (torch's own modules' buffers)."""
+        self.constants = []
+        self._constant_ids = set(exclude)
+
+    def _constants(self, operands: list[torch.Tensor]) -> None:
+        assert self.constants is not None
+        for tensor in operands:
+            key = id(tensor)
+            if key in self.tainted or key in self._constant_ids or isinstance(tensor, nn.Parameter):
+                continue
+            self._constant_ids.add(key)
+            if len(self.constants) < MAX_OBSERVED_CONSTANTS and tensor.numel() >= 2 and not tensor.is_complex():
+                with torch._C.DisableTorchFunction():  # our sample is not an op of the answer's
+                    flat = tensor.detach().reshape(-1)
+                    where = torch.linspace(0, max(flat.numel() - 1, 0), min(flat.numel(), OBSERVED_SAMPLES))
+                    sample = flat[where.long()].float().clone()
+                dtype = str(tensor.dtype).removeprefix("torch.")
+                self.constants.append((sample, list(tensor.shape), dtype, _answer_line()))
 
     def __torch_function__(self, func, types, args=(), kwargs=None):  # type: ignore[no-untyped-def]
         kwargs = kwargs or {}
@@ -1727,6 +1776,8 @@ class _Tracer(TorchFunctionMode):
         if from_input:  # values flow through every op, detach() included: taint follows them
             for out in outputs:
                 self.tainted[id(out)] = out
+            if from_input < len(operands) and self.constants is not None:
+                self._constants(operands)
         name = normalise_op(func)
         if not any(a.is_floating_point() or a.is_complex() for a in operands):
             name = None  # bookkeeping on integer tensors (BatchNorm's num_batches_tracked += 1), not the answer's maths
@@ -2025,7 +2076,7 @@ def warm_up(stop: Callable[[], bool] = lambda: False) -> None:
         {"id": "o", "kind": "outputs", "cases": [case], "modes": ["train", "eval"], "seed": 0},
         {"id": "g", "kind": "gradients", "cases": [case], "modes": ["train"], "seed": 0},
         {"id": "s", "kind": "structure", "cases": [case]},
-        {"id": "t", "kind": "trace", "cases": [case], "seed": 0},
+        {"id": "t", "kind": "trace", "cases": [case], "seed": 0, "counts": True},
         {"id": "e", "kind": "expression", "setup": "m = WarmUp(4)", "expressions": ["len(list(m.children()))"]},
     ]
     tensors: dict[str, torch.Tensor] = {}
