@@ -2497,13 +2497,13 @@ wrong(
     "v_proj",
     "never",
 )
-located(
+wrong(
     A,
     "softmax-over-the-queries",
     attention(("math.sqrt(self.head_dim), dim=-1)", "math.sqrt(self.head_dim), dim=-2)")),
     "wrong_answer",
+    "softmax runs over dim -2",
     "out_proj",
-    "first",
 )
 
 # --- rotary attention: constant tables and masks in buffers ---------------------------------------------
@@ -2614,7 +2614,7 @@ right(
             return self.proj["out"]((scores.softmax(dim=-1) @ v).transpose(1, 2).reshape(b, t, c))
 """,
 )
-located(
+wrong(
     RA,
     "inv-freq-buffer-without-the-two",
     rotary(
@@ -2624,10 +2624,10 @@ located(
         )
     ),
     "wrong_answer",
+    "constant that forward combines with its input",
     "out_proj",
-    "first",
 )
-located(
+wrong(
     RA,
     "mask-buffer-upper-triangle",
     rotary(
@@ -2637,8 +2637,8 @@ located(
         )
     ),
     "wrong_answer",
+    "bool (5, 5) constant",
     "out_proj",
-    "first",
 )
 located(
     RA,
@@ -2759,7 +2759,7 @@ wrong(
     "fewer",
     "layers.1",
 )
-located(
+wrong(
     ST,
     "pe-buffer-cosines-on-even-features",
     stack(
@@ -2771,16 +2771,16 @@ located(
         )
     ),
     "wrong_answer",
+    "(5, 8) constant that forward combines with its input",
     "layers.0.norm",
-    "first",
 )
-located(
+wrong(
     ST,
     "pe-buffer-frequencies-over-the-wrong-base",
     stack(("(-math.log(10000.0) / d_model)", "(-math.log(1000.0) / d_model)")),
     "wrong_answer",
+    "(5, 8) constant that forward combines with its input",
     "layers.0.norm",
-    "first",
 )
 wrong(
     ST,
