@@ -15,7 +15,8 @@ import pytest
 from quizapp import locations
 from quizapp.grading.grader import Grader, ReferenceCache
 from quizapp.grading.proving import prove, self_assessment
-from quizapp.packs import check_pack_file, load_pack
+from quizapp.grading.student import student_yaml
+from quizapp.packs import check_pack_file, check_pack_text, load_pack
 
 PACKS = locations.builtin_packs_dir()
 SELF_ASSESSING = Path(__file__).parent / "redteam" / "packs" / "self-assessing-probe.yaml"
@@ -83,6 +84,19 @@ def test_validate_warns_at_the_self_assessing_probe_only(grader: Grader, judged)
     assert "let the verdict compare them with the reference's" in warning.message
     assert "gated-values" not in warning.message
     assert (proof.references, proof.decoys) == (1, 2)
+
+
+@pytest.mark.jail
+def test_validate_warns_about_a_student_builds_shipped_self_assessment(grader: Grader, judged, tmp_path) -> None:
+    """A student build has no reference to run: the warning reads the reference's report it ships."""
+    text = student_yaml(load_pack(SELF_ASSESSING), grader)
+    loaded = check_pack_text(text, "student.yaml")
+    assert loaded.pack is not None, loaded.problems
+    proof = prove(loaded, Grader(None, ReferenceCache(tmp_path / "empty-cache")), judged)
+    assert [p for p in proof.problems if p.severity == "error"] == []
+    (warning,) = [p for p in proof.problems if "self-assessment" in p.message]
+    assert warning.path == "questions[0].checks[1].probe", warning
+    assert "custom check 'gate-error' looks like a self-assessment" in warning.message
 
 
 # --- the rewritten built-in checks, graded on answers in several styles --------------------------------------

@@ -104,13 +104,15 @@ def _prove_shipped_facts(
 ) -> None:
     """A student build has no solution to run: its shipped reference facts must load and decode."""
     try:
-        grader.reference_facts(pack, question)
+        facts = grader.reference_facts(pack, question)
     except Exception as error:  # whatever is wrong with the file, a located problem, never a traceback
         proof.problems.append(
             loaded.problem_at(
                 (*at, "reference_facts"), f"the reference facts shipped in this student build do not load: {error}"
             )
         )
+        return
+    _warn_self_assessments(loaded, question, at, facts.checks, proof)
 
 
 def _prove_code(
@@ -148,13 +150,7 @@ def _prove_code(
                 severity="warning",
             )
         )
-    for index, check in enumerate(question.checks):
-        if check.kind == "custom" and isinstance(reported, dict):
-            report = reported.get(check.id)
-            why = self_assessment(report.get("value")) if isinstance(report, dict) and "value" in report else None
-            if why is not None:
-                warning = _self_assessment_warning(check.id, why)
-                proof.problems.append(loaded.problem_at((*at, "checks", index, "probe"), warning, "warning"))
+    _warn_self_assessments(loaded, question, at, reported, proof)
     caught: set[str] = set()
     for index, decoy in enumerate(question.decoys):
         outcome = grader.grade_code(pack, question, decoy.code, mode="submit")
@@ -230,6 +226,20 @@ def self_assessment(report: Any) -> str | None:
     if len(numbers) > 1 and len(set(numbers)) == 1:
         return f"its {len(numbers)} numbers are all {numbers[0]:g}, as a count of matches would be"
     return None
+
+
+def _warn_self_assessments(
+    loaded: LoadResult, question: model.CodeBase, at: tuple[Any, ...], reported: Any, proof: Proof
+) -> None:
+    """A warning at each custom check whose report on the reference (`reported`: check id -> facts, as the
+    reference's run sent them) looks like a self-assessment."""
+    if not isinstance(reported, dict):
+        return
+    for index, check in enumerate(question.checks):
+        report = reported.get(check.id) if check.kind == "custom" else None
+        if isinstance(report, dict) and "value" in report and (why := self_assessment(report["value"])) is not None:
+            warning = _self_assessment_warning(check.id, why)
+            proof.problems.append(loaded.problem_at((*at, "checks", index, "probe"), warning, "warning"))
 
 
 def _self_assessment_warning(check_id: str, why: str) -> str:
