@@ -117,7 +117,7 @@ STYLES: dict[tuple[str, str], tuple[list[str], dict[str, tuple[str, str]]]] = {
     ),
     ("torch-from-scratch", "linear-with-init"): (
         ["linear_uniform_helper.py", "linear_rand_scaled.py"],
-        {"linear_bound_without_sqrt.py": ("initialisation", "the largest |value| is 0.125 k")},
+        {"linear_bound_without_sqrt.py": ("initialisation", "the largest |value| is 0.25 k")},
     ),
     ("torch-from-scratch", "embedding"): (
         ["embedding_normal_.py", "embedding_one_hot.py"],
