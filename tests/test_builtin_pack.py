@@ -65,6 +65,8 @@ def test_the_pack_proves_itself_in_the_judge(path: Path, proving_grader: Grader,
     assert proof.references == len(code)
     assert proof.decoys == sum(len(q.decoys) for q in code)
     assert proof.snippets == sum(1 for q in loaded.pack.questions if isinstance(q, model.PredictQuestion))
+    # every custom probe reports observations (docs/authoring.md): none may look like a self-assessment
+    assert [str(p) for p in proof.problems if "self-assessment" in p.message] == []
     if path == MODULES:  # a warning elsewhere, as for `quizapp validate`; torch-modules proves every check
         assert [str(p) for p in proof.problems if "is unproven" in p.message] == []
 

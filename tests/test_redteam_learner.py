@@ -70,22 +70,23 @@ def test_the_penalty_answer_without_its_forgery_is_wrong(grader: Grader) -> None
     assert all(t.status == "fail" for t in result.tests), result.to_json()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="custom probes that measure the answer against a formula in the answer's own interpreter and "
-    "report only the error ({'error': max |got - want|}) are self-assessments: the answer replaces the probe "
-    "and reports 0, and a model without its tanh is accepted. A custom probe should send observations "
-    "(tensors, as the outputs probe does) for the host to compare, or run the formula on the reference's side",
-)
 def test_a_custom_probes_self_assessment_cannot_be_reported_as_exact(grader: Grader) -> None:
+    """The tied-embeddings probes used to report only an error measured in the answer's own process, which the
+    answer replaced by 0 (a strict xfail until this round). They now report the logits and the gradient for
+    weights the probe sets itself, and the host compares them with the reference's: a report of 0 says nothing."""
     question = MODULES.question("tied-embeddings")
     forged = (ANSWERS / "tied_lm_zero_error.py").read_text(encoding="utf-8")
     result = grader.grade(MODULES, question, forged)
-    assert result.verdict != "accepted", result.to_json()
+    assert result.verdict == "wrong_answer", result.to_json()
+    failed = {t.check: t.message for t in result.tests if t.status == "fail"}
+    assert set(failed) == {"logits", "gradient"}, result.to_json()
+    assert "holds no logits" in failed["logits"], failed
     honest = forged.replace('probes._PROBES["custom"] = ', "_unused = ")
     assert honest != forged
     control = grader.grade(MODULES, question, honest)
     assert control.verdict == "wrong_answer", control.to_json()
+    logits = next(t for t in control.tests if t.check == "logits")
+    assert logits.status == "fail" and "differ from tanh(hidden(E[idx])) @ E.T" in logits.message, logits
 
 
 def test_a_predict_answer_nested_too_deep_is_a_wrong_answer_not_our_fault(grader: Grader) -> None:

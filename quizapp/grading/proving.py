@@ -34,7 +34,18 @@ class _JailClock:
         outcome = self.runner.run(task, payload, limits)
         if task == "probe":  # the answer's own job; a custom check's verdict job comes after it
             self._last.wall_ms = getattr(outcome, "wall_ms", 0.0) or 0.0
+            if getattr(self._last, "facts", None) is None:
+                facts = getattr(outcome, "facts", None)
+                self._last.facts = facts if isinstance(facts, dict) else {}
         return outcome
+
+    def forget_facts(self) -> None:
+        self._last.facts = None
+
+    @property
+    def first_facts(self) -> dict[str, Any]:
+        """The facts of this thread's first answer job since `forget_facts`: the reference's own run, as sent."""
+        return getattr(self._last, "facts", None) or {}
 
     def submit(self, task: str, payload: dict[str, Any], limits: Any) -> Any:
         return self.runner.submit(task, payload, limits)
@@ -93,13 +104,15 @@ def _prove_shipped_facts(
 ) -> None:
     """A student build has no solution to run: its shipped reference facts must load and decode."""
     try:
-        grader.reference_facts(pack, question)
+        facts = grader.reference_facts(pack, question)
     except Exception as error:  # whatever is wrong with the file, a located problem, never a traceback
         proof.problems.append(
             loaded.problem_at(
                 (*at, "reference_facts"), f"the reference facts shipped in this student build do not load: {error}"
             )
         )
+        return
+    _warn_self_assessments(loaded, question, at, facts.checks, proof)
 
 
 def _prove_code(
@@ -112,8 +125,10 @@ def _prove_code(
     proof: Proof,
 ) -> None:
     assert question.solution is not None
+    clock.forget_facts()
     result = grader.grade_code(pack, question, question.solution, mode="submit", as_reference=True)
     jail_ms = clock.last_wall_ms
+    reported = clock.first_facts.get("checks")
     proof.references += 1
     proof.reference_ms[question.id] = jail_ms
     if not result.passed:
@@ -135,6 +150,7 @@ def _prove_code(
                 severity="warning",
             )
         )
+    _warn_self_assessments(loaded, question, at, reported, proof)
     caught: set[str] = set()
     for index, decoy in enumerate(question.decoys):
         outcome = grader.grade_code(pack, question, decoy.code, mode="submit")
@@ -167,6 +183,73 @@ def _prove_code(
                     severity="warning",
                 )
             )
+
+
+# A number this close to zero in a reference's report is a difference or an error measured in the probe.
+ZERO = 1e-6
+
+
+def self_assessment(report: Any) -> str | None:
+    """Why a custom probe's report on the reference looks like a self-assessment, or None when it holds
+    observations.
+
+    A probe runs in the answer's own process, which can replace it and send any report. The host's comparison
+    of that report with the reference's is only worth something when matching it means computing what the
+    reference computed: values with magnitudes. A report made only of flags (True, False, None, nothing), of
+    zeros (an error, a difference, a count of mismatches measured in the probe), or of one number repeated (a
+    count of matches) is what a probe that judged the answer itself would send: an answer can send it too
+    without computing anything. Strings (names, modes, types) count as observations."""
+    numbers: list[float] = []
+    flags = strings = 0
+    stack = [report]
+    while stack:
+        value = stack.pop()
+        if isinstance(value, bool) or value is None:
+            flags += 1
+        elif isinstance(value, int | float):
+            numbers.append(float(value))
+        elif isinstance(value, str):
+            strings += 1
+        elif isinstance(value, dict):
+            if set(value) == {"__float__"}:  # NaN or an infinity, as probes send them: a measured value
+                return None
+            stack.extend(value.values())
+        elif isinstance(value, list | tuple):
+            stack.extend(value)
+    if strings:
+        return None
+    if not numbers:
+        return "it holds only flags (True, False, None) or nothing" if flags else "it holds nothing"
+    if all(abs(n) <= ZERO for n in numbers):
+        kind = "its only number is" if len(numbers) == 1 else f"all {len(numbers)} of its numbers are"
+        return f"{kind} zero, as an error or a difference measured inside the probe would be"
+    if len(numbers) > 1 and len(set(numbers)) == 1:
+        return f"its {len(numbers)} numbers are all {numbers[0]:g}, as a count of matches would be"
+    return None
+
+
+def _warn_self_assessments(
+    loaded: LoadResult, question: model.CodeBase, at: tuple[Any, ...], reported: Any, proof: Proof
+) -> None:
+    """A warning at each custom check whose report on the reference (`reported`: check id -> facts, as the
+    reference's run sent them) looks like a self-assessment."""
+    if not isinstance(reported, dict):
+        return
+    for index, check in enumerate(question.checks):
+        report = reported.get(check.id) if check.kind == "custom" else None
+        if isinstance(report, dict) and "value" in report and (why := self_assessment(report["value"])) is not None:
+            warning = _self_assessment_warning(check.id, why)
+            proof.problems.append(loaded.problem_at((*at, "checks", index, "probe"), warning, "warning"))
+
+
+def _self_assessment_warning(check_id: str, why: str) -> str:
+    return (
+        f"custom check '{check_id}' looks like a self-assessment: on the reference, {why}. The probe runs in the "
+        "answer's own process, so an answer can send the same report without computing anything. Report what "
+        "the answer computed instead (outputs, gradients, parameters, as lists; with inputs and weights the probe "
+        "sets from a seeded generator) and let the verdict compare them with the reference's "
+        "(docs/authoring.md, 'Custom probes: report observations')"
+    )
 
 
 def _prove_snippet(
