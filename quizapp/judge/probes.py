@@ -1744,12 +1744,15 @@ class _Tracer(TorchFunctionMode):
         meet it, before forward can change them. `exclude`: ids not to keep (torch's own modules' buffers)."""
         self.constants = []
         self._constant_ids = set(exclude)
+        self._learned: dict[int, torch.Tensor] = {}  # what ops made from parameters alone
 
     def _constants(self, operands: list[torch.Tensor]) -> None:
         assert self.constants is not None
         for tensor in operands:
             key = id(tensor)
-            if key in self.tainted or key in self._constant_ids or isinstance(tensor, nn.Parameter):
+            if key in self.tainted or key in self._constant_ids or key in self._learned:
+                continue
+            if isinstance(tensor, nn.Parameter):
                 continue
             self._constant_ids.add(key)
             if len(self.constants) < MAX_OBSERVED_CONSTANTS and tensor.numel() >= 2 and not tensor.is_complex():
@@ -1778,6 +1781,11 @@ class _Tracer(TorchFunctionMode):
                 self.tainted[id(out)] = out
             if from_input < len(operands) and self.constants is not None:
                 self._constants(operands)
+        elif self.constants is not None and any(
+            isinstance(a, nn.Parameter) or id(a) in self._learned for a in operands
+        ):  # weight.T, a scaled weight: learned values, not a constant
+            for out in outputs:
+                self._learned[id(out)] = out
         name = normalise_op(func)
         if not any(a.is_floating_point() or a.is_complex() for a in operands):
             name = None  # bookkeeping on integer tensors (BatchNorm's num_batches_tracked += 1), not the answer's maths
