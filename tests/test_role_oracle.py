@@ -11,6 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from grading_corpus import CORPUS
 
 from quizapp import locations
 from quizapp.grading.grader import Grader, ReferenceCache
@@ -29,18 +30,41 @@ def fixed(hypothesis: int) -> str:
     return text
 
 
+class Recording:
+    """The session's pool, keeping every job's payload."""
+
+    def __init__(self, pool) -> None:
+        self.pool, self.payloads = pool, []
+
+    def run(self, task: str, payload: dict, limits):
+        return self.submit(task, payload, limits).result()
+
+    def submit(self, task: str, payload: dict, limits):
+        self.payloads.append(payload)
+        return self.pool.submit(task, payload, limits)
+
+    def runs_of(self, code: str) -> list[dict]:
+        return [payload for payload in self.payloads if payload.get("code") == code]
+
+
 @pytest.fixture(scope="module")
-def grader(judged, tmp_path_factory: pytest.TempPathFactory) -> Grader:
-    return Grader(judged, ReferenceCache(tmp_path_factory.mktemp("role-oracle-reference-cache")))
+def recording(judged) -> Recording:
+    return Recording(judged)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the role search runs the answer under each pairing and grades it again under the one that matched: "
-    "the answer computes a hypothesis per pairing and the grader picks the right one",
-)
-def test_an_answer_with_a_hypothesis_per_pairing_is_graded_on_what_it_computes(grader: Grader) -> None:
+@pytest.fixture(scope="module")
+def grader(recording: Recording, tmp_path_factory: pytest.TempPathFactory) -> Grader:
+    return Grader(recording, ReferenceCache(tmp_path_factory.mktemp("role-oracle-reference-cache")))
+
+
+def test_an_answer_with_a_hypothesis_per_pairing_is_graded_on_what_it_computes(
+    grader: Grader, recording: Recording
+) -> None:
     result = grader.grade(MODULES, RESNET, ORACLE)
+    runs = recording.runs_of(ORACLE)
+    assert len(runs) == 1, runs  # the answer runs once; the search ran the reference
+    assert not any({"ranks", "assignment", "search"} & set(spec) for spec in runs[0]["checks"]), runs[0]
+    assert any(spec.get("kind") == "roles" for p in recording.runs_of(RESNET.solution) for spec in p["checks"])
     assert result.verdict == "wrong_answer", result.to_json()
     by_check = {t.check: t for t in result.tests}
     assert by_check["outputs"].status == "fail", by_check["outputs"]
@@ -56,3 +80,28 @@ def test_the_attacks_hypotheses_alone_are_two_wrong_blocks_and_the_block(grader:
     assert relu_first.verdict == "wrong_answer", relu_first.to_json()
     block = grader.grade(MODULES, RESNET, fixed(2))
     assert block.verdict == "accepted", block.to_json()
+
+
+def test_a_right_answer_written_with_other_joins_runs_once_and_its_pairing_is_cached(
+    grader: Grader, recording: Recording
+) -> None:
+    """An answer the search must pair (its scores as (k @ q^T)^T) is accepted, is never run again, and a second
+    answer paired the same way costs one job: the reference's runs under that pairing are cached."""
+    pack = load_pack(Path(__file__).parent / "grading_corpus_pack.yaml")
+    question = pack.question("separate-projections")
+    answer = next(a for a in CORPUS if a.name == "scores-as-transposed-key-query-product")
+    first = grader.grade(pack, question, answer.code)
+    assert first.verdict == "accepted", first.to_json()
+    assert len(recording.runs_of(answer.code)) == 1
+    renamed = answer.code.replace("self.q_proj", "self.queries").replace("self.k_proj", "self.keys")
+    assert renamed != answer.code
+    before = len(recording.payloads)
+    second = grader.grade(pack, question, renamed)
+    assert second.verdict == "accepted", second.to_json()
+    assert recording.payloads[before:] == recording.runs_of(renamed)
+    assert len(recording.runs_of(renamed)) == 1
+    wrong = renamed.replace("return self.out_proj(", "return 1.5 * self.out_proj(")  # scaled: no pairing mends it
+    assert wrong != renamed
+    before = len(recording.payloads)
+    assert grader.grade(pack, question, wrong).verdict == "wrong_answer"
+    assert len(recording.payloads) - before == 1  # a wrong answer: its own job, the search read from the cache
