@@ -329,6 +329,9 @@ def test_a_pairing_that_cannot_be_carried_leaves_the_case_to_the_references_own(
     found = {"o": {0: {"p": (0, 1), "q": (0, 0)}}}
     given = search.reference_ranks([CHECK, GRADIENTS], found, learner.__getitem__, reference.__getitem__)
     assert given == {"o": {"0": {"p": 1, "q": 0}}}  # the answer's x and y were never paired: g's case 1 is left
+    learner["g"]["ranks"]["1"] = {"a": [0, 1], "b": [0, 1]}  # a report giving two layers one set of values
+    given = search.reference_ranks([CHECK, GRADIENTS], found, learner.__getitem__, reference.__getitem__)
+    assert given == {"o": {"0": {"p": 1, "q": 0}}}
 
 
 def test_the_references_runs_are_given_ranks_only_for_outputs_and_gradients() -> None:

@@ -229,6 +229,12 @@ def _carried(paired: dict[str, str], mine: Ranks, theirs: Ranks) -> dict[str, in
         if answer is None or answer not in mine or mine[answer][0] != group:
             return None
         ranks[path] = mine[answer][1]
+    # A relabelling only: within each group, the ranks the reference's own run gave, each once. (The answer's
+    # ranks are its report: a report that would make one set of values serve two layers carries nothing.)
+    for group in {group for group, _ in theirs.values()}:
+        own = sorted(rank for group_of, rank in theirs.values() if group_of == group)
+        if sorted(ranks[path] for path, (group_of, _) in theirs.items() if group_of == group) != own:
+            return None
     return ranks
 
 
