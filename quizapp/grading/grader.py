@@ -492,9 +492,11 @@ class Grader:
             return None
         else:
             outcome = self.runner.run("probe", payload(question), limits)
+            if outcome.status != "ok" or not isinstance(outcome.facts, dict):
+                return None
             facts, blob = outcome.facts, outcome.tensors
-            definition = facts.get("definition") if isinstance(facts, dict) else None
-            if outcome.status != "ok" or not isinstance(definition, dict) or not definition.get("ok"):
+            definition = facts.get("definition")
+            if not isinstance(definition, dict) or not definition.get("ok"):
                 return None
             if self.cache:
                 self.cache.store(key, facts, blob)

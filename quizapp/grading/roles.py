@@ -186,10 +186,10 @@ def reference_ranks(
             continue
         theirs_by_case = reference_of(check.id).get("ranks") or {}
         mine_by_case = learner_of(check.id).get("ranks") or {}
-        cases: dict[str, dict[str, int]] = {}
+        ranks_by_case: dict[str, dict[str, int]] = {}
         for index, case in enumerate(check.cases):
             if index in found.get(check.id, {}):
-                cases[str(index)] = {path: rank for path, (_, rank) in found[check.id][index].items()}
+                ranks_by_case[str(index)] = {path: rank for path, (_, rank) in found[check.id][index].items()}
                 continue
             theirs, mine = _rank_map(theirs_by_case.get(str(index))), _rank_map(mine_by_case.get(str(index)))
             if not theirs or mine is None:
@@ -198,10 +198,10 @@ def reference_ranks(
             for _, paired in sorted(pairings, key=lambda source: source[0] != build):  # stable: found order
                 carried = _carried(paired, mine, theirs)
                 if carried is not None:
-                    cases[str(index)] = carried
+                    ranks_by_case[str(index)] = carried
                     break
-        if cases:
-            given[check.id] = cases
+        if ranks_by_case:
+            given[check.id] = ranks_by_case
     return given
 
 
