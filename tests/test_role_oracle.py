@@ -105,3 +105,121 @@ def test_a_right_answer_written_with_other_joins_runs_once_and_its_pairing_is_ca
     before = len(recording.payloads)
     assert grader.grade(pack, question, wrong).verdict == "wrong_answer"
     assert len(recording.payloads) - before == 1  # a wrong answer: its own job, the search read from the cache
+
+
+ATTENTION_PACK = """\
+format: 1
+id: oracle-roles
+title: Roles
+version: "1.0.0"
+description: Attention with four same-shaped projections.
+authors: [Test]
+licence: CC-BY-4.0
+questions:
+  - id: attention
+    kind: code
+    title: Single-head attention
+    difficulty: medium
+    minutes: 5
+    prompt: Write single-head self-attention with q, k, v and output projections of width E.
+    explanation: out(softmax(q k^T / sqrt(E)) v).
+    entry_point: Attention
+    signature: Attention(E)
+    solution: |
+      import math
+
+      import torch
+      from torch import nn
+
+
+      class Attention(nn.Module):
+          def __init__(self, E):
+              super().__init__()
+              self.q_proj = nn.Linear(E, E)
+              self.k_proj = nn.Linear(E, E)
+              self.v_proj = nn.Linear(E, E)
+              self.o_proj = nn.Linear(E, E)
+
+          def forward(self, x):
+              q, k, v = self.q_proj(x), self.k_proj(x), self.v_proj(x)
+              scores = q @ k.transpose(-2, -1) / math.sqrt(x.shape[-1])
+              return self.o_proj(torch.softmax(scores, dim=-1) @ v)
+    checks:
+      - id: outputs
+        kind: outputs
+        cases:
+          - args: [8]
+            inputs: [[2, 5, 8]]
+          - args: [4]
+            inputs: [[1, 3, 4], [2, 6, 4]]
+      - id: gradients
+        kind: gradients
+        visible: false
+        cases:
+          - args: [6]
+            inputs: [[2, 4, 6]]
+"""
+OTHER_JOINS = """
+import math
+
+import torch
+from torch import nn
+
+
+class Attention(nn.Module):
+    def __init__(self, E):
+        super().__init__()
+        self.out = nn.Linear(E, E)
+        self.value = nn.Linear(E, E)
+        self.key = nn.Linear(E, E)
+        self.query = nn.Linear(E, E)
+
+    def forward(self, x):
+        q, k, v = self.query(x), self.key(x), self.value(x)
+        scores = (k @ q.transpose(-2, -1)).transpose(-2, -1) / math.sqrt(x.shape[-1])
+        return self.out(torch.softmax(scores, dim=-1) @ v)
+"""
+
+
+@pytest.fixture(scope="module")
+def attention_pack():
+    from quizapp.packs.loader import check_pack_text
+
+    loaded = check_pack_text(ATTENTION_PACK, "oracle-roles.yaml")
+    assert loaded.pack is not None, loaded.problems
+    return loaded.pack
+
+
+def test_the_pairing_found_on_the_outputs_cases_carries_to_a_hidden_gradients_case(
+    grader: Grader, recording: Recording, attention_pack
+) -> None:
+    """Other joins, the layers registered in reverse: the search pairs them on the outputs check's cases, and the
+    hidden gradients check, built with other arguments, is judged against the reference under the same pairing
+    of layers (carried by path): accepted, in one run of the answer."""
+    question = attention_pack.question("attention")
+    result = grader.grade(attention_pack, question, OTHER_JOINS, mode="submit")
+    assert result.verdict == "accepted", result.to_json()
+    assert {t.check: t.status for t in result.tests} == {"outputs": "pass", "gradients": "pass"}
+    assert len(recording.runs_of(OTHER_JOINS)) == 1
+    scaled = OTHER_JOINS.replace("return self.out(", "return 2 * self.out(")
+    assert grader.grade(attention_pack, question, scaled).verdict == "wrong_answer"
+
+
+def test_a_student_build_cannot_run_its_reference_so_it_does_not_search(
+    grader: Grader, recording: Recording, attention_pack
+) -> None:
+    """The safe side: a student build ships the reference's own facts, not its code, so no reference run under
+    another pairing exists there, and the answer that needs one is rejected on its one run (never run again)."""
+    from quizapp.grading.student import student_yaml
+    from quizapp.packs.loader import check_pack_text
+
+    loaded = check_pack_text(student_yaml(attention_pack, grader), "student.yaml")
+    assert loaded.pack is not None, loaded.problems
+    built = loaded.pack.question("attention")
+    assert built.solution is None
+    answer = OTHER_JOINS.replace("self.query", "self.q")  # its own job: not one the other test ran
+    before = len(recording.payloads)
+    result = Grader(recording, cache=None).grade(loaded.pack, built, answer)
+    assert result.verdict == "wrong_answer", result.to_json()
+    assert next(t for t in result.tests if t.check == "outputs").status == "fail"
+    assert recording.payloads[before:] == recording.runs_of(answer)  # the answer's one job, nothing else
