@@ -680,8 +680,8 @@ def test_the_role_search_runs_the_reference_not_the_answer_and_caches_it(judge_p
         result = grader.grade(PACK, RESNET, scaled(factor))
         assert result.verdict == "wrong_answer"
         assert next(t for t in result.tests if t.check == "outputs").status == "fail"
-        # the answer's one job, and the first time only, the reference's search (then cached)
-        assert counting.jobs == (2 if factor == 1.5 else 1)
+        # the answer's one job, and the first time at most, the reference's search (then cached)
+        assert counting.jobs == 1 or (factor == 1.5 and counting.jobs == 2)
     attention = roles.question("attention")
     grader.reference_facts(roles, attention)
     other_joins = ATTENTION.replace("SCORES", "(k @ q.transpose(-2, -1)).transpose(-2, -1)")
