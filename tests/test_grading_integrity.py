@@ -663,34 +663,42 @@ class CountingJobs:
         return self.pool.submit(task, payload, limits)
 
 
-def test_a_search_folded_into_the_answers_job_spares_a_wrong_answer_its_second_job(judge_pool, cache, roles) -> None:
+def test_the_role_search_runs_the_reference_not_the_answer_and_caches_it(judge_pool, tmp_path, roles) -> None:
     counting = CountingJobs(judge_pool)
-    grader = Grader(counting, cache)
+    grader = Grader(counting, ReferenceCache(tmp_path / "reference"))  # its own: nothing of other tests cached
     grader.reference_facts(PACK, RESNET)
-    scaled = RESNET.solution + (
-        "\n\n_right_forward = ResidualBlock.forward\n"
-        "ResidualBlock.forward = lambda self, x: _right_forward(self, x) * 1.5\n"
-    )  # the same layers and maths, a scaled result: no pairing of its same-shaped layers can mend it
-    result = grader.grade(PACK, RESNET, scaled)
-    assert result.verdict == "wrong_answer"
-    assert next(t for t in result.tests if t.check == "outputs").status == "fail"
-    assert counting.jobs == 1  # every pairing of one case, run in the answer's own job, missed the reference
+
+    def scaled(factor: float) -> str:
+        """The same layers and maths, a scaled result: no pairing of its same-shaped layers can mend it."""
+        return RESNET.solution + (
+            "\n\n_right_forward = ResidualBlock.forward\n"
+            f"ResidualBlock.forward = lambda self, x: _right_forward(self, x) * {factor}\n"
+        )
+
+    for factor in (1.5, 1.25):
+        counting.jobs = 0
+        result = grader.grade(PACK, RESNET, scaled(factor))
+        assert result.verdict == "wrong_answer"
+        assert next(t for t in result.tests if t.check == "outputs").status == "fail"
+        # the answer's one job, and the first time at most, the reference's search (then cached)
+        assert counting.jobs == 1 or (factor == 1.5 and counting.jobs == 2)
     attention = roles.question("attention")
     grader.reference_facts(roles, attention)
-    counting.jobs = 0
     other_joins = ATTENTION.replace("SCORES", "(k @ q.transpose(-2, -1)).transpose(-2, -1)")
-    assert grader.grade(roles, attention, other_joins).verdict == "accepted"
-    assert counting.jobs == 3  # the fold found a pairing there: the search's own job, then the regrade
+    renamed = other_joins.replace("self.query", "self.q").replace("self.key", "self.k")
+    for answer, jobs in ((other_joins, 3), (renamed, 1)):
+        counting.jobs = 0
+        assert grader.grade(roles, attention, answer).verdict == "accepted"
+        # the answer's one job; the first time, the reference's search and its full run under the pairing found
+        assert counting.jobs == jobs
 
 
-def test_a_forged_fold_makes_nothing_pass_and_one_not_asked_for_is_refused(cache, reference) -> None:
+def test_role_search_facts_in_an_answers_job_are_refused(cache, reference) -> None:
     facts, tensors = reference
-    assert "outputs#roles" in facts["checks"]  # the reference's job is asked for the fold as every answer's is
-    junk = _with(facts, "outputs#roles", {"results": [{"case": 0, "assignment": 0}], "assignments": {"0": 1}})
-    assert forged(cache, junk, tensors).verdict == "accepted"  # a fold is read only to spare a search
-    not_asked = _with(facts, "gradients#roles", facts["checks"]["outputs#roles"])
-    refused = forged(cache, not_asked, tensors)
-    assert refused.verdict == "wrong_answer" and "gradients#roles" in refused.message
+    assert not any(key.endswith("#roles") for key in facts["checks"])  # no job but the reference's search has one
+    search = {"results": [{"case": 0, "assignment": 0}], "assignments": {"0": 1}}
+    refused = forged(cache, _with(facts, "outputs#roles", search), tensors)
+    assert refused.verdict == "wrong_answer" and "outputs#roles" in refused.message
 
 
 def test_answers_graded_at_once_store_one_reference_without_tripping_on_each_other(tmp_path) -> None:

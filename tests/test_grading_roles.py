@@ -99,21 +99,32 @@ def test_one_projection_for_two_roles_never_matches_under_any_assignment() -> No
     assert not any(torch.allclose(t, want[f"o/{key.split('/')[1]}/eval/0"], atol=1e-5) for key, t in searched.items())
 
 
-def test_the_search_finds_the_pairing_for_the_same_maths_written_with_other_joins() -> None:
+def test_the_reference_under_the_pairing_found_gives_what_an_answer_with_other_joins_computes() -> None:
+    """The trusted side: the answer runs once, the reference under each pairing; the reference run whose output is
+    the answer's, given its ranks by module path, gives the answer's outputs on every case and input."""
     answer = ATTENTION.replace("QKV", IN_ORDER).replace("SCORES", "(k @ q.transpose(-2, -1)).transpose(-2, -1)")
-    want = outputs(REFERENCE)
-    assert not same(outputs(answer), want)  # discovery alone pairs them differently
+    spec = {**SPEC, "cases": [*SPEC["cases"], {"args": [4], "inputs": [{"shape": [2, 3, 4]}, {"shape": [1, 6, 4]}]}]}
+    mine = outputs(answer, spec)
+    assert not same(mine, outputs(REFERENCE, spec))  # discovery alone pairs them differently
     facts, tensors = probes.run(
-        {"code": answer, "entry_point": "Attention", "checks": [{**SPEC, "kind": "roles", "mode": "eval"}]}
+        {"code": REFERENCE, "entry_point": "Attention", "checks": [{**spec, "kind": "roles", "mode": "eval"}]}
     )
     found = {}
     for entry in facts["checks"]["o"]["results"]:
         key = f"o/{entry['case']}/{entry['assignment']}"
-        if entry["case"] not in found and torch.allclose(tensors[key], want[f"o/{entry['case']}/eval/0"], atol=1e-5):
-            found[entry["case"]] = entry["assignment"]
-    assert set(found) == {0, 1}
-    chosen = {"*": found[0], **{str(case): k for case, k in found.items()}}
-    assert same(outputs(answer, {**SPEC, "assignment": chosen}), want)  # job 3 with that assignment passes
+        if entry["case"] not in found and torch.allclose(tensors[key], mine[f"o/{entry['case']}/eval/0"], atol=1e-5):
+            found[entry["case"]] = {path: rank for path, (_, rank) in entry["ranks"].items()}
+    assert set(found) == {0, 1, 2}
+    assert found[0] != {path: rank for path, (_, rank) in facts["checks"]["o"]["results"][0]["ranks"].items()}
+    assert same(mine, outputs(REFERENCE, {**spec, "ranks": {str(case): r for case, r in found.items()}}))
+
+
+def test_ranks_given_by_path_that_are_not_a_relabelling_are_ignored() -> None:
+    """A reference's run is given ranks only as a permutation of its own within each group of same-shaped
+    modules: two modules given one rank (one set of values for two roles) leave the reference's own pairing."""
+    want = outputs(REFERENCE)
+    for ranks in ({"q_proj": 0, "k_proj": 0, "v_proj": 2, "o_proj": 3}, {"q_proj": 1}, {"q_proj": "1"}):
+        assert same(outputs(REFERENCE, {**SPEC, "ranks": {"0": ranks, "1": ranks}}), want)
 
 
 def test_role_assignments_are_bounded_distinct_and_start_with_discoverys_own() -> None:
@@ -226,6 +237,9 @@ CHECK = model.OutputsCheck.model_validate(
         "modes": ["eval"],
     }
 )
+GRADIENTS = model.GradientsCheck.model_validate(
+    {"id": "g", "kind": "gradients", "cases": [{"args": [4], "inputs": [[2, 3, 4]]}, {"args": [6], "inputs": [[1, 6]]}]}
+)
 
 
 def store(tensors: dict[str, torch.Tensor]) -> TensorStore:
@@ -234,44 +248,99 @@ def store(tensors: dict[str, torch.Tensor]) -> TensorStore:
     return TensorStore(save({k: v.contiguous() for k, v in tensors.items()}))
 
 
-def reference_facts() -> tuple[dict, TensorStore]:
-    want = {"o/0/eval/0": torch.ones(2, 5, 8), "o/1/eval/0": torch.zeros(1, 3, 4)}
+def answer_run() -> tuple[dict, TensorStore]:
+    """The answer's one run: case 0 gives ones, case 1 zeros."""
     results = [{"case": c, "mode": "eval", "input": 0, "output": {"shape": [], "dtype": "float32"}} for c in (0, 1)]
-    return {"results": results}, store(want)
+    ranks = {"0": {"a": [0, 0], "b": [0, 1]}, "1": {"a": [0, 0], "b": [0, 1]}}
+    return {"results": results, "ranks": ranks}, store(
+        {"o/0/eval/0": torch.ones(2, 5, 8), "o/1/eval/0": torch.zeros(1, 3, 4)}
+    )
 
 
-def test_the_host_keeps_the_first_assignment_that_matches_every_case() -> None:
-    reference, reference_tensors = reference_facts()
+def searched(outputs_by_key: dict[str, torch.Tensor]) -> tuple[dict, TensorStore]:
+    """The reference's search: under pairing k of case c its modules `p` and `q` got ranks (k % 2, 1 - k % 2)."""
+    results = []
+    for key in outputs_by_key:
+        case, assignment = int(key.split("/")[1]), int(key.split("/")[2])
+        flip = assignment % 2
+        ranks = {"p": [0, flip], "q": [0, 1 - flip]}
+        results.append({"case": case, "assignment": assignment, "ranks": ranks, "output": {}})
+    return {"results": results, "assignments": {"0": 24, "1": 24}}, store(outputs_by_key)
+
+
+def test_the_host_pairs_each_case_with_the_first_reference_run_that_gives_the_answers_output() -> None:
+    learner, learner_tensors = answer_run()
     sent = {
         "o#roles/0/0": torch.zeros(2, 5, 8),
         "o#roles/0/3": torch.ones(2, 5, 8),
         "o#roles/0/5": torch.ones(2, 5, 8),
         "o#roles/1/0": torch.zeros(1, 3, 4),
     }
-    facts = {
-        "results": [{"case": int(k.split("/")[1]), "assignment": int(k.split("/")[2]), "output": {}} for k in sent],
-        "assignments": {"0": 24, "1": 24},
-    }
-    assert search.matches(CHECK, facts, store(sent), reference, reference_tensors) == {0: 3, 1: 0}
+    table, tensors = searched(sent)
+    found = search.matching_pairings(CHECK, learner, learner_tensors, table, tensors)
+    assert found == {0: {"p": (0, 1), "q": (0, 0)}, 1: {"p": (0, 0), "q": (0, 1)}}
     del sent["o#roles/1/0"]
-    facts["results"] = facts["results"][:3]
-    assert search.matches(CHECK, facts, store(sent), reference, reference_tensors) is None  # case 1 unmatched
+    table, tensors = searched(sent)
+    assert search.matching_pairings(CHECK, learner, learner_tensors, table, tensors) is None  # case 1 unmatched
 
 
-@pytest.mark.parametrize("facts", [None, [], {"results": "x"}, {"results": [{"case": "0", "assignment": 1}]}])
-def test_malformed_search_facts_choose_nothing(facts) -> None:
-    reference, reference_tensors = reference_facts()
-    sent = store({"o#roles/0/1": torch.ones(2, 5, 8)})
-    assert search.matches(CHECK, facts, sent, reference, reference_tensors) is None
+@pytest.mark.parametrize(
+    "table",
+    [
+        None,
+        [],
+        {"results": "x"},
+        {"results": [{"case": "0", "assignment": 1, "ranks": {}, "output": {}}]},
+        {"results": [{"case": 0, "assignment": 1, "ranks": {"p": [0, -1]}, "output": {}}]},
+    ],
+)
+def test_a_malformed_search_chooses_nothing(table) -> None:
+    learner, learner_tensors = answer_run()
+    sent = store({"o#roles/0/1": torch.ones(2, 5, 8), "o#roles/1/1": torch.zeros(1, 3, 4)})
+    assert search.matching_pairings(CHECK, learner, learner_tensors, table, sent) is None
 
 
-def test_job_three_tells_every_case_its_assignment() -> None:
-    gradients = model.GradientsCheck.model_validate(
-        {"id": "g", "kind": "gradients", "cases": [{"args": [4], "inputs": [[2, 3, 4]]}, {"args": [6]}]}
-    )
-    payload = {"checks": [{"id": "o", "kind": "outputs"}, {"id": "g", "kind": "gradients"}]}
-    chosen = search.with_assignments(payload, [CHECK, gradients], {"o": {0: 3, 1: 7}})
-    specs = {spec["id"]: spec["assignment"] for spec in chosen["checks"]}
-    assert specs["o"] == {"*": 3, "0": 3, "1": 7}
-    assert specs["g"] == {"*": 3, "0": 7, "1": 3}  # built like the outputs check's case 1; else the default
-    assert json.dumps(chosen)  # plain data for the wire
+def test_the_pairing_found_is_carried_to_the_other_cases_by_module_path() -> None:
+    """The answer's `a` got the values the reference's `q` got on case 0: on every other case, `q` takes the rank
+    `a` has there; a case built like a searched one is carried from it first."""
+    learner = {
+        "o": {"ranks": {"0": {"a": [0, 0], "b": [0, 1]}, "1": {"a": [0, 0], "b": [0, 1]}}},
+        "g": {"ranks": {"0": {"a": [0, 1], "b": [0, 0]}, "1": {"a": [0, 0], "b": [0, 1]}}},
+    }
+    reference = {
+        "o": {"ranks": {"0": {"p": [0, 0], "q": [0, 1]}, "1": {"p": [0, 0], "q": [0, 1]}}},
+        "g": {"ranks": {"0": {"p": [0, 0], "q": [0, 1]}, "1": {"p": [0, 0], "q": [0, 1]}}},
+    }
+    found = {"o": {0: {"p": (0, 1), "q": (0, 0)}, 1: {"p": (0, 0), "q": (0, 1)}}}
+    given = search.reference_ranks([CHECK, GRADIENTS], found, learner.__getitem__, reference.__getitem__)
+    assert given["o"] == {"0": {"p": 1, "q": 0}, "1": {"p": 0, "q": 1}}
+    # g's case 0 is built like o's case 1 (a <-> p there): p takes a's rank in g's case 0, 1; q takes b's, 0.
+    # g's case 1 is built like no searched case: the first pairing found (o's case 0, a <-> q) is carried.
+    assert given["g"] == {"0": {"p": 1, "q": 0}, "1": {"p": 1, "q": 0}}
+    assert json.dumps(given)  # plain data for the wire
+    assert not search.is_reference_own(given, reference.__getitem__)
+    own = {"o": {"0": {"p": 0, "q": 1}}}
+    assert search.is_reference_own(own, reference.__getitem__)
+
+
+def test_a_pairing_that_cannot_be_carried_leaves_the_case_to_the_references_own() -> None:
+    learner = {"o": {"ranks": {"0": {"a": [0, 0], "b": [0, 1]}}}, "g": {"ranks": {"1": {"x": [0, 0], "y": [0, 1]}}}}
+    reference = {"o": {"ranks": {"0": {"p": [0, 0], "q": [0, 1]}}}, "g": {"ranks": {"1": {"p": [0, 0], "q": [0, 1]}}}}
+    found = {"o": {0: {"p": (0, 1), "q": (0, 0)}}}
+    given = search.reference_ranks([CHECK, GRADIENTS], found, learner.__getitem__, reference.__getitem__)
+    assert given == {"o": {"0": {"p": 1, "q": 0}}}  # the answer's x and y were never paired: g's case 1 is left
+    learner["g"]["ranks"]["1"] = {"a": [0, 1], "b": [0, 1]}  # a report giving two layers one set of values
+    given = search.reference_ranks([CHECK, GRADIENTS], found, learner.__getitem__, reference.__getitem__)
+    assert given == {"o": {"0": {"p": 1, "q": 0}}}
+
+
+def test_the_references_runs_are_given_ranks_only_for_outputs_and_gradients() -> None:
+    payload = {
+        "checks": [{"id": "o", "kind": "outputs"}, {"id": "g", "kind": "gradients"}, {"id": "s", "kind": "structure"}]
+    }
+    given = {"o": {"0": {"p": 1, "q": 0}}, "s": {"0": {"p": 1}}}
+    specs = {spec["id"]: spec for spec in search.with_ranks(payload, given)["checks"]}
+    assert specs["o"]["ranks"] == {"0": {"p": 1, "q": 0}}
+    assert "ranks" not in specs["g"] and "ranks" not in specs["s"]
+    assert search.pairing_key(given) == search.pairing_key(json.loads(json.dumps(given)))
+    assert search.pairing_key(given) != search.pairing_key({"o": {"0": {"p": 0, "q": 1}}})

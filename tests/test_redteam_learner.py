@@ -28,9 +28,9 @@ def grader(judged, tmp_path_factory: pytest.TempPathFactory) -> Grader:
 
 
 def test_the_role_search_cannot_choose_between_an_answers_hypotheses(grader: Grader) -> None:
-    """This attack won on main before the search was folded into the answer's first job (it was a strict xfail);
-    updated to find the folded search's frames too, it no longer gets its hypothesis chosen. The class stays open
-    (README, "Not done yet"): every pairing still runs inside the answer's own process."""
+    """This attack won on main before the search was folded into the answer's first job (it was a strict xfail).
+    The search now runs the reference under the pairings, never the answer, so no frame of it ever runs in the
+    answer's process (a stronger attack of the class, and the class's tests: tests/test_role_oracle.py)."""
     oracle = (ANSWERS / "resnet_search_oracle.py").read_text(encoding="utf-8")
     result = grader.grade(MODULES, RESNET, oracle)
     # Run on its own, the file computes a block with no ReLU after the addition: that is what must be graded.

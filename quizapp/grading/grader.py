@@ -64,17 +64,14 @@ class Runner(Protocol):
     def submit(self, task: str, payload: dict[str, Any], limits: model.Limits) -> Future[Outcome]: ...
 
 
-def probe_payload(
-    question: model.CodeBase, code: str, checks: Iterable[Any], observe: bool = True, search: bool = True
-) -> dict[str, Any]:
+def probe_payload(question: model.CodeBase, code: str, checks: Iterable[Any], observe: bool = True) -> dict[str, Any]:
     """What the jailed child needs to collect facts: probes only, never expected values or messages.
 
     `observe` asks outputs probes for the facts that locate a difference (each module's output), for the
     reference's run and for every answer's, in the same job: observing costs a ResNet job about 7 ms of CPU,
     where running a wrong answer again to locate its difference cost a second job (about 55 ms, more than
-    the first). `search` folds the role search of one case into the same job (roles.ruled_out): a few more
-    forwards in every job, where a wrong answer with same-shaped layers paid a second job. The reference's
-    payload and an answer's have the same shape, so both jobs seed their generators alike."""
+    the first). The reference's payload and an answer's have the same shape, so both jobs seed their
+    generators alike. Nothing about the role search is in it: the search runs the reference (roles.py)."""
     specs = []
     for check in checks:
         if check.kind == "source":
@@ -91,8 +88,6 @@ def probe_payload(
             spec["counts"] = True  # op counts: the probe also counts the ops an answer hides from the tracer
         if check.kind == "outputs" and observe:
             spec["observe"] = True
-        if check.kind == "outputs" and search:
-            spec["search"] = roles.folded_spec(check)
         if check.kind == "training":  # training check: its own keys (quizapp/grading/training.py)
             spec.update(check.model_dump(include={"step", "steps", "watch"}))
         specs.append(spec)
@@ -233,7 +228,7 @@ class Grader:
                 return self._internal(f"the reference solution failed: {problem}", started, outcome)
             self._remember(key, reference)
         try:
-            result = self._judge(pack, question, source, checks, outcome, reference, limits, as_reference, True)
+            result = self._judge(pack, question, source, checks, outcome, reference, limits, as_reference)
         except Exception as problem:  # our bug: this answer's internal_error, never a crash of the run
             result = self._internal(f"the grader failed on this answer: {type(problem).__name__}: {problem}", started)
         result.duration_ms = (time.perf_counter() - started) * 1000
@@ -314,17 +309,15 @@ class Grader:
         reference: Facts,
         limits: model.Limits | None = None,
         as_reference: bool = False,
-        folded: bool = False,
     ) -> Result:
-        """`folded`: the job was asked for the role search of one case with its outputs checks (probe_payload)."""
+        """The answer's one run judged against `reference`; with `limits`, the role search may judge it again
+        against the reference run under another pairing of same-shaped layers (_search_roles)."""
         if outcome.status != "ok" or outcome.facts is None:
             verdict = _VERDICT_OF_STATUS.get(outcome.status, "internal_error")
             return Result(verdict, message=outcome.detail or outcome.status)  # type: ignore[arg-type]
         try:
             definition = validate_definition(outcome.facts)
             asked = {check.id for check in checks if probed(check)}
-            if folded:  # the role search folded into outputs checks, filed under its own id
-                asked |= {roles.search_id(check) for check in checks if check.kind == "outputs"}
             reported = outcome.facts.get("checks")
             if definition["ok"] and (not isinstance(reported, dict) or not set(reported) <= asked):
                 extra = sorted(set(reported) - asked) if isinstance(reported, dict) else []
@@ -360,7 +353,7 @@ class Grader:
                 ranks.append(0)
         if limits is not None:
             searched = self._search_roles(
-                pack, question, source, checks, tests, ranks, learner, reference, limits, as_reference
+                pack, question, source, checks, outcome, tests, ranks, learner, reference, limits, as_reference
             )
             if searched is not None:
                 return searched
@@ -417,6 +410,7 @@ class Grader:
         question: model.CodeBase,
         source: str,
         checks: list[Any],
+        outcome: Outcome,
         tests: list[TestResult],
         ranks: list[float],
         learner: Facts,
@@ -424,9 +418,10 @@ class Grader:
         limits: model.Limits,
         as_reference: bool = False,
     ) -> Result | None:
-        """Outputs that differ where the answer has same-shaped layers: the other ways of pairing them with the
-        reference's are tried (grading/roles.py) in one more job, and the answer is graded again with a pairing
-        that matches, if any. Returns that result, or None when no pairing matches."""
+        """Outputs that differ where the answer has same-shaped layers: the answer's one run is compared with the
+        reference's outputs under other pairings of those layers (grading/roles.py), and, where one matches every
+        case, judged again against the reference run in full under that pairing. Returns that result, or None
+        when no pairing matches (or the reference cannot be run here). The answer is never run again."""
         failed = [
             check
             for check, test, rank in zip(checks, tests, ranks, strict=True)
@@ -434,53 +429,84 @@ class Grader:
         ]
         if not failed or self.runner is None:
             return None
-        if any(
-            roles.ruled_out(
-                check,
-                learner.checks.get(roles.search_id(check)),
-                learner.tensors,
-                learner.of(check.id),
-                reference.of(check.id),
-                reference.tensors,
-            )
-            for check in failed
-        ):
-            return None  # one case's every pairing, run in the answer's own job, missed the reference there
-        payload = probe_payload(question, source, [])
-        payload["checks"] = [roles.search_spec(check) for check in failed]
-        outcome = self.runner.run("probe", payload, limits)
-        reported = outcome.facts.get("checks") if outcome.status == "ok" and isinstance(outcome.facts, dict) else None
-        if not isinstance(reported, dict):
+        table = self._reference_variant(question, limits, "roles", self._search_payload)
+        if table is None:
             return None
-        try:
-            tensors = decode_tensors(outcome.tensors)
-        except FactsRefused:
-            return None
-        chosen: dict[str, dict[int, int]] = {}
-        found_ranks: dict[str, dict[int, dict[str, tuple[int, int]]]] = {}
+        found: dict[str, dict[int, roles.Ranks]] = {}
         for check in failed:
-            found = roles.matches(
-                check, reported.get(roles.search_id(check)), tensors, reference.of(check.id), reference.tensors
+            matched = roles.matching_pairings(
+                check, learner.of(check.id), learner.tensors, table.checks.get(roles.search_id(check)), table.tensors
             )
-            if found is None:
+            if matched is None:
                 return None
-            chosen[check.id] = found
-            found_ranks[check.id] = roles.ranks_found(reported.get(roles.search_id(check)), found)
-        reference_ranks = {
-            check.id: facts.get("ranks")
-            for check in checks
-            if isinstance(facts := reference.of(check.id), dict) and facts.get("ranks")
-        }
-        payload = roles.with_assignments(
-            probe_payload(question, source, checks, search=False), checks, chosen, found_ranks, reference_ranks
+            found[check.id] = matched
+        failing = {test.check for test in tests if test.status != "pass"}
+        given = roles.reference_ranks([c for c in checks if c.id in failing], found, learner.of, reference.of)
+        if roles.is_reference_own(given, reference.of):
+            return None  # the reference's own pairing: the judgement stands
+        paired = self._reference_variant(
+            question,
+            limits,
+            f"pairing-{roles.pairing_key(given)}",
+            lambda question: roles.with_ranks(self._full_payload(question), given),
         )
-        again = self._judge(
-            pack, question, source, checks, self.runner.run("probe", payload, limits), reference, None, as_reference
-        )
-        searched = {check.id for check in failed}
-        if all(t.status == "pass" for t in again.tests if t.check in searched):
+        if paired is None:
+            return None
+        again = self._judge(pack, question, source, checks, outcome, paired, None, as_reference)
+        searched = [t for t in again.tests if t.check in found]
+        if (
+            again.verdict != "internal_error"
+            and len(searched) == len(found)
+            and all(t.status == "pass" for t in searched)
+        ):
             return again
         return None
+
+    @staticmethod
+    def _full_payload(question: model.CodeBase) -> dict[str, Any]:
+        assert question.solution is not None  # _reference_variant runs only a question that has its solution
+        return probe_payload(question, question.solution, question.checks)
+
+    @staticmethod
+    def _search_payload(question: model.CodeBase) -> dict[str, Any]:
+        """The reference's role search: every outputs check of the question, so one cached run serves every mode."""
+        assert question.solution is not None
+        payload = probe_payload(question, question.solution, [])
+        payload["checks"] = [roles.search_spec(check) for check in question.checks if check.kind == "outputs"]
+        return payload
+
+    def _reference_variant(
+        self, question: model.CodeBase, limits: model.Limits, name: str, payload: Any
+    ) -> Facts | None:
+        """The reference run another way (`name`: its role search, or a full run under a pairing), from memory,
+        the cache, or one job of the reference's code (`payload(question)`), cached like its own facts. None
+        where the reference cannot be run: a student build ships no solution, only its own facts."""
+        key = f"{reference_key(question)}-{name}"
+        remembered = self._remembered(key)
+        if remembered is not None:
+            return remembered
+        cached = self.cache.load(key) if self.cache else None
+        if cached is not None:
+            facts, blob = cached
+        elif question.solution is None or self.runner is None:
+            return None
+        else:
+            outcome = self.runner.run("probe", payload(question), limits)
+            if outcome.status != "ok" or not isinstance(outcome.facts, dict):
+                return None
+            facts, blob = outcome.facts, outcome.tensors
+            definition = facts.get("definition")
+            if not isinstance(definition, dict) or not definition.get("ok"):
+                return None
+            if self.cache:
+                self.cache.store(key, facts, blob)
+        checks = facts.get("checks") if isinstance(facts, dict) else None
+        try:
+            variant = Facts(checks if isinstance(checks, dict) else {}, decode_tensors(blob))
+        except FactsRefused:
+            return None
+        self._remember(key, variant)
+        return variant
 
 
 # The longest answer graded: the built-in references are under 5,000 characters; parsing costs the grading

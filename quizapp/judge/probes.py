@@ -19,7 +19,6 @@ import copy
 import itertools
 import linecache
 import math
-import random
 import sys
 import traceback
 import types
@@ -57,11 +56,7 @@ def run(payload: dict[str, Any]) -> tuple[dict[str, Any], dict[str, torch.Tensor
         try:
             spec = {**spec, "function": function}  # the entry point is called, not constructed
             probe = _PROBES[spec["kind"]]
-            found = probe(spec, namespace, entry_point, tensors, f"{spec['id']}/")
-            folded = found.pop(_FOLDED, None) if isinstance(found, dict) else None
-            facts["checks"][spec["id"]] = found
-            if folded is not None:  # the role search of one case, asked for with the check (see probe_outputs)
-                facts["checks"][folded.pop("id")] = folded
+            facts["checks"][spec["id"]] = probe(spec, namespace, entry_point, tensors, f"{spec['id']}/")
         except SystemExit:
             raise
         except BaseException as exc:  # noqa: BLE001 - the answer may have broken torch or these probes
@@ -497,15 +492,12 @@ def probe_outputs(
     each leaf module's output in execution order (with the answer's line that called it), registered modules
     that never ran, the ops forward ran and which made the result.
 
-    With `search` ({id, count}), the host's role search is folded in for one case: the first case whose
-    pairings number 2 to FOLDED_ASSIGNMENTS gets the output of its first input in its first mode under each
-    (probe_roles' facts for that case, under the search's id). When none of them is the reference's there, the
-    host knows without another job that no pairing can match every case."""
+    Each case runs under one pairing of its same-shaped layers, fixed before it runs: discovery's own, or the
+    ranks the host gives by module path (`ranks`, only ever in a reference's job: the role search runs the
+    reference under other pairings, never the answer; see quizapp/grading/roles.py)."""
     seed = spec.get("seed", 0)
     observe = bool(spec.get("observe"))
     modes = spec.get("modes", ["train", "eval"])
-    search = spec.get("search") if isinstance(spec.get("search"), dict) else None
-    folded: dict[str, Any] | None = None
     ranks: dict[str, dict[str, list[int]]] = {}  # case -> tied module path -> [group, rank] of its values
     results: list[dict[str, Any]] = []
     unregistered: dict[str, list[dict[str, Any]]] = {}
@@ -516,9 +508,7 @@ def probe_outputs(
         if isinstance(module, nn.Module):
             parameters[str(case_index)] = _parameter_list(module)
         calls = case_calls(case)
-        fold_here = search is not None and folded is None and isinstance(module, nn.Module) and bool(calls and modes)
-        plan, orders, slots = _case_setup(module, spec, case, case_index, ranks, all_orders=fold_here)
-        first: tuple[Any, dict[str, Any] | None] = (None, None)
+        plan = case_plan(module, spec, case, case_index, ranks)
         for mode in modes:
             for call_index, call in enumerate(calls):
                 key = f"{prefix}{case_index}/{mode}/{call_index}"
@@ -533,8 +523,6 @@ def probe_outputs(
                         output, error = _observed_run(module, arguments, key, entry, tensors)
                     else:
                         output, error = _run_guarded(lambda a=arguments, m=module: a.call(m), module)
-                if call_index == 0 and mode == modes[0]:
-                    first = (output, error)
                 if error is not None:
                     entry["error"] = error
                 else:
@@ -542,89 +530,8 @@ def probe_outputs(
                     if case_index == 0 and call_index == 0 and mode == "train" and _has_tensors(entry):
                         entry["random"] = _is_random(module, arguments, output, seed, plan)
                 results.append(entry)
-        if fold_here and search is not None:
-            try:
-                folded = _folded_search(
-                    search, module, case_index, calls[0], seed, modes[0], orders, slots, first, tensors
-                )
-            except SystemExit:
-                raise
-            except BaseException as exc:  # noqa: BLE001 - the answer may break the search: the check's facts stand
-                if is_out_of_memory(exc):
-                    raise
-                for key in [key for key in tensors if key.startswith(f"{search.get('id')}/")]:
-                    del tensors[key]
-                search = None  # no fold: the host runs the search's own job, as before
     facts = {"results": results, "unregistered": unregistered, "parameters": parameters}
-    if folded is not None:
-        facts[_FOLDED] = folded
     return {**facts, "ranks": ranks} if ranks else facts
-
-
-_FOLDED = "_folded"  # a probe's result key for facts filed under another id (run() moves them)
-FOLDED_ASSIGNMENTS = 8  # at most this many pairings of one case are folded into an answer's own job
-
-
-def _folded_search(
-    search: dict[str, Any],
-    module: nn.Module,
-    case_index: int,
-    call: dict[str, Any],
-    seed: int,
-    mode: str,
-    orders: list[Roles],
-    slots: list[_Slot],
-    first: tuple[Any, dict[str, Any] | None],
-    tensors: dict[str, torch.Tensor],
-) -> dict[str, Any] | None:
-    """probe_roles' facts for one case, run in the outputs check's own job (see probe_outputs); None when the
-    case has one pairing or more than FOLDED_ASSIGNMENTS. Assignment 0 is discovery's own: its output is the
-    check's first run. The others run on fresh inputs, and every random generator is put back afterwards, so
-    the check's later cases draw what they would have drawn without it."""
-    count = min(int(search.get("count", MAX_ROLE_ASSIGNMENTS)), MAX_ROLE_ASSIGNMENTS)
-    options = role_assignments(orders, count)
-    if not 2 <= len(options) <= FOLDED_ASSIGNMENTS:
-        return None
-    prefix = f"{search['id']}/"
-    results: list[dict[str, Any]] = []
-    budget = SEARCH_ELEMENTS
-    output, error = first
-    entry, budget = _search_entry(module, case_index, 0, options[0], output, error, prefix, tensors, budget)
-    own = f"{prefix}{case_index}/0"
-    for key in [key for key in tensors if key == own or key.startswith(f"{own}/")]:
-        tensors[key] = tensors[key].clone()  # the check's own tensor: one storage is written once per name
-    results.append(entry)
-    saved = _random_states()
-    try:
-        module.train(mode == "train")
-        for assignment in range(1, len(options)):
-            if budget <= 0:
-                break
-            apply_plan(_plan_from(slots, seed, options[assignment]))
-            arguments = Arguments(call, seed, case_index, 0)
-            with torch.no_grad():
-                output, error = _run_guarded(lambda a=arguments: a.call(module), None)
-            entry, budget = _search_entry(
-                module, case_index, assignment, options[assignment], output, error, prefix, tensors, budget
-            )
-            results.append(entry)
-    finally:
-        _restore_random_states(saved)
-    return {"id": search["id"], "results": results, "assignments": {str(case_index): len(options)}}
-
-
-def _random_states() -> tuple[Any, Any, Any]:
-    numpy = sys.modules.get("numpy")
-    return torch.random.get_rng_state(), random.getstate(), numpy.random.get_state() if numpy else None
-
-
-def _restore_random_states(saved: tuple[Any, Any, Any]) -> None:
-    torch_state, python_state, numpy_state = saved
-    torch.random.set_rng_state(torch_state)
-    random.setstate(python_state)
-    numpy = sys.modules.get("numpy")
-    if numpy is not None and numpy_state is not None:
-        numpy.random.set_state(numpy_state)
 
 
 def _parameter_list(module: nn.Module) -> list[dict[str, Any]]:
@@ -1060,8 +967,9 @@ def _unregistered(root: nn.Module) -> list[dict[str, Any]]:
 # result, with the operand position: q, k and v come alike from the input, but q enters `q @ k^T` first, k
 # second, v enters `weights @ v` second), then the time of first use, then registration order. Where that
 # ordering still differs from the reference's (a real tie, or the same maths written with other joins), the host
-# asks for a bounded set of other assignments (`role_assignments`) and keeps one whose outputs match the
-# reference's (quizapp/grading/roles.py): the reference never enters the jail.
+# searches on the trusted side (quizapp/grading/roles.py): the answer runs once, under discovery's own pairing,
+# and the *reference* runs under a bounded set of other pairings (`probe_roles`, then `case_plan` with ranks by
+# module path); nothing of the reference enters the answer's jail, and the answer never runs under a choice.
 #
 # Buffers: the ones a train-mode forward changes are state that training sets (BatchNorm's running statistics):
 # they are set from (module type, local name, shape) like a parameter without a role. Every other buffer is a
@@ -1582,9 +1490,10 @@ def probe_roles(
     tensors: dict[str, torch.Tensor],
     prefix: str,
 ) -> dict[str, Any]:
-    """The role search the host asks for when an outputs check failed: for each case, the output of its first
-    input in `mode` under each assignment of role_assignments (0 to `count` - 1), for the host to compare with
-    the reference's. Bounded by the count and by SEARCH_ELEMENTS, never by time, so it is deterministic."""
+    """The role search, run on the reference's code only: for each case, the output of its first input in
+    `mode` under each assignment of role_assignments (0 to `count` - 1) with its tied modules' ranks by path,
+    for the host to compare with an answer's one run. Bounded by the count and by SEARCH_ELEMENTS, never by
+    time, so it is deterministic."""
     seed = spec.get("seed", 0)
     count = min(int(spec.get("count", MAX_ROLE_ASSIGNMENTS)), MAX_ROLE_ASSIGNMENTS)
     mode = spec.get("mode", "eval")
@@ -1691,36 +1600,18 @@ def _with_ranks(module: Any, roles: Roles, ranks: Any) -> Roles:
 def case_plan(
     module: Any, spec: dict[str, Any], case: dict[str, Any], case_index: int, ranks: dict[str, Any] | None = None
 ) -> Plan:
-    """The initialisation plan of a case's object: by role, with the assignment the host asked for, if any
-    (an index into this case's own search, or ranks by parameter path found on another case built alike)."""
-    return _case_setup(module, spec, case, case_index, ranks)[0]
-
-
-def _case_setup(
-    module: Any,
-    spec: dict[str, Any],
-    case: dict[str, Any],
-    case_index: int,
-    ranks: dict[str, Any] | None = None,
-    all_orders: bool = False,
-) -> tuple[Plan, list[Roles], list[_Slot]]:
-    """case_plan's plan, with the role orderings it came from and the tensors its plans set (for a search)."""
+    """The initialisation plan of a case's object: by role, under discovery's own pairing of its same-shaped
+    modules, or under the one the host gives by module path (`spec["ranks"]`: a reference run under a pairing
+    by the role search). `ranks`, if given, receives the case's tied modules' (group, rank) as planned."""
     seed = spec.get("seed", 0)
-    chosen = spec.get("assignment") or {}
-    assignment = chosen.get(str(case_index), chosen.get("*", 0)) if isinstance(chosen, dict) else 0
-    assignment = assignment if isinstance(assignment, int) else 0
-    call = first_call(module, case, seed, case_index)
-    orders, slots = _case_discovery(module, seed, call, all_orders=all_orders or bool(assignment))
+    orders, slots = _case_discovery(module, seed, first_call(module, case, seed, case_index))
     roles = orders[0]
-    if assignment:
-        options = role_assignments(orders)
-        roles = options[assignment] if assignment < len(options) else roles
     given = (spec.get("ranks") or {}).get(str(case_index)) if isinstance(spec.get("ranks"), dict) else None
     if given is not None and isinstance(module, nn.Module):
         roles = _with_ranks(module, roles, given)
     if ranks is not None and isinstance(module, nn.Module) and (tied := _tied_ranks(module, roles)):
-        ranks[str(case_index)] = tied  # the host maps one case's found pairing onto another case by it
-    return _plan_from(slots, seed, roles), orders, slots
+        ranks[str(case_index)] = tied  # the host pairs the answer's modules with the reference's by it
+    return _plan_from(slots, seed, roles)
 
 
 class _Tracer(TorchFunctionMode):
