@@ -1012,7 +1012,7 @@ def _plan_slots(module: Any, state: set[int] | None, modules: list[nn.Module] | 
         return []
     slots: list[_Slot] = []
     for sub in modules if modules is not None else _every_module(module):
-        parameters = _own_named_parameters(sub)
+        parameters = _by_shape(_own_named_parameters(sub), lambda item: item[1])
         buffers = [(n, b) for n, b in _own_named_buffers(sub) if state is None or id(b) in state]
         for index, (name, tensor) in enumerate([*parameters, *buffers]):
             if tensor is None or not tensor.is_floating_point() or _is_lazy(tensor):
@@ -1054,6 +1054,13 @@ def apply_plan(plan: Plan) -> None:
             tensor = (owner._parameters if is_parameter else owner._buffers).get(name)
             if isinstance(tensor, torch.Tensor) and tensor.is_floating_point() and not _is_lazy(tensor):
                 tensor.uniform_(low, high, generator=generator.manual_seed(tensor_seed))
+
+
+def _by_shape(items: list[Any], tensor_of: Callable[[Any], torch.Tensor]) -> list[Any]:
+    """A module's own parameters in a canonical order: by shape, then as registered. Canonical values and roles
+    follow it, so a module that registers `bias` before `weight` gets the values of one that does not; only
+    parameters of one shape keep the order the class gives them."""
+    return sorted(items, key=lambda item: tuple(tensor_of(item).shape) if tensor_of(item) is not None else ())
 
 
 def _own_named_parameters(module: nn.Module) -> list[tuple[str, torch.Tensor]]:
@@ -1310,7 +1317,7 @@ def discover(
     modules = modules if modules is not None else _every_module(module)
     units = _units(module, modules)
     buffers = _float_buffers(module, modules)
-    owned = [_own_parameters(unit) for unit in units]
+    owned = [_by_shape(_own_parameters(unit), lambda p: p) for unit in units]
     signatures = [tuple(tuple(p.shape) for p in own) for own in owned]
     if len(set(signatures)) == len(signatures):  # no two alike: every layer is alone in its role
         alone: Roles = {
