@@ -15,6 +15,7 @@ import random
 import shlex
 import subprocess
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 from textual import on
@@ -32,6 +33,7 @@ from ...packs import model
 from ...practice.feedback import predict_feedback
 from ...practice.reference import letter, plural
 from ...practice.sheet import MockSheet, Outcome, PracticeSheet, SheetError
+from ...store import Store
 from ..widgets.choices import ChoiceList
 from ..widgets.editor import PythonEditor
 from ..widgets.footer import KeysFooter
@@ -41,8 +43,16 @@ from ..widgets.status import StatusLine
 from .confirm import ConfirmScreen
 
 AUTOSAVE_SECONDS = 2.0
-JUDGE_AFTER_OPEN_SECONDS = 0.5
 TEXT_KINDS = ("code", "fix", "predict", "explain")
+
+
+def chosen_options(draft: str) -> list[str]:
+    """The option ids a choice draft (a JSON list) holds; none when it is empty or not a list."""
+    try:
+        chosen = json.loads(draft) if draft else []
+    except ValueError:
+        return []
+    return [str(option) for option in chosen] if isinstance(chosen, list) else []
 
 
 class Graded(Message):
@@ -84,14 +94,26 @@ class QuestionScreen(Screen[None]):
         mock: object | None = None,
         index: int = 0,
         review: bool = False,
+        *,
+        store: Store | None = None,
     ) -> None:
+        """`store` keeps a practice sitting (a mock's `mock` session keeps its own)."""
         super().__init__()
         self.pack = pack
         self.question = question
         self.mock = mock  # a MockSession: drafts and hints go to the session, no solution, a clock
         self.index = index
         self.review = review
-        self.sheet: PracticeSheet | MockSheet  # made on mount, when the store is at hand
+        # Made here, not on mount: the screen is composed with the draft, the hints shown and the footer's keys for
+        # this kind and mode, so that its first layout is its last (see QuizApp.push_question).
+        self.sheet: PracticeSheet | MockSheet
+        if mock is not None:
+            self.sheet = MockSheet(mock, index, question)  # type: ignore[arg-type]
+        else:
+            if store is None:
+                raise ValueError("a practice question needs the progress store")
+            self.sheet = PracticeSheet(store, pack, question, review=review)
+        self.when_drawn: Callable[[], None] | None = None  # called once, after the first layout (set by the app)
         self.awaiting_rubric = False
         self.solution_shown = False
         self.revealed: dict[str, str] = {}  # student builds: sealed texts a right answer opened
@@ -118,7 +140,7 @@ class QuestionScreen(Screen[None]):
                     yield from self._answer_widgets(question)
                 yield ResultsPanel(id="results")
         yield StatusLine(id="status-line")
-        yield KeysFooter()
+        yield KeysFooter(at_once=True)
 
     def _heading(self) -> str:
         q = self.question
@@ -140,18 +162,22 @@ class QuestionScreen(Screen[None]):
         return text
 
     def _answer_widgets(self, question: model.AnyQuestion) -> ComposeResult:
+        """The answer widget for this kind, holding the sheet's draft (or the starter) from the start."""
+        draft = self.sheet.draft
         if isinstance(question, model.CodeBase):
-            yield PythonEditor.python(question.starter, id="answer")
+            yield PythonEditor.python(draft, id="answer")
         elif isinstance(question, model.PredictQuestion):
-            yield TextArea("", id="answer", show_line_numbers=False, placeholder="what the snippet prints")
+            yield TextArea(draft, id="answer", show_line_numbers=False, placeholder="what the snippet prints")
         elif isinstance(question, model.ExplainQuestion):
-            yield TextArea("", id="answer", soft_wrap=True, show_line_numbers=False, placeholder="your explanation")
+            yield TextArea(draft, id="answer", soft_wrap=True, show_line_numbers=False, placeholder="your explanation")
             rubric = SelectionList[str](*[Selection(p.text.strip(), p.id) for p in question.rubric], id="rubric")
             rubric.display = False
             yield rubric
         else:
             options = [(o.id, o.text) for o in self.option_order()]
-            yield ChoiceList(options, many=question.selects_many, id="options")
+            choices = ChoiceList(options, many=question.selects_many, id="options")
+            choices.set_selected(chosen_options(draft))
+            yield choices
 
     def option_order(self) -> list[model.Option]:
         """The options in the order shown (a shuffled question is shuffled once per learner and question)."""
@@ -173,14 +199,14 @@ class QuestionScreen(Screen[None]):
 
     def set_answer_text(self, text: str) -> None:
         if isinstance(self.question, model.ChoiceQuestion):
-            try:
-                chosen = json.loads(text) if text else []
-            except ValueError:
-                chosen = []
-            self.query_one("#options", ChoiceList).set_selected([str(c) for c in chosen])
+            self.query_one("#options", ChoiceList).set_selected(chosen_options(text))
             return
         editor = self.query_one("#answer", TextArea)
         editor.load_text(text)
+        self._cursor_to_end()
+
+    def _cursor_to_end(self) -> None:
+        editor = self.query_one("#answer", TextArea)
         last = editor.document.line_count - 1
         editor.cursor_location = (last, len(editor.document[last]))  # typing continues after the text
 
@@ -190,12 +216,9 @@ class QuestionScreen(Screen[None]):
     # --- lifecycle -----------------------------------------------------------------------------------
 
     def on_mount(self) -> None:
-        if self.mock is not None:
-            self.sheet = MockSheet(self.mock, self.index, self.question)  # type: ignore[arg-type]
-        else:
-            self.sheet = PracticeSheet(self.store, self.pack, self.question, review=self.review)
         if self.sheet.restored_draft:
-            self.set_answer_text(self.sheet.draft)
+            if not isinstance(self.question, model.ChoiceQuestion):
+                self._cursor_to_end()
             if self.mock is None:
                 self.notify("Your draft is restored: the cursor is at its end.", timeout=5)
         if self.sheet.hints_shown():  # the hints' Markdown starts empty: no update (and layout) for nothing
@@ -220,8 +243,13 @@ class QuestionScreen(Screen[None]):
         self.set_interval(AUTOSAVE_SECONDS, self.save_draft)
         self.query_one("#answer, #options").focus()
         self.refresh_bindings()
-        # The judge's start (torch imports on every core) waits until this screen is drawn, footer included.
-        self.set_timer(JUDGE_AFTER_OPEN_SECONDS, self.app.start_judge_in_background)  # type: ignore[attr-defined]
+
+    def on_screen_resume(self) -> None:
+        """The first resume lays the screen out whole: whoever waits for that (QuizApp.push_question) is told once
+        the screen has handled what that layout set off."""
+        if self.when_drawn is not None:
+            drawn, self.when_drawn = self.when_drawn, None
+            self.call_after_refresh(drawn)
 
     def mock_tick(self) -> None:
         """The clock in the status line; at zero, or once handed in, the answer can no longer change."""
@@ -256,7 +284,7 @@ class QuestionScreen(Screen[None]):
             self.app.notify(f"Could not record the review: {error}", severity="error")
 
     def save_draft(self) -> None:
-        if not self.is_mounted or not hasattr(self, "sheet"):
+        if not self.is_mounted:
             return
         try:
             text = self.answer_text()
@@ -280,8 +308,6 @@ class QuestionScreen(Screen[None]):
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """Only the keys that work for this question's kind and mode are offered (and shown in the footer)."""
-        if not hasattr(self, "sheet"):
-            return True
         kind = self.question.kind
         busy = self.grading is not None and self.grading.is_running
         if action == "run":
