@@ -119,7 +119,10 @@ def check_lines(screen: Any) -> list[str]:
 
 
 def markdown_source(screen: Any, selector: str) -> str:
-    return screen.query_one(selector, Markdown).source
+    """The Markdown shown by the prompt pane's `selector` (#hints, #reveal); '' while it has not been made (the
+    screen makes them when first asked for)."""
+    found = list(screen.query(selector).results(Markdown))
+    return found[0].source if found else ""
 
 
 def footer_pairs(app: QuizApp) -> list[tuple[str, str]]:

@@ -269,6 +269,7 @@ class QuizApp(App[None]):
 
     def on_unmount(self) -> None:
         self.services.close(wait=0)  # the judge is asked to stop; quitting does not wait for it
+        gc.unfreeze()  # what the warm-up froze can be collected again (an app run inside a longer process: tests)
 
 
 async def settled(nodes: list[Widget], timeout: float) -> None:
@@ -293,13 +294,21 @@ async def settled(nodes: list[Widget], timeout: float) -> None:
 
 
 def warm_up() -> None:
-    """After the first frame: import what opening a question needs (the screen's modules) and compile the editor's
-    Python highlighting, so the first question opens as fast as the next."""
+    """After the first frame and the packs: import what opening a question needs (the screen's modules), compile the
+    editor's Python highlighting (tree-sitter) and the prompt's (pygments compiles a lexer's rules on its first use:
+    a predict question's snippet paid it), so the first question opens as fast as the next. Then the objects made so
+    far (the packs, Textual, the imported modules), which live as long as the app, are moved out of the cyclic
+    garbage collector's reach: a full collection walked them all, about a tenth of a second, at moments the
+    learner waits for (a collection started while a screen opens)."""
     from .screens import history, question  # noqa: F401
     from .screens.help import HelpScreen  # noqa: F401
     from .widgets.editor import PythonEditor
+    from .widgets.prompt import CodeFence
 
     PythonEditor.highlight_query("python")
+    CodeFence.highlight("x = 1", "python")
+    gc.collect()
+    gc.freeze()
 
 
 def run(extra_packs: list[Path] | None = None, mock: MockConfig | None = None, review: bool = False) -> None:

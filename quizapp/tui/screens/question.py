@@ -20,6 +20,7 @@ from pathlib import Path
 
 from textual import on
 from textual.app import ComposeResult
+from textual.await_complete import AwaitComplete
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
@@ -71,6 +72,9 @@ class MockClockTick(Message):
 
 
 class QuestionScreen(Screen[None]):
+    # The answer has the focus from the start: a focus that moves restyles the widget it leaves and every widget in
+    # it (the prompt pane, which Textual's default would focus first, holds every block of the prompt).
+    AUTO_FOCUS = "#answer, #options"
     BINDINGS = [
         Binding("escape", "back", "Back"),
         Binding("ctrl+r", "run", "Run"),
@@ -133,8 +137,7 @@ class QuestionScreen(Screen[None]):
             with VerticalScroll(id="prompt-pane"):
                 yield Static(self._heading(), id="question-heading")
                 yield PromptMarkdown(self._prompt_markdown(), id="prompt")
-                yield PromptMarkdown("", id="hints")
-                yield PromptMarkdown("", id="reveal")
+                # The hints (#hints) and the solution (#reveal) follow the prompt once asked for (`_set_markdown`).
             with Vertical(id="work"):
                 with Vertical(id="answer-pane"):
                     yield from self._answer_widgets(question)
@@ -223,14 +226,12 @@ class QuestionScreen(Screen[None]):
                 self.notify("Your draft is restored: the cursor is at its end.", timeout=5)
         if self.sheet.hints_shown():  # the hints' Markdown starts empty: no update (and layout) for nothing
             self._show_hints(self.sheet.hints_shown(), scroll=False)
-        if self.sheet.solution_visible():
-            self._reveal(after_pass=not self.sheet.gave_up)  # type: ignore[union-attr]
         last = self.sheet.last_result()
         if last is not None:
-            self.revealed = last.revealed if last.passed else {}
+            self.revealed = last.revealed if last.passed else {}  # a student build's sealed texts a pass opened
             self._show_result(last)
-            if self.revealed and self.solution_shown:
-                self._reveal(after_pass=True)
+        if self.sheet.solution_visible():
+            self._reveal(after_pass=bool(self.revealed) or not self.sheet.gave_up)  # type: ignore[union-attr]
         self.on_resize()
         if self.mock is not None:
             self.mock.enter(self.index)  # type: ignore[attr-defined]
@@ -518,9 +519,34 @@ class QuestionScreen(Screen[None]):
     def _show_hints(self, count: int, scroll: bool) -> None:
         hints = self.question.hints[:count]
         text = "\n\n".join(f"**Hint {i}.** {hint.strip()}" for i, hint in enumerate(hints, 1))
-        self._updating["#hints"] = self.query_one("#hints", Markdown).update(text)
+        self._set_markdown("hints", text)
         if scroll and count:
             self._show_in_prompt("#hints")
+
+    def _set_markdown(self, pane_id: str, text: str) -> None:
+        """Show `text` in the prompt pane's hints ("hints") or solution ("reveal"), made on first use: a screen
+        opens without them (two Markdown widgets fewer to mount, style and lay out), hints after the prompt and the
+        solution last."""
+        key = f"#{pane_id}"
+        existing = next(self.query(key).results(Markdown), None)
+        if existing is not None and existing.is_mounted:
+            self._updating[key] = existing.update(text)
+            return
+        if existing is not None:  # mounted a moment ago, not yet showing its first text: this one comes after it
+            mounting = self._updating.get(key)
+            markdown = existing
+
+            async def after_mount() -> None:
+                if mounting is not None:
+                    await mounting  # type: ignore[misc]
+                await markdown.update(text)
+
+            self._updating[key] = AwaitComplete(after_mount())
+            return
+        pane = self.query_one("#prompt-pane", VerticalScroll)
+        markdown = PromptMarkdown(text, id=pane_id)
+        hints_first = pane_id == "hints"
+        self._updating[f"#{pane_id}"] = pane.mount(markdown, after="#prompt") if hints_first else pane.mount(markdown)
 
     def _show_in_prompt(self, selector: str) -> None:
         """Bring what the learner asked for (a hint, the solution) to the top of the prompt pane, in view, once
@@ -567,9 +593,10 @@ class QuestionScreen(Screen[None]):
 
     def _reveal_model_answer(self) -> None:
         assert isinstance(self.question, model.ExplainQuestion)
-        self._updating["#reveal"] = self.query_one("#reveal", Markdown).update(
+        self._set_markdown(
+            "reveal",
             f"## Model answer\n\n{self.question.model_answer}\n\n"
-            "Tick the rubric points (below your answer) that your explanation made."
+            "Tick the rubric points (below your answer) that your explanation made.",
         )
         self._show_in_prompt("#reveal")
 
@@ -596,7 +623,7 @@ class QuestionScreen(Screen[None]):
             parts.append(q.model_answer)
         explanation = self.revealed.get("explanation", q.explanation)
         parts.append(f"## Why\n\n{explanation}")
-        self._updating["#reveal"] = self.query_one("#reveal", Markdown).update("\n\n".join(parts))
+        self._set_markdown("reveal", "\n\n".join(parts))
         self.solution_shown = True
 
     def action_reset(self) -> None:

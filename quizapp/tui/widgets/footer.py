@@ -31,7 +31,11 @@ class KeysFooter(Footer):
     def compose(self):  # type: ignore[no-untyped-def]
         if self._bindings_ready:
             self._shown = self._offered()
-        yield from super().compose()
+        for key in super().compose():
+            # Compact from the start: Footer binds each key's `compact` to its own, whose watcher then adds the class
+            # after the key was styled, and every key is styled again.
+            key.set_class(self.compact, "-compact", update=False)
+            yield key
 
     def _offered(self) -> tuple[tuple[str, str, bool], ...]:
         bindings = self.screen.active_bindings
