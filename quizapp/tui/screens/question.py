@@ -18,7 +18,7 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-from textual import on
+from textual import events, on
 from textual.app import ComposeResult
 from textual.await_complete import AwaitComplete
 from textual.binding import Binding
@@ -118,6 +118,7 @@ class QuestionScreen(Screen[None]):
                 raise ValueError("a practice question needs the progress store")
             self.sheet = PracticeSheet(store, pack, question, review=review)
         self.when_drawn: Callable[[], None] | None = None  # called once, after the first layout (set by the app)
+        self._resumed_before = False
         self.awaiting_rubric = False
         self.solution_shown = False
         self.revealed: dict[str, str] = {}  # student builds: sealed texts a right answer opened
@@ -245,9 +246,16 @@ class QuestionScreen(Screen[None]):
         self.query_one("#answer, #options").focus()
         self.refresh_bindings()
 
-    def on_screen_resume(self) -> None:
+    def on_screen_resume(self, event: events.ScreenResume) -> None:
         """The first resume lays the screen out whole: whoever waits for that (QuizApp.push_question) is told once
-        the screen has handled what that layout set off."""
+        the screen has handled what that layout set off.
+
+        This handler runs before Textual's own (a subclass's first). Textual restyles a resumed screen and all its
+        widgets, for a theme changed while it was hidden; a screen resumed for the first time was styled as its
+        widgets were mounted, a moment ago, and restyling all of them again was a seventh of the time to open it."""
+        if not self._resumed_before:
+            self._resumed_before = True
+            event.refresh_styles = False
         if self.when_drawn is not None:
             drawn, self.when_drawn = self.when_drawn, None
             self.call_after_refresh(drawn)
