@@ -78,18 +78,35 @@ class QuizApp(App[None]):
             self.action_review()
 
     _warming_up = False
+    _opening = 0  # question screens being opened (QuizApp.push_question) and not yet painted
 
     def _warm_up_soon(self) -> None:
         """Once the packs are loaded (the home screen's worker calls this when they are; a timer in case they were
         loaded before the app started), warm up what opening a question needs, once."""
         if self._warming_up:
             return
-        if not self.services.catalogue_ready():  # the question list first
-            self.set_timer(FIRST_FRAME_SECONDS, self._warm_up_soon)
+        if not self.services.catalogue_ready() or self._opening:  # the question list first; an opening question
+            self.set_timer(FIRST_FRAME_SECONDS, self._warm_up_soon)  # does this work itself, and must not share
             return
         self._warming_up = True
-        self.run_worker(warm_up, thread=True, group="warm-up", exit_on_error=False)
+
+        def warm_up_then_freeze() -> None:
+            warm_up()
+            self.call_from_thread(self._freeze_soon)
+
+        self.run_worker(warm_up_then_freeze, thread=True, group="warm-up", exit_on_error=False)
         self.set_timer(JUDGE_IDLE_SECONDS, self.start_judge_in_background)
+
+    def _freeze_soon(self) -> None:
+        """Once the warm-up is done: collect, then move the objects made so far (the packs, Textual, the imported
+        modules), which live as long as the app, out of the cyclic garbage collector's reach. A full collection
+        walked them all, about a tenth of a second, at moments the learner waited for (a collection started while a
+        screen opened). Not while a question is opening: the collection holds the interpreter meanwhile."""
+        if self._opening:
+            self.set_timer(FIRST_FRAME_SECONDS, self._freeze_soon)
+            return
+        gc.collect()
+        gc.freeze()
 
     def push_question(self, screen: QuestionScreen) -> None:
         """Show a question screen in one layout and one paint.
@@ -103,6 +120,7 @@ class QuizApp(App[None]):
         the packs and Textual keep."""
         batch = self.batch_update()
         batch.__enter__()
+        self._opening += 1
         collecting = gc.isenabled()
         gc.disable()
         released = False
@@ -112,6 +130,7 @@ class QuizApp(App[None]):
             if released:
                 return
             released = True
+            self._opening -= 1
             batch.__exit__(None, None, None)
             if collecting:
                 gc.enable()
@@ -296,10 +315,7 @@ async def settled(nodes: list[Widget], timeout: float) -> None:
 def warm_up() -> None:
     """After the first frame and the packs: import what opening a question needs (the screen's modules), compile the
     editor's Python highlighting (tree-sitter) and the prompt's (pygments compiles a lexer's rules on its first use:
-    a predict question's snippet paid it), so the first question opens as fast as the next. Then the objects made so
-    far (the packs, Textual, the imported modules), which live as long as the app, are moved out of the cyclic
-    garbage collector's reach: a full collection walked them all, about a tenth of a second, at moments the
-    learner waits for (a collection started while a screen opens)."""
+    a predict question's snippet paid it), so the first question opens as fast as the next."""
     from .screens import history, question  # noqa: F401
     from .screens.help import HelpScreen  # noqa: F401
     from .widgets.editor import PythonEditor
@@ -307,8 +323,6 @@ def warm_up() -> None:
 
     PythonEditor.highlight_query("python")
     CodeFence.highlight("x = 1", "python")
-    gc.collect()
-    gc.freeze()
 
 
 def run(extra_packs: list[Path] | None = None, mock: MockConfig | None = None, review: bool = False) -> None:
