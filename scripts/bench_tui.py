@@ -67,6 +67,7 @@ class Control:
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
             text=True,
+            errors="replace",  # a screen captured mid-write can end inside a character
         )
         self.markers = itertools.count()
         self.command("refresh-client -f no-output")  # no copy of the app's output on this pipe

@@ -197,6 +197,13 @@ async def settle(pilot: Pilot) -> None:
     await pilot.pause()
 
 
+def markdown_source(screen: Any, selector: str) -> str:
+    """The Markdown shown by the prompt pane's `selector` (#hints, #reveal); '' while it has not been made (the
+    screen makes them when first asked for)."""
+    found = list(screen.query(selector).results(Markdown))
+    return found[0].source if found else ""
+
+
 async def open_row(pilot: Pilot, overview: MockOverviewScreen, index: int) -> QuestionScreen:
     """Open the overview's question `index` (0-based) with the keyboard, as a learner would."""
     assert pilot.app.screen is overview
@@ -384,12 +391,12 @@ async def test_no_hints_no_solution_no_history_in_a_mock_without_hints() -> None
         said = len(notifications(app))
         await pilot.press("ctrl+t")
         await pilot.pause()
-        assert screen.query_one("#hints", Markdown).source == ""
+        assert markdown_source(screen, "#hints") == ""
         assert session.questions[0].hints_used == 0
         await pilot.press("f3")
         await pilot.pause()
         assert app.screen is screen, "no confirmation, no solution"
-        assert screen.query_one("#reveal", Markdown).source == ""
+        assert markdown_source(screen, "#reveal") == ""
         assert not app.services.store.gave_up(PACK, target.id)
         await pilot.press("ctrl+l")
         await pilot.pause()
@@ -410,12 +417,12 @@ async def test_hints_allowed_are_shown_one_at_a_time_and_counted_in_the_session_
         screen = await open_row(pilot, overview, 0)
         await pilot.press("ctrl+t")
         await pilot.pause()
-        hints = screen.query_one("#hints", Markdown).source
+        hints = markdown_source(screen, "#hints")
         assert "**Hint 1.**" in hints and target.hints[0].strip() in hints and "Hint 2" not in hints
         assert session.questions[0].hints_used == 1
         await pilot.press("ctrl+t")
         await pilot.pause()
-        assert target.hints[1].strip() in screen.query_one("#hints", Markdown).source
+        assert target.hints[1].strip() in markdown_source(screen, "#hints")
         await pilot.press("ctrl+t")
         await pilot.pause()
         assert notifications(app)[-1] == "No more hints."
@@ -425,11 +432,11 @@ async def test_hints_allowed_are_shown_one_at_a_time_and_counted_in_the_session_
         # Still no solution, even with hints allowed.
         await pilot.press("f3")
         await pilot.pause()
-        assert app.screen is screen and screen.query_one("#reveal", Markdown).source == ""
+        assert app.screen is screen and markdown_source(screen, "#reveal") == ""
         await back(pilot)
         # Reopened, the hints are still shown; the report counts them.
         screen = await open_row(pilot, overview, 0)
-        assert target.hints[1].strip() in screen.query_one("#hints", Markdown).source
+        assert target.hints[1].strip() in markdown_source(screen, "#hints")
         await back(pilot)
         await hand_in_with_ctrl_e(pilot, overview)
         markdown = report_markdown(app)

@@ -119,7 +119,10 @@ def check_lines(screen: Any) -> list[str]:
 
 
 def markdown_source(screen: Any, selector: str) -> str:
-    return screen.query_one(selector, Markdown).source
+    """The Markdown shown by the prompt pane's `selector` (#hints, #reveal); '' while it has not been made (the
+    screen makes them when first asked for)."""
+    found = list(screen.query(selector).results(Markdown))
+    return found[0].source if found else ""
 
 
 def footer_pairs(app: QuizApp) -> list[tuple[str, str]]:
@@ -1015,3 +1018,42 @@ async def test_a_grading_failure_shows_an_internal_error_not_a_traceback() -> No
         assert "no workers today" in verdict_text(screen)
         [attempt] = store_of(app).attempts(PACK, RESNET)
         assert attempt.verdict == "internal_error"
+
+
+@sync
+async def test_a_question_opens_in_one_layout_with_nothing_held_back(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Opening a question holds the paints in a batch until the screen has settled, with the garbage collector
+    paused: both must be released once it is on screen, the screen laid out a few times rather than once per part,
+    the answer focused from the start (the prompt pane, with every block of the prompt, never focused and left),
+    and the hints and solution panes not made until asked for."""
+    import gc
+
+    from textual.screen import Screen
+
+    layouts: list[str] = []
+    focused: list[str] = []
+    refresh_layout = Screen._refresh_layout
+
+    def counted(screen: Screen, *args: Any, **kwargs: Any) -> None:
+        layouts.append(type(screen).__name__)
+        refresh_layout(screen, *args, **kwargs)
+
+    monkeypatch.setattr(Screen, "_refresh_layout", counted)
+    app = offline_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        layouts.clear()
+        screen = await open_question(pilot, RESNET)
+        screen.watch(screen, "focused", lambda widget: focused.append(getattr(widget, "id", None) or ""))
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert not app._batch_count, "the paints are no longer held"
+        assert gc.isenabled()
+        assert screen.focused is screen.query_one("#answer")
+        assert "prompt-pane" not in focused
+        assert layouts.count("QuestionScreen") <= 3, layouts  # five to eleven when each part laid it out again
+        assert not screen.query("#hints") and not screen.query("#reveal")
+        await pilot.press("ctrl+t")
+        await pilot.pause()
+        assert "**Hint 1.**" in markdown_source(screen, "#hints")
+        assert not screen.query("#reveal")

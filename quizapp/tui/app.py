@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+import gc
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from textual.app import App
 from textual.binding import Binding
+from textual.widget import Widget
 
 from ..services import Services
 from ..store import StoreError
@@ -16,12 +19,15 @@ from .screens.home import HomeScreen
 
 if TYPE_CHECKING:  # the practice package (and the pack models) load after the first frame
     from ..practice import MockConfig, MockSession
+    from .screens.question import QuestionScreen
 
 FIRST_FRAME_SECONDS = 0.3  # the warm-up starts after this, once the first frame is on screen and the packs loaded
 # The judge's workers import torch, CPU-bound on every core: they start just after the first question has been
 # drawn, or this long after the warm-up began, whichever comes first, so that the list and the first question open
 # at once.
 JUDGE_IDLE_SECONDS = 3.0
+JUDGE_AFTER_OPEN_SECONDS = 0.5  # and this long after a question is on screen
+OPEN_BATCH_SECONDS = 1.0  # a question screen is painted by then even if it never said it was ready
 
 
 class QuizApp(App[None]):
@@ -71,12 +77,83 @@ class QuizApp(App[None]):
         elif self.start_with_review:
             self.action_review()
 
+    _warming_up = False
+    _opening = 0  # question screens being opened (QuizApp.push_question) and not yet painted
+
     def _warm_up_soon(self) -> None:
-        if not self.services.catalogue_ready():  # the question list first
-            self.set_timer(FIRST_FRAME_SECONDS, self._warm_up_soon)
+        """Once the packs are loaded (the home screen's worker calls this when they are; a timer in case they were
+        loaded before the app started), warm up what opening a question needs, once."""
+        if self._warming_up:
             return
-        self.run_worker(warm_up, thread=True, group="warm-up", exit_on_error=False)
+        if not self.services.catalogue_ready() or self._opening:  # the question list first; an opening question
+            self.set_timer(FIRST_FRAME_SECONDS, self._warm_up_soon)  # does this work itself, and must not share
+            return
+        self._warming_up = True
+
+        def warm_up_then_freeze() -> None:
+            warm_up()
+            self.call_from_thread(self._freeze_soon)
+
+        self.run_worker(warm_up_then_freeze, thread=True, group="warm-up", exit_on_error=False)
         self.set_timer(JUDGE_IDLE_SECONDS, self.start_judge_in_background)
+
+    def _freeze_soon(self) -> None:
+        """Once the warm-up is done: collect, then move the objects made so far (the packs, Textual, the imported
+        modules), which live as long as the app, out of the cyclic garbage collector's reach. A full collection
+        walked them all, about a tenth of a second, at moments the learner waited for (a collection started while a
+        screen opened). Not while a question is opening: the collection holds the interpreter meanwhile."""
+        if self._opening:
+            self.set_timer(FIRST_FRAME_SECONDS, self._freeze_soon)
+            return
+        gc.collect()
+        gc.freeze()
+
+    def push_question(self, screen: QuestionScreen) -> None:
+        """Show a question screen in one layout and one paint.
+
+        Textual lays a new screen out and paints it again each time one of its parts settles (the Markdown blocks,
+        the results, the footer, each widget's first refresh, which it reports when it next goes idle): seven or
+        more layouts and paints for one question, most of the time it took to open. A batch holds them until the
+        screen has been resumed and every one of its widgets has handled what it was sent (`settled`), so it is
+        laid out and painted whole; a timer ends the batch in any case. The cyclic garbage collector waits too:
+        opening a screen allocates enough to start several collections, each of which walks the objects that
+        the packs and Textual keep."""
+        batch = self.batch_update()
+        batch.__enter__()
+        self._opening += 1
+        collecting = gc.isenabled()
+        gc.disable()
+        released = False
+
+        def release() -> None:
+            nonlocal released
+            if released:
+                return
+            released = True
+            self._opening -= 1
+            batch.__exit__(None, None, None)
+            if collecting:
+                gc.enable()
+            if screen.is_attached:
+                screen.refresh()  # the paint the batch held back
+                # The judge's start (torch imports on every core) waits until the question is on screen.
+                screen.call_after_refresh(self.set_timer, JUDGE_AFTER_OPEN_SECONDS, self.start_judge_in_background)
+
+        resumed = asyncio.Event()
+        screen.when_drawn = resumed.set
+
+        async def release_when_settled() -> None:
+            try:
+                await asyncio.wait_for(resumed.wait(), OPEN_BATCH_SECONDS)
+                for _ in range(2):  # a widget reports its layout when it goes idle: the screen handles those next
+                    await settled([screen, *screen.walk_children()], OPEN_BATCH_SECONDS)
+            except TimeoutError:
+                pass
+            finally:
+                release()
+
+        self.push_screen(screen)
+        self.run_worker(release_when_settled(), group="open-question", exit_on_error=False)
 
     _judge_requested = False
 
@@ -126,7 +203,7 @@ class QuizApp(App[None]):
 
         item = session.questions[index]
         pack = self.services.catalogue.packs[item.pack_id]
-        self.push_screen(QuestionScreen(pack, pack.question(item.question_id), mock=session, index=index))
+        self.push_question(QuestionScreen(pack, pack.question(item.question_id), mock=session, index=index))
 
     def show_mock_report(self, report_id: str) -> None:
         from .screens.mock import MockReportScreen
@@ -178,7 +255,8 @@ class QuizApp(App[None]):
         if isinstance(current, QuestionScreen) and (current.pack.id, current.question.id) == (pack_id, question_id):
             return  # already open: keep the editor as it is
         pack = self.services.catalogue.packs[pack_id]
-        self.push_screen(QuestionScreen(pack, pack.question(question_id), review=review))
+        question = pack.question(question_id)
+        self.push_question(QuestionScreen(pack, question, review=review, store=self.services.store))
 
     def open_next(self, pack_id: str | None, question_id: str | None, unsolved: bool) -> None:
         """The question after this one in the list (or the next not yet solved), in place of the open one."""
@@ -210,16 +288,41 @@ class QuizApp(App[None]):
 
     def on_unmount(self) -> None:
         self.services.close(wait=0)  # the judge is asked to stop; quitting does not wait for it
+        gc.unfreeze()  # what the warm-up froze can be collected again (an app run inside a longer process: tests)
+
+
+async def settled(nodes: list[Widget], timeout: float) -> None:
+    """Return once each of `nodes` has handled every message it had been sent when this was called (as Textual's
+    pilot waits for a screen); TimeoutError after `timeout` seconds."""
+    waiting = [node for node in nodes if node.is_running]
+    if not waiting:
+        return
+    left = len(waiting)
+    done = asyncio.Event()
+
+    def handled() -> None:
+        nonlocal left
+        left -= 1
+        if left == 0:
+            done.set()
+
+    for node in waiting:
+        if not node.call_later(handled):
+            handled()
+    await asyncio.wait_for(done.wait(), timeout)
 
 
 def warm_up() -> None:
-    """After the first frame: import what opening a question needs (the screen's modules) and compile the editor's
-    Python highlighting, so the first question opens as fast as the next."""
+    """After the first frame and the packs: import what opening a question needs (the screen's modules), compile the
+    editor's Python highlighting (tree-sitter) and the prompt's (pygments compiles a lexer's rules on its first use:
+    a predict question's snippet paid it), so the first question opens as fast as the next."""
     from .screens import history, question  # noqa: F401
     from .screens.help import HelpScreen  # noqa: F401
     from .widgets.editor import PythonEditor
+    from .widgets.prompt import CodeFence
 
     PythonEditor.highlight_query("python")
+    CodeFence.highlight("x = 1", "python")
 
 
 def run(extra_packs: list[Path] | None = None, mock: MockConfig | None = None, review: bool = False) -> None:
@@ -229,7 +332,6 @@ def run(extra_packs: list[Path] | None = None, mock: MockConfig | None = None, r
     (see `QuizApp.action_quit` and `on_unmount`), so the process ends there instead of waiting for background
     threads whose work nobody will see (the packs still loading, the judge's workers still importing torch, a
     grade in flight). The judge's workers notice their closed pipe and stop on their own, cleaning up."""
-    import asyncio
     import os
     import sys
 

@@ -88,7 +88,10 @@ class HomeScreen(Screen[None]):
         self.call_after_refresh(self._first_frame_drawn)
 
     async def _first_frame_drawn(self) -> None:
-        """The menus and the packs, neither of which the first frame waits for."""
+        """The packs (in a thread, first: opening a question needs them) and the menus, neither of which the first
+        frame waits for."""
+        if not self.app.services.catalogue_ready():  # type: ignore[attr-defined]
+            self.run_worker(self._load_packs, thread=True, group="packs", exit_on_error=False)
         filters = self.query_one("#filters")
         faces = list(self.query(MenuFace))
         with self.app.batch_update():  # one paint: each Select is in place before its face goes
@@ -98,12 +101,12 @@ class HomeScreen(Screen[None]):
                 select = Select([(c, c) for c in choices], prompt=face.prompt, id=menu_id, compact=True)
                 await filters.mount(select, after=face)
             await self.query(MenuFace).remove()
-        if not self.app.services.catalogue_ready():  # type: ignore[attr-defined]
-            self.run_worker(self._load_packs, thread=True, group="packs", exit_on_error=False)
 
     def _load_packs(self) -> None:
-        changed = self.app.services.load_catalogue()  # type: ignore[attr-defined]
-        self.app.call_from_thread(self._packs_loaded, changed)
+        app = self.app
+        changed = app.services.load_catalogue()  # type: ignore[attr-defined]
+        app.call_from_thread(self._packs_loaded, changed)
+        app.call_from_thread(app._warm_up_soon)  # type: ignore[attr-defined]  # at once, not at its next poll
 
     def _packs_loaded(self, changed: bool) -> None:
         if not changed:  # the home index had these rows: nothing to redraw

@@ -15,10 +15,12 @@ import random
 import shlex
 import subprocess
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
-from textual import on
+from textual import events, on
 from textual.app import ComposeResult
+from textual.await_complete import AwaitComplete
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
@@ -32,6 +34,7 @@ from ...packs import model
 from ...practice.feedback import predict_feedback
 from ...practice.reference import letter, plural
 from ...practice.sheet import MockSheet, Outcome, PracticeSheet, SheetError
+from ...store import Store
 from ..widgets.choices import ChoiceList
 from ..widgets.editor import PythonEditor
 from ..widgets.footer import KeysFooter
@@ -41,8 +44,16 @@ from ..widgets.status import StatusLine
 from .confirm import ConfirmScreen
 
 AUTOSAVE_SECONDS = 2.0
-JUDGE_AFTER_OPEN_SECONDS = 0.5
 TEXT_KINDS = ("code", "fix", "predict", "explain")
+
+
+def chosen_options(draft: str) -> list[str]:
+    """The option ids a choice draft (a JSON list) holds; none when it is empty or not a list."""
+    try:
+        chosen = json.loads(draft) if draft else []
+    except ValueError:
+        return []
+    return [str(option) for option in chosen] if isinstance(chosen, list) else []
 
 
 class Graded(Message):
@@ -61,6 +72,9 @@ class MockClockTick(Message):
 
 
 class QuestionScreen(Screen[None]):
+    # The answer has the focus from the start: a focus that moves restyles the widget it leaves and every widget in
+    # it (the prompt pane, which Textual's default would focus first, holds every block of the prompt).
+    AUTO_FOCUS = "#answer, #options"
     BINDINGS = [
         Binding("escape", "back", "Back"),
         Binding("ctrl+r", "run", "Run"),
@@ -84,14 +98,27 @@ class QuestionScreen(Screen[None]):
         mock: object | None = None,
         index: int = 0,
         review: bool = False,
+        *,
+        store: Store | None = None,
     ) -> None:
+        """`store` keeps a practice sitting (a mock's `mock` session keeps its own)."""
         super().__init__()
         self.pack = pack
         self.question = question
         self.mock = mock  # a MockSession: drafts and hints go to the session, no solution, a clock
         self.index = index
         self.review = review
-        self.sheet: PracticeSheet | MockSheet  # made on mount, when the store is at hand
+        # Made here, not on mount: the screen is composed with the draft, the hints shown and the footer's keys for
+        # this kind and mode, so that its first layout is its last (see QuizApp.push_question).
+        self.sheet: PracticeSheet | MockSheet
+        if mock is not None:
+            self.sheet = MockSheet(mock, index, question)  # type: ignore[arg-type]
+        else:
+            if store is None:
+                raise ValueError("a practice question needs the progress store")
+            self.sheet = PracticeSheet(store, pack, question, review=review)
+        self.when_drawn: Callable[[], None] | None = None  # called once, after the first layout (set by the app)
+        self._resumed_before = False
         self.awaiting_rubric = False
         self.solution_shown = False
         self.revealed: dict[str, str] = {}  # student builds: sealed texts a right answer opened
@@ -111,14 +138,13 @@ class QuestionScreen(Screen[None]):
             with VerticalScroll(id="prompt-pane"):
                 yield Static(self._heading(), id="question-heading")
                 yield PromptMarkdown(self._prompt_markdown(), id="prompt")
-                yield PromptMarkdown("", id="hints")
-                yield PromptMarkdown("", id="reveal")
+                # The hints (#hints) and the solution (#reveal) follow the prompt once asked for (`_set_markdown`).
             with Vertical(id="work"):
                 with Vertical(id="answer-pane"):
                     yield from self._answer_widgets(question)
                 yield ResultsPanel(id="results")
         yield StatusLine(id="status-line")
-        yield KeysFooter()
+        yield KeysFooter(at_once=True)
 
     def _heading(self) -> str:
         q = self.question
@@ -140,18 +166,22 @@ class QuestionScreen(Screen[None]):
         return text
 
     def _answer_widgets(self, question: model.AnyQuestion) -> ComposeResult:
+        """The answer widget for this kind, holding the sheet's draft (or the starter) from the start."""
+        draft = self.sheet.draft
         if isinstance(question, model.CodeBase):
-            yield PythonEditor.python(question.starter, id="answer")
+            yield PythonEditor.python(draft, id="answer")
         elif isinstance(question, model.PredictQuestion):
-            yield TextArea("", id="answer", show_line_numbers=False, placeholder="what the snippet prints")
+            yield TextArea(draft, id="answer", show_line_numbers=False, placeholder="what the snippet prints")
         elif isinstance(question, model.ExplainQuestion):
-            yield TextArea("", id="answer", soft_wrap=True, show_line_numbers=False, placeholder="your explanation")
+            yield TextArea(draft, id="answer", soft_wrap=True, show_line_numbers=False, placeholder="your explanation")
             rubric = SelectionList[str](*[Selection(p.text.strip(), p.id) for p in question.rubric], id="rubric")
             rubric.display = False
             yield rubric
         else:
             options = [(o.id, o.text) for o in self.option_order()]
-            yield ChoiceList(options, many=question.selects_many, id="options")
+            choices = ChoiceList(options, many=question.selects_many, id="options")
+            choices.set_selected(chosen_options(draft))
+            yield choices
 
     def option_order(self) -> list[model.Option]:
         """The options in the order shown (a shuffled question is shuffled once per learner and question)."""
@@ -173,14 +203,14 @@ class QuestionScreen(Screen[None]):
 
     def set_answer_text(self, text: str) -> None:
         if isinstance(self.question, model.ChoiceQuestion):
-            try:
-                chosen = json.loads(text) if text else []
-            except ValueError:
-                chosen = []
-            self.query_one("#options", ChoiceList).set_selected([str(c) for c in chosen])
+            self.query_one("#options", ChoiceList).set_selected(chosen_options(text))
             return
         editor = self.query_one("#answer", TextArea)
         editor.load_text(text)
+        self._cursor_to_end()
+
+    def _cursor_to_end(self) -> None:
+        editor = self.query_one("#answer", TextArea)
         last = editor.document.line_count - 1
         editor.cursor_location = (last, len(editor.document[last]))  # typing continues after the text
 
@@ -190,24 +220,19 @@ class QuestionScreen(Screen[None]):
     # --- lifecycle -----------------------------------------------------------------------------------
 
     def on_mount(self) -> None:
-        if self.mock is not None:
-            self.sheet = MockSheet(self.mock, self.index, self.question)  # type: ignore[arg-type]
-        else:
-            self.sheet = PracticeSheet(self.store, self.pack, self.question, review=self.review)
         if self.sheet.restored_draft:
-            self.set_answer_text(self.sheet.draft)
+            if not isinstance(self.question, model.ChoiceQuestion):
+                self._cursor_to_end()
             if self.mock is None:
                 self.notify("Your draft is restored: the cursor is at its end.", timeout=5)
         if self.sheet.hints_shown():  # the hints' Markdown starts empty: no update (and layout) for nothing
             self._show_hints(self.sheet.hints_shown(), scroll=False)
-        if self.sheet.solution_visible():
-            self._reveal(after_pass=not self.sheet.gave_up)  # type: ignore[union-attr]
         last = self.sheet.last_result()
         if last is not None:
-            self.revealed = last.revealed if last.passed else {}
+            self.revealed = last.revealed if last.passed else {}  # a student build's sealed texts a pass opened
             self._show_result(last)
-            if self.revealed and self.solution_shown:
-                self._reveal(after_pass=True)
+        if self.sheet.solution_visible():
+            self._reveal(after_pass=bool(self.revealed) or not self.sheet.gave_up)  # type: ignore[union-attr]
         self.on_resize()
         if self.mock is not None:
             self.mock.enter(self.index)  # type: ignore[attr-defined]
@@ -220,8 +245,28 @@ class QuestionScreen(Screen[None]):
         self.set_interval(AUTOSAVE_SECONDS, self.save_draft)
         self.query_one("#answer, #options").focus()
         self.refresh_bindings()
-        # The judge's start (torch imports on every core) waits until this screen is drawn, footer included.
-        self.set_timer(JUDGE_AFTER_OPEN_SECONDS, self.app.start_judge_in_background)  # type: ignore[attr-defined]
+
+    def _compositor_refresh(self) -> None:
+        """Textual renders a screen after each layout even while the app holds its paints in a batch, and throws
+        the render away (nothing is displayed in a batch). The batch that opens this screen ends with a full
+        repaint (QuizApp.push_question), so the render made inside it, a tenth of the time to open, is skipped."""
+        if self.app._batch_count:
+            return
+        super()._compositor_refresh()
+
+    def on_screen_resume(self, event: events.ScreenResume) -> None:
+        """The first resume lays the screen out whole: whoever waits for that (QuizApp.push_question) is told once
+        the screen has handled what that layout set off.
+
+        This handler runs before Textual's own (a subclass's first). Textual restyles a resumed screen and all its
+        widgets, for a theme changed while it was hidden; a screen resumed for the first time was styled as its
+        widgets were mounted, a moment ago, and restyling all of them again was a seventh of the time to open it."""
+        if not self._resumed_before:
+            self._resumed_before = True
+            event.refresh_styles = False
+        if self.when_drawn is not None:
+            drawn, self.when_drawn = self.when_drawn, None
+            self.call_after_refresh(drawn)
 
     def mock_tick(self) -> None:
         """The clock in the status line; at zero, or once handed in, the answer can no longer change."""
@@ -256,7 +301,7 @@ class QuestionScreen(Screen[None]):
             self.app.notify(f"Could not record the review: {error}", severity="error")
 
     def save_draft(self) -> None:
-        if not self.is_mounted or not hasattr(self, "sheet"):
+        if not self.is_mounted:
             return
         try:
             text = self.answer_text()
@@ -280,8 +325,6 @@ class QuestionScreen(Screen[None]):
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """Only the keys that work for this question's kind and mode are offered (and shown in the footer)."""
-        if not hasattr(self, "sheet"):
-            return True
         kind = self.question.kind
         busy = self.grading is not None and self.grading.is_running
         if action == "run":
@@ -492,9 +535,34 @@ class QuestionScreen(Screen[None]):
     def _show_hints(self, count: int, scroll: bool) -> None:
         hints = self.question.hints[:count]
         text = "\n\n".join(f"**Hint {i}.** {hint.strip()}" for i, hint in enumerate(hints, 1))
-        self._updating["#hints"] = self.query_one("#hints", Markdown).update(text)
+        self._set_markdown("hints", text)
         if scroll and count:
             self._show_in_prompt("#hints")
+
+    def _set_markdown(self, pane_id: str, text: str) -> None:
+        """Show `text` in the prompt pane's hints ("hints") or solution ("reveal"), made on first use: a screen
+        opens without them (two Markdown widgets fewer to mount, style and lay out), hints after the prompt and the
+        solution last."""
+        key = f"#{pane_id}"
+        existing = next(self.query(key).results(Markdown), None)
+        if existing is not None and existing.is_mounted:
+            self._updating[key] = existing.update(text)
+            return
+        if existing is not None:  # mounted a moment ago, not yet showing its first text: this one comes after it
+            mounting = self._updating.get(key)
+            markdown = existing
+
+            async def after_mount() -> None:
+                if mounting is not None:
+                    await mounting  # type: ignore[misc]
+                await markdown.update(text)
+
+            self._updating[key] = AwaitComplete(after_mount())
+            return
+        pane = self.query_one("#prompt-pane", VerticalScroll)
+        markdown = PromptMarkdown(text, id=pane_id)
+        hints_first = pane_id == "hints"
+        self._updating[f"#{pane_id}"] = pane.mount(markdown, after="#prompt") if hints_first else pane.mount(markdown)
 
     def _show_in_prompt(self, selector: str) -> None:
         """Bring what the learner asked for (a hint, the solution) to the top of the prompt pane, in view, once
@@ -541,9 +609,10 @@ class QuestionScreen(Screen[None]):
 
     def _reveal_model_answer(self) -> None:
         assert isinstance(self.question, model.ExplainQuestion)
-        self._updating["#reveal"] = self.query_one("#reveal", Markdown).update(
+        self._set_markdown(
+            "reveal",
             f"## Model answer\n\n{self.question.model_answer}\n\n"
-            "Tick the rubric points (below your answer) that your explanation made."
+            "Tick the rubric points (below your answer) that your explanation made.",
         )
         self._show_in_prompt("#reveal")
 
@@ -570,7 +639,7 @@ class QuestionScreen(Screen[None]):
             parts.append(q.model_answer)
         explanation = self.revealed.get("explanation", q.explanation)
         parts.append(f"## Why\n\n{explanation}")
-        self._updating["#reveal"] = self.query_one("#reveal", Markdown).update("\n\n".join(parts))
+        self._set_markdown("reveal", "\n\n".join(parts))
         self.solution_shown = True
 
     def action_reset(self) -> None:

@@ -18,10 +18,24 @@ if TYPE_CHECKING:
 
 
 class KeysFooter(Footer):
-    def __init__(self) -> None:
+    def __init__(self, at_once: bool = False) -> None:
+        """`at_once`: the keys are composed with the footer, from the screen's bindings as they are then (its
+        screen must be able to say which work before it is mounted), instead of after the first refresh: the
+        screen's first layout then has them. Textual's Footer waits, which costs a second layout and paint."""
         super().__init__(compact=True)
         self._shown: tuple[tuple[str, str, bool], ...] | None = None
         self._pending = False
+        if at_once:
+            self.set_reactive(Footer._bindings_ready, True)
+
+    def compose(self):  # type: ignore[no-untyped-def]
+        if self._bindings_ready:
+            self._shown = self._offered()
+        for key in super().compose():
+            # Compact from the start: Footer binds each key's `compact` to its own, whose watcher then adds the class
+            # after the key was styled, and every key is styled again.
+            key.set_class(self.compact, "-compact", update=False)
+            yield key
 
     def _offered(self) -> tuple[tuple[str, str, bool], ...]:
         bindings = self.screen.active_bindings

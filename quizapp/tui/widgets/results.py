@@ -42,11 +42,10 @@ class ResultsPanel(VerticalScroll):
 
     def compose(self) -> ComposeResult:
         yield Static("Submit (ctrl+s) grades your answer.", id="verdict")
-        yield OptionList(id="checks")
+        checks = OptionList(id="checks")
+        checks.display = False  # until a result has checks
+        yield checks
         yield Static("", id="details")
-
-    def on_mount(self) -> None:
-        self.query_one("#checks", OptionList).display = False
 
     def show_busy(self, mode: str) -> None:
         """Grading has started: the previous results stay, dimmed and marked as stale, under the busy line."""

@@ -10,6 +10,7 @@ class StatusLine(Static):
     """Polls the judge's state twice a second; never blocks on it."""
 
     context: reactive[str] = reactive("")
+    _shown: str | None = None
 
     def on_mount(self) -> None:
         self.refresh_state()
@@ -30,4 +31,7 @@ class StatusLine(Static):
             judge = "judge: unavailable"
         self.set_class(state != "warm", "-cold")
         self.set_class(detail == "reduced", "-reduced")
-        self.update(f"{self.context}  │  {judge}" if self.context else judge)
+        text = f"{self.context}  │  {judge}" if self.context else judge
+        if text != self._shown:  # an update lays the whole screen out again: not twice a second for nothing
+            self._shown = text
+            self.update(text)
