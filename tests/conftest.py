@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
+import hashlib
 import itertools
 import json
 import re
@@ -238,6 +240,40 @@ def quizapp_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.M
     monkeypatch.setenv("QUIZAPP_HOME", str(home))
     monkeypatch.delenv("QUIZAPP_PACKS", raising=False)
     return home
+
+
+class ParsedOnce:
+    """discovery's check_pack_file, reading each built-in pack file once per process: every command a test runs in
+    process (`quizapp list`, `show`, `grade`, ...) discovers the built-in packs, which cost a third of a second of
+    CPU to parse and check each time, a tenth of the suite's in-process command tests. Loading is a pure function
+    of the file's path and bytes, and the packs are frozen models, so each caller gets a new LoadResult around
+    the same pack; a file whose bytes changed is loaded again. The loader itself is tested on its own."""
+
+    def __init__(self, load: Any, folder: Path) -> None:
+        self.load = load
+        self.folder = folder.resolve()
+        self.results: dict[tuple[str, bytes], Any] = {}
+
+    def __call__(self, path: str | Path, *args: Any, **kwargs: Any) -> Any:
+        file = Path(path)
+        if args or kwargs or file.resolve().parent != self.folder:
+            return self.load(path, *args, **kwargs)
+        key = (str(path), hashlib.sha256(file.read_bytes()).digest())
+        if key not in self.results:
+            self.results[key] = self.load(path)
+        result = self.results[key]
+        return dataclasses.replace(result, problems=list(result.problems))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def builtin_packs_parsed_once() -> Any:
+    from quizapp import locations
+    from quizapp.packs import discovery
+
+    with pytest.MonkeyPatch.context() as patch:
+        once = ParsedOnce(discovery.check_pack_file, locations.builtin_packs_dir())
+        patch.setattr(discovery, "check_pack_file", once)
+        yield
 
 
 def write_pack(directory: Path, text: str = VALID_PACK, name: str = "pack.yaml") -> Path:
