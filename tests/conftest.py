@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import copy
+import dataclasses
+import hashlib
+import itertools
 import json
+import re
 import sys
 import threading
 from concurrent.futures import Future
@@ -209,13 +214,66 @@ VALID_PACK_ID = "test-pack"
 VALID_QUESTION_IDS = ["pick-activation", "predict-shape", "scale-module", "fix-relu", "why-no-grad"]
 
 
+_FOLDERS = itertools.count()
+
+
+def fresh_folder(factory: pytest.TempPathFactory, name: str) -> Path:
+    """A new empty folder under this process's base temporary folder, made with one mkdir. pytest's numbered
+    folders (`mktemp`, and the `tmp_path` it makes) list the whole base folder to find the next number: with a
+    folder or two per test, that listing grows with every test, and cost each process seconds of CPU."""
+    path = factory.getbasetemp() / f"{name}-{next(_FOLDERS)}"
+    path.mkdir()
+    return path
+
+
+@pytest.fixture
+def tmp_path(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """pytest's `tmp_path` (a new folder per test, named after it, kept as pytest's default retention keeps it),
+    made by fresh_folder instead of a numbered mktemp."""
+    return fresh_folder(tmp_path_factory, re.sub(r"\W", "_", request.node.name)[:30])
+
+
 @pytest.fixture(autouse=True)
 def quizapp_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Every test gets its own empty QUIZAPP_HOME and no QUIZAPP_PACKS, so none touches the user's data."""
-    home = tmp_path_factory.mktemp("quizapp-home")
+    home = fresh_folder(tmp_path_factory, "quizapp-home")
     monkeypatch.setenv("QUIZAPP_HOME", str(home))
     monkeypatch.delenv("QUIZAPP_PACKS", raising=False)
     return home
+
+
+class ParsedOnce:
+    """discovery's check_pack_file, reading each built-in pack file once per process: every command a test runs in
+    process (`quizapp list`, `show`, `grade`, ...) discovers the built-in packs, which cost a third of a second of
+    CPU to parse and check each time, a tenth of the suite's in-process command tests. Loading is a pure function
+    of the file's path and bytes, and the packs are frozen models, so each caller gets a new LoadResult around
+    the same pack; a file whose bytes changed is loaded again. The loader itself is tested on its own."""
+
+    def __init__(self, load: Any, folder: Path) -> None:
+        self.load = load
+        self.folder = folder.resolve()
+        self.results: dict[tuple[str, bytes], Any] = {}
+
+    def __call__(self, path: str | Path, *args: Any, **kwargs: Any) -> Any:
+        file = Path(path)
+        if args or kwargs or file.resolve().parent != self.folder:
+            return self.load(path, *args, **kwargs)
+        key = (str(path), hashlib.sha256(file.read_bytes()).digest())
+        if key not in self.results:
+            self.results[key] = self.load(path)
+        result = self.results[key]
+        return dataclasses.replace(result, problems=list(result.problems))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def builtin_packs_parsed_once() -> Any:
+    from quizapp import locations
+    from quizapp.packs import discovery
+
+    with pytest.MonkeyPatch.context() as patch:
+        once = ParsedOnce(discovery.check_pack_file, locations.builtin_packs_dir())
+        patch.setattr(discovery, "check_pack_file", once)
+        yield
 
 
 def write_pack(directory: Path, text: str = VALID_PACK, name: str = "pack.yaml") -> Path:
@@ -239,12 +297,30 @@ def valid_pack_file(tmp_path: Path) -> Path:
 
 @pytest.fixture(scope="session")
 def judge_pool():
-    """One real, jailed, warm pool for the grading tests (the judge's own tests start their own)."""
+    """One real, jailed, warm pool for the grading tests (the judge's own tests start their own). One worker:
+    `make test` runs two test processes on two cores, each with its own session pool, so a second worker per
+    process only competes for the same cores, and its start (an import of torch and the probes' warm-up, about
+    3 s of CPU) would be paid twice over."""
     from quizapp.judge.pool import Pool
 
-    with Pool(size=2) as pool:
+    with Pool(size=1) as pool:
         assert pool.wait_warm(180), "the judge's workers did not start"
         yield pool
+
+
+def _copy_of(outcome: Future[Any]) -> Future[Any]:
+    """A future of a deep copy of `outcome`'s result (or of its exception)."""
+    copied: Future[Any] = Future()
+
+    def settle(done: Future[Any]) -> None:
+        error = done.exception()
+        if error is not None:
+            copied.set_exception(error)
+        else:
+            copied.set_result(copy.deepcopy(done.result()))
+
+    outcome.add_done_callback(settle)
+    return copied
 
 
 class OncePerSession:
@@ -252,7 +328,8 @@ class OncePerSession:
     the same outcome. The judge is deterministic (every generator is seeded from the job), so a job's outcome
     is a fact about the job: tests that grade the same answer to the same question (a pack's proof, its student
     build, a class of answers) need not pay the jail again. The judge's own behaviour (limits, hostile code,
-    workers replaced) is tested on pools of their own, never through this."""
+    workers replaced) is tested on pools of their own, never through this. Every asker gets a copy of the
+    outcome, so nothing one test does to the facts it judged reaches another's."""
 
     def __init__(self, pool: Any) -> None:
         self.pool = pool
@@ -280,7 +357,7 @@ class OncePerSession:
                 pending = self._outcomes[key] = self.pool.submit(task, payload, limits)
             else:
                 self.reused += 1
-        return pending
+        return _copy_of(pending)
 
     def run(self, task: str, payload: dict[str, Any], limits: Any = None) -> Any:
         return self.submit(task, payload, limits).result()
@@ -331,18 +408,17 @@ def commands_on_session_pool(judged, monkeypatch: pytest.MonkeyPatch) -> Any:
 JAIL_FILES = {"test_containment.py", "test_judge_pool.py", "test_grading_code.py"}
 # Files that run the whole program end to end: a real terminal, a built wheel, a fresh app process.
 E2E_FILES = {"test_tui_tmux.py", "test_tui_mock_tmux.py", "test_tui_no_torch.py", "test_packaging.py"}
-# Single tests in files of their own kind that run a judge through the command line in a subprocess.
-JAIL_TESTS = {
-    "test_grading_integrity.py::test_grade_batch_gives_every_answer_its_verdict_and_writes_its_tables",
-}
 # Tests that look for job processes machine-wide: no other judge's jobs may run beside them (see scheduling.py).
 ALONE_FILES = {"test_containment.py"}
 # Files whose tests grade the same jobs through the session's record of outcomes (`judged`): the built-in packs'
-# proofs, their student build and the generated class share one process, so each job runs once.
+# proofs, their student build, the generated class, and the grading tests that grade the built-in references,
+# decoys and the conftest pack's answers again share one process, so each job runs once.
 SHARED_OUTCOMES = {
     "test_builtin_pack.py": "builtin-packs",
     "test_student_build.py": "builtin-packs",
     "test_batch.py": "builtin-packs",
+    "test_grading_code.py": "builtin-packs",
+    "test_grading_integrity.py": "builtin-packs",
 }
 
 
@@ -377,8 +453,6 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         name = item.path.name
         fixtures = getattr(item, "fixturenames", ())
         if "judge_pool" in fixtures or "judged" in fixtures or name in JAIL_FILES:
-            item.add_marker(pytest.mark.jail)
-        if f"{name}::{item.name}" in JAIL_TESTS or f"{name}::{getattr(item, 'originalname', '')}" in JAIL_TESTS:
             item.add_marker(pytest.mark.jail)
         if name.startswith("test_tui_"):
             item.add_marker(pytest.mark.tui)

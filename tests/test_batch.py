@@ -292,10 +292,12 @@ def test_two_interrupts_stop_at_once_and_the_tables_say_partial_then_resume(
     pack_file.write_text(COURSE_TEXT.replace("    cpu_seconds: 4\n", "    cpu_seconds: 1\n", 1))
     folder = tmp_path / "class"
     _small_class(folder)
-    # Two answers that run to their time limit: both workers are busy when the interrupts come.
+    # Two answers that run to their time limit keep the run busy when the interrupts come. One judge worker (-j 1):
+    # the process starts a pool of its own, and a second worker would add an import of torch and nothing the
+    # interrupts test (answers in flight finish or are abandoned, the ones queued never start).
     _write(folder, {"xavier/scale-module.py": LOOP, "xavier/fix-relu.py": LOOP})
     out = tmp_path / "grades"
-    process = _batch_process(pack_file, folder, out)
+    process = _batch_process(pack_file, folder, out, "-j", "1")
     journal = out / batch.JOURNAL
     _wait_for(lambda: journal.exists() and len(journal.read_text().splitlines()) >= 3)
     process.send_signal(signal.SIGINT)

@@ -470,13 +470,15 @@ def test_grade_several_files_in_input_order_and_escapes_learner_output(
         path = tmp_path / f"answer-{index}.py"
         path.write_text(text)
         files.append(str(path))
-    done = run_subprocess("--pack", str(valid_pack_file), "grade", f"{VALID_PACK_ID}/fix-relu", *files, "--json")
-    assert done.returncode == 1, done.stderr
-    lines = [json.loads(line) for line in done.stdout.splitlines()]
+    # In this process on the session's pool: the command graded end to end in a real process is the closed-pipe
+    # test below, whose pool is the command's own.
+    code, out, err = run(capsys, "--pack", str(valid_pack_file), "grade", f"{VALID_PACK_ID}/fix-relu", *files, "--json")
+    assert code == 1, err
+    lines = [json.loads(line) for line in out.splitlines()]
     assert [line["file"] for line in lines] == files
     assert [line["verdict"] for line in lines] == ["wrong_answer", "accepted", "wrong_answer", "accepted"]
+    assert "\\u001b[2J" in out and "\x1b" not in out  # the forger's escape sequence is data in the JSON, not sent raw
 
-    # The text output, in this process on the session's pool (the JSON run above is the real command).
     code, out, _ = run(capsys, "grade", f"{VALID_PACK_ID}/fix-relu", files[2], "--pack", str(valid_pack_file))
     assert code == 1
     assert out.startswith(f"{files[2]}: wrong_answer (")
@@ -494,8 +496,9 @@ def test_grade_into_a_closed_pipe_ends_without_a_traceback(tmp_path: Path, valid
         # otherwise write every line into the pipe before it closes, and nothing would be refused)
         path.write_text(RELU_RIGHT if index == 0 else "import time\ntime.sleep(1)\n" + RELU_RIGHT)
         files.append(str(path))
-    process = subprocess.Popen(
-        [sys.executable, "-m", "quizapp", "--pack", str(valid_pack_file), "grade", f"{VALID_PACK_ID}/fix-relu", *files],
+    command = ["--pack", str(valid_pack_file), "grade", f"{VALID_PACK_ID}/fix-relu", *files, "-j", "1"]
+    process = subprocess.Popen(  # the command graded end to end in a process of its own, on a pool of its own
+        [sys.executable, "-m", "quizapp", *command],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -508,6 +511,14 @@ def test_grade_into_a_closed_pipe_ends_without_a_traceback(tmp_path: Path, valid
     assert first.startswith(f"{files[0]}: accepted")
     assert "Traceback" not in err and "BrokenPipeError" not in err, err
     assert process.returncode == 1
+
+
+def test_grade_jobs_must_be_a_positive_number(capsys, valid_pack_file: Path):
+    for jobs in ("0", "-1", "two"):
+        with pytest.raises(SystemExit) as caught:
+            main(["--pack", str(valid_pack_file), "grade", f"{VALID_PACK_ID}/fix-relu", "a.py", "-j", jobs])
+        assert caught.value.code == 2
+        assert f"argument -j/--jobs: expected a whole number of at least 1, got '{jobs}'" in capsys.readouterr().err
 
 
 def test_grade_a_choice_answer_with_a_byte_order_mark(capsys, tmp_path: Path, valid_pack_file: Path):

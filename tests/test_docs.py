@@ -117,13 +117,13 @@ def test_every_check_kind_and_question_kind_is_documented() -> None:
 
 
 @pytest.mark.jail
-def test_the_format_2_example_proves_in_the_judge(judge_pool, tmp_path: Path) -> None:
+def test_the_format_2_example_proves_in_the_judge(judged, tmp_path: Path) -> None:
     """Every reference of the format-2 example passes its checks and every decoy fails the check it names."""
     from quizapp.grading.grader import Grader, ReferenceCache
     from quizapp.grading.proving import prove
 
     loaded = check_pack_text(format_2_example(), "docs/pack-format.md")
-    proof = prove(loaded, Grader(judge_pool, ReferenceCache(tmp_path / "cache")), judge_pool)
+    proof = prove(loaded, Grader(judged, ReferenceCache(tmp_path / "cache")), judged)
     assert [p for p in proof.problems if p.severity == "error"] == []
     assert [p.message for p in proof.problems] == []  # no unproven check either
     assert (proof.references, proof.decoys, proof.snippets) == (3, 9, 1)

@@ -325,8 +325,8 @@ def test_state_dict_keys_must_be_reported_when_the_check_asks() -> None:
 
 
 @pytest.fixture(scope="module")
-def grader(judge_pool, tmp_path_factory: pytest.TempPathFactory) -> Grader:
-    return Grader(judge_pool, ReferenceCache(tmp_path_factory.mktemp("format2-cache")))
+def grader(judged, tmp_path_factory: pytest.TempPathFactory) -> Grader:
+    return Grader(judged, ReferenceCache(tmp_path_factory.mktemp("format2-cache")))
 
 
 def _decoy(question: model.CodeBase, decoy_id: str) -> str:
@@ -340,13 +340,13 @@ def _failed(grader: Grader, question_id: str, code: str) -> dict[str, str]:
 
 
 @pytest.mark.jail
-def test_the_test_pack_proves_clean(judge_pool, grader: Grader) -> None:
+def test_the_test_pack_proves_clean(judged, grader: Grader) -> None:
     from quizapp.grading.proving import prove
     from quizapp.packs import check_pack_file
 
     loaded = check_pack_file(TEST_PACK)
     assert loaded.problems == []
-    proof = prove(loaded, grader, judge_pool)
+    proof = prove(loaded, grader, judged)
     assert [str(p) for p in proof.problems] == []
     assert (proof.references, proof.decoys, proof.snippets) == (5, 23, 1)
 

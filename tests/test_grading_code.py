@@ -17,8 +17,8 @@ PACK = load_pack(locations.builtin_packs_dir() / "torch-modules.yaml")
 
 
 @pytest.fixture(scope="module")
-def grader(judge_pool, tmp_path_factory: pytest.TempPathFactory) -> Grader:
-    return Grader(judge_pool, ReferenceCache(tmp_path_factory.mktemp("reference-cache")))
+def grader(judged, tmp_path_factory: pytest.TempPathFactory) -> Grader:
+    return Grader(judged, ReferenceCache(tmp_path_factory.mktemp("reference-cache")))
 
 
 def grade(grader: Grader, question_id: str, source: str, mode: str = "submit"):
@@ -177,13 +177,13 @@ class CountingRunner:
         return self.pool.submit(*args)
 
 
-def test_reference_facts_are_cached_on_disk(judge_pool, tmp_path) -> None:
+def test_reference_facts_are_cached_on_disk(judged, tmp_path) -> None:
     cache = ReferenceCache(tmp_path)
     question = PACK.question("mlp-stack")
-    first = CountingRunner(judge_pool)
+    first = CountingRunner(judged)
     assert Grader(first, cache).grade(PACK, question, question.solution).passed
     assert first.jobs == 2  # the learner's and the reference's
     assert sorted(p.suffix for p in tmp_path.iterdir()) == [".json", ".safetensors"]
-    second = CountingRunner(judge_pool)
+    second = CountingRunner(judged)
     assert Grader(second, cache).grade(PACK, question, question.solution).passed
     assert second.jobs == 1  # the reference came from disk

@@ -51,7 +51,7 @@ class Patient:
 
 @pytest.fixture(scope="module")
 def graded(judge_pool, tmp_path_factory: pytest.TempPathFactory) -> dict[tuple[str, str], Result]:
-    """Every answer of the corpus, graded once, two at a time (the pool has two workers)."""
+    """Every answer of the corpus, graded once, two at a time (one is judged on the host while the other runs)."""
     grader = Grader(Patient(judge_pool), ReferenceCache(tmp_path_factory.mktemp("reference-cache")))
     for question in sorted({answer.question for answer in CORPUS}):  # references first, so no two jobs compute one
         grader.reference_facts(PACK_OF[question], PACK_OF[question].question(question))

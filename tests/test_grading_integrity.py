@@ -89,8 +89,8 @@ def cache(tmp_path_factory: pytest.TempPathFactory) -> ReferenceCache:
 
 
 @pytest.fixture(scope="module")
-def grader(judge_pool, cache: ReferenceCache) -> Grader:
-    return Grader(judge_pool, cache)
+def grader(judged, cache: ReferenceCache) -> Grader:
+    return Grader(judged, cache)
 
 
 @pytest.mark.parametrize("attack", sorted(ATTACKS))
@@ -598,10 +598,12 @@ class Attention(nn.Module):
     assert "`qkv.weight` has shape (24, 8) where the reference's `q_proj.weight` has (8, 8)" in result.message
 
 
-def test_grade_batch_gives_every_answer_its_verdict_and_writes_its_tables(tmp_path) -> None:
-    """One class run through the command line: a bfloat16 forward, a pack verdict that raises, a forger."""
-    import subprocess
-    import sys
+def test_grade_batch_gives_every_answer_its_verdict_and_writes_its_tables(
+    tmp_path, capsys, commands_on_session_pool
+) -> None:
+    """One class run through the command line (main(), on the session's pool: the command's real processes are
+    tested in test_batch.py): a bfloat16 forward, a pack verdict that raises, a forger."""
+    from quizapp.cli import main
 
     pack_file = tmp_path / "small.yaml"
     pack_file.write_text(SMALL_PACK)
@@ -618,24 +620,12 @@ def test_grade_batch_gives_every_answer_its_verdict_and_writes_its_tables(tmp_pa
         for name, text in files.items():
             (tmp_path / "class" / student).mkdir(parents=True, exist_ok=True)
             (tmp_path / "class" / student / name).write_text(text, encoding="utf-8")
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "quizapp",
-            "--pack",
-            str(pack_file),
-            "grade-batch",
-            "small",
-            str(tmp_path / "class"),
-            "-o",
-            str(tmp_path / "grades"),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert "Traceback" not in done.stderr, done.stderr
+    grades = tmp_path / "grades"
+    code = main(["--pack", str(pack_file), "grade-batch", "small", str(tmp_path / "class"), "-o", str(grades)])
+    out, err = capsys.readouterr()
+    assert code == 0, err  # the run completed (wrong answers are the class's, not the command's failure)
+    assert "Traceback" not in err and "Traceback" not in out, err
+    assert "graded 9 answer(s), 0 unchanged since the last run, of 9" in out, out  # 3 students x 3 questions
     results = json.loads((tmp_path / "grades" / "results.json").read_text())
     text = json.dumps(results)
     assert (tmp_path / "grades" / "grades.csv").exists() and (tmp_path / "grades" / "junit.xml").exists()
@@ -663,8 +653,8 @@ class CountingJobs:
         return self.pool.submit(task, payload, limits)
 
 
-def test_the_role_search_runs_the_reference_not_the_answer_and_caches_it(judge_pool, tmp_path, roles) -> None:
-    counting = CountingJobs(judge_pool)
+def test_the_role_search_runs_the_reference_not_the_answer_and_caches_it(judged, tmp_path, roles) -> None:
+    counting = CountingJobs(judged)
     grader = Grader(counting, ReferenceCache(tmp_path / "reference"))  # its own: nothing of other tests cached
     grader.reference_facts(PACK, RESNET)
 

@@ -9,6 +9,7 @@ ones inside functions too), and checked in fresh interpreters for what a real ru
 from __future__ import annotations
 
 import ast
+import functools
 import json
 import subprocess
 import sys
@@ -48,11 +49,15 @@ def _imports(path: Path) -> set[str]:
     return found
 
 
-def _modules() -> dict[str, set[str]]:
-    return {path.relative_to(PACKAGE).as_posix(): _imports(path) for path in sorted(PACKAGE.rglob("*.py"))}
+@functools.cache
+def _modules() -> dict[str, frozenset[str]]:
+    """Every module's imports, read once for the file's tests (parsing the whole package takes most of a second)."""
+    return {
+        path.relative_to(PACKAGE).as_posix(): frozenset(_imports(path)) for path in sorted(PACKAGE.rglob("*.py"))
+    }
 
 
-def _top(names: set[str], *tops: str) -> list[str]:
+def _top(names: frozenset[str], *tops: str) -> list[str]:
     return sorted(name for name in names if name.split(".")[0] in tops)
 
 

@@ -131,8 +131,8 @@ def softmax(x, dim):
 
 
 @pytest.fixture(scope="module")
-def grader(judge_pool, tmp_path_factory: pytest.TempPathFactory) -> Grader:
-    return Grader(judge_pool, ReferenceCache(tmp_path_factory.mktemp("evasion-cache")))
+def grader(judged, tmp_path_factory: pytest.TempPathFactory) -> Grader:
+    return Grader(judged, ReferenceCache(tmp_path_factory.mktemp("evasion-cache")))
 
 
 @pytest.fixture(scope="module")

@@ -257,8 +257,8 @@ EXTRA_PACK = check_pack_text(EXTRA, "extra.yaml").pack
 
 
 @pytest.fixture(scope="module")
-def grader(judge_pool, tmp_path_factory: pytest.TempPathFactory) -> Grader:
-    return Grader(judge_pool, ReferenceCache(tmp_path_factory.mktemp("reference-cache")))
+def grader(judged, tmp_path_factory: pytest.TempPathFactory) -> Grader:
+    return Grader(judged, ReferenceCache(tmp_path_factory.mktemp("reference-cache")))
 
 
 def grade(grader: Grader, question_id: str, source: str):
@@ -864,13 +864,13 @@ def test_a_right_answer_passes_after_the_attacks(grader: Grader) -> None:
 # --- the report is judged only when it is complete ------------------------------------------------------------------
 
 
-def _genuine(judge_pool) -> tuple[dict, bytes]:
+def _genuine(judged) -> tuple[dict, bytes]:
     """A right answer's facts and tensors for the zero_grad question's training check, as the jail sends them."""
     from quizapp.grading.grader import probe_payload
 
     question = CANON.question("fix-drifting-training-step")
     payload = probe_payload(question, question.solution, question.checks)
-    outcome = judge_pool.run("probe", payload, CANON.limits_for(question))
+    outcome = judged.run("probe", payload, CANON.limits_for(question))
     assert outcome.status == "ok", outcome
     return outcome.facts["checks"]["trains-like-the-reference"], outcome.tensors
 
@@ -965,8 +965,8 @@ FORGED_TENSORS = {
 
 
 @pytest.fixture(scope="module")
-def genuine(judge_pool) -> tuple[dict, bytes]:
-    return _genuine(judge_pool)
+def genuine(judged) -> tuple[dict, bytes]:
+    return _genuine(judged)
 
 
 def test_the_genuine_report_is_accepted(genuine) -> None:
@@ -1018,11 +1018,11 @@ class _Tampering:
         return self.pool.submit(task, payload, limits)
 
 
-def test_a_tampered_report_fails_the_check_with_nothing_judged(judge_pool, tmp_path: Path) -> None:
+def test_a_tampered_report_fails_the_check_with_nothing_judged(judged, tmp_path: Path) -> None:
     from quizapp.grading.checks import TAMPERED
 
     question = CANON.question("fix-drifting-training-step")
-    tampering = Grader(_Tampering(judge_pool, _drop_step), ReferenceCache(tmp_path))
+    tampering = Grader(_Tampering(judged, _drop_step), ReferenceCache(tmp_path))
     result = tampering.grade(CANON, question, question.solution)
     assert result.verdict == "wrong_answer"
     assert result.tests[0].message.startswith(TAMPERED)

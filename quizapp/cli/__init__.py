@@ -65,6 +65,17 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
+def positive(text: str) -> int:
+    """An argparse type: a whole number of at least 1 (how many workers)."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, got {text!r}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="quizapp",
@@ -141,7 +152,7 @@ def build_parser() -> argparse.ArgumentParser:
     batch.add_argument("pack", metavar="PACK", help="a pack id, or a pack file")
     batch.add_argument("folder", metavar="SUBMISSIONS")
     batch.add_argument("-o", "--output", metavar="DIR", help="where the tables go (default: SUBMISSIONS-grades)")
-    batch.add_argument("-j", "--jobs", type=int, default=2, help="judge workers (default 2, one per core)")
+    batch.add_argument("-j", "--jobs", type=positive, default=2, help="judge workers (default 2, one per core)")
     batch.add_argument("--mode", choices=("run", "submit"), default="submit")
 
     grade = commands.add_parser(
@@ -157,6 +168,9 @@ def build_parser() -> argparse.ArgumentParser:
     grade.add_argument("--json", action="store_true", help="one JSON object per file per line")
     grade.add_argument(
         "--mode", choices=("run", "submit"), default="submit", help="run: visible checks only; submit: all"
+    )
+    grade.add_argument(
+        "-j", "--jobs", type=positive, default=2, help="judge workers for code (default 2, at most one per file)"
     )
 
     validate = commands.add_parser(

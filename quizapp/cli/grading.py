@@ -30,7 +30,7 @@ def grade(context: Context) -> int:
     pack, question = find_question(context.catalogue, args.target)
     answers = [(name, read_answer_file(name)) for name in args.files]
     is_code = isinstance(question, model.CodeBase)
-    workers = min(2, len(answers)) if is_code else 1
+    workers = min(args.jobs, len(answers)) if is_code else 1
     all_passed = True
     with judge_services(context.catalogue, workers) as services:
         if is_code:
