@@ -16,7 +16,10 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import hashlib
+import io
 import itertools
+import json
 import linecache
 import math
 import random
@@ -44,7 +47,11 @@ MAX_VALUE_ITEMS = 10_000
 def run(payload: dict[str, Any]) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
     """The task the judge's child runs: payload {code, entry_point, checks: [probe specs]}."""
     tensors: dict[str, torch.Tensor] = {}
-    namespace, error = define(payload["code"])
+    if payload.get("part"):  # a later part of a split job: the answer's own printout is the first part's
+        with contextlib.redirect_stdout(_DISCARD), contextlib.redirect_stderr(_DISCARD):
+            namespace, error = define(payload["code"])
+    else:
+        namespace, error = define(payload["code"])
     if error is not None:
         return {"definition": error}, tensors
     entry_point = payload.get("entry_point")
@@ -55,6 +62,7 @@ def run(payload: dict[str, Any]) -> tuple[dict[str, Any], dict[str, torch.Tensor
     function = payload.get("entry_point_kind") == "function"
     for spec in payload.get("checks", []):
         try:
+            seed_for_check(spec)
             spec = {**spec, "function": function}  # the entry point is called, not constructed
             probe = _PROBES[spec["kind"]]
             found = probe(spec, namespace, entry_point, tensors, f"{spec['id']}/")
@@ -69,6 +77,32 @@ def run(payload: dict[str, Any]) -> tuple[dict[str, Any], dict[str, torch.Tensor
                 raise
             facts["checks"][spec["id"]] = {"probe_failed": _exception_facts(exc)}
     return facts, tensors
+
+
+class _Discard(io.TextIOBase):
+    def write(self, text: str) -> int:
+        return len(text)
+
+
+_DISCARD = _Discard()
+
+
+def seed_for_check(spec: dict[str, Any]) -> int:
+    """Seed every random generator (Python's, torch's CPU generator, NumPy's) from the check alone, before it
+    runs: what a check draws (a dropout mask) does not depend on the checks run before it in the same job,
+    so a check's facts are the same whether the job ran every check or only some of them (a job split
+    across workers, pool.py; Run's visible checks), and the same for an answer and the reference."""
+    text = json.dumps(spec, sort_keys=True, default=str).encode()
+    seed = int.from_bytes(hashlib.sha256(text).digest()[:8], "big") >> 1
+    random.seed(seed)
+    torch.default_generator.manual_seed(seed)  # torch.manual_seed less its accelerators' queue (1 ms a job)
+    if torch.cuda.is_available():
+        torch.cuda.manual_seed_all(seed)
+    numpy = sys.modules.get("numpy")
+    if numpy is not None:
+        with contextlib.suppress(Exception):
+            numpy.random.seed(seed % (1 << 32))
+    return seed
 
 
 # --- defining the answer -------------------------------------------------------------------------------
