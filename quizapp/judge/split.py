@@ -26,7 +26,11 @@ from .limits import JobLimits
 from .protocol import JobOutcome
 
 SPLIT_TASKS = ("probe",)
-SMALLEST_PART = 0.2  # of the job's estimated work: below this, a part saves less than a chain costs
+# A part must hold at least this share of the job's estimated work, and this many forwards' worth (check_cost):
+# a part costs a chain of its own and defines the answer again (about 5 ms of CPU on a quiet machine, what a
+# few forwards of a small module cost), so below these it saves less time than it takes.
+SMALLEST_PART = 0.2
+SMALLEST_PART_COST = 8.0
 
 
 def check_cost(spec: Any) -> float:
@@ -59,7 +63,7 @@ def check_cost(spec: Any) -> float:
 
 def split_job(payload: dict[str, Any]) -> list[dict[str, Any]] | None:
     """The job as two parts, its checks cut in order where the parts' work is closest to even; None when it
-    has fewer than two checks or one check is nearly all of its work."""
+    has fewer than two checks, or when the smaller part would be too small to pay for itself."""
     checks = payload.get("checks")
     if not isinstance(checks, list) or len(checks) < 2:
         return None
@@ -71,7 +75,7 @@ def split_job(payload: dict[str, Any]) -> list[dict[str, Any]] | None:
         if abs(total - 2 * before) < best:
             best, cut = abs(total - 2 * before), index
     smaller = min(sum(costs[:cut]), sum(costs[cut:]))
-    if smaller < SMALLEST_PART * total:
+    if smaller < max(SMALLEST_PART * total, SMALLEST_PART_COST):
         return None
     seed = protocol.job_seed(payload)
     return [
