@@ -696,14 +696,14 @@ def _observed_run(
             line = _answer_line()
             if line is not None:
                 fact["line"] = line
-            if isinstance(output, torch.Tensor) and output.is_floating_point():
-                name = f"{key}/m{len(seen)}"
+            if isinstance(output, torch.Tensor):
                 with torch._C.DisableTorchFunction():  # our sample is not an op of the answer's
-                    flat = output.detach().reshape(-1)
-                    where = torch.linspace(0, max(flat.numel() - 1, 0), min(flat.numel(), OBSERVED_SAMPLES))
-                    tensors[name] = sendable(flat[where.long()].float().clone())
-                fact["tensor"] = name
-                fact["shape"] = list(output.shape)
+                    if output.is_floating_point():
+                        name = f"{key}/m{len(seen)}"
+                        flat = output.detach().reshape(-1)
+                        tensors[name] = sendable(flat[_sample_index(flat.numel())].float().clone())
+                        fact["tensor"] = name
+                        fact["shape"] = list(output.shape)
             seen.append(fact)
 
         for leaf in leaves:
@@ -730,6 +730,19 @@ def _observed_run(
     if error is None:
         entry.update(_result_facts(output, arguments, tracer))
     return output, error
+
+
+def _sample_index(numel: int) -> torch.Tensor:
+    """Where an observed module's output is sampled: OBSERVED_SAMPLES positions evenly spaced (made once per size)."""
+    index = _SAMPLE_INDEX.get(numel)
+    if index is None:
+        index = torch.linspace(0, max(numel - 1, 0), min(numel, OBSERVED_SAMPLES)).long()
+        if len(_SAMPLE_INDEX) < 1024:
+            _SAMPLE_INDEX[numel] = index
+    return index
+
+
+_SAMPLE_INDEX: dict[int, torch.Tensor] = {}
 
 
 def _result_facts(output: Any, arguments: Arguments, tracer: _Tracer) -> dict[str, Any]:
