@@ -221,14 +221,6 @@ def test_a_prepared_chain_warms_up_at_a_low_priority_and_its_job_runs_at_the_wor
     assert outcome.status == "ok", outcome.detail
     assert outcome.extra.get("chain") == "prepared"
     assert outcome.facts["result"] == 0
-    # Back to back on one worker, each job reaches a chain that may still be confining itself (and lowers its
-    # priority after the job was sent): every job still runs at the worker's priority.
-    with Pool(size=1) as single:
-        assert single.wait_warm(180)
-        job = code("import os\nRESULT = os.getpriority(os.PRIO_PROCESS, 0)")
-        outcomes = [single.run("exec", job, LIMITS) for _ in range(6)]
-    assert [o.facts["result"] for o in outcomes] == [0] * 6, [o.detail for o in outcomes]
-    assert {o.extra.get("chain") for o in outcomes} == {"prepared"}
 
 
 @prefork

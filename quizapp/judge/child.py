@@ -36,7 +36,6 @@ from .procs import close, default_signals, read_exact, status, write_all
 from .tasks import ANSWER_FILE
 
 EXIT_SETUP = 121
-PRIORITY_WAIT_S = 0.05
 WARM_UP_NICENESS = 10  # a prepared J's while it warms up (a tenth of a running job's share of a busy core)
 ANSWER_FILES = (ANSWER_FILE,)  # the file name learner code runs under (tasks' and probes' alike)
 # J's descriptors while it waits for its job (0, 1, 2 as shown; 1 and 2 go to the server's stderr).
@@ -323,14 +322,11 @@ def _prepared_job(
             jail.set_parent_death_signal(signal.SIGKILL, server_pid)  # which clears the setting)
         jail.set_name("quizapp-ready")
         status(J_STATUS, ev="confined", t=time.monotonic())
-        priority = os.getpriority(os.PRIO_PROCESS, 0)
-        lowered = False
         if setup.is_root and sys.platform.startswith("linux"):
             # The warm-up yields the CPU to running jobs and to the host judging their facts; the server, as
             # root, puts this uid's priority back when it hands over the job (Server._run_prepared).
             with contextlib.suppress(OSError):
-                os.setpriority(os.PRIO_PROCESS, 0, max(priority, WARM_UP_NICENESS))
-                lowered = True
+                os.setpriority(os.PRIO_PROCESS, 0, WARM_UP_NICENESS)
 
         def job_waiting() -> bool:
             return bool(select.select([J_JOB], [], [], 0)[0])
@@ -352,10 +348,6 @@ def _prepared_job(
         cpu_before = _cpu_seconds()
         _Profile.arrived = time.monotonic()
         status(J_STATUS, ev="start", cpu=cpu_before)
-        if lowered:  # the job does not start before the server has given back the priority (at most 50 ms)
-            deadline = time.monotonic() + PRIORITY_WAIT_S
-            while os.getpriority(os.PRIO_PROCESS, 0) > priority and time.monotonic() < deadline:
-                time.sleep(0.0002)
         jail.set_name("quizapp-job")
     except BaseException as exc:
         status(J_STATUS, ev="error", where="J", message=f"{type(exc).__name__}: {exc}")

@@ -583,19 +583,13 @@ class Server:
         self, header: dict[str, Any], limits: JobLimits, chain: Chain, payload: mmap.mmap | None
     ) -> tuple[dict[str, Any], list[Any]]:
         job = {"task": header["task"], "limits": header["limits"]}
-
-        def full_priority() -> None:
-            """J warms up at a low priority (child.WARM_UP_NICENESS); its job runs at the worker's own. By uid:
-            J's pid in the host's namespace is not known here, its uid is (root, full or reduced mode). Done
-            when the job is sent, and again when J says it has taken it: a J still confining itself when the
-            job was sent lowers its priority after the first, and waits for the second (child._prepared_job)."""
-            if self.is_root and sys.platform.startswith("linux"):
-                try:
-                    os.setpriority(os.PRIO_USER, jail.job_uid(chain.pid), os.getpriority(os.PRIO_PROCESS, 0))
-                except OSError:
-                    pass
-
-        full_priority()
+        if self.is_root and sys.platform.startswith("linux"):
+            # J warms up at a low priority (child.WARM_UP_NICENESS); its job runs at the worker's own. By uid:
+            # J's pid in the host's namespace is not known here, its uid is (root, full or reduced mode).
+            try:
+                os.setpriority(os.PRIO_USER, jail.job_uid(chain.pid), os.getpriority(os.PRIO_PROCESS, 0))
+            except OSError:
+                pass
         started = time.monotonic()  # the wall clock starts when the job is sent
         sent = False
         try:
@@ -608,16 +602,7 @@ class Server:
         try:
             fds = (chain.out_r, chain.err_r, chain.res_r, chain.stat_r)
             watched = watch(
-                self.mode,
-                limits,
-                chain.pid,
-                chain.nonce,
-                started,
-                fds,
-                chain.pidfd,
-                chain.status,
-                prepared=True,
-                on_start=full_priority,
+                self.mode, limits, chain.pid, chain.nonce, started, fds, chain.pidfd, chain.status, prepared=True
             )
         finally:
             chain.pidfd = -1  # closed by watch

@@ -13,7 +13,6 @@ import os
 import resource
 import select
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from . import protocol
@@ -76,11 +75,9 @@ def watch(
     pidfd: int = -1,
     events_so_far: bytes | bytearray = b"",
     prepared: bool = False,
-    on_start: Callable[[], None] | None = None,
 ) -> Watched:
     """Watch the job whose chain is `pid` (the server's child) until it is over. fds: the server's ends of
-    the job's stdout, stderr, result and status pipes. Closes pidfd; the caller closes the fds. `on_start`:
-    called once, when a prepared J reports that it has taken its job."""
+    the job's stdout, stderr, result and status pipes. Closes pidfd; the caller closes the fds."""
     out_r, err_r, res_r, stat_r = fds
     deadline = started + limits.wall_seconds
     output_cap = limits.output_kb * 1024
@@ -148,8 +145,6 @@ def watch(
                             if event.get("ev") == "init":
                                 init_pid = int(event["pid"])
                             elif event.get("ev") in ("start", "exit"):
-                                if event["ev"] == "start" and "start" not in phases and on_start is not None:
-                                    on_start()
                                 phases.setdefault(event["ev"], elapsed())
                             if event.get("ev") == "exit" and mode == "full" and not finished_at:
                                 finished_at = time.monotonic()
