@@ -204,26 +204,6 @@ def test_jobs_run_on_prepared_chains(pool):
 
 
 @prefork
-@pytest.mark.skipif(os.geteuid() != 0, reason="only root can give a chain its priority back")
-def test_a_prepared_chain_warms_up_at_a_low_priority_and_its_job_runs_at_the_workers(pool):
-    def niceness(pid: int) -> int:
-        with open(f"/proc/{pid}/stat") as f:
-            return int(f.read().rsplit(")", 1)[1].split()[16])  # field 19: nice
-
-    pool.wait_warm(180)
-    time.sleep(0.5)  # every chain ready
-    for pid in pool.worker_pids().values():
-        chain = prepared_chain(pid)
-        assert chain, "no prepared chain"
-        assert niceness(chain[-1]) == 10
-        assert niceness(pid) == 0
-    outcome = pool.run("exec", code("import os\nRESULT = os.getpriority(os.PRIO_PROCESS, 0)"), LIMITS)
-    assert outcome.status == "ok", outcome.detail
-    assert outcome.extra.get("chain") == "prepared"
-    assert outcome.facts["result"] == 0
-
-
-@prefork
 def test_a_prepared_chain_that_dies_while_idle_is_replaced(pool):
     pool.wait_warm(180)
     before = pool.worker_pids()

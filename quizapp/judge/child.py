@@ -11,7 +11,6 @@ question always gets the same verdict), the task, and one frame on fd 3 (protoco
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import functools
 import json
@@ -36,7 +35,6 @@ from .procs import close, default_signals, read_exact, status, write_all
 from .tasks import ANSWER_FILE
 
 EXIT_SETUP = 121
-WARM_UP_NICENESS = 10  # a prepared J's while it warms up (a tenth of a running job's share of a busy core)
 ANSWER_FILES = (ANSWER_FILE,)  # the file name learner code runs under (tasks' and probes' alike)
 # J's descriptors while it waits for its job (0, 1, 2 as shown; 1 and 2 go to the server's stderr).
 J_JOB, J_STATUS, J_OUT, J_ERR, J_RESULT = 4, 5, 6, 7, 8
@@ -322,11 +320,6 @@ def _prepared_job(
             jail.set_parent_death_signal(signal.SIGKILL, server_pid)  # which clears the setting)
         jail.set_name("quizapp-ready")
         status(J_STATUS, ev="confined", t=time.monotonic())
-        if setup.is_root and sys.platform.startswith("linux"):
-            # The warm-up yields the CPU to running jobs and to the host judging their facts; the server, as
-            # root, puts this uid's priority back when it hands over the job (Server._run_prepared).
-            with contextlib.suppress(OSError):
-                os.setpriority(os.PRIO_PROCESS, 0, WARM_UP_NICENESS)
 
         def job_waiting() -> bool:
             return bool(select.select([J_JOB], [], [], 0)[0])

@@ -583,13 +583,6 @@ class Server:
         self, header: dict[str, Any], limits: JobLimits, chain: Chain, payload: mmap.mmap | None
     ) -> tuple[dict[str, Any], list[Any]]:
         job = {"task": header["task"], "limits": header["limits"]}
-        if self.is_root and sys.platform.startswith("linux"):
-            # J warms up at a low priority (child.WARM_UP_NICENESS); its job runs at the worker's own. By uid:
-            # J's pid in the host's namespace is not known here, its uid is (root, full or reduced mode).
-            try:
-                os.setpriority(os.PRIO_USER, jail.job_uid(chain.pid), os.getpriority(os.PRIO_PROCESS, 0))
-            except OSError:
-                pass
         started = time.monotonic()  # the wall clock starts when the job is sent
         sent = False
         try:
