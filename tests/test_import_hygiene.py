@@ -52,9 +52,7 @@ def _imports(path: Path) -> set[str]:
 @functools.cache
 def _modules() -> dict[str, frozenset[str]]:
     """Every module's imports, read once for the file's tests (parsing the whole package takes most of a second)."""
-    return {
-        path.relative_to(PACKAGE).as_posix(): frozenset(_imports(path)) for path in sorted(PACKAGE.rglob("*.py"))
-    }
+    return {path.relative_to(PACKAGE).as_posix(): frozenset(_imports(path)) for path in sorted(PACKAGE.rglob("*.py"))}
 
 
 def _top(names: frozenset[str], *tops: str) -> list[str]:

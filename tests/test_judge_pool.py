@@ -334,3 +334,168 @@ def test_a_failure_while_serving_a_job_is_that_jobs_outcome_and_the_loop_goes_on
     assert [(o["id"], o["status"]) for o in outcomes] == [(7, "internal_error"), (8, "internal_error")]
     assert outcomes[0]["detail"] == "the judge failed: OverflowError"
     assert "unknown task" in outcomes[1]["detail"]
+
+
+# --- a probe job split across two workers (quizapp/judge/split.py) ---------------------------------------------
+
+
+def _resnet_payload(code_text: str | None = None) -> tuple[dict, Limits]:
+    from quizapp.grading.grader import probe_payload
+    from quizapp.judge.bench import resnet_question
+
+    pack, question = resnet_question()
+    return probe_payload(question, code_text or question.solution, question.checks), pack.limits_for(question)
+
+
+RANDOM_ANSWER_TAIL = """
+
+import torch
+
+NOISE = torch.randn(3)  # drawn when the answer is defined: from the job's seed
+print("defined", NOISE)
+_forward = ResidualBlock.forward
+ResidualBlock.forward = lambda self, x: torch.nn.functional.dropout(_forward(self, x) + NOISE.sum(), 0.5, self.training)
+"""
+
+
+def test_a_probe_job_split_across_two_workers_reports_what_the_whole_job_reports(pool):
+    """Splitting is scheduling, never a verdict: the same facts and the same tensors, byte for byte, for the
+    reference and for an answer that draws random numbers both when it is defined and in every forward (so
+    each check's generators must be seeded from the check alone), and the answer's printout once."""
+    from quizapp.grading.facts import TensorStore
+    from quizapp.judge.bench import resnet_question
+
+    _, question = resnet_question()
+    for answer in (question.solution, question.solution + RANDOM_ANSWER_TAIL):
+        payload, limits = _resnet_payload(answer)
+        seen = {}
+        for split in (False, True):
+            pool.split_jobs = split
+            try:
+                time.sleep(0.3)  # both workers idle long enough for a split
+                outcome = pool.run("probe", payload, limits)
+            finally:
+                pool.split_jobs = True
+            assert outcome.status == "ok", outcome.detail
+            assert ("parts" in outcome.extra) is split
+            tensors = TensorStore(outcome.tensors)
+            seen[split] = (outcome.facts, {name: tensors[name].raw for name in tensors}, outcome.stdout)
+        assert seen[True][0] == seen[False][0]
+        assert seen[True][1] == seen[False][1] and len(seen[True][1]) > 50
+        assert seen[True][2] == seen[False][2]
+    assert seen[True][2].count("defined tensor(") == 1
+
+
+def test_a_probe_job_is_run_whole_when_no_other_worker_is_idle(pool):
+    payload, limits = _resnet_payload()
+    busy = pool.submit("exec", code("import time\ntime.sleep(1.5)"), LIMITS)  # one worker taken
+    time.sleep(0.3)
+    outcome = pool.run("probe", payload, limits)
+    assert outcome.status == "ok", outcome.detail
+    assert "parts" not in outcome.extra
+    assert not busy.done()  # it ran while the other worker was busy
+    assert busy.result().status == "ok"
+
+
+def test_a_job_is_cut_between_checks_where_the_work_is_even():
+    from quizapp.judge import protocol, split
+
+    payload, _ = _resnet_payload()
+    parts = split.split_job(payload)
+    assert parts is not None
+    assert [spec["id"] for spec in parts[0]["checks"]] == ["outputs"]  # about two thirds of the job's work
+    assert [spec["id"] for spec in parts[1]["checks"]] == [
+        "skip-connection",
+        "identity-layers",
+        "projection-layers",
+        "gradients",
+    ]
+    assert parts[0]["job_seed"] == parts[1]["job_seed"] == protocol.job_seed(payload)
+    assert "part" not in parts[0] and parts[1]["part"] == 1  # a later part defines the answer without printing
+    assert split.split_job({**payload, "checks": payload["checks"][:1]}) is None
+    tiny = {"id": "s", "kind": "structure", "cases": [{"args": [1]}]}
+    assert split.split_job({**payload, "checks": [payload["checks"][0], tiny]}) is None  # not worth a chain
+
+
+def _part(**fields):
+    from quizapp.judge.protocol import JobOutcome
+
+    base = {"status": "ok", "facts": {"definition": {"ok": True}, "checks": {}}, "cpu_ms": 10.0, "wall_ms": 12.0}
+    return JobOutcome(**{**base, **fields})
+
+
+def _tensors(**arrays):
+    import struct
+
+    header, data = {}, b""
+    for name, values in arrays.items():
+        raw = struct.pack(f"<{len(values)}f", *values)
+        header[name] = {"dtype": "F32", "shape": [len(values)], "data_offsets": [len(data), len(data) + len(raw)]}
+        data += raw
+    head = json_bytes(header)
+    return struct.pack("<Q", len(head)) + head + data
+
+
+def json_bytes(value) -> bytes:
+    import json
+
+    return json.dumps(value).encode()
+
+
+def test_merged_parts_hold_both_parts_facts_tensors_and_printouts():
+    from quizapp.grading.facts import TensorStore
+    from quizapp.judge.limits import JobLimits
+    from quizapp.judge.split import merge_outcomes
+
+    first = _part(
+        facts={"definition": {"ok": True}, "checks": {"a": {"x": 1}}}, tensors=_tensors(t=[1, 2]), stdout="1\n"
+    )
+    second = _part(facts={"definition": {"ok": True}, "checks": {"b": {"y": 2}}}, tensors=_tensors(u=[3]), stdout="2\n")
+    merged = merge_outcomes([first, second], JobLimits())
+    assert merged.status == "ok"
+    assert merged.facts == {"definition": {"ok": True}, "checks": {"a": {"x": 1}, "b": {"y": 2}}}
+    store = TensorStore(merged.tensors)
+    assert (
+        store["t"].raw == TensorStore(first.tensors)["t"].raw and store["u"].raw == TensorStore(second.tensors)["u"].raw
+    )
+    assert merged.stdout == "1\n2\n"
+    assert merged.cpu_ms == 20.0 and merged.wall_ms == 12.0
+
+
+@pytest.mark.parametrize(
+    ("first", "second", "status", "detail"),
+    [
+        ({"status": "time_limit", "detail": "t"}, {}, "time_limit", "t"),  # the first part that did not end well
+        ({}, {"status": "runtime_error", "detail": "r"}, "runtime_error", "r"),
+        ({"cpu_ms": 3000.0}, {"cpu_ms": 2500.0}, "time_limit", "used more than 5 s of CPU time"),  # together
+        ({"wall_ms": 6000.0}, {"wall_ms": 5000.0}, "time_limit", "used more than 10.0 s of wall time"),
+        ({"stdout": "x" * 40_000}, {"stdout": "y" * 30_000}, "output_limit", "printed more than 64 KB"),
+    ],
+)
+def test_a_split_job_is_held_to_the_whole_jobs_limits(first, second, status, detail):
+    from quizapp.judge.limits import JobLimits
+    from quizapp.judge.split import merge_outcomes
+
+    failed = {**first, "facts": None} if "status" in first else first
+    merged = merge_outcomes([_part(**failed), _part(**second)], JobLimits())
+    assert (merged.status, merged.detail) == (status, detail)
+    assert merged.facts is None or merged.status == "runtime_error"  # nothing over a limit is judged
+
+
+def test_parts_that_cannot_be_put_together_are_refused_by_the_grader_as_forged_facts_are():
+    from quizapp.grading.facts import FactsRefused, TensorStore
+    from quizapp.judge.limits import JobLimits
+    from quizapp.judge.split import merge_outcomes
+
+    same = {"definition": {"ok": True}, "checks": {"a": {"x": 1}}}
+    merged = merge_outcomes([_part(facts=same), _part(facts=same)], JobLimits())
+    assert set(merged.facts["checks"]) == {"a", "a (reported by two parts of the job)"}  # not asked: refused
+    broken = merge_outcomes([_part(tensors=_tensors(t=[1])), _part(tensors=b"\x10\0\0\0\0\0\0\0{")], JobLimits())
+    with pytest.raises(FactsRefused):
+        TensorStore(broken.tensors)
+    twice = merge_outcomes([_part(tensors=_tensors(t=[1])), _part(tensors=_tensors(t=[2]))], JobLimits())
+    with pytest.raises(FactsRefused):
+        TensorStore(twice.tensors)
+    undefined = {"definition": {"ok": False, "syntax": {"line": 1}}}
+    kept = merge_outcomes([_part(facts=undefined, stdout="a"), _part(facts=undefined)], JobLimits())
+    assert kept.facts == undefined and kept.status == "ok"

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ast
 import difflib
+import functools
 import math
 import re
 from collections.abc import Callable
@@ -148,6 +149,7 @@ class Context:
         return f"{name}({', '.join(arguments)})"
 
 
+@functools.lru_cache(maxsize=4)  # a verdict asks for the same answer's definitions once per case
 def _top_level(source: str | None, name: str) -> ast.stmt | None:
     try:
         tree = ast.parse(source or "")

@@ -216,6 +216,7 @@ def main(argv: list[str] | None = None) -> int:
                 child_cpu.append(outcome.cpu_ms)
                 child_wall.append(outcome.wall_ms)
                 resnet_chains[outcome.extra.get("chain", "?")] += 1
+                resnet_chains["split in two parts" if "parts" in outcome.extra else "whole"] += 1
 
             # (h) the optimizer question, warm, its reference cached.
             opt_pack, opt_question = resnet_question(OPTIMIZER_QUESTION)
@@ -287,6 +288,7 @@ def main(argv: list[str] | None = None) -> int:
             print("    " + describe(f"  of which {verdict}, {label}", durations))
     print("    " + describe("ResNet job, child wall (server)", child_wall))
     print("    " + describe("ResNet job, child CPU", child_cpu) + f"   chains {dict(resnet_chains)}")
+    print("    (a job split in two parts: its wall is the longer part's, its CPU both parts' together)")
     speed_up = statistics.median(fresh_resnet) / statistics.median(paced)
     print(f"(d) speed-up, fresh process vs warm verdict (medians): {speed_up:.0f}x")
     print(f"(e) Pool() to the first ResNet verdict (empty reference cache): {first_ms:.0f} ms")

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import errno
 import functools
-import hashlib
 import json
 import math
 import mmap
@@ -361,13 +360,12 @@ def _cpu_seconds() -> float:
 
 def seed_generators(job: dict[str, Any]) -> int:
     """Seed every random generator a job may draw from (Python's random, torch's CPU generator, NumPy's global
-    generator) with a number derived from the job's content, so a verdict is a function of the answer and the
-    pack. The learner's code itself is left out of the seed: an answer and the reference solution run with
-    the same seed for the same checks, so a layer that draws random numbers (dropout in train mode) draws the
-    same ones in both."""
-    question_side = {key: value for key, value in job.items() if key != "code"}
-    text = json.dumps(question_side, sort_keys=True, default=str).encode()
-    seed = int.from_bytes(hashlib.sha256(text).digest()[:8], "big") >> 1
+    generator) with protocol.job_seed: a number derived from the job's content, so a verdict is a function of
+    the answer and the pack. The learner's code itself is left out of the seed: an answer and the reference
+    solution run with the same seed for the same checks, so a layer that draws random numbers (dropout in
+    train mode) draws the same ones in both. (The probes seed them again before each check, from the check
+    alone: probes.run.)"""
+    seed = protocol.job_seed(job)
     random.seed(seed)
     torch = sys.modules.get("torch")
     if torch is not None:

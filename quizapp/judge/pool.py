@@ -38,13 +38,16 @@ from pathlib import Path
 from typing import Any
 
 from .. import locations
-from . import protocol
+from . import protocol, split
 from .limits import JobLimits
 from .protocol import JobOutcome, ProtocolError, internal_error
 
 START_TIMEOUT_S = 180.0  # importing torch takes about 2 s; a loaded CI machine may take far longer
 ANSWER_GRACE_S = 15.0  # beyond the job's wall limit, before a silent worker counts as wedged
 MAX_START_FAILURES = 3
+# A worker idle this long has prepared its next chain (forked, jailed, warmed: about 40 ms on a quiet
+# 2-core machine), so a job split onto it does not wait for one (see Pool.run).
+SPLIT_AFTER_IDLE_S = 0.1
 SERVER_ENV = {
     "OMP_NUM_THREADS": "1",
     "MKL_NUM_THREADS": "1",
@@ -104,6 +107,7 @@ class Worker:
     def __init__(self, slot: int, python: str, prefork: bool = True, hide: Iterable[str | Path] = ()) -> None:
         self.slot = slot
         self.ready = threading.Event()
+        self.idle_since = time.monotonic()  # when it last became free (a job split onto it must find it idle)
         self.failed = ""
         self.info: dict[str, Any] = {}
         self.stderr_tail: collections.deque[str] = collections.deque(maxlen=200)
@@ -270,11 +274,13 @@ class Pool:
         start_timeout: float = START_TIMEOUT_S,
         prefork: bool = True,
         hide: Iterable[str | Path] = (),
+        split_jobs: bool = True,
     ) -> None:
         """`prefork` (the default) prepares each job's warm chain while a worker is idle: the lowest latency for
         a learner's Run and Submit. Batch grading turns it off: jobs arrive back to back, so the chain's warm-up
         is work done twice, and cold forks give more answers per second (21/s against 16/s for ResNet here).
-        `hide`: more host paths the jail must not show (the packs given with --pack), besides hidden_paths()."""
+        `hide`: more host paths the jail must not show (the packs given with --pack), besides hidden_paths().
+        `split_jobs`: a probe job may run in two parts on two idle workers (see run)."""
         self.prefork = prefork
         self.hide = [str(path) for path in hide]
         if size < 1:
@@ -291,6 +297,9 @@ class Pool:
         self._closed = False
         self._job_ids = iter(range(1, 1 << 62))
         self._executor: concurrent.futures.ThreadPoolExecutor | None = None
+        self._parts_executor: concurrent.futures.ThreadPoolExecutor | None = None
+        self._asked = 0  # calls of run() in progress: a job is split only when it is the only one
+        self.split_jobs = split_jobs and size > 1
         self._warm = threading.Event()
         for slot in range(size):
             self._spawn(slot)
@@ -378,8 +387,22 @@ class Pool:
             if self._closed:
                 worker.close()
                 return
+            worker.idle_since = time.monotonic()
             self._free.append(worker)
             self._available.notify()
+
+    def _acquire_idle(self, idle_for: float) -> Worker | None:
+        """A free worker that has been idle at least `idle_for` seconds (so its next chain is prepared), at
+        once; None when there is none, or when another job is being asked for (it would wait for the part)."""
+        with self._lock:
+            if self._closed or self._asked > 1:  # another job is asked for: it gets the worker
+                return None
+            now = time.monotonic()
+            for worker in list(self._free):
+                if worker.alive and worker.info and now - worker.idle_since >= idle_for:
+                    self._free.remove(worker)
+                    return worker
+        return None
 
     # --- public ---------------------------------------------------------------------------------------
 
@@ -422,18 +445,62 @@ class Pool:
     def run(self, task: str, payload: dict[str, Any], limits: Any = None) -> JobOutcome:
         """Run one job on a free worker and return its outcome. Blocking; safe from several threads, and the
         way to grade many answers at once: each call takes a free worker. `limits`: a JobLimits, or anything
-        with its fields (a pack's Limits), or None for the defaults."""
+        with its fields (a pack's Limits), or None for the defaults.
+
+        A probe job with several checks is split in two when another worker has been idle long enough to
+        have its chain prepared (split.py: the parts run at once, on two cores, and their facts are the
+        whole job's); a busy pool (batch grading, many files at once) runs each job whole."""
         limits = JobLimits.of(limits)
+        with self._lock:
+            self._asked += 1
+        try:
+            return self._run_split_or_whole(task, payload, limits)
+        finally:
+            with self._lock:
+                self._asked -= 1
+
+    def _run_split_or_whole(self, task: str, payload: dict[str, Any], limits: JobLimits) -> JobOutcome:
+        parts = split.split_job(payload) if task in split.SPLIT_TASKS and self.split_jobs else None
+        if parts is None:
+            return self._run(task, payload, limits)
+        first = self._acquire(time.monotonic() + self.start_timeout)
+        helper = self._acquire_idle(SPLIT_AFTER_IDLE_S) if first is not None else None
+        if helper is None:
+            return self._run(task, payload, limits, first)
+        with self._lock:
+            if self._parts_executor is None:
+                self._parts_executor = concurrent.futures.ThreadPoolExecutor(self.size, thread_name_prefix="judge-part")
+            executor = self._parts_executor
+        try:
+            later = executor.submit(self._run, task, parts[1], limits, helper)
+        except RuntimeError:  # the pool is closing
+            self._release(helper)
+            return self._run(task, payload, limits, first)
+        outcomes = [self._run(task, parts[0], limits, first), later.result()]
+        try:
+            return split.merge_outcomes(outcomes, limits)
+        except Exception as exc:  # our bug: this job's internal_error, never a crash of the caller
+            return internal_error(f"the judge could not merge a split job: {type(exc).__name__}: {exc}")
+
+    def _run(self, task: str, payload: dict[str, Any], limits: JobLimits, worker: Worker | None = None) -> JobOutcome:
+        """Run one job whole: on `worker` if given (already taken from the free list), else on a free one."""
         try:
             data = json.dumps(payload).encode()
         except (TypeError, ValueError) as exc:
+            if worker is not None:
+                self._release(worker)
             return internal_error(f"the job's payload is not JSON: {exc}")
         if len(data) > protocol.MAX_PAYLOAD_BYTES:
+            if worker is not None:
+                self._release(worker)
             return internal_error("the job's payload is too large")
         attempts = 0
         start_deadline = time.monotonic() + self.start_timeout
         while True:
-            worker = self._acquire(start_deadline)
+            if worker is None or not worker.alive:
+                if worker is not None:
+                    self._replace(worker)
+                worker = self._acquire(start_deadline)
             if worker is None:
                 if self._closed:
                     return internal_error("the judge was closed")
@@ -443,16 +510,17 @@ class Pool:
                     job_id = next(self._job_ids)
                 outcome = worker.run(task, data, limits, job_id)
             except WorkerLost as exc:
-                mode = str(worker.info.get("jail_mode", "unknown"))
-                self._replace(worker)
+                lost, worker = worker, None
+                mode = str(lost.info.get("jail_mode", "unknown"))
+                self._replace(lost)
                 if exc.before_job:
                     continue  # it died between jobs: not this job's doing
                 attempts += 1
                 if attempts <= 1:
                     continue
-                tail = " | ".join(list(worker.stderr_tail)[-3:])
+                tail = " | ".join(list(lost.stderr_tail)[-3:])
                 return internal_error(
-                    f"the judge's worker failed: {exc}", worker=worker.slot, jail_mode=mode, server_log=tail
+                    f"the judge's worker failed: {exc}", worker=lost.slot, jail_mode=mode, server_log=tail
                 )
             except BaseException:
                 self._replace(worker)
@@ -484,10 +552,12 @@ class Pool:
             self._free.clear()
             self._available.notify_all()
             executor, self._executor = self._executor, None
+            parts_executor, self._parts_executor = self._parts_executor, None
         for worker in workers:
             worker.close()
-        if executor is not None:
-            executor.shutdown(wait=False, cancel_futures=True)
+        for pending in (executor, parts_executor):
+            if pending is not None:
+                pending.shutdown(wait=False, cancel_futures=True)
         self._finalizer.detach()
 
     @staticmethod

@@ -16,9 +16,13 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import hashlib
+import io
 import itertools
+import json
 import linecache
 import math
+import random
 import sys
 import traceback
 import types
@@ -43,7 +47,11 @@ MAX_VALUE_ITEMS = 10_000
 def run(payload: dict[str, Any]) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
     """The task the judge's child runs: payload {code, entry_point, checks: [probe specs]}."""
     tensors: dict[str, torch.Tensor] = {}
-    namespace, error = define(payload["code"])
+    if payload.get("part"):  # a later part of a split job: the answer's own printout is the first part's
+        with contextlib.redirect_stdout(_DISCARD), contextlib.redirect_stderr(_DISCARD):
+            namespace, error = define(payload["code"])
+    else:
+        namespace, error = define(payload["code"])
     if error is not None:
         return {"definition": error}, tensors
     entry_point = payload.get("entry_point")
@@ -54,6 +62,7 @@ def run(payload: dict[str, Any]) -> tuple[dict[str, Any], dict[str, torch.Tensor
     function = payload.get("entry_point_kind") == "function"
     for spec in payload.get("checks", []):
         try:
+            seed_for_check(spec)
             spec = {**spec, "function": function}  # the entry point is called, not constructed
             probe = _PROBES[spec["kind"]]
             facts["checks"][spec["id"]] = probe(spec, namespace, entry_point, tensors, f"{spec['id']}/")
@@ -64,6 +73,32 @@ def run(payload: dict[str, Any]) -> tuple[dict[str, Any], dict[str, torch.Tensor
                 raise
             facts["checks"][spec["id"]] = {"probe_failed": _exception_facts(exc)}
     return facts, tensors
+
+
+class _Discard(io.TextIOBase):
+    def write(self, text: str) -> int:
+        return len(text)
+
+
+_DISCARD = _Discard()
+
+
+def seed_for_check(spec: dict[str, Any]) -> int:
+    """Seed every random generator (Python's, torch's CPU generator, NumPy's) from the check alone, before it
+    runs: what a check draws (a dropout mask) does not depend on the checks run before it in the same job,
+    so a check's facts are the same whether the job ran every check or only some of them (a job split
+    across workers, pool.py; Run's visible checks), and the same for an answer and the reference."""
+    text = json.dumps(spec, sort_keys=True, default=str).encode()
+    seed = int.from_bytes(hashlib.sha256(text).digest()[:8], "big") >> 1
+    random.seed(seed)
+    torch.default_generator.manual_seed(seed)  # torch.manual_seed less its accelerators' queue (1 ms a job)
+    if torch.cuda.is_available():
+        torch.cuda.manual_seed_all(seed)
+    numpy = sys.modules.get("numpy")
+    if numpy is not None:
+        with contextlib.suppress(Exception):
+            numpy.random.seed(seed % (1 << 32))
+    return seed
 
 
 # --- defining the answer -------------------------------------------------------------------------------
@@ -569,14 +604,14 @@ def _observed_run(
             line = _answer_line()
             if line is not None:
                 fact["line"] = line
-            if isinstance(output, torch.Tensor) and output.is_floating_point():
-                name = f"{key}/m{len(seen)}"
+            if isinstance(output, torch.Tensor):
                 with torch._C.DisableTorchFunction():  # our sample is not an op of the answer's
-                    flat = output.detach().reshape(-1)
-                    where = torch.linspace(0, max(flat.numel() - 1, 0), min(flat.numel(), OBSERVED_SAMPLES))
-                    tensors[name] = sendable(flat[where.long()].float().clone())
-                fact["tensor"] = name
-                fact["shape"] = list(output.shape)
+                    if output.is_floating_point():
+                        name = f"{key}/m{len(seen)}"
+                        flat = output.detach().reshape(-1)
+                        tensors[name] = sendable(flat[_sample_index(flat.numel())].float().clone())
+                        fact["tensor"] = name
+                        fact["shape"] = list(output.shape)
             seen.append(fact)
 
         for leaf in leaves:
@@ -617,6 +652,19 @@ def _observed_run(
     if error is None:
         entry.update(_result_facts(output, arguments, tracer))
     return output, error
+
+
+def _sample_index(numel: int) -> torch.Tensor:
+    """Where an observed module's output is sampled: OBSERVED_SAMPLES positions evenly spaced (made once per size)."""
+    index = _SAMPLE_INDEX.get(numel)
+    if index is None:
+        index = torch.linspace(0, max(numel - 1, 0), min(numel, OBSERVED_SAMPLES)).long()
+        if len(_SAMPLE_INDEX) < 1024:
+            _SAMPLE_INDEX[numel] = index
+    return index
+
+
+_SAMPLE_INDEX: dict[int, torch.Tensor] = {}
 
 
 MAX_OBSERVED_BUFFERS = 16
@@ -1048,12 +1096,34 @@ def _plan_from(slots: list[_Slot], seed: int, roles: Roles) -> Plan:
 
 
 def apply_plan(plan: Plan) -> None:
-    generator = torch.Generator()
+    """Give each tensor of the plan its canonical values. A job applies the same plans over and over (before
+    every run of every case: a ResNet job about 200 tensors); seeding a generator and drawing the values cost
+    about 35 us a tensor, a copy of the values drawn the first time about 2 us, and the values are the same
+    (a function of the seed, bounds, dtype and shape), so the first draw of a contiguous tensor is kept."""
+    generator = None
     with torch.no_grad():
         for owner, name, is_parameter, tensor_seed, low, high in plan:
             tensor = (owner._parameters if is_parameter else owner._buffers).get(name)
-            if isinstance(tensor, torch.Tensor) and tensor.is_floating_point() and not _is_lazy(tensor):
-                tensor.uniform_(low, high, generator=generator.manual_seed(tensor_seed))
+            if not isinstance(tensor, torch.Tensor) or not tensor.is_floating_point() or _is_lazy(tensor):
+                continue
+            key = (tensor_seed, low, high, tensor.dtype, tuple(tensor.shape))
+            contiguous = tensor.is_contiguous()
+            drawn = _DRAWN.get(key) if contiguous else None
+            if drawn is not None:
+                tensor.copy_(drawn)
+                continue
+            generator = generator or torch.Generator()
+            tensor.uniform_(low, high, generator=generator.manual_seed(tensor_seed))
+            if contiguous and _DRAWN_ELEMENTS[0] + tensor.numel() <= MAX_DRAWN_ELEMENTS:
+                _DRAWN[key] = torch.Tensor.clone(tensor.detach())
+                _DRAWN_ELEMENTS[0] += tensor.numel()
+
+
+# Canonical values drawn so far (apply_plan), by (seed, low, high, dtype, shape): at most 16 MB of float32 in a
+# job, so that keeping them never costs an answer its memory allowance.
+MAX_DRAWN_ELEMENTS = 1 << 22
+_DRAWN: dict[tuple[Any, ...], torch.Tensor] = {}
+_DRAWN_ELEMENTS = [0]
 
 
 def _by_shape(items: list[Any], tensor_of: Callable[[Any], torch.Tensor]) -> list[Any]:
@@ -1969,24 +2039,30 @@ class WarmUp(nn.Module):
 """
 
 
-def warm_up(stop: Callable[[], bool] = lambda: False) -> None:
-    """Run every probe once on our own small model, in the worker before it forks any job.
+def warm_up(stop: Callable[[], bool] = lambda: False, passes: int = 2) -> None:
+    """Run every probe `passes` times on our own small model, in the worker before it forks any job, and once
+    more in each prepared chain.
 
     Lazy initialisation in torch (dispatch tables, kernels, the autograd engine, allocator pools) then
     happens once in the server, shared copy-on-write, instead of in every job: a forked ResNet job goes
-    from about 50 ms to about 30 ms. Nothing from any pack is involved. In a prepared chain, `stop` says a
-    job is waiting: the warm-up ends at the next step.
+    from about 50 ms to about 30 ms. Nothing from any pack is involved. The probes run as a job asks for
+    them (outputs observed; a trace counting unseen ops, which imports torch._dynamo on first use), so the
+    pages and caches of those paths are warm too. In a prepared chain, `stop` says a job is waiting: the
+    warm-up ends at the next step. One pass is enough there: a second made the job no faster (measured: a
+    forked child's ResNet probes, the median of 8, within a millisecond), and cost each chain about 30 ms
+    of CPU, which jobs sent back to back compete with.
     """
     case = {"args": [4], "kwargs": {"stride": 2}, "inputs": [{"shape": [2, 4, 6, 6]}]}
+    outputs = {"id": "o", "kind": "outputs", "cases": [case], "modes": ["train", "eval"], "seed": 0}
     checks = [
-        {"id": "o", "kind": "outputs", "cases": [case], "modes": ["train", "eval"], "seed": 0},
+        {**outputs, "observe": True},
         {"id": "g", "kind": "gradients", "cases": [case], "modes": ["train"], "seed": 0},
         {"id": "s", "kind": "structure", "cases": [case]},
         {"id": "t", "kind": "trace", "cases": [case], "seed": 0, "counts": True},
         {"id": "e", "kind": "expression", "setup": "m = WarmUp(4)", "expressions": ["len(list(m.children()))"]},
     ]
     tensors: dict[str, torch.Tensor] = {}
-    for _ in range(2):
+    for _ in range(passes):
         for check in checks:  # one probe at a time, so a waiting job waits for one step at most
             if stop():
                 linecache.cache.pop(ANSWER_FILE, None)

@@ -16,6 +16,7 @@ grader reads itself (quizapp/grading/facts.py and tensors.py: no torch or numpy 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import struct
@@ -57,6 +58,19 @@ MAX_PAYLOAD_BYTES = 16 << 20
 
 Status = Literal["ok", "runtime_error", "time_limit", "memory_limit", "output_limit", "internal_error"]
 STATUSES: tuple[str, ...] = ("ok", "runtime_error", "time_limit", "memory_limit", "output_limit", "internal_error")
+
+
+def job_seed(job: dict[str, Any]) -> int:
+    """The seed of a job's random generators: a number derived from the job's question side (everything but
+    the learner's code), so a verdict is a function of the answer and the pack, and an answer and the
+    reference draw alike. A part of a job split across workers (pool.py) carries its whole job's seed as
+    `job_seed`, so its answer is defined exactly as in the whole job."""
+    given = job.get("job_seed")
+    if type(given) is int and given >= 0:
+        return given
+    question_side = {key: value for key, value in job.items() if key != "code"}
+    text = json.dumps(question_side, sort_keys=True, default=str).encode()
+    return int.from_bytes(hashlib.sha256(text).digest()[:8], "big") >> 1
 
 
 class ProtocolError(Exception):

@@ -47,7 +47,8 @@ is sent), off the critical path:
 J confines itself exactly as a job does (closes descriptors, new session, drops to the slot's uid with no
 capabilities and no_new_privs, clean environment, scratch dir as cwd, stdio to the server's stderr for
 now), then runs the task modules' own warm_up functions inside itself (probes.warm_up: every probe on our
-own small model, twice), so the pages a job touches are already private to J and its caches are warm.
+own small model, once, as a job runs them), so the pages a job touches are already private to J and its
+caches are warm.
 Every random generator is seeded from the job's content when the job starts. J then reports "ready" on its
 status pipe, names itself quizapp-ready, and blocks reading a dedicated job pipe that the server created
 for it before forking.
@@ -267,8 +268,10 @@ class Server:
             if stop is not None and stop():
                 return
             try:
-                if stop is not None and "stop" in inspect.signature(warm_up).parameters:
-                    warm_up(stop=stop)
+                parameters = inspect.signature(warm_up).parameters
+                if stop is not None and "stop" in parameters:
+                    # in a prepared chain: one pass (the server's own warm-up ran the module's default)
+                    warm_up(stop=stop, **({"passes": 1} if "passes" in parameters else {}))
                 else:
                     warm_up()
             except Exception as exc:  # a failed warm-up costs speed, not correctness

@@ -1,6 +1,7 @@
 """`code_version()`: one digest of every file of the judge that runs in its workers and so shapes the facts a
-job sends back. The grader keys its cache of reference facts on it, so any change to the worker's code (the
-probes, the tasks, the child's set-up, the seeding of generators) recomputes the references."""
+job sends back (and of split.py, which puts a split job's facts together). The grader keys its cache of
+reference facts on it, so any change to the worker's code (the probes, the tasks, the child's set-up, the
+seeding of generators) recomputes the references."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ WORKER_MODULES = (
     "protocol.py",
     "seccomp.py",
     "server.py",
+    "split.py",  # host side, but it puts a split job's facts together
     "tasks.py",
     "training.py",
     "verdict.py",
