@@ -2637,8 +2637,8 @@ wrong(
         )
     ),
     "wrong_answer",
-    "bool (5, 5) constant",
-    "out_proj",
+    "bool",
+    "constant that forward combines with its input",
 )
 located(
     RA,

@@ -358,6 +358,21 @@ ResidualBlock.forward = lambda self, x: torch.nn.functional.dropout(_forward(sel
 """
 
 
+def _wait_until_both_idle(pool, timeout: float = 30.0) -> None:
+    """Until both workers are free and have been for twice the idle time a split asks for."""
+    from quizapp.judge.pool import SPLIT_AFTER_IDLE_S
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with pool._lock:
+            free = list(pool._free)
+        now = time.monotonic()
+        if len(free) == 2 and all(w.alive and w.info and now - w.idle_since >= 2 * SPLIT_AFTER_IDLE_S for w in free):
+            return
+        time.sleep(0.05)
+    raise AssertionError("the pool's two workers did not become idle")
+
+
 def test_a_probe_job_split_across_two_workers_reports_what_the_whole_job_reports(pool):
     """Splitting is scheduling, never a verdict: the same facts and the same tensors, byte for byte, for the
     reference and for an answer that draws random numbers both when it is defined and in every forward (so
@@ -372,7 +387,7 @@ def test_a_probe_job_split_across_two_workers_reports_what_the_whole_job_reports
         for split in (False, True):
             pool.split_jobs = split
             try:
-                time.sleep(0.3)  # both workers idle long enough for a split
+                _wait_until_both_idle(pool)  # long enough for a split (a loaded machine takes longer)
                 outcome = pool.run("probe", payload, limits)
             finally:
                 pool.split_jobs = True
