@@ -373,14 +373,21 @@ def _wait_until_both_idle(pool, timeout: float = 30.0) -> None:
     raise AssertionError("the pool's two workers did not become idle")
 
 
-def test_a_probe_job_split_across_two_workers_reports_what_the_whole_job_reports(pool):
+def test_a_probe_job_split_across_two_workers_reports_what_the_whole_job_reports():
     """Splitting is scheduling, never a verdict: the same facts and the same tensors, byte for byte, for the
     reference and for an answer that draws random numbers both when it is defined and in every forward (so
-    each check's generators must be seeded from the check alone), and the answer's printout once."""
+    each check's generators must be seeded from the check alone), and the answer's printout once. A pool of
+    its own: the module's pool has had workers killed and replaced by the tests before it."""
     from quizapp.grading.facts import TensorStore
     from quizapp.judge.bench import resnet_question
 
-    _, question = resnet_question()
+    with Pool(size=2) as pool:
+        assert pool.wait_warm(180), "the judge's workers did not start"
+        _split_and_whole(pool, resnet_question()[1], TensorStore)
+
+
+def _split_and_whole(pool, question, TensorStore) -> None:  # noqa: N803 - the class, imported by the test
+
     for answer in (question.solution, question.solution + RANDOM_ANSWER_TAIL):
         payload, limits = _resnet_payload(answer)
         seen = {}
