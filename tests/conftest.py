@@ -7,15 +7,37 @@ import dataclasses
 import hashlib
 import itertools
 import json
+import os
 import re
 import sys
 import threading
+import time
 from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
 
 import pytest
 import scheduling
+
+
+def _midday_zone() -> str:
+    """A POSIX time zone in which it is about noon now: "due today" then never depends on when the suite runs (a
+    failed question due again in a few minutes is due tomorrow from a quarter to midnight on)."""
+    hour = time.gmtime().tm_hour
+    ahead = (12 - hour + 11) % 24 - 11  # hours east of UTC, in -11..12
+    return f"QZT{-ahead:+d}"  # POSIX counts the offset west of Greenwich
+
+
+# Set before any test imports the app, and inherited by the processes the tests start (tmux, the command line).
+os.environ["TZ"] = _midday_zone()
+time.tzset()
+
+
+@pytest.fixture(autouse=True)
+def _local_zone_from_the_environment() -> None:
+    """The zone above again for each test: a test that pins TZ (the snapshots pin UTC) has its variable restored by
+    monkeypatch, but the C library keeps the zone it last read until tzset is called."""
+    time.tzset()
 
 # A valid format-1 pack with all five question kinds. The code question has one check of every kind and a
 # decoy. Tests derive broken packs from this text by replacing exact snippets of it, so keep each line
