@@ -613,20 +613,16 @@ def _compare_elements(
             if difference:
                 # The first element that differs is the finding; an element whose difference is a relation
                 # (attention weights normalised over the queries) tells why, whichever element it is.
-                related = context.relation(got["tensor"], want["tensor"], rtol, atol, name)
-                if related or first is None:
-                    finding = Finding(
+                if first is None:
+                    first = Finding(
                         "fail",
                         f"{name} differs{_in_mode(context, entry)} for {label}: {DIFFERENCE}",
                         rank=4,
                         detail=difference,
                     )
-                    if first is not None:  # keep the first element's place in the message, with this cause
-                        finding = replace(first)
-                    if related:
-                        finding.message, finding.rank = f"{related}; {finding.message}", 1
-                        return finding
-                    first = finding
+                related = context.relation(got["tensor"], want["tensor"], rtol, atol, name)
+                if related:  # the first element's difference, with this element's cause before it
+                    return replace(first, message=f"{related}; {first.message}", rank=1)
         elif got.get("type") != want.get("type") or not same_value(got.get("value"), want.get("value"), rtol, atol):
             shown = _show(got.get("value")) if "value" in got else f"a {got.get('type')}"
             expected = _show(want.get("value")) if "value" in want else f"a {want.get('type')}"

@@ -608,8 +608,7 @@ def _observed_run(
                 with torch._C.DisableTorchFunction():  # our sample is not an op of the answer's
                     if output.is_floating_point():
                         name = f"{key}/m{len(seen)}"
-                        flat = output.detach().reshape(-1)
-                        tensors[name] = sendable(flat[_sample_index(flat.numel())].float().clone())
+                        tensors[name] = sendable(_sampled(output))
                         fact["tensor"] = name
                         fact["shape"] = list(output.shape)
             seen.append(fact)
@@ -667,6 +666,13 @@ def _sample_index(numel: int) -> torch.Tensor:
 _SAMPLE_INDEX: dict[int, torch.Tensor] = {}
 
 
+def _sampled(tensor: torch.Tensor) -> torch.Tensor:
+    """A tensor's values at _sample_index's positions, as float32: what an observed run reports of a module's
+    output, a buffer or a constant. Call with torch functions disabled (our sample is not an op of the answer's)."""
+    flat = tensor.detach().reshape(-1)
+    return flat[_sample_index(flat.numel())].float().clone()
+
+
 MAX_OBSERVED_BUFFERS = 16
 MAX_OBSERVED_CONSTANTS = 16
 
@@ -702,9 +708,7 @@ def _constant_buffers(module: nn.Module, key: str, tensors: dict[str, torch.Tens
                 continue
             tensor_name = f"{key}/b{len(found)}"
             with torch._C.DisableTorchFunction():  # our sample is not an op of the answer's
-                flat = buffer.detach().reshape(-1)
-                where = torch.linspace(0, max(flat.numel() - 1, 0), min(flat.numel(), OBSERVED_SAMPLES))
-                tensors[tensor_name] = sendable(flat[where.long()].float().clone())
+                tensors[tensor_name] = sendable(_sampled(buffer))
             found.append(
                 {
                     "path": f"{path}.{name}" if path else name,
@@ -1725,9 +1729,7 @@ class _Tracer(TorchFunctionMode):
             self._constant_ids.add(key)
             if len(self.constants) < MAX_OBSERVED_CONSTANTS and tensor.numel() >= 2 and not tensor.is_complex():
                 with torch._C.DisableTorchFunction():  # our sample is not an op of the answer's
-                    flat = tensor.detach().reshape(-1)
-                    where = torch.linspace(0, max(flat.numel() - 1, 0), min(flat.numel(), OBSERVED_SAMPLES))
-                    sample = flat[where.long()].float().clone()
+                    sample = _sampled(tensor)
                 dtype = str(tensor.dtype).removeprefix("torch.")
                 self.constants.append((sample, list(tensor.shape), dtype, _answer_line()))
 
