@@ -218,6 +218,63 @@ class Ema(nn.Module):
     assert same(outputs(ema, spec, "Ema"), outputs(in_place, spec, "Ema"))
 
 
+def test_a_tensor_too_large_to_keep_gets_draft_values_only_for_discovery(monkeypatch) -> None:
+    """Role discovery's run is never compared, so a tensor too large to keep its canonical values gets a drawn
+    block repeated there (one copy instead of a draw of every value); every run that is compared gets the full
+    draw, and the facts are those of a job that drew everything."""
+    monkeypatch.setattr("quizapp.judge.probes.MAX_DRAWN_ELEMENTS", 20)  # the Linears' 36 weights are "large"
+    monkeypatch.setattr("quizapp.judge.probes.DRAFT_PERIOD", 7)
+    code = stack("pass", "0")
+    module = built(code, [6, 3], "Stack")
+    plan = probes.case_plan(module, STACK_SPEC, STACK_SPEC["cases"][0], 0)
+    drafted = module.layers[0].weight.detach().reshape(-1).clone()
+    assert torch.equal(drafted[7:14], drafted[:7]) and len(set(drafted[:7].tolist())) == 7  # a block repeated
+    probes.apply_plan(plan)
+    weight = module.layers[0].weight.detach()
+    assert not torch.equal(weight.reshape(-1)[7:14], weight.reshape(-1)[:7])
+    _, _, _, seed, low, high = next(entry for entry in plan if entry[0] is module.layers[0] and entry[1] == "weight")
+    full = torch.empty(6, 6).uniform_(low, high, generator=torch.Generator().manual_seed(seed))
+    assert torch.equal(weight, full)  # the canonical draw itself
+
+    drafted_facts = probes.run({"code": code, "entry_point": "Stack", "checks": [STACK_SPEC]})
+
+    def full_draw(tensor, low: float, high: float, generator) -> None:
+        tensor.uniform_(low, high, generator=generator)
+
+    monkeypatch.setattr("quizapp.judge.probes._tiled_fill", full_draw)
+    drawn_facts = probes.run({"code": code, "entry_point": "Stack", "checks": [STACK_SPEC]})
+    assert json.dumps(drafted_facts[0], sort_keys=True) == json.dumps(drawn_facts[0], sort_keys=True)
+    assert drafted_facts[1].keys() == drawn_facts[1].keys()
+    assert all(torch.equal(drafted_facts[1][key], drawn_facts[1][key]) for key in drawn_facts[1])
+
+
+def test_the_constants_an_observed_run_reports_do_not_depend_on_where_the_allocator_puts_them() -> None:
+    """Each constant forward combines with its input is reported, even one made after an earlier one was freed
+    (Python may give the new tensor the freed one's id): the facts are a function of the answer alone."""
+    code = """
+import torch
+from torch import nn
+
+
+class Masks(nn.Module):
+    def forward(self, x):
+        for step in range(6):
+            x = x * torch.full((x.shape[-1],), float(step + 2))
+        return x
+"""
+    spec = {
+        "id": "o",
+        "kind": "outputs",
+        "cases": [{"inputs": [{"shape": [2, 4]}]}],
+        "modes": ["eval"],
+        "observe": True,
+    }
+    runs = [probes.run({"code": code, "entry_point": "Masks", "checks": [spec]})[0] for _ in range(3)]
+    constants = runs[0]["checks"]["o"]["results"][0]["constants"]
+    assert len(constants) == 6  # one per step: each is a new tensor, whatever its id
+    assert all(json.dumps(run, sort_keys=True) == json.dumps(runs[0], sort_keys=True) for run in runs)
+
+
 def test_the_search_sends_a_bounded_amount_whatever_the_answer(monkeypatch) -> None:
     monkeypatch.setattr("quizapp.judge.probes.SEARCH_ELEMENTS", 200)  # the module itself, not the Deferred
     facts, tensors = probes.run(

@@ -729,7 +729,7 @@ def _result_facts(output: Any, arguments: Arguments, tracer: _Tracer) -> dict[st
     if not isinstance(result, torch.Tensor):
         return {}
     return {
-        "last": tracer.producer.get(id(result)),
+        "last": tracer.producer_of(result),
         "returns_input": any(result is tensor for _, tensor, _ in arguments.tensors),
     }
 
@@ -1099,16 +1099,26 @@ def _plan_from(slots: list[_Slot], seed: int, roles: Roles) -> Plan:
     return plan
 
 
-def apply_plan(plan: Plan) -> None:
+def apply_plan(plan: Plan, draft: bool = False) -> None:
     """Give each tensor of the plan its canonical values. A job applies the same plans over and over (before
     every run of every case: a ResNet job about 200 tensors); seeding a generator and drawing the values cost
     about 35 us a tensor, a copy of the values drawn the first time about 2 us, and the values are the same
-    (a function of the seed, bounds, dtype and shape), so the first draw of a contiguous tensor is kept."""
+    (a function of the seed, bounds, dtype and shape), so the first draw of a contiguous tensor is kept.
+
+    `draft`: values only for a run whose outputs are never compared (role discovery's, which looks at the ops
+    forward runs and the buffers it changes). A tensor too large to keep (over MAX_DRAWN_ELEMENTS: a
+    51-million-parameter Linear takes 0.25 s to draw, 5 ns a value) gets its first DRAFT_PERIOD values
+    drawn and repeated, one copy over its memory, still a function of the plan alone; the others are drawn
+    as always, since the same values serve the runs that follow."""
     generator = None
     with torch.no_grad():
         for owner, name, is_parameter, tensor_seed, low, high in plan:
             tensor = (owner._parameters if is_parameter else owner._buffers).get(name)
             if not isinstance(tensor, torch.Tensor) or not tensor.is_floating_point() or _is_lazy(tensor):
+                continue
+            if draft and tensor.numel() > MAX_DRAWN_ELEMENTS and tensor.is_contiguous():
+                generator = generator or torch.Generator()
+                _tiled_fill(tensor, low, high, generator.manual_seed(tensor_seed))
                 continue
             key = (tensor_seed, low, high, tensor.dtype, tuple(tensor.shape))
             contiguous = tensor.is_contiguous()
@@ -1121,6 +1131,19 @@ def apply_plan(plan: Plan) -> None:
             if contiguous and _DRAWN_ELEMENTS[0] + tensor.numel() <= MAX_DRAWN_ELEMENTS:
                 _DRAWN[key] = torch.Tensor.clone(tensor.detach())
                 _DRAWN_ELEMENTS[0] += tensor.numel()
+
+
+DRAFT_PERIOD = 1 << 16
+
+
+def _tiled_fill(tensor: torch.Tensor, low: float, high: float, generator: torch.Generator) -> None:
+    """Fill a contiguous tensor with DRAFT_PERIOD values drawn from `generator`, repeated."""
+    flat = tensor.view(-1)
+    period = min(DRAFT_PERIOD, flat.numel())
+    block = torch.empty(period, dtype=tensor.dtype).uniform_(low, high, generator=generator)
+    whole = flat.numel() // period
+    flat[: whole * period].view(whole, period).copy_(block.expand(whole, period))
+    flat[whole * period :].copy_(block[: flat.numel() - whole * period])
 
 
 # Canonical values drawn so far (apply_plan), by (seed, low, high, dtype, shape): at most 16 MB of float32 in a
@@ -1556,7 +1579,7 @@ def _case_discovery(
         return [{}], _plan_slots(module, None)
     modules = _every_module(module)
     slots = _plan_slots(module, None, modules)
-    apply_plan(_plan_from(_state_slots(slots, set()), seed, {}))
+    apply_plan(_plan_from(_state_slots(slots, set()), seed, {}), draft=True)
     orders, state = discover(module, call, all_orders=all_orders, modules=modules)
     return orders, _state_slots(slots, state)
 
@@ -1702,20 +1725,22 @@ class _Tracer(TorchFunctionMode):
         super().__init__()
         sources = [sources] if isinstance(sources, torch.Tensor) else sources
         self.tainted: dict[int, torch.Tensor] = {id(source): source for source in sources}
-        self.producer: dict[int, str] = {}
+        self.producer: dict[int, tuple[torch.Tensor, str]] = {}  # the tensor is kept: an id is not reused
         self.ops: list[dict[str, Any]] = []
         self.operands: set[int] = set()  # ids of every tensor an op used: parameters used functionally too
         self.depth = 0  # > 0 while a traced call runs: what reaches the dispatcher then was seen here
         # With a list: each constant the input's values meet (a mask, a table), sampled once (watch_constants).
         self.constants: list[tuple[torch.Tensor, list[int], str, int | None]] | None = None
-        self._constant_ids: set[int] = set()
+        # Ids seen, each with its tensor held: a freed intermediate's id can be another tensor's later, and
+        # skipping that one would make the constants depend on where the allocator put things.
+        self._constant_ids: dict[int, Any] = {}
 
     def watch_constants(self, exclude: set[int]) -> None:
         """Also keep the constants forward combines with what flows from the input: tensors that derive neither
         from the input nor are parameters (buffers, tables and masks built in forward), sampled where they first
         meet it, before forward can change them. `exclude`: ids not to keep (torch's own modules' buffers)."""
         self.constants = []
-        self._constant_ids = set(exclude)
+        self._constant_ids = dict.fromkeys(exclude)  # buffers alive for the whole run
         self._learned: dict[int, torch.Tensor] = {}  # what ops made from parameters alone
 
     def _constants(self, operands: list[torch.Tensor]) -> None:
@@ -1726,7 +1751,7 @@ class _Tracer(TorchFunctionMode):
                 continue
             if isinstance(tensor, nn.Parameter):
                 continue
-            self._constant_ids.add(key)
+            self._constant_ids[key] = tensor
             if len(self.constants) < MAX_OBSERVED_CONSTANTS and tensor.numel() >= 2 and not tensor.is_complex():
                 with torch._C.DisableTorchFunction():  # our sample is not an op of the answer's
                     sample = _sampled(tensor)
@@ -1768,8 +1793,13 @@ class _Tracer(TorchFunctionMode):
             op["dim"] = _dim_from_end(args, kwargs)
         self.ops.append(op)
         for out in outputs:
-            self.producer[id(out)] = name
+            self.producer[id(out)] = (out, name)
         return result
+
+    def producer_of(self, tensor: Any) -> str | None:
+        """The op that made this tensor, if a traced op did."""
+        made = self.producer.get(id(tensor))
+        return made[1] if made is not None and made[0] is tensor else None
 
 
 # Ops whose dim says what they compute: a softmax over the keys or over the queries is the same op.
