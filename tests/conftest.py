@@ -512,6 +512,21 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(pytest.mark.xdist_group(f"torch-in-process:{name}"))
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--suite-cpu",
+        action="store_true",
+        help="record each test's wall time and the CPU of its process tree in .suite-cpu/ (tests/suite_cpu.py)",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if config.getoption("suite_cpu"):
+        import suite_cpu
+
+        config.pluginmanager.register(suite_cpu, "suite_cpu")
+
+
 @pytest.hookimpl(optionalhook=True)
 def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
     """`--dist loadgroup` (`make test`) with the judge's tests shared between the processes: scheduling.py."""
