@@ -271,7 +271,7 @@ def _test_process_heap_frozen_for_the_app(request: pytest.FixtureRequest) -> Any
     every module the suite imported, what earlier tests left) out of the cyclic garbage collector's reach, as they
     are in the app's own process, where they do not exist. Once warm, the app makes a full collection and
     freezes what it holds (QuizApp._freeze_soon); in the test process that collection walked the whole suite's
-    heap, 0.1 s at the first app and more with every test after, for each of about 140 app runs. It now walks
+    heap, 0.1 s at the first app and more with every test after, for each of about 110 app runs. It now walks
     what the test made. The app unfreezes on unmount; so does the teardown, whatever the test did."""
     if request.node.get_closest_marker("tui") is None:
         yield
