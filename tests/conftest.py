@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import gc
 import hashlib
 import itertools
 import json
@@ -264,21 +265,42 @@ def quizapp_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.M
     return home
 
 
-class ParsedOnce:
-    """discovery's check_pack_file, reading each built-in pack file once per process: every command a test runs in
-    process (`quizapp list`, `show`, `grade`, ...) discovers the built-in packs, which cost a third of a second of
-    CPU to parse and check each time, a tenth of the suite's in-process command tests. Loading is a pure function
-    of the file's path and bytes, and the packs are frozen models, so each caller gets a new LoadResult around
-    the same pack; a file whose bytes changed is loaded again. The loader itself is tested on its own."""
+@pytest.fixture(autouse=True)
+def _test_process_heap_frozen_for_the_app(request: pytest.FixtureRequest) -> Any:
+    """Before a test that drives the app (`tui`), move the objects the test process already holds (pytest's items,
+    every module the suite imported, what earlier tests left) out of the cyclic garbage collector's reach, as they
+    are in the app's own process, where they do not exist. Once warm, the app makes a full collection and
+    freezes what it holds (QuizApp._freeze_soon); in the test process that collection walked the whole suite's
+    heap, 0.1 s at the first app and more with every test after, for each of about 110 app runs. It now walks
+    what the test made. The app unfreezes on unmount; so does the teardown, whatever the test did."""
+    if request.node.get_closest_marker("tui") is None:
+        yield
+        return
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
 
-    def __init__(self, load: Any, folder: Path) -> None:
+
+class ParsedOnce:
+    """The loader's check_pack_file, reading each pack file of the repository (the built-in packs, the tests' own
+    packs) once per process. Test modules load the built-in packs when they are collected, which every test
+    process does (torch-modules alone nine times), every command a test runs in process (`quizapp list`, `show`,
+    `grade`, ...) discovers them, and every app a TUI test starts discovers its fixture pack: a third of a second
+    of CPU for each built-in pack each time. Loading is a pure function of the file's path and bytes, and packs
+    are frozen models, so each caller gets a new LoadResult around the same pack; a file whose bytes changed is
+    loaded again. Files anywhere else (every pack a test writes) are loaded as they are: the loader is tested
+    on those."""
+
+    def __init__(self, load: Any, folders: list[Path]) -> None:
         self.load = load
-        self.folder = folder.resolve()
+        self.folders = [folder.resolve() for folder in folders]
         self.results: dict[tuple[str, bytes], Any] = {}
 
     def __call__(self, path: str | Path, *args: Any, **kwargs: Any) -> Any:
         file = Path(path)
-        if args or kwargs or file.resolve().parent != self.folder:
+        if args or kwargs or not any(file.resolve().is_relative_to(folder) for folder in self.folders):
             return self.load(path, *args, **kwargs)
         key = (str(path), hashlib.sha256(file.read_bytes()).digest())
         if key not in self.results:
@@ -287,15 +309,19 @@ class ParsedOnce:
         return dataclasses.replace(result, problems=list(result.problems))
 
 
-@pytest.fixture(scope="session", autouse=True)
-def builtin_packs_parsed_once() -> Any:
+def _parse_repository_packs_once() -> None:
+    """Install ParsedOnce before any test module is imported (they bind the loader's functions when collected):
+    as the loader's, discovery's and the package's check_pack_file, which load_pack calls."""
+    import quizapp.packs
     from quizapp import locations
-    from quizapp.packs import discovery
+    from quizapp.packs import discovery, loader
 
-    with pytest.MonkeyPatch.context() as patch:
-        once = ParsedOnce(discovery.check_pack_file, locations.builtin_packs_dir())
-        patch.setattr(discovery, "check_pack_file", once)
-        yield
+    once = ParsedOnce(loader.check_pack_file, [locations.builtin_packs_dir(), Path(__file__).parent])
+    for module in (loader, discovery, quizapp.packs):
+        module.check_pack_file = once  # type: ignore[attr-defined]
+
+
+_parse_repository_packs_once()
 
 
 def write_pack(directory: Path, text: str = VALID_PACK, name: str = "pack.yaml") -> Path:
@@ -484,6 +510,21 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(pytest.mark.xdist_group(judge_group(name)))
         elif name in TORCH_IN_PROCESS:
             item.add_marker(pytest.mark.xdist_group(f"torch-in-process:{name}"))
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--suite-cpu",
+        action="store_true",
+        help="record each test's wall time and the CPU of its process tree in .suite-cpu/ (tests/suite_cpu.py)",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if config.getoption("suite_cpu"):
+        import suite_cpu
+
+        config.pluginmanager.register(suite_cpu, "suite_cpu")
 
 
 @pytest.hookimpl(optionalhook=True)
