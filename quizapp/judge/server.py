@@ -117,6 +117,7 @@ from .limits import JobLimits
 from .procs import (
     children,
     close,
+    collapse_huge_pages,
     kill_descendants,
     log,
     parse_events,
@@ -253,6 +254,7 @@ class Server:
         self.warm_up_tasks()
         if sys.platform.startswith("linux"):
             self.seccomp, self.seccomp_problem = seccomp.build()
+            collapse_huge_pages()  # warm: every chain forked from here on copies fewer page tables
         self._choose_mode()
 
     def warm_up_tasks(self, stop: Callable[[], bool] | None = None) -> None:
@@ -401,6 +403,8 @@ class Server:
             warm_up_training(torch)
         except Exception as exc:  # a failed warm-up costs speed, not correctness
             log(f"training warm-up failed: {exc!r}")
+        if sys.platform.startswith("linux"):
+            collapse_huge_pages()  # what the training stack allocated, too
         if self.chain is not None:
             self._drop_chain("prepared before the training warm-up", failure=False)
             self.prepare()
