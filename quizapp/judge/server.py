@@ -124,6 +124,7 @@ from .procs import (
     read_exact,
     reap_exited,
     try_kill,
+    widen_pipe,
     write_all,
 )
 from .verdict import Decision, decide
@@ -221,6 +222,7 @@ class Server:
     def start(self) -> None:
         # The protocol channel is a private copy of stdout; fd 1 now goes to stderr.
         self.proto_out = os.dup(1)
+        widen_pipe(self.proto_out)  # an outcome (a ResNet job's: 130 KB) goes to the host in one write
         os.dup2(2, 1)
         sys.stdout = sys.stderr
         signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -490,6 +492,7 @@ class Server:
         out_r, out_w = os.pipe2(os.O_CLOEXEC)
         err_r, err_w = os.pipe2(os.O_CLOEXEC)
         res_r, res_w = os.pipe2(os.O_CLOEXEC)
+        widen_pipe(res_r)
         stat_r, stat_w = os.pipe2(os.O_CLOEXEC)
         job_r, job_w = os.pipe2(os.O_CLOEXEC)
         scratch = self._make_scratch() if self.mode == "reduced" else ""
@@ -641,6 +644,7 @@ class Server:
         out_r, out_w = os.pipe2(os.O_CLOEXEC)
         err_r, err_w = os.pipe2(os.O_CLOEXEC)
         res_r, res_w = os.pipe2(os.O_CLOEXEC)
+        widen_pipe(res_r)
         stat_r, stat_w = os.pipe2(os.O_CLOEXEC)
         scratch = self._make_scratch() if self.mode == "reduced" else ""
         setup = self.setup()
