@@ -273,8 +273,10 @@ class Server:
             try:
                 parameters = inspect.signature(warm_up).parameters
                 if stop is not None and "stop" in parameters:
-                    # in a prepared chain: one pass (the server's own warm-up ran the module's default)
-                    warm_up(stop=stop, **({"passes": 1} if "passes" in parameters else {}))
+                    # in a prepared chain: one pass (the server's own warm-up ran the module's default), of
+                    # what the module chooses for a chain
+                    options = {"passes": 1, "chain": True}
+                    warm_up(stop=stop, **{key: value for key, value in options.items() if key in parameters})
                 else:
                     warm_up()
             except Exception as exc:  # a failed warm-up costs speed, not correctness
