@@ -134,6 +134,11 @@ THREAD_ENV = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THRE
 SEND_TIMEOUT_S = 10.0  # how long J may take to read its job frame
 MAX_PREPARE_FAILURES = 3  # in a row; then this worker stops pre-forking
 TRAINING_WARM_IDLE_S = 0.3  # how long a new worker waits for the host before its deferred training warm-up
+# How long after sending an outcome the server waits before forking the next job's chain. Forking and warming
+# it takes both workers' chains about 2 x 60 ms of CPU at once, while the host reads the outcome and judges it
+# (2 to 4 ms of CPU): put off this long, on a quiet machine the verdict is out before they start, and the
+# chain is still ready long before a learner's next answer. A job that comes sooner gets its chain at once.
+PREPARE_AFTER_S = 0.02
 
 
 @dataclass
@@ -216,6 +221,7 @@ class Server:
         self._reap_pending = False  # the last job's C and I are ending: reap them as they do
         self.training_warm = False
         self.jobs_served = 0
+        self._prepare_at = 0.0  # when to fork the next chain, put off after an outcome (0: not pending)
 
     # --- start ----------------------------------------------------------------------------------------
 
@@ -360,6 +366,7 @@ class Server:
             elif op == "exit":
                 return
             elif op == "job":
+                self.prepare_now()  # a job came before the delayed chain was forked: fork it now, for this job
                 self.serve_job(header, blob_len)
             else:
                 raise protocol.ProtocolError(f"unknown op {op!r}")
@@ -391,7 +398,9 @@ class Server:
         finally:
             if payload is not None:
                 payload.close()
-        self.prepare()  # the next job's chain, while the host reads this outcome
+        # The next job's chain, once the host has had PREPARE_AFTER_S to read and judge this outcome on a core
+        # of its own (_wait_for_host forks it then; a job arriving sooner gets it forked at once).
+        self._prepare_at = time.monotonic() + PREPARE_AFTER_S
 
     def warm_up_training(self) -> None:
         """The training stack's warm-up (warm_up_training), once, outside any job, and then a new prepared
@@ -423,6 +432,8 @@ class Server:
             if not busy:
                 self.warm_up_training()
         while True:
+            if self._prepare_at and time.monotonic() >= self._prepare_at:
+                self.prepare_now()
             chain = self.chain
             waits = [0]
             timeout = None
@@ -435,6 +446,9 @@ class Server:
                 self._reap_exited()
                 if self._reap_pending:
                     timeout = 0.02 if timeout is None else min(timeout, 0.02)
+            if self._prepare_at:
+                wait = max(0.0, self._prepare_at - time.monotonic())
+                timeout = wait if timeout is None else min(timeout, wait)
             readable, _, _ = select.select(waits, [], [], timeout)
             if 0 in readable:
                 return
@@ -515,6 +529,12 @@ class Server:
         except (AttributeError, OSError):
             pidfd = -1
         self.chain = Chain(pid, pidfd, nonce, scratch_kb, scratch, job_w, out_r, err_r, res_r, stat_r, time.monotonic())
+
+    def prepare_now(self) -> None:
+        """Fork the chain whose preparation was put off after the last outcome (PREPARE_AFTER_S), if any."""
+        if self._prepare_at:
+            self._prepare_at = 0.0
+            self.prepare()
 
     def _make_scratch(self) -> str:
         import tempfile
