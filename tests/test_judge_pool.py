@@ -207,6 +207,10 @@ def test_jobs_run_on_prepared_chains(pool):
 def test_a_prepared_chain_that_dies_while_idle_is_replaced(pool):
     pool.wait_warm(180)
     before = pool.worker_pids()
+    # A worker forks its next chain a moment after its last outcome (server.PREPARE_AFTER_S): wait for them.
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline and not all(prepared_chain(pid) for pid in before.values()):
+        time.sleep(0.05)
     for pid in before.values():
         assert leftovers(pid) == []
     victims = [chain[-1] for pid in before.values() if (chain := prepared_chain(pid))]

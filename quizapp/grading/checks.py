@@ -453,6 +453,13 @@ def judge_outputs(check: model.OutputsCheck, context: Context) -> Finding | None
             return None
         return locate(mine, theirs, context.same_module_output, context.runner)
 
+    def settled() -> bool:
+        """Whether a run that fails from here on can no longer be the headline: _first takes the lowest
+        (rank, not an error), the earliest among equals, and a failing run's finding ranks 1 at best. Such a
+        run is still counted, but its cause (a relation over every value, the place it left the reference:
+        most of a wrong answer's time on the host, once per failing run) is not looked for."""
+        return any(p.rank <= 1 for p in problems)
+
     for entry in learner:
         label = context.case_label(check, entry["case"])
         if "construct_error" in entry:
@@ -472,9 +479,10 @@ def judge_outputs(check: model.OutputsCheck, context: Context) -> Finding | None
         label = _call_label(check, entry, label, context)
         if ref.get("elements") is not None:  # a tuple, list or dict: compared element by element
             rtol, atol = model.tolerance_for(check, check.cases[entry["case"]])
-            element_finding = _compare_elements(check, context, entry, ref, label, rtol, atol)
+            diagnose = not settled()
+            element_finding = _compare_elements(check, context, entry, ref, label, rtol, atol, diagnose)
             if element_finding is not None:
-                if element_finding.rank >= 3 and (found := where(entry)):
+                if diagnose and element_finding.rank >= 3 and (found := where(entry)):
                     element_finding.message = f"{found[0]}; {element_finding.message}"
                     element_finding.rank = found[1] + 1
                 problems.append(element_finding)
@@ -502,7 +510,9 @@ def judge_outputs(check: model.OutputsCheck, context: Context) -> Finding | None
         if difference:
             message = f"output differs{_in_mode(context, entry)} for {label}: {DIFFERENCE}"
             rank: float = 4
-            if entry.get("returns_input") and not ref.get("returns_input"):
+            if settled():  # counted, never shown: its cause is not looked for
+                pass
+            elif entry.get("returns_input") and not ref.get("returns_input"):
                 message, rank = f"{context.runner} returns its input unchanged; {message}", 1.5
             elif unmatched := _unmatched_parameters(check, context, entry["case"]):
                 message, rank = f"its parameters cannot be matched to the reference's: {unmatched}; {message}", 2
@@ -579,10 +589,18 @@ def _kind_of(entry: dict[str, Any]) -> str:
 
 
 def _compare_elements(
-    check: Any, context: Context, entry: dict[str, Any], ref: dict[str, Any], label: str, rtol: float, atol: float
+    check: Any,
+    context: Context,
+    entry: dict[str, Any],
+    ref: dict[str, Any],
+    label: str,
+    rtol: float,
+    atol: float,
+    diagnose: bool = True,
 ) -> Finding | None:
     """A tuple, list or dict output, element by element: the first element missing, of another kind, or with
-    other values, named by its path and the author's name for it."""
+    other values, named by its path and the author's name for it. Without `diagnose` (the finding cannot be
+    the check's headline) no element's relation to the reference's is looked for."""
     mine = entry.get("elements")
     theirs = ref["elements"]
     if mine is None:
@@ -620,7 +638,7 @@ def _compare_elements(
                         rank=4,
                         detail=difference,
                     )
-                related = context.relation(got["tensor"], want["tensor"], rtol, atol, name)
+                related = diagnose and context.relation(got["tensor"], want["tensor"], rtol, atol, name)
                 if related:  # the first element's difference, with this element's cause before it
                     return replace(first, message=f"{related}; {first.message}", rank=1)
         elif got.get("type") != want.get("type") or not same_value(got.get("value"), want.get("value"), rtol, atol):
@@ -692,7 +710,10 @@ def judge_gradients(check: model.GradientsCheck, context: Context) -> Finding | 
                 )
             )
             continue
-        finding = _compare_gradients(check, context, entry, ref, _call_label(check, entry, label, context))
+        # A relation ranks a gradient's difference 2 at best: once a finding ranks 2 or less, a later one's is
+        # not looked for (it could not be the headline, see judge_outputs).
+        diagnose = not any(p.rank <= 2 for p in problems)
+        finding = _compare_gradients(check, context, entry, ref, _call_label(check, entry, label, context), diagnose)
         if finding:
             problems.append(finding)
     return _first(problems, len(learner))
@@ -707,8 +728,15 @@ def _returned(output: dict[str, Any]) -> str:
 
 
 def _compare_gradients(
-    check: model.GradientsCheck, context: Context, entry: dict[str, Any], ref: dict[str, Any], label: str
+    check: model.GradientsCheck,
+    context: Context,
+    entry: dict[str, Any],
+    ref: dict[str, Any],
+    label: str,
+    diagnose: bool = True,
 ) -> Finding | None:
+    """The first way this run's gradients differ from the reference's; without `diagnose` (the finding cannot
+    be the check's headline) a difference's relation to the reference's is not looked for."""
     detached = bool(entry.get("detached")) and not ref.get("detached")
     cut = f" ({context.runner} calls detach(), which cuts the graph there)" if detached else ""
     rtol, atol = model.tolerance_for(check, check.cases[entry["case"]])
@@ -746,7 +774,11 @@ def _compare_gradients(
             return Finding("fail", f"no gradient reaches {first} for {label}{why}", rank=1.5, case=label)
         difference = context.difference(entry["input_grad"], ref["input_grad"], rtol, atol)
         if difference:
-            related = None if cut else context.relation(entry["input_grad"], ref["input_grad"], rtol, atol, "it")
+            related = (
+                None
+                if cut or not diagnose
+                else context.relation(entry["input_grad"], ref["input_grad"], rtol, atol, "it")
+            )
             return Finding(
                 "fail",
                 f"the gradient with respect to {first} differs for {label}{cut}: "
@@ -766,7 +798,7 @@ def _compare_gradients(
                 return Finding("fail", f"no gradient reaches {which} for {label}{why}", rank=1.5, case=label)
             difference = context.difference(mine[name], want, rtol, atol)
             if difference:
-                related = None if cut else context.relation(mine[name], want, rtol, atol, "it")
+                related = None if cut or not diagnose else context.relation(mine[name], want, rtol, atol, "it")
                 return Finding(
                     "fail",
                     f"the gradient with respect to {which} differs for {label}{cut}: "

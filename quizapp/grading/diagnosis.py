@@ -12,6 +12,7 @@ the caller (Context.same_module_output).
 from __future__ import annotations
 
 import math
+import operator
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -396,7 +397,7 @@ def relation(
     shape; `what` names the result."""
     if not got or len(got) != len(want) or len(got) > RELATION_LIMIT:
         return None
-    if not all(math.isfinite(v) for v in got) or not all(math.isfinite(v) for v in want):
+    if not all(map(math.isfinite, got)) or not all(map(math.isfinite, want)):
         return None
     for finder in (_transposed, _scaled, _shifted, _normalised):
         found = finder(shape, got, want, rtol, atol)
@@ -406,7 +407,9 @@ def relation(
 
 
 def _close_all(got: list[float], want: list[float], rtol: float, atol: float) -> bool:
-    return all(abs(x - y) <= atol + rtol * abs(y) for x, y in zip(got, want, strict=True))
+    """|x - y| <= atol + rtol * |y| for every pair (equal lengths), the loop in C but for the bounds."""
+    bounds = [atol + rtol * abs(y) for y in want]
+    return all(map(operator.le, map(abs, map(operator.sub, got, want)), bounds))
 
 
 def _lines(shape: tuple[int, ...], dim: int) -> Iterator[list[int]]:
@@ -504,10 +507,10 @@ def _number(value: float) -> str:
 
 
 def _scaled(shape: tuple[int, ...], got: list[float], want: list[float], rtol: float, atol: float) -> str | None:
-    norm = math.fsum(w * w for w in want)
+    norm = math.fsum(map(operator.mul, want, want))
     if norm == 0:
         return None
-    factor = math.fsum(g * w for g, w in zip(got, want, strict=True)) / norm
+    factor = math.fsum(map(operator.mul, got, want)) / norm
     if abs(factor - 1) <= 1e-3 or abs(factor) <= 1e-6:
         return None
     if not _close_all(got, [factor * w for w in want], rtol, atol):
@@ -522,7 +525,7 @@ def _scaled(shape: tuple[int, ...], got: list[float], want: list[float], rtol: f
 def _shifted(shape: tuple[int, ...], got: list[float], want: list[float], rtol: float, atol: float) -> str | None:
     if len(got) == 1:  # any two numbers differ by an offset
         return None
-    offset = math.fsum(g - w for g, w in zip(got, want, strict=True)) / len(got)
+    offset = math.fsum(map(operator.sub, got, want)) / len(got)
     if abs(offset) <= atol + rtol * max(abs(w) for w in want):
         return None
     if not _close_all(got, [w + offset for w in want], rtol, atol):

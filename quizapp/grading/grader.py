@@ -12,6 +12,7 @@ from __future__ import annotations
 import ast
 import base64
 import collections
+import copy
 import functools
 import hashlib
 import json
@@ -19,7 +20,8 @@ import os
 import tempfile
 import threading
 import time
-from collections.abc import Iterable
+import weakref
+from collections.abc import Callable, Iterable
 from concurrent.futures import Future
 from dataclasses import dataclass
 from importlib import metadata
@@ -64,6 +66,43 @@ class Runner(Protocol):
     def submit(self, task: str, payload: dict[str, Any], limits: model.Limits) -> Future[Outcome]: ...
 
 
+_DERIVED: dict[tuple[int, str], tuple[weakref.ref[Any], Any]] = {}
+
+
+def _derived(model_object: Any, name: str, compute: Callable[[], Any]) -> Any:
+    """What a verdict derives from one pack object again and again (its reference key, a check's probe spec),
+    computed once per object. Pack models are frozen, so a value derived from one cannot go stale; an entry
+    goes when its object does (a pack loaded again is new objects)."""
+    key = (id(model_object), name)
+    held = _DERIVED.get(key)
+    if held is not None and held[0]() is model_object:
+        return held[1]
+    value = compute()
+    _DERIVED[key] = (weakref.ref(model_object, lambda _, key=key: _DERIVED.pop(key, None)), value)
+    return value
+
+
+def _probe_spec(check: Any, observe: bool) -> dict[str, Any] | None:
+    """A check's probe spec, as probe_payload sends it (None for a source check, which is judged here)."""
+    if check.kind == "source":
+        return None
+    spec: dict[str, Any] = {"id": check.id, "kind": check.kind}
+    if hasattr(check, "cases"):
+        spec["cases"] = [case.model_dump(mode="json", exclude={"name"}) for case in check.cases]
+    for key in ("modes", "seed", "wrt", "setup", "probe"):
+        if hasattr(check, key):
+            spec[key] = getattr(check, key)
+    if check.kind == "expression":
+        spec["expressions"] = [expression.expr for expression in check.expressions]
+    if check.kind == "trace" and any(rule.op is not None for rule in check.rules):
+        spec["counts"] = True  # op counts: the probe also counts the ops an answer hides from the tracer
+    if check.kind == "outputs" and observe:
+        spec["observe"] = True
+    if check.kind == "training":  # training check: its own keys (quizapp/grading/training.py)
+        spec.update(check.model_dump(include={"step", "steps", "watch"}))
+    return spec
+
+
 def probe_payload(question: model.CodeBase, code: str, checks: Iterable[Any], observe: bool = True) -> dict[str, Any]:
     """What the jailed child needs to collect facts: probes only, never expected values or messages.
 
@@ -74,23 +113,9 @@ def probe_payload(question: model.CodeBase, code: str, checks: Iterable[Any], ob
     generators alike. Nothing about the role search is in it: the search runs the reference (roles.py)."""
     specs = []
     for check in checks:
-        if check.kind == "source":
-            continue
-        spec: dict[str, Any] = {"id": check.id, "kind": check.kind}
-        if hasattr(check, "cases"):
-            spec["cases"] = [case.model_dump(mode="json", exclude={"name"}) for case in check.cases]
-        for key in ("modes", "seed", "wrt", "setup", "probe"):
-            if hasattr(check, key):
-                spec[key] = getattr(check, key)
-        if check.kind == "expression":
-            spec["expressions"] = [expression.expr for expression in check.expressions]
-        if check.kind == "trace" and any(rule.op is not None for rule in check.rules):
-            spec["counts"] = True  # op counts: the probe also counts the ops an answer hides from the tracer
-        if check.kind == "outputs" and observe:
-            spec["observe"] = True
-        if check.kind == "training":  # training check: its own keys (quizapp/grading/training.py)
-            spec.update(check.model_dump(include={"step", "steps", "watch"}))
-        specs.append(spec)
+        spec = _derived(check, f"probe spec, observe={observe}", lambda check=check: _probe_spec(check, observe))
+        if spec is not None:
+            specs.append(copy.deepcopy(spec))  # the caller's own: the role search adds ranks to a spec
     payload = {"code": code, "entry_point": question.entry_point, "checks": specs}
     if question.entry_point_kind != "class":  # format 2: a function entry point is called, not constructed
         payload["entry_point_kind"] = question.entry_point_kind
@@ -150,6 +175,10 @@ def _torch_version() -> str:
 
 
 def reference_key(question: model.CodeBase) -> str:
+    return _derived(question, "reference key", lambda: _reference_key(question))
+
+
+def _reference_key(question: model.CodeBase) -> str:
     digest = hashlib.sha256()
     digest.update(question.model_dump_json().encode())
     digest.update(_torch_version().encode())

@@ -117,12 +117,14 @@ from .limits import JobLimits
 from .procs import (
     children,
     close,
+    collapse_huge_pages,
     kill_descendants,
     log,
     parse_events,
     read_exact,
     reap_exited,
     try_kill,
+    widen_pipe,
     write_all,
 )
 from .verdict import Decision, decide
@@ -132,6 +134,11 @@ THREAD_ENV = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THRE
 SEND_TIMEOUT_S = 10.0  # how long J may take to read its job frame
 MAX_PREPARE_FAILURES = 3  # in a row; then this worker stops pre-forking
 TRAINING_WARM_IDLE_S = 0.3  # how long a new worker waits for the host before its deferred training warm-up
+# How long after sending an outcome the server waits before forking the next job's chain. Forking and warming
+# it takes both workers' chains about 2 x 60 ms of CPU at once, while the host reads the outcome and judges it
+# (2 to 4 ms of CPU): put off this long, on a quiet machine the verdict is out before they start, and the
+# chain is still ready long before a learner's next answer. A job that comes sooner gets its chain at once.
+PREPARE_AFTER_S = 0.02
 
 
 @dataclass
@@ -214,12 +221,14 @@ class Server:
         self._reap_pending = False  # the last job's C and I are ending: reap them as they do
         self.training_warm = False
         self.jobs_served = 0
+        self._prepare_at = 0.0  # when to fork the next chain, put off after an outcome (0: not pending)
 
     # --- start ----------------------------------------------------------------------------------------
 
     def start(self) -> None:
         # The protocol channel is a private copy of stdout; fd 1 now goes to stderr.
         self.proto_out = os.dup(1)
+        widen_pipe(self.proto_out)  # an outcome (a ResNet job's: 130 KB) goes to the host in one write
         os.dup2(2, 1)
         sys.stdout = sys.stderr
         signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -270,8 +279,10 @@ class Server:
             try:
                 parameters = inspect.signature(warm_up).parameters
                 if stop is not None and "stop" in parameters:
-                    # in a prepared chain: one pass (the server's own warm-up ran the module's default)
-                    warm_up(stop=stop, **({"passes": 1} if "passes" in parameters else {}))
+                    # in a prepared chain: one pass (the server's own warm-up ran the module's default), of
+                    # what the module chooses for a chain
+                    options = {"passes": 1, "chain": True}
+                    warm_up(stop=stop, **{key: value for key, value in options.items() if key in parameters})
                 else:
                     warm_up()
             except Exception as exc:  # a failed warm-up costs speed, not correctness
@@ -355,6 +366,7 @@ class Server:
             elif op == "exit":
                 return
             elif op == "job":
+                self.prepare_now()  # a job came before the delayed chain was forked: fork it now, for this job
                 self.serve_job(header, blob_len)
             else:
                 raise protocol.ProtocolError(f"unknown op {op!r}")
@@ -386,7 +398,9 @@ class Server:
         finally:
             if payload is not None:
                 payload.close()
-        self.prepare()  # the next job's chain, while the host reads this outcome
+        # The next job's chain, once the host has had PREPARE_AFTER_S to read and judge this outcome on a core
+        # of its own (_wait_for_host forks it then; a job arriving sooner gets it forked at once).
+        self._prepare_at = time.monotonic() + PREPARE_AFTER_S
 
     def warm_up_training(self) -> None:
         """The training stack's warm-up (warm_up_training), once, outside any job, and then a new prepared
@@ -401,6 +415,10 @@ class Server:
             warm_up_training(torch)
         except Exception as exc:  # a failed warm-up costs speed, not correctness
             log(f"training warm-up failed: {exc!r}")
+        if sys.platform.startswith("linux"):
+            # The worker is warm now: every chain forked from here on copies fewer page tables. Not at start,
+            # where it would delay the first verdict (about 0.2 s of CPU).
+            collapse_huge_pages()
         if self.chain is not None:
             self._drop_chain("prepared before the training warm-up", failure=False)
             self.prepare()
@@ -414,6 +432,8 @@ class Server:
             if not busy:
                 self.warm_up_training()
         while True:
+            if self._prepare_at and time.monotonic() >= self._prepare_at:
+                self.prepare_now()
             chain = self.chain
             waits = [0]
             timeout = None
@@ -426,6 +446,9 @@ class Server:
                 self._reap_exited()
                 if self._reap_pending:
                     timeout = 0.02 if timeout is None else min(timeout, 0.02)
+            if self._prepare_at:
+                wait = max(0.0, self._prepare_at - time.monotonic())
+                timeout = wait if timeout is None else min(timeout, wait)
             readable, _, _ = select.select(waits, [], [], timeout)
             if 0 in readable:
                 return
@@ -486,6 +509,7 @@ class Server:
         out_r, out_w = os.pipe2(os.O_CLOEXEC)
         err_r, err_w = os.pipe2(os.O_CLOEXEC)
         res_r, res_w = os.pipe2(os.O_CLOEXEC)
+        widen_pipe(res_r)
         stat_r, stat_w = os.pipe2(os.O_CLOEXEC)
         job_r, job_w = os.pipe2(os.O_CLOEXEC)
         scratch = self._make_scratch() if self.mode == "reduced" else ""
@@ -505,6 +529,12 @@ class Server:
         except (AttributeError, OSError):
             pidfd = -1
         self.chain = Chain(pid, pidfd, nonce, scratch_kb, scratch, job_w, out_r, err_r, res_r, stat_r, time.monotonic())
+
+    def prepare_now(self) -> None:
+        """Fork the chain whose preparation was put off after the last outcome (PREPARE_AFTER_S), if any."""
+        if self._prepare_at:
+            self._prepare_at = 0.0
+            self.prepare()
 
     def _make_scratch(self) -> str:
         import tempfile
@@ -637,6 +667,7 @@ class Server:
         out_r, out_w = os.pipe2(os.O_CLOEXEC)
         err_r, err_w = os.pipe2(os.O_CLOEXEC)
         res_r, res_w = os.pipe2(os.O_CLOEXEC)
+        widen_pipe(res_r)
         stat_r, stat_w = os.pipe2(os.O_CLOEXEC)
         scratch = self._make_scratch() if self.mode == "reduced" else ""
         setup = self.setup()
