@@ -78,7 +78,11 @@ def _derived(model_object: Any, name: str, compute: Callable[[], Any]) -> Any:
     if held is not None and held[0]() is model_object:
         return held[1]
     value = compute()
-    _DERIVED[key] = (weakref.ref(model_object, lambda _, key=key: _DERIVED.pop(key, None)), value)
+
+    def forget(_: weakref.ref[Any]) -> None:
+        _DERIVED.pop(key, None)
+
+    _DERIVED[key] = (weakref.ref(model_object, forget), value)
     return value
 
 
@@ -113,7 +117,7 @@ def probe_payload(question: model.CodeBase, code: str, checks: Iterable[Any], ob
     generators alike. Nothing about the role search is in it: the search runs the reference (roles.py)."""
     specs = []
     for check in checks:
-        spec = _derived(check, f"probe spec, observe={observe}", lambda check=check: _probe_spec(check, observe))
+        spec = _derived(check, f"probe spec, observe={observe}", functools.partial(_probe_spec, check, observe))
         if spec is not None:
             specs.append(copy.deepcopy(spec))  # the caller's own: the role search adds ranks to a spec
     payload = {"code": code, "entry_point": question.entry_point, "checks": specs}
@@ -175,7 +179,8 @@ def _torch_version() -> str:
 
 
 def reference_key(question: model.CodeBase) -> str:
-    return _derived(question, "reference key", lambda: _reference_key(question))
+    key: str = _derived(question, "reference key", functools.partial(_reference_key, question))
+    return key
 
 
 def _reference_key(question: model.CodeBase) -> str:
