@@ -96,6 +96,15 @@ def softmax(x, dim):
     with torch._C.DisableTorchFunction():
         return torch.softmax(x, dim)
 """,
+    "function hooks switched off, torch._dynamo loaded": """\
+import torch
+import torch._dynamo  # loaded: the probe's dispatch mode then records outside what torch.compile may trace
+
+
+def softmax(x, dim):
+    with torch._C.DisableTorchFunction():
+        return torch.softmax(x, dim)
+""",
     "inside an autograd Function, hooks off": """\
 import torch
 

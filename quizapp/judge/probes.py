@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import functools
 import hashlib
 import io
 import itertools
@@ -1827,12 +1828,37 @@ class _Unseen(TorchDispatchMode):
         self.tracer = tracer
         self.ops: list[str] = []
 
+    @classmethod
+    def _should_skip_dynamo(cls) -> bool:
+        """No: __torch_dispatch__ below keeps TorchDispatchMode's guard (torch.compile must never trace into a
+        mode's frame) without its cost. The default wraps the method so that its first call imports
+        torch._dynamo, about 800 modules and 2 s of CPU in every worker's warm-up, for a guard that matters
+        only while something is being compiled, which needs torch._dynamo loaded already."""
+        return False
+
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):  # type: ignore[no-untyped-def]
+        if "torch._dynamo" in sys.modules:
+            return _dispatch_outside_dynamo()(self, func, types, args, kwargs)
+        return self._record(func, args, kwargs)
+
+    def _record(self, func, args, kwargs):  # type: ignore[no-untyped-def]
         if self.tracer.depth == 0 and len(self.ops) < MAX_TRACE_OPS:
             name = normalise_op(getattr(func, "overloadpacket", func))
             if name is not None:
                 self.ops.append("scaled_dot_product_attention" if name.startswith("scaled_dot_product") else name)
         return func(*args, **(kwargs or {}))
+
+
+@functools.cache
+def _dispatch_outside_dynamo() -> Callable[..., Any]:
+    """_Unseen's recording, never traced by torch.compile (what TorchDispatchMode does for a mode by default)."""
+    import torch._dynamo
+
+    def dispatch(mode: _Unseen, func: Any, types: Any, args: Any, kwargs: Any) -> Any:
+        return mode._record(func, args, kwargs)
+
+    disabled: Callable[..., Any] = torch._dynamo.disable(dispatch, recursive=True)
+    return disabled
 
 
 def _clamps_at_zero(args: tuple[Any, ...], kwargs: dict[str, Any]) -> bool:
@@ -2078,7 +2104,7 @@ def warm_up(stop: Callable[[], bool] = lambda: False, passes: int = 2, chain: bo
     Lazy initialisation in torch (dispatch tables, kernels, the autograd engine, allocator pools) then
     happens once in the server, shared copy-on-write, instead of in every job: a forked ResNet job goes
     from about 50 ms to about 30 ms. Nothing from any pack is involved. The probes run as a job asks for
-    them (outputs observed; a trace counting unseen ops, which imports torch._dynamo on first use), so the
+    them (outputs observed; a trace counting unseen ops), so the
     pages and caches of those paths are warm too. In a prepared chain, `stop` says a job is waiting: the
     warm-up ends at the next step. One pass is enough there: a second made the job no faster (measured: a
     forked child's ResNet probes, the median of 8, within a millisecond), and cost each chain about 30 ms

@@ -70,8 +70,10 @@ class QuizApp(App[None]):
         if session is not None:  # a mock interview was running when the app stopped: its clock went on
             from .screens.mock import MockOverviewScreen
 
-            self.notify("Your mock interview is resumed; its clock kept running.", timeout=4)
             self.push_screen(MockOverviewScreen(session))
+            # After the overview's first paint: a toast's time counts from the notify, and on a loaded machine
+            # the overview could take most of it to appear.
+            self.call_after_refresh(self.notify, "Your mock interview is resumed; its clock kept running.", timeout=4)
         elif self.start_with_mock is not None:
             self.start_mock(self.start_with_mock)
         elif self.start_with_review:
