@@ -21,10 +21,11 @@ if TYPE_CHECKING:  # the practice package (and the pack models) load after the f
     from ..practice import MockConfig, MockSession
     from .screens.question import QuestionScreen
 
-FIRST_FRAME_SECONDS = 0.3  # the warm-up starts after this, once the first frame is on screen and the packs loaded
+PREPARE_FALLBACK_SECONDS = 1.0  # the preparation starts by then even if the home screen never drew (tests, a mock)
+PREPARED_RETRY_SECONDS = 0.3  # work after the preparation waits this long at a time for an opening question
 # The judge's workers import torch, CPU-bound on every core: they start just after the first question has been
-# drawn, or this long after the warm-up began, whichever comes first, so that the list and the first question open
-# at once.
+# drawn, or this long after the preparation began, whichever comes first, so that the list and the first question
+# open at once.
 JUDGE_IDLE_SECONDS = 3.0
 JUDGE_AFTER_OPEN_SECONDS = 0.5  # and this long after a question is on screen
 OPEN_BATCH_SECONDS = 1.0  # a question screen is painted by then even if it never said it was ready
@@ -54,9 +55,8 @@ class QuizApp(App[None]):
 
     def on_mount(self) -> None:
         self.push_screen(HomeScreen())
-        # The judge's workers import torch in their own processes, CPU-bound on every core: start them just
-        # after the first frame is drawn, so the list appears at once.
-        self.set_timer(FIRST_FRAME_SECONDS, self._warm_up_soon)
+        # The home screen starts the preparation after its first frame; this starts it if that frame never came.
+        self.set_timer(PREPARE_FALLBACK_SECONDS, self.prepare)
         try:
             running = self.services.store.mock_sessions(finished=False, limit=1)  # cheap: no practice import
             if not (running or self.start_with_mock or self.start_with_review):
@@ -77,33 +77,53 @@ class QuizApp(App[None]):
         elif self.start_with_review:
             self.action_review()
 
-    _warming_up = False
+    _prepare_started = False
     _opening = 0  # question screens being opened (QuizApp.push_question) and not yet painted
 
-    def _warm_up_soon(self) -> None:
-        """Once the packs are loaded (the home screen's worker calls this when they are; a timer in case they were
-        loaded before the app started), warm up what opening a question needs, once."""
-        if self._warming_up:
+    def prepare(
+        self,
+        packs_loaded: Callable[[bool], object] | None = None,
+        then: Callable[[], object] | None = None,
+    ) -> None:
+        """Once, right after the first frame (the home screen calls this): in one thread, load the packs, then import
+        the question screen's modules and compile its highlighting (`warm_up`), so that a question opened from the
+        list waits on nothing but its own screen. `packs_loaded(changed)` runs on the UI thread as soon as the packs
+        are in; `then` (the home screen's menus), the collection and the freeze come after the whole preparation,
+        and never while a question is opening."""
+        if self._prepare_started:
             return
-        if not self.services.catalogue_ready() or self._opening:  # the question list first; an opening question
-            self.set_timer(FIRST_FRAME_SECONDS, self._warm_up_soon)  # does this work itself, and must not share
-            return
-        self._warming_up = True
+        self._prepare_started = True
+        services = self.services
 
-        def warm_up_then_freeze() -> None:
-            warm_up()
-            self.call_from_thread(self._freeze_soon)
+        def prepare_in_thread() -> None:
+            try:
+                if not services.catalogue_ready():
+                    changed = services.load_catalogue()
+                    if packs_loaded is not None:
+                        self.call_from_thread(packs_loaded, changed)
+            finally:
+                warm_up()
+                self.call_from_thread(self._prepared, then)
 
-        self.run_worker(warm_up_then_freeze, thread=True, group="warm-up", exit_on_error=False)
+        self.run_worker(prepare_in_thread, thread=True, group="prepare", exit_on_error=False)
         self.set_timer(JUDGE_IDLE_SECONDS, self.start_judge_in_background)
 
-    def _freeze_soon(self) -> None:
-        """Once the warm-up is done: collect, then move the objects made so far (the packs, Textual, the imported
-        modules), which live as long as the app, out of the cyclic garbage collector's reach. A full collection
-        walked them all, about a tenth of a second, at moments the learner waited for (a collection started while a
-        screen opened). Not while a question is opening: the collection holds the interpreter meanwhile."""
+    def _prepared(self, then: Callable[[], object] | None = None) -> None:
+        """After the preparation, when no question is opening: `then`, then collect and move the objects made so
+        far (the packs, Textual, the imported modules), which live as long as the app, out of the cyclic garbage
+        collector's reach. A full collection walked them all, about a tenth of a second, at moments the learner
+        waited for (a collection started while a screen opened). Never while a question is opening: the collection
+        holds the interpreter meanwhile."""
         if self._opening:
-            self.set_timer(FIRST_FRAME_SECONDS, self._freeze_soon)
+            self.set_timer(PREPARED_RETRY_SECONDS, lambda: self._prepared(then))
+            return
+        if then is not None:
+            self.call_later(then)
+        self.call_later(self._freeze)
+
+    def _freeze(self) -> None:
+        if self._opening:
+            self.set_timer(PREPARED_RETRY_SECONDS, self._freeze)
             return
         gc.collect()
         gc.freeze()
@@ -313,9 +333,10 @@ async def settled(nodes: list[Widget], timeout: float) -> None:
 
 
 def warm_up() -> None:
-    """After the first frame and the packs: import what opening a question needs (the screen's modules), compile the
-    editor's Python highlighting (tree-sitter) and the prompt's (pygments compiles a lexer's rules on its first use:
-    a predict question's snippet paid it), so the first question opens as fast as the next."""
+    """After the first frame and the packs (in the preparation's thread): import what opening a question needs (the
+    screen's modules), compile the editor's Python highlighting (tree-sitter) and the prompt's (pygments compiles a
+    lexer's rules on its first use: a predict question's snippet paid it), so the first question opens as fast as
+    the next."""
     from .screens import history, question  # noqa: F401
     from .screens.help import HelpScreen  # noqa: F401
     from .widgets.editor import PythonEditor

@@ -87,26 +87,27 @@ class HomeScreen(Screen[None]):
         self.refresh()
         self.call_after_refresh(self._first_frame_drawn)
 
-    async def _first_frame_drawn(self) -> None:
-        """The packs (in a thread, first: opening a question needs them) and the menus, neither of which the first
-        frame waits for."""
-        if not self.app.services.catalogue_ready():  # type: ignore[attr-defined]
-            self.run_worker(self._load_packs, thread=True, group="packs", exit_on_error=False)
-        filters = self.query_one("#filters")
+    def _first_frame_drawn(self) -> None:
+        """What opening a question needs, in one thread, at once: the packs, then the question screen's modules and
+        its highlighting (`QuizApp.prepare`). The main thread stays free meanwhile (an Enter pressed now opens the
+        question as soon as its pack is loaded); the menus, which nobody can use in the first second, come after."""
+        self.app.prepare(self._packs_loaded, self._build_menus)  # type: ignore[attr-defined]
+
+    async def _build_menus(self) -> None:
+        """The four filter menus in place of their faces, in one paint (each Select is in place before its face
+        goes). A Select is a handful of widgets and an overlay list: built in the first frame they cost it about a
+        tenth of a second, and built while the packs load they slowed the packs down as much."""
         faces = list(self.query(MenuFace))
-        with self.app.batch_update():  # one paint: each Select is in place before its face goes
+        if not faces:
+            return
+        filters = self.query_one("#filters")
+        with self.app.batch_update():
             for face in faces:
                 menu_id = face.id.removesuffix("-face")  # type: ignore[union-attr]
                 choices = self._menu_choices.get(menu_id, ())
                 select = Select([(c, c) for c in choices], prompt=face.prompt, id=menu_id, compact=True)
                 await filters.mount(select, after=face)
             await self.query(MenuFace).remove()
-
-    def _load_packs(self) -> None:
-        app = self.app
-        changed = app.services.load_catalogue()  # type: ignore[attr-defined]
-        app.call_from_thread(self._packs_loaded, changed)
-        app.call_from_thread(app._warm_up_soon)  # type: ignore[attr-defined]  # at once, not at its next poll
 
     def _packs_loaded(self, changed: bool) -> None:
         if not changed:  # the home index had these rows: nothing to redraw
