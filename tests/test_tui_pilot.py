@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import json
+import threading
 from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
@@ -239,6 +240,31 @@ async def test_home_lists_every_builtin_question_and_opens_one() -> None:
         await pilot.pause()
         assert isinstance(app.screen, HomeScreen)
         assert app.screen.query_one("#questions", QuestionList).cursor_row == 1
+
+
+@sync
+async def test_a_question_opened_before_the_preparation_has_its_screen_styles(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The question screen's rules (screens.tcss) join the stylesheet after the first frame's preparation; a question
+    opened before that still gets them: its prompt pane has its kind's share and padding, its results panel its rule."""
+    from quizapp.tui import app as app_module
+
+    release = threading.Event()
+    warm_up = app_module.warm_up
+    monkeypatch.setattr(app_module, "warm_up", lambda: (release.wait(10), warm_up()))  # the preparation waits
+    app = offline_app()
+    try:
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.pause()
+            assert not app._screen_styles_loaded, "the first frame parses only the list's rules"
+            app.open_question(PACK, RESNET)
+            await pilot.pause()
+            assert isinstance(app.screen, QuestionScreen)
+            pane = app.screen.query_one("#prompt-pane")
+            assert str(pane.styles.max_height) == "30h" and pane.styles.padding.left == 1  # a code question's share
+            assert app.screen.query_one(ResultsPanel).styles.border_top[0] == "solid"
+            release.set()
+    finally:
+        release.set()
 
 
 @sync

@@ -79,6 +79,16 @@ def offline_app() -> QuizApp:
     return QuizApp(services=Services(discover([FIXTURE], include_defaults=False), Store.open_default(), None))
 
 
+async def prepared(pilot: Pilot) -> None:
+    """The app's preparation after the first frame (imports and highlighting in a thread, then a garbage collection)
+    is over: a picture taken while it ran would depend on when the machine let it run."""
+    app = pilot.app
+    app.prepare()  # type: ignore[attr-defined]  # now, if the first frame has not started it yet
+    await app.workers.wait_for_complete()
+    await pilot.pause()
+    await pilot.pause()
+
+
 async def still_cursors(pilot: Pilot) -> None:
     """A blinking cursor would make the picture depend on when it is taken: once focus has settled, an editor that
     has it gives it up (its cursor is then hidden for good), and no cursor blinks."""
@@ -93,6 +103,7 @@ async def still_cursors(pilot: Pilot) -> None:
 
 def opening(question_id: str, *then: Any) -> Any:
     async def run_before(pilot: Pilot) -> None:
+        await prepared(pilot)
         pilot.app.open_question(PACK, question_id)  # type: ignore[attr-defined]
         await pilot.pause()
         for step in then:

@@ -81,6 +81,15 @@ class HomeScreen(Screen[None]):
             self.query_one(StatusLine).context = "loading the question packs…"
         self.call_after_refresh(self._first_refresh_done)
 
+    def _compositor_refresh(self) -> None:
+        """Textual renders a screen after each layout even while the app holds its paints in a batch (the app's
+        start-up, the menus being built), and throws the render away: nothing is displayed in a batch. The paint
+        after the batch renders what changed, so the render inside it, a tenth of the first frame's work, is
+        skipped."""
+        if self.app._batch_count:
+            return
+        super()._compositor_refresh()
+
     def _first_refresh_done(self) -> None:
         """The screen's first refresh falls inside the app's start-up batch, which Textual does not paint: ask for one
         more and wait for it, so that the work after the first frame comes after it is on the terminal."""
@@ -100,6 +109,10 @@ class HomeScreen(Screen[None]):
         faces = list(self.query(MenuFace))
         if not faces:
             return
+        if not self.is_current:  # a question is open: not while the learner is there (see on_screen_resume)
+            self._menus_waiting = True
+            return
+        self._menus_waiting = False
         filters = self.query_one("#filters")
         with self.app.batch_update():
             for face in faces:
@@ -129,10 +142,14 @@ class HomeScreen(Screen[None]):
     def on_screen_suspend(self) -> None:
         self._left = True
 
+    _menus_waiting = False  # the menus were due while another screen covered this one: built on its return
+
     def on_screen_resume(self) -> None:
         # Not on the first show: on_mount has just filled the list.
         if self._left and self.app.services.home_rows() is not None:  # type: ignore[attr-defined]
             self.refill()
+        if self._menus_waiting:
+            self.call_after_refresh(self._build_menus)  # after the list is back on screen
 
     def refill(self) -> None:
         """Rebuild the table from the packs, the store's statuses and the filters; keep the cursor's row."""
