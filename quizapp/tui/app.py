@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -122,11 +123,22 @@ class QuizApp(App[None]):
                     if packs_loaded is not None:
                         self.call_from_thread(packs_loaded, changed)
             finally:
+                self._wait_for_openings()
                 warm_up()
                 self.call_from_thread(self._prepared, then)
 
         self.run_worker(prepare_in_thread, thread=True, group="prepare", exit_on_error=False)
         self.set_timer(JUDGE_IDLE_SECONDS, self.start_judge_in_background)
+
+    _acting_after_packs = 0  # actions (an Enter on the list) waiting for the packs, or running once they are in
+
+    def _wait_for_openings(self, timeout: float = OPEN_BATCH_SECONDS * 5) -> None:
+        """In the preparation's thread: wait while a question asked for before the packs were in is opening. It
+        imports what it needs itself; the rest of the warm-up (the other kinds' highlighting, other screens) would
+        only take the CPU from it."""
+        deadline = time.monotonic() + timeout
+        while (self._acting_after_packs or self._opening) and time.monotonic() < deadline:
+            time.sleep(0.02)
 
     def _prepared(self, then: Callable[[], object] | None = None) -> None:
         """After the preparation, when no question is opening: `then`, then collect and move the objects made so
@@ -279,10 +291,24 @@ class QuizApp(App[None]):
         if self.services.catalogue_ready():
             return True
 
-        def wait_then_act() -> None:
-            self.services.catalogue.ensure()  # returns when the home screen's worker has loaded them
-            self.call_from_thread(action, *args)
+        def act() -> None:
+            try:
+                action(*args)  # opening a question: counted in _opening from here until it is painted
+            finally:
+                self._acting_after_packs -= 1
 
+        def gave_up() -> None:
+            self._acting_after_packs -= 1
+
+        def wait_then_act() -> None:
+            try:
+                self.services.catalogue.ensure()  # returns when the preparation has loaded them
+            except BaseException:
+                self.call_from_thread(gave_up)
+                raise
+            self.call_from_thread(act)
+
+        self._acting_after_packs += 1
         self.run_worker(wait_then_act, thread=True, group="packs-wait", exit_on_error=False)
         return False
 
