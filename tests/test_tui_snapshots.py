@@ -158,15 +158,15 @@ def press(*keys: str) -> Any:
 
 
 def test_home(snap_compare: Any, size: tuple[int, int]) -> None:
-    assert snap_compare(offline_app(), terminal_size=size)
+    assert snap_compare(offline_app(), terminal_size=size, run_before=prepared)
 
 
 def test_home_filtered(snap_compare: Any, size: tuple[int, int]) -> None:
-    assert snap_compare(offline_app(), terminal_size=size, press=["slash", *"resnet", "enter"])
+    assert snap_compare(offline_app(), terminal_size=size, run_before=prepared, press=["slash", *"resnet", "enter"])
 
 
 def test_help(snap_compare: Any, size: tuple[int, int]) -> None:
-    assert snap_compare(offline_app(), terminal_size=size, press=["f1"])
+    assert snap_compare(offline_app(), terminal_size=size, run_before=prepared, press=["f1"])
 
 
 # --- each kind, as opened and with a result ---------------------------------------------------------------------
@@ -277,6 +277,7 @@ def test_confirm_dialog(snap_compare: Any, size: tuple[int, int]) -> None:
 
 def test_history(snap_compare: Any, size: tuple[int, int]) -> None:
     async def before(pilot: Pilot) -> None:
+        await prepared(pilot)
         store = pilot.app.services.store  # type: ignore[attr-defined]
         store.record_attempt(
             PACK,
@@ -308,6 +309,7 @@ def test_history(snap_compare: Any, size: tuple[int, int]) -> None:
 
 def test_review_list(snap_compare: Any, size: tuple[int, int]) -> None:
     async def before(pilot: Pilot) -> None:
+        await prepared(pilot)
         from quizapp.practice.review import record_outcome
 
         store = pilot.app.services.store  # type: ignore[attr-defined]
@@ -331,6 +333,7 @@ def test_review_list(snap_compare: Any, size: tuple[int, int]) -> None:
 
 def test_review_question_opens_fresh(snap_compare: Any, size: tuple[int, int]) -> None:
     async def before(pilot: Pilot) -> None:
+        await prepared(pilot)
         store = pilot.app.services.store  # type: ignore[attr-defined]
         store.save_draft(PACK, "net-defects", '["bn2"]')
         store.record_attempt(
@@ -352,7 +355,7 @@ def test_review_question_opens_fresh(snap_compare: Any, size: tuple[int, int]) -
 
 
 def test_mock_setup(snap_compare: Any, size: tuple[int, int]) -> None:
-    assert snap_compare(offline_app(), terminal_size=size, press=["m"])
+    assert snap_compare(offline_app(), terminal_size=size, run_before=prepared, press=["m"])
 
 
 def fixed_session(pilot: Pilot, **config: Any) -> Any:
@@ -369,6 +372,7 @@ def test_mock_overview_with_the_clock_mocked(
     monkeypatch.setattr("quizapp.practice.mock.secrets.token_hex", lambda n: "abcdef")
 
     async def before(pilot: Pilot) -> None:
+        await prepared(pilot)
         from quizapp.tui.screens.mock import MockOverviewScreen
 
         session = fixed_session(pilot)
@@ -382,6 +386,7 @@ def test_mock_report(snap_compare: Any, size: tuple[int, int], monkeypatch: pyte
     monkeypatch.setattr("quizapp.practice.mock.secrets.token_hex", lambda n: "abcdef")
 
     async def before(pilot: Pilot) -> None:
+        await prepared(pilot)
         session = fixed_session(pilot, kinds=("choice", "predict"))
         app = pilot.app
 

@@ -25,8 +25,8 @@ if TYPE_CHECKING:  # the practice package (and the pack models) load after the f
 PREPARE_FALLBACK_SECONDS = 1.0  # the preparation starts by then even if the home screen never drew (tests, a mock)
 PREPARED_RETRY_SECONDS = 0.3  # work after the preparation waits this long at a time for an opening question
 # The judge's workers import torch, CPU-bound on every core: they start just after the first question has been
-# drawn, or this long after the preparation began, whichever comes first, so that the list and the first question
-# open at once.
+# drawn, or this long after the preparation ended, whichever comes first, so that neither the preparation nor a
+# question opened during it competes with them.
 JUDGE_IDLE_SECONDS = 3.0
 JUDGE_AFTER_OPEN_SECONDS = 0.5  # and this long after a question is on screen
 OPEN_BATCH_SECONDS = 1.0  # a question screen is painted by then even if it never said it was ready
@@ -128,7 +128,6 @@ class QuizApp(App[None]):
                 self.call_from_thread(self._prepared, then)
 
         self.run_worker(prepare_in_thread, thread=True, group="prepare", exit_on_error=False)
-        self.set_timer(JUDGE_IDLE_SECONDS, self.start_judge_in_background)
 
     _acting_after_packs = 0  # actions (an Enter on the list) waiting for the packs, or running once they are in
 
@@ -153,6 +152,7 @@ class QuizApp(App[None]):
         if then is not None:
             self.call_later(then)
         self.call_later(self._freeze)
+        self.set_timer(JUDGE_IDLE_SECONDS, self.start_judge_in_background)
 
     def _freeze(self) -> None:
         if self._opening:
