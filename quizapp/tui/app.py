@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import time
 from collections.abc import Callable
@@ -122,12 +123,21 @@ class QuizApp(App[None]):
                     changed = services.load_catalogue()
                     if packs_loaded is not None:
                         self.call_from_thread(packs_loaded, changed)
+                        if changed:  # the list is redrawn (the very first start draws it only now): before the rest
+                            self.call_from_thread(self._next_paint)
             finally:
                 self._wait_for_openings()
                 warm_up()
                 self.call_from_thread(self._prepared, then)
 
         self.run_worker(prepare_in_thread, thread=True, group="prepare", exit_on_error=False)
+
+    async def _next_paint(self) -> None:
+        """Return once the current screen has been refreshed (for a thread that must not compete with that paint)."""
+        painted = asyncio.Event()
+        self.screen.call_after_refresh(painted.set)
+        with contextlib.suppress(TimeoutError):  # a screen that never refreshes holds nothing up for long
+            await asyncio.wait_for(painted.wait(), OPEN_BATCH_SECONDS)
 
     _acting_after_packs = 0  # actions (an Enter on the list) waiting for the packs, or running once they are in
 
