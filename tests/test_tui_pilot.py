@@ -1083,3 +1083,86 @@ async def test_a_question_opens_in_one_layout_with_nothing_held_back(monkeypatch
         await pilot.pause()
         assert "**Hint 1.**" in markdown_source(screen, "#hints")
         assert not screen.query("#reveal")
+
+
+# --- the highlighted question, built ahead of time -------------------------------------------------------------
+
+PREDICT = "sequential-extraction"
+
+
+async def highlight_and_wait_for_prebuild(pilot: Pilot, question_id: str) -> QuestionScreen:
+    """Put the list's cursor on `question_id` and wait (at most 20 s) until the app has built its screen out of
+    sight and laid it out at the terminal's size."""
+    app: QuizApp = pilot.app  # type: ignore[assignment]
+    app.screen.query_one(QuestionList).move_to(f"{PACK}/{question_id}")
+    for _ in range(400):
+        await pilot.pause(0.05)
+        screen = app._prebuilt
+        if (
+            screen is not None
+            and app._prebuilt_key == f"{PACK}/{question_id}"
+            and screen.outer_size == app.size
+            and not any(worker.group == "prebuild" and not worker.is_finished for worker in app.workers)
+        ):
+            return screen
+    raise AssertionError(f"{question_id}'s screen was never built ahead")
+
+
+def notified(app: QuizApp) -> list[str]:
+    return [notification.message for notification in app._notifications]
+
+
+@sync
+async def test_enter_shows_the_screen_built_while_the_learner_was_on_the_list() -> None:
+    """The highlighted row's screen is composed and laid out while the list is on screen (nothing of it shows: no
+    'draft restored' note over the list); Enter shows that very screen, with the stored draft, and only then says
+    the draft is restored."""
+    app = offline_app()
+    async with app.run_test(size=SIZE) as pilot:
+        store_of(app).save_draft(PACK, PREDICT, "Linear(4, 8)\n")
+        built = await highlight_and_wait_for_prebuild(pilot, PREDICT)
+        assert isinstance(app.screen, HomeScreen)
+        assert not any("draft is restored" in message for message in notified(app))
+        await pilot.press("enter")
+        await pilot.pause()
+        assert app.screen is built
+        assert app.screen.query_one("#answer", TextArea).text == "Linear(4, 8)\n"
+        assert any("draft is restored" in message for message in notified(app))
+        assert app._prebuilt is None  # taken, not kept for another Enter
+
+
+@sync
+async def test_a_screen_built_ahead_is_not_shown_once_its_draft_changed_in_the_store() -> None:
+    """A screen built for the highlighted row whose draft then changes in the store (another process, a grade
+    recorded meanwhile) is dropped: Enter builds the screen again, with the new draft."""
+    app = offline_app()
+    async with app.run_test(size=SIZE) as pilot:
+        store_of(app).save_draft(PACK, PREDICT, "old text\n")
+        built = await highlight_and_wait_for_prebuild(pilot, PREDICT)
+        assert built.query_one("#answer", TextArea).text == "old text\n"
+        store_of(app).save_draft(PACK, PREDICT, "new text\n")
+        await pilot.press("enter")
+        await pilot.pause()
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert isinstance(app.screen, QuestionScreen) and app.screen is not built
+        assert app.screen.question.id == PREDICT
+        assert app.screen.query_one("#answer", TextArea).text == "new text\n"
+        assert not built.is_attached  # the stale one is gone, not left mounted out of sight
+
+
+@sync
+async def test_moving_the_cursor_builds_the_new_rows_screen_and_drops_the_old_one() -> None:
+    app = offline_app()
+    async with app.run_test(size=SIZE) as pilot:
+        first = await highlight_and_wait_for_prebuild(pilot, RESNET)
+        second = await highlight_and_wait_for_prebuild(pilot, PREDICT)
+        await app.workers.wait_for_complete()
+        assert not first.is_attached and second.is_attached
+        await pilot.press("enter")
+        await pilot.pause()
+        assert app.screen is second and app.screen.question.id == PREDICT
+        await pilot.press("escape")  # back on the list, the row under the cursor is built again
+        await pilot.pause()
+        again = await highlight_and_wait_for_prebuild(pilot, PREDICT)
+        assert again is not second and isinstance(app.screen, HomeScreen)

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 from textual.app import App
 from textual.binding import Binding
+from textual.timer import Timer
 from textual.widget import Widget
 
 from ..services import Services
@@ -30,6 +31,9 @@ PREPARED_RETRY_SECONDS = 0.3  # work after the preparation waits this long at a 
 # question opened during it competes with them.
 JUDGE_IDLE_SECONDS = 3.0
 JUDGE_AFTER_OPEN_SECONDS = 0.5  # and this long after a question is on screen
+# The highlighted question's screen is built ahead of time once the cursor has rested on its row this long (and the
+# app has prepared, and the list is on screen): an Enter then only shows it.
+PREBUILD_IDLE_SECONDS = 0.4
 OPEN_BATCH_SECONDS = 1.0  # a question screen is painted by then even if it never said it was ready
 # The rules of every screen but the question list, added to the stylesheet after the first frame (load_screen_styles).
 SCREEN_STYLES = Path(__file__).with_name("screens.tcss")
@@ -162,6 +166,9 @@ class QuizApp(App[None]):
         if then is not None:
             self.call_later(then)
         self.call_later(self._freeze)
+        self._prepared_done = True
+        if self._highlighted is not None:  # the row the cursor rests on: its screen is built after the freeze
+            self.call_later(self.prebuild_question, self._highlighted)
         self.set_timer(JUDGE_IDLE_SECONDS, self.start_judge_in_background)
 
     def _freeze(self) -> None:
@@ -170,6 +177,107 @@ class QuizApp(App[None]):
             return
         gc.collect()
         gc.freeze()
+
+    # --- the highlighted question, built ahead of time ---------------------------------------------------------
+
+    _prepared_done = False
+    _highlighted: str | None = None  # "pack/question" under the list's cursor
+    _prebuild_timer: Timer | None = None
+    _prebuilt: QuestionScreen | None = None  # built (or being built) for _prebuilt_key, not yet shown
+    _prebuilt_key: str | None = None
+    _prebuilt_state: tuple[object, ...] | None = None
+
+    def prebuild_question(self, key: str | None) -> None:
+        """The list's cursor rests on `key`: once it has rested PREBUILD_IDLE_SECONDS, the app has prepared and the
+        list is still on screen, compose, style and lay out that question's screen out of sight, so that Enter only
+        shows it (`open_question`). A screen built for another row is dropped."""
+        self._highlighted = key
+        if self._prebuild_timer is not None:
+            self._prebuild_timer.stop()
+            self._prebuild_timer = None
+        if key != self._prebuilt_key:
+            self._discard_prebuilt()
+        if key is None or not self._prepared_done:
+            return  # the preparation's end asks again
+        self._prebuild_timer = self.set_timer(PREBUILD_IDLE_SECONDS, lambda: self._start_prebuild(key))
+
+    def _start_prebuild(self, key: str) -> None:
+        self._prebuild_timer = None
+        if key != self._highlighted or key == self._prebuilt_key:
+            return
+        stack = self.screen_stack
+        if self._exit or self._opening or self._acting_after_packs or not (stack and isinstance(stack[-1], HomeScreen)):
+            return  # quitting, busy, or the list is covered (its return asks again)
+        if not self.services.catalogue_ready():
+            return
+        self.run_worker(self._prebuild(key), group="prebuild", exit_on_error=False)
+
+    async def _prebuild(self, key: str) -> None:
+        from .screens.question import QuestionScreen
+
+        pack_id, _, question_id = key.partition("/")
+        pack = self.services.catalogue.packs.get(pack_id)
+        if pack is None:
+            return
+        try:
+            question = pack.question(question_id)
+            screen = QuestionScreen(pack, question, store=self.services.store)
+            state = self._opening_state(screen)
+        except Exception:  # a question that cannot be built ahead is built on Enter, which says why
+            return
+        self._discard_prebuilt()
+        if self._exit:
+            return
+        self._prebuilt, self._prebuilt_key, self._prebuilt_state = screen, key, state
+        _, mounted = self._get_screen(screen)  # registered: composed, mounted and styled, not shown
+        await mounted
+        # Lay it out at the terminal's size until it settles (a layout resizes widgets, which may ask for another).
+        for _ in range(3):
+            if self._prebuilt is not screen:
+                return  # shown or dropped meanwhile
+            await settled([screen, *screen.walk_children()], OPEN_BATCH_SECONDS)
+            if self._prebuilt is not screen:
+                return
+            if screen.outer_size == self.size and not screen._layout_required:
+                break
+            screen._refresh_layout(self.size)
+            screen._layout_required = False
+
+    def _opening_state(self, screen: QuestionScreen) -> tuple[object, ...]:
+        """What a screen built ahead must still match when it is shown: its pack and question objects (packs
+        reloaded), the theme and the sheet's state in the store (draft, hints, last result, solved, given up)."""
+        return (id(screen.pack), id(screen.question), self.theme, screen.sheet.opening_state())  # type: ignore[union-attr]
+
+    def _take_prebuilt(self, key: str) -> QuestionScreen | None:
+        """The screen built ahead for `key` if it is still exactly what opening it now would build, else None (and
+        whatever was built is dropped)."""
+        screen, state = self._prebuilt, self._prebuilt_state
+        if screen is None or key != self._prebuilt_key:
+            self._discard_prebuilt()
+            return None
+        self._prebuilt = self._prebuilt_key = self._prebuilt_state = None
+        pack_id, _, question_id = key.partition("/")
+        pack = self.services.catalogue.packs.get(pack_id)
+        fresh = (
+            pack is screen.pack
+            and pack.question(question_id) is screen.question
+            and screen.is_running
+            and self._opening_state(screen) == state
+        )
+        if not fresh:
+            self._drop(screen)
+            return None
+        return screen
+
+    def _discard_prebuilt(self) -> None:
+        screen = self._prebuilt
+        self._prebuilt = self._prebuilt_key = self._prebuilt_state = None
+        if screen is not None:
+            self._drop(screen)
+
+    def _drop(self, screen: QuestionScreen) -> None:
+        if screen.is_attached and screen not in self.screen_stack:
+            self.run_worker(screen.remove(), group="prebuild-drop", exit_on_error=False)
 
     def push_question(self, screen: QuestionScreen) -> None:
         """Show a question screen in one layout and one paint.
@@ -331,6 +439,10 @@ class QuizApp(App[None]):
         current = self.screen
         if isinstance(current, QuestionScreen) and (current.pack.id, current.question.id) == (pack_id, question_id):
             return  # already open: keep the editor as it is
+        prebuilt = None if review else self._take_prebuilt(f"{pack_id}/{question_id}")
+        if prebuilt is not None:
+            self.push_question(prebuilt)
+            return
         pack = self.services.catalogue.packs[pack_id]
         question = pack.question(question_id)
         self.push_question(QuestionScreen(pack, question, review=review, store=self.services.store))

@@ -148,6 +148,8 @@ class HomeScreen(Screen[None]):
         # Not on the first show: on_mount has just filled the list.
         if self._left and self.app.services.home_rows() is not None:  # type: ignore[attr-defined]
             self.refill()
+        if self._left:  # the row under the cursor gets its screen built again, ahead of the next Enter
+            self.app.prebuild_question(self.query_one(QuestionList).cursor_key)  # type: ignore[attr-defined]
         if self._menus_waiting:
             self.call_after_refresh(self._build_menus)  # after the list is back on screen
 
@@ -215,6 +217,10 @@ class HomeScreen(Screen[None]):
     @on(Input.Submitted, "#filter")
     def _filter_done(self) -> None:
         self.query_one(QuestionList).focus()
+
+    @on(QuestionList.Highlighted)
+    def _highlighted(self, event: QuestionList.Highlighted) -> None:
+        self.app.prebuild_question(event.key)  # type: ignore[attr-defined]
 
     @on(QuestionList.Selected)
     def _open(self, event: QuestionList.Selected) -> None:
