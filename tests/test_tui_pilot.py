@@ -249,8 +249,8 @@ async def test_a_question_opened_before_the_preparation_has_its_screen_styles(mo
     from quizapp.tui import app as app_module
 
     release = threading.Event()
-    warm_up = app_module.warm_up
-    monkeypatch.setattr(app_module, "warm_up", lambda: (release.wait(10), warm_up()))  # the preparation waits
+    imports = app_module.import_question_screen
+    monkeypatch.setattr(app_module, "import_question_screen", lambda: (release.wait(10), imports()))  # it waits
     app = offline_app()
     try:
         async with app.run_test(size=SIZE) as pilot:

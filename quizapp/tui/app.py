@@ -111,11 +111,13 @@ class QuizApp(App[None]):
         packs_loaded: Callable[[bool], object] | None = None,
         then: Callable[[], object] | None = None,
     ) -> None:
-        """Once, right after the first frame (the home screen calls this): in one thread, load the packs, then import
-        the question screen's modules and compile its highlighting (`warm_up`), so that a question opened from the
-        list waits on nothing but its own screen. `packs_loaded(changed)` runs on the UI thread as soon as the packs
-        are in; `then` (the home screen's menus), the collection and the freeze come after the whole preparation,
-        and never while a question is opening."""
+        """Once, right after the first frame (the home screen calls this): in one thread, load the packs, import the
+        question screen's modules (`import_question_screen`), have the highlighted row's screen built ahead
+        (`prebuild_question`, on the UI thread, while this thread waits), then compile the other kinds'
+        highlighting (`warm_up`), so that a question opened from the list waits on nothing but its own screen.
+
+        `packs_loaded(changed)` runs on the UI thread as soon as the packs are in; `then` (the home screen's menus),
+        the collection and the freeze come after the whole preparation, and never while a question is opening."""
         if self._prepare_started:
             return
         self._prepare_started = True
@@ -131,6 +133,9 @@ class QuizApp(App[None]):
                             self.call_from_thread(self._next_paint)
             finally:
                 self._wait_for_openings()
+                import_question_screen()
+                self.call_from_thread(self._allow_prebuild)
+                self._wait_for_openings()  # and for that prebuild
                 warm_up()
                 self.call_from_thread(self._prepared, then)
 
@@ -150,7 +155,7 @@ class QuizApp(App[None]):
         imports what it needs itself; the rest of the warm-up (the other kinds' highlighting, other screens) would
         only take the CPU from it."""
         deadline = time.monotonic() + timeout
-        while (self._acting_after_packs or self._opening) and time.monotonic() < deadline:
+        while (self._acting_after_packs or self._opening or self._prebuilding) and time.monotonic() < deadline:
             time.sleep(0.02)
 
     def _prepared(self, then: Callable[[], object] | None = None) -> None:
@@ -166,9 +171,6 @@ class QuizApp(App[None]):
         if then is not None:
             self.call_later(then)
         self.call_later(self._freeze)
-        self._prepared_done = True
-        if self._highlighted is not None:  # the row the cursor rests on: its screen is built after the freeze
-            self.call_later(self.prebuild_question, self._highlighted)
         self.set_timer(JUDGE_IDLE_SECONDS, self.start_judge_in_background)
 
     def _freeze(self) -> None:
@@ -180,26 +182,43 @@ class QuizApp(App[None]):
 
     # --- the highlighted question, built ahead of time ---------------------------------------------------------
 
-    _prepared_done = False
+    _prebuild_allowed = False  # the packs and the question screen's modules are in (the preparation says so)
+    _prebuilding = False
     _highlighted: str | None = None  # "pack/question" under the list's cursor
+    _highlighted_at = 0.0  # when the cursor came to it (monotonic)
     _prebuild_timer: Timer | None = None
     _prebuilt: QuestionScreen | None = None  # built (or being built) for _prebuilt_key, not yet shown
     _prebuilt_key: str | None = None
     _prebuilt_state: tuple[object, ...] | None = None
 
-    def prebuild_question(self, key: str | None) -> None:
+    def prebuild_question(self, key: str | None, *, restart: bool = False) -> None:
         """The list's cursor rests on `key`: once it has rested PREBUILD_IDLE_SECONDS, the app has prepared and the
         list is still on screen, compose, style and lay out that question's screen out of sight, so that Enter only
         shows it (`open_question`). A screen built for another row is dropped."""
+        # The cursor rests from now when it moved, or when the list is back on screen (restart); a list's first row
+        # (the list was empty) has been under the cursor since the list appeared.
+        if (key != self._highlighted and self._highlighted is not None) or restart:
+            self._highlighted_at = time.monotonic()
         self._highlighted = key
         if self._prebuild_timer is not None:
             self._prebuild_timer.stop()
             self._prebuild_timer = None
         if key != self._prebuilt_key:
             self._discard_prebuilt()
-        if key is None or not self._prepared_done:
-            return  # the preparation's end asks again
-        self._prebuild_timer = self.set_timer(PREBUILD_IDLE_SECONDS, lambda: self._start_prebuild(key))
+        if key is None or not self._prebuild_allowed:
+            return  # the preparation asks again (`_allow_prebuild`)
+        rested = time.monotonic() - self._highlighted_at
+        if rested >= PREBUILD_IDLE_SECONDS:
+            self._start_prebuild(key)
+        else:
+            self._prebuild_timer = self.set_timer(PREBUILD_IDLE_SECONDS - rested, lambda: self._start_prebuild(key))
+
+    def _allow_prebuild(self) -> None:
+        """From the preparation, once the packs and the question screen's modules are in: the highlighted row's
+        screen can be built (at once if the cursor has rested on it; the preparation waits for it)."""
+        self._prebuild_allowed = True
+        if self._highlighted is not None:
+            self.prebuild_question(self._highlighted)
 
     def _start_prebuild(self, key: str) -> None:
         self._prebuild_timer = None
@@ -210,11 +229,19 @@ class QuizApp(App[None]):
             return  # quitting, busy, or the list is covered (its return asks again)
         if not self.services.catalogue_ready():
             return
+        self._prebuilding = True
         self.run_worker(self._prebuild(key), group="prebuild", exit_on_error=False)
 
     async def _prebuild(self, key: str) -> None:
+        try:
+            await self._build_ahead(key)
+        finally:
+            self._prebuilding = False
+
+    async def _build_ahead(self, key: str) -> None:
         from .screens.question import QuestionScreen
 
+        self.load_screen_styles()
         pack_id, _, question_id = key.partition("/")
         pack = self.services.catalogue.packs.get(pack_id)
         if pack is None:
@@ -501,11 +528,16 @@ async def settled(nodes: list[Widget], timeout: float) -> None:
     await asyncio.wait_for(done.wait(), timeout)
 
 
+def import_question_screen() -> None:
+    """After the first frame and the packs (in the preparation's thread): import what opening a question needs."""
+    from .screens import question  # noqa: F401
+
+
 def warm_up() -> None:
-    """After the first frame and the packs (in the preparation's thread): import what opening a question needs (the
-    screen's modules), compile the editor's Python highlighting (tree-sitter) and the prompt's (pygments compiles a
-    lexer's rules on its first use: a predict question's snippet paid it), so the first question opens as fast as
-    the next."""
+    """After the highlighted question's screen is built ahead (in the preparation's thread): import the other
+    screens' modules, compile the editor's Python highlighting (tree-sitter) and the prompt's (pygments compiles a
+    lexer's rules on its first use: a predict question's snippet paid it), so that any question opens as fast as
+    the one built ahead."""
     from .screens import history, question  # noqa: F401
     from .screens.help import HelpScreen  # noqa: F401
     from .widgets.editor import PythonEditor

@@ -101,6 +101,8 @@ class HomeScreen(Screen[None]):
         its highlighting (`QuizApp.prepare`). The main thread stays free meanwhile (an Enter pressed now opens the
         question as soon as its pack is loaded); the menus, which nobody can use in the first second, come after."""
         self.app.prepare(self._packs_loaded, self._build_menus)  # type: ignore[attr-defined]
+        # The row under the cursor since the first frame: its screen is built as soon as the preparation allows.
+        self.app.prebuild_question(self.query_one(QuestionList).cursor_key)  # type: ignore[attr-defined]
 
     async def _build_menus(self) -> None:
         """The four filter menus in place of their faces, in one paint (each Select is in place before its face
@@ -149,7 +151,7 @@ class HomeScreen(Screen[None]):
         if self._left and self.app.services.home_rows() is not None:  # type: ignore[attr-defined]
             self.refill()
         if self._left:  # the row under the cursor gets its screen built again, ahead of the next Enter
-            self.app.prebuild_question(self.query_one(QuestionList).cursor_key)  # type: ignore[attr-defined]
+            self.app.prebuild_question(self.query_one(QuestionList).cursor_key, restart=True)  # type: ignore[attr-defined]
         if self._menus_waiting:
             self.call_after_refresh(self._build_menus)  # after the list is back on screen
 
