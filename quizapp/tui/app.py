@@ -195,9 +195,9 @@ class QuizApp(App[None]):
         """The list's cursor rests on `key`: once it has rested PREBUILD_IDLE_SECONDS, the app has prepared and the
         list is still on screen, compose, style and lay out that question's screen out of sight, so that Enter only
         shows it (`open_question`). A screen built for another row is dropped."""
-        # The cursor rests from now when it moved, or when the list is back on screen (restart); a list's first row
-        # (the list was empty) has been under the cursor since the list appeared.
-        if (key != self._highlighted and self._highlighted is not None) or restart:
+        # The cursor rests from now when it moved (or came to the list's first row as the list appeared, which the
+        # home screen says at its first frame), or when the list is back on screen (restart).
+        if key != self._highlighted or restart:
             self._highlighted_at = time.monotonic()
         self._highlighted = key
         if self._prebuild_timer is not None:
