@@ -1166,3 +1166,29 @@ async def test_moving_the_cursor_builds_the_new_rows_screen_and_drops_the_old_on
         await pilot.pause()
         again = await highlight_and_wait_for_prebuild(pilot, PREDICT)
         assert again is not second and isinstance(app.screen, HomeScreen)
+
+
+@sync
+async def test_a_screen_dropped_while_it_is_still_being_built_does_not_break_the_app() -> None:
+    """The cursor leaves a row while its screen is still composing: that screen is dropped once it has mounted (not
+    under its own on_mount, which would fail and end the app), and the new row's screen is built."""
+    app = offline_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await highlight_and_wait_for_prebuild(pilot, PREDICT)
+        table = app.screen.query_one(QuestionList)
+        table.move_to(f"{PACK}/{RESNET}")
+        await pilot.pause()
+        app._start_prebuild(f"{PACK}/{RESNET}")  # at once, as the timer would
+        for _ in range(1000):  # until its worker has made the screen, not yet mounted
+            await asyncio.sleep(0)
+            if app._prebuilt is not None:
+                break
+        composing = app._prebuilt
+        assert composing is not None and not composing.is_mounted
+        table.move_to(f"{PACK}/{PREDICT}")  # before it has mounted
+        built = await highlight_and_wait_for_prebuild(pilot, PREDICT)
+        await app.workers.wait_for_complete()
+        assert not composing.is_attached
+        await pilot.press("enter")
+        await pilot.pause()
+        assert app.screen is built and app.screen.question.id == PREDICT

@@ -303,8 +303,17 @@ class QuizApp(App[None]):
             self._drop(screen)
 
     def _drop(self, screen: QuestionScreen) -> None:
+        """Remove a screen built ahead and not shown, once it has mounted: removed while it composes, its children
+        would be gone before its on_mount ran."""
+
+        async def remove_when_mounted() -> None:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(screen._mounted_event.wait(), OPEN_BATCH_SECONDS * 5)
+            if screen.is_attached and screen not in self.screen_stack:
+                await screen.remove()
+
         if screen.is_attached and screen not in self.screen_stack:
-            self.run_worker(screen.remove(), group="prebuild-drop", exit_on_error=False)
+            self.run_worker(remove_when_mounted(), group="prebuild-drop", exit_on_error=False)
 
     def push_question(self, screen: QuestionScreen) -> None:
         """Show a question screen in one layout and one paint.

@@ -222,6 +222,8 @@ class QuestionScreen(Screen[None]):
     def on_mount(self) -> None:
         """The screen as it opens. It may be built ahead of time, while the learner is still on the list
         (QuizApp.prebuild_question): what must happen only once it is shown is in `_first_shown`."""
+        if not self.query("#answer, #options"):
+            return  # closed while it composed (the app quit while this screen was being built ahead)
         if self.sheet.restored_draft and not isinstance(self.question, model.ChoiceQuestion):
             self._cursor_to_end()
         if self.sheet.hints_shown():  # the hints' Markdown starts empty: no update (and layout) for nothing
