@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import json
+import threading
 from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
@@ -239,6 +240,31 @@ async def test_home_lists_every_builtin_question_and_opens_one() -> None:
         await pilot.pause()
         assert isinstance(app.screen, HomeScreen)
         assert app.screen.query_one("#questions", QuestionList).cursor_row == 1
+
+
+@sync
+async def test_a_question_opened_before_the_preparation_has_its_screen_styles(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The question screen's rules (screens.tcss) join the stylesheet after the first frame's preparation; a question
+    opened before that still gets them: its prompt pane has its kind's share and padding, its results panel its rule."""
+    from quizapp.tui import app as app_module
+
+    release = threading.Event()
+    imports = app_module.import_question_screen
+    monkeypatch.setattr(app_module, "import_question_screen", lambda: (release.wait(10), imports()))  # it waits
+    app = offline_app()
+    try:
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.pause()
+            assert not app._screen_styles_loaded, "the first frame parses only the list's rules"
+            app.open_question(PACK, RESNET)
+            await pilot.pause()
+            assert isinstance(app.screen, QuestionScreen)
+            pane = app.screen.query_one("#prompt-pane")
+            assert str(pane.styles.max_height) == "30h" and pane.styles.padding.left == 1  # a code question's share
+            assert app.screen.query_one(ResultsPanel).styles.border_top[0] == "solid"
+            release.set()
+    finally:
+        release.set()
 
 
 @sync
@@ -1057,3 +1083,112 @@ async def test_a_question_opens_in_one_layout_with_nothing_held_back(monkeypatch
         await pilot.pause()
         assert "**Hint 1.**" in markdown_source(screen, "#hints")
         assert not screen.query("#reveal")
+
+
+# --- the highlighted question, built ahead of time -------------------------------------------------------------
+
+PREDICT = "sequential-extraction"
+
+
+async def highlight_and_wait_for_prebuild(pilot: Pilot, question_id: str) -> QuestionScreen:
+    """Put the list's cursor on `question_id` and wait (at most 20 s) until the app has built its screen out of
+    sight and laid it out at the terminal's size."""
+    app: QuizApp = pilot.app  # type: ignore[assignment]
+    app.screen.query_one(QuestionList).move_to(f"{PACK}/{question_id}")
+    for _ in range(400):
+        await pilot.pause(0.05)
+        screen = app._prebuilt
+        if (
+            screen is not None
+            and app._prebuilt_key == f"{PACK}/{question_id}"
+            and screen.outer_size == app.size
+            and not any(worker.group == "prebuild" and not worker.is_finished for worker in app.workers)
+        ):
+            return screen
+    raise AssertionError(f"{question_id}'s screen was never built ahead")
+
+
+def notified(app: QuizApp) -> list[str]:
+    return [notification.message for notification in app._notifications]
+
+
+@sync
+async def test_enter_shows_the_screen_built_while_the_learner_was_on_the_list() -> None:
+    """The highlighted row's screen is composed and laid out while the list is on screen (nothing of it shows: no
+    'draft restored' note over the list); Enter shows that very screen, with the stored draft, and only then says
+    the draft is restored."""
+    app = offline_app()
+    async with app.run_test(size=SIZE) as pilot:
+        store_of(app).save_draft(PACK, PREDICT, "Linear(4, 8)\n")
+        built = await highlight_and_wait_for_prebuild(pilot, PREDICT)
+        assert isinstance(app.screen, HomeScreen)
+        assert not any("draft is restored" in message for message in notified(app))
+        await pilot.press("enter")
+        await pilot.pause()
+        assert app.screen is built
+        assert app.screen.query_one("#answer", TextArea).text == "Linear(4, 8)\n"
+        assert any("draft is restored" in message for message in notified(app))
+        assert app._prebuilt is None  # taken, not kept for another Enter
+
+
+@sync
+async def test_a_screen_built_ahead_is_not_shown_once_its_draft_changed_in_the_store() -> None:
+    """A screen built for the highlighted row whose draft then changes in the store (another process, a grade
+    recorded meanwhile) is dropped: Enter builds the screen again, with the new draft."""
+    app = offline_app()
+    async with app.run_test(size=SIZE) as pilot:
+        store_of(app).save_draft(PACK, PREDICT, "old text\n")
+        built = await highlight_and_wait_for_prebuild(pilot, PREDICT)
+        assert built.query_one("#answer", TextArea).text == "old text\n"
+        store_of(app).save_draft(PACK, PREDICT, "new text\n")
+        await pilot.press("enter")
+        await pilot.pause()
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert isinstance(app.screen, QuestionScreen) and app.screen is not built
+        assert app.screen.question.id == PREDICT
+        assert app.screen.query_one("#answer", TextArea).text == "new text\n"
+        assert not built.is_attached  # the stale one is gone, not left mounted out of sight
+
+
+@sync
+async def test_moving_the_cursor_builds_the_new_rows_screen_and_drops_the_old_one() -> None:
+    app = offline_app()
+    async with app.run_test(size=SIZE) as pilot:
+        first = await highlight_and_wait_for_prebuild(pilot, RESNET)
+        second = await highlight_and_wait_for_prebuild(pilot, PREDICT)
+        await app.workers.wait_for_complete()
+        assert not first.is_attached and second.is_attached
+        await pilot.press("enter")
+        await pilot.pause()
+        assert app.screen is second and app.screen.question.id == PREDICT
+        await pilot.press("escape")  # back on the list, the row under the cursor is built again
+        await pilot.pause()
+        again = await highlight_and_wait_for_prebuild(pilot, PREDICT)
+        assert again is not second and isinstance(app.screen, HomeScreen)
+
+
+@sync
+async def test_a_screen_dropped_while_it_is_still_being_built_does_not_break_the_app() -> None:
+    """The cursor leaves a row while its screen is still composing: that screen is dropped once it has mounted (not
+    under its own on_mount, which would fail and end the app), and the new row's screen is built."""
+    app = offline_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await highlight_and_wait_for_prebuild(pilot, PREDICT)
+        table = app.screen.query_one(QuestionList)
+        table.move_to(f"{PACK}/{RESNET}")
+        await pilot.pause()
+        app._start_prebuild(f"{PACK}/{RESNET}")  # at once, as the timer would
+        for _ in range(1000):  # until its worker has made the screen, not yet mounted
+            await asyncio.sleep(0)
+            if app._prebuilt is not None:
+                break
+        composing = app._prebuilt
+        assert composing is not None and not composing.is_mounted
+        table.move_to(f"{PACK}/{PREDICT}")  # before it has mounted
+        built = await highlight_and_wait_for_prebuild(pilot, PREDICT)
+        await app.workers.wait_for_complete()
+        assert not composing.is_attached
+        await pilot.press("enter")
+        await pilot.pause()
+        assert app.screen is built and app.screen.question.id == PREDICT

@@ -79,6 +79,16 @@ def offline_app() -> QuizApp:
     return QuizApp(services=Services(discover([FIXTURE], include_defaults=False), Store.open_default(), None))
 
 
+async def prepared(pilot: Pilot) -> None:
+    """The app's preparation after the first frame (imports and highlighting in a thread, then a garbage collection)
+    is over: a picture taken while it ran would depend on when the machine let it run."""
+    app = pilot.app
+    app.prepare()  # type: ignore[attr-defined]  # now, if the first frame has not started it yet
+    await app.workers.wait_for_complete()
+    await pilot.pause()
+    await pilot.pause()
+
+
 async def still_cursors(pilot: Pilot) -> None:
     """A blinking cursor would make the picture depend on when it is taken: once focus has settled, an editor that
     has it gives it up (its cursor is then hidden for good), and no cursor blinks."""
@@ -93,6 +103,7 @@ async def still_cursors(pilot: Pilot) -> None:
 
 def opening(question_id: str, *then: Any) -> Any:
     async def run_before(pilot: Pilot) -> None:
+        await prepared(pilot)
         pilot.app.open_question(PACK, question_id)  # type: ignore[attr-defined]
         await pilot.pause()
         for step in then:
@@ -147,15 +158,15 @@ def press(*keys: str) -> Any:
 
 
 def test_home(snap_compare: Any, size: tuple[int, int]) -> None:
-    assert snap_compare(offline_app(), terminal_size=size)
+    assert snap_compare(offline_app(), terminal_size=size, run_before=prepared)
 
 
 def test_home_filtered(snap_compare: Any, size: tuple[int, int]) -> None:
-    assert snap_compare(offline_app(), terminal_size=size, press=["slash", *"resnet", "enter"])
+    assert snap_compare(offline_app(), terminal_size=size, run_before=prepared, press=["slash", *"resnet", "enter"])
 
 
 def test_help(snap_compare: Any, size: tuple[int, int]) -> None:
-    assert snap_compare(offline_app(), terminal_size=size, press=["f1"])
+    assert snap_compare(offline_app(), terminal_size=size, run_before=prepared, press=["f1"])
 
 
 # --- each kind, as opened and with a result ---------------------------------------------------------------------
@@ -266,6 +277,7 @@ def test_confirm_dialog(snap_compare: Any, size: tuple[int, int]) -> None:
 
 def test_history(snap_compare: Any, size: tuple[int, int]) -> None:
     async def before(pilot: Pilot) -> None:
+        await prepared(pilot)
         store = pilot.app.services.store  # type: ignore[attr-defined]
         store.record_attempt(
             PACK,
@@ -297,6 +309,7 @@ def test_history(snap_compare: Any, size: tuple[int, int]) -> None:
 
 def test_review_list(snap_compare: Any, size: tuple[int, int]) -> None:
     async def before(pilot: Pilot) -> None:
+        await prepared(pilot)
         from quizapp.practice.review import record_outcome
 
         store = pilot.app.services.store  # type: ignore[attr-defined]
@@ -320,6 +333,7 @@ def test_review_list(snap_compare: Any, size: tuple[int, int]) -> None:
 
 def test_review_question_opens_fresh(snap_compare: Any, size: tuple[int, int]) -> None:
     async def before(pilot: Pilot) -> None:
+        await prepared(pilot)
         store = pilot.app.services.store  # type: ignore[attr-defined]
         store.save_draft(PACK, "net-defects", '["bn2"]')
         store.record_attempt(
@@ -341,7 +355,7 @@ def test_review_question_opens_fresh(snap_compare: Any, size: tuple[int, int]) -
 
 
 def test_mock_setup(snap_compare: Any, size: tuple[int, int]) -> None:
-    assert snap_compare(offline_app(), terminal_size=size, press=["m"])
+    assert snap_compare(offline_app(), terminal_size=size, run_before=prepared, press=["m"])
 
 
 def fixed_session(pilot: Pilot, **config: Any) -> Any:
@@ -358,6 +372,7 @@ def test_mock_overview_with_the_clock_mocked(
     monkeypatch.setattr("quizapp.practice.mock.secrets.token_hex", lambda n: "abcdef")
 
     async def before(pilot: Pilot) -> None:
+        await prepared(pilot)
         from quizapp.tui.screens.mock import MockOverviewScreen
 
         session = fixed_session(pilot)
@@ -371,6 +386,7 @@ def test_mock_report(snap_compare: Any, size: tuple[int, int], monkeypatch: pyte
     monkeypatch.setattr("quizapp.practice.mock.secrets.token_hex", lambda n: "abcdef")
 
     async def before(pilot: Pilot) -> None:
+        await prepared(pilot)
         session = fixed_session(pilot, kinds=("choice", "predict"))
         app = pilot.app
 

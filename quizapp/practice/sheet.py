@@ -125,6 +125,23 @@ class PracticeSheet:
     def restored_draft(self) -> bool:
         return self._saved != self.starter
 
+    def opening_state(self) -> tuple[object, ...]:
+        """What, read from the store now, shapes the screen this sheet opens with: the draft, the hints shown, the
+        last graded answer, solved and given up. A screen built ahead of time (while the learner was on the list) is
+        shown only if this has not changed since it was built."""
+        last = [] if self.review else self.store.attempts(*self.key, limit=1)
+        return (
+            self._initial_draft(),
+            self.hints_shown(),
+            last[0].result_json if last else None,
+            self.solved,
+            self.gave_up,
+        )
+
+    def begin(self, now: datetime | None = None) -> None:
+        """The learner starts now (a sheet made ahead of time: its time to answer counts from when it is shown)."""
+        self.started_at = (now or datetime.now(UTC)).astimezone(UTC)
+
     def last_result(self) -> Result | None:
         """The last graded answer to show on opening: none in a review sitting (recall starts blank)."""
         if self.review:

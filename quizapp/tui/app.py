@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from textual.app import App
 from textual.binding import Binding
+from textual.timer import Timer
 from textual.widget import Widget
 
 from ..services import Services
@@ -21,13 +24,19 @@ if TYPE_CHECKING:  # the practice package (and the pack models) load after the f
     from ..practice import MockConfig, MockSession
     from .screens.question import QuestionScreen
 
-FIRST_FRAME_SECONDS = 0.3  # the warm-up starts after this, once the first frame is on screen and the packs loaded
+PREPARE_FALLBACK_SECONDS = 1.0  # the preparation starts by then even if the home screen never drew (tests, a mock)
+PREPARED_RETRY_SECONDS = 0.3  # work after the preparation waits this long at a time for an opening question
 # The judge's workers import torch, CPU-bound on every core: they start just after the first question has been
-# drawn, or this long after the warm-up began, whichever comes first, so that the list and the first question open
-# at once.
+# drawn, or this long after the preparation ended, whichever comes first, so that neither the preparation nor a
+# question opened during it competes with them.
 JUDGE_IDLE_SECONDS = 3.0
 JUDGE_AFTER_OPEN_SECONDS = 0.5  # and this long after a question is on screen
+# The highlighted question's screen is built ahead of time once the cursor has rested on its row this long (and the
+# app has prepared, and the list is on screen): an Enter then only shows it.
+PREBUILD_IDLE_SECONDS = 0.4
 OPEN_BATCH_SECONDS = 1.0  # a question screen is painted by then even if it never said it was ready
+# The rules of every screen but the question list, added to the stylesheet after the first frame (load_screen_styles).
+SCREEN_STYLES = Path(__file__).with_name("screens.tcss")
 
 
 class QuizApp(App[None]):
@@ -54,9 +63,8 @@ class QuizApp(App[None]):
 
     def on_mount(self) -> None:
         self.push_screen(HomeScreen())
-        # The judge's workers import torch in their own processes, CPU-bound on every core: start them just
-        # after the first frame is drawn, so the list appears at once.
-        self.set_timer(FIRST_FRAME_SECONDS, self._warm_up_soon)
+        # The home screen starts the preparation after its first frame; this starts it if that frame never came.
+        self.set_timer(PREPARE_FALLBACK_SECONDS, self.prepare)
         try:
             running = self.services.store.mock_sessions(finished=False, limit=1)  # cheap: no practice import
             if not (running or self.start_with_mock or self.start_with_review):
@@ -79,36 +87,235 @@ class QuizApp(App[None]):
         elif self.start_with_review:
             self.action_review()
 
-    _warming_up = False
+    _screen_styles_loaded = False
+
+    def load_screen_styles(self) -> None:
+        """Add the other screens' rules (screens.tcss) to the stylesheet, once, and parse them: after the first frame
+        (the preparation), or before the first screen other than the list is pushed, whichever comes first. Parsing
+        them before the first frame was a sixth of its stylesheet work, for screens not yet shown. They come after
+        quizapp.tcss, in the same order as when both were one file."""
+        if self._screen_styles_loaded:
+            return
+        self._screen_styles_loaded = True
+        self.stylesheet.read(SCREEN_STYLES)
+        self.stylesheet.parse()  # only the new source: Textual keeps the others' parsed rules
+
+    def push_screen(self, screen, *args, **kwargs):  # type: ignore[no-untyped-def, override]
+        if not isinstance(screen, HomeScreen):
+            self.load_screen_styles()
+        return super().push_screen(screen, *args, **kwargs)
+
+    _prepare_started = False
     _opening = 0  # question screens being opened (QuizApp.push_question) and not yet painted
 
-    def _warm_up_soon(self) -> None:
-        """Once the packs are loaded (the home screen's worker calls this when they are; a timer in case they were
-        loaded before the app started), warm up what opening a question needs, once."""
-        if self._warming_up:
-            return
-        if not self.services.catalogue_ready() or self._opening:  # the question list first; an opening question
-            self.set_timer(FIRST_FRAME_SECONDS, self._warm_up_soon)  # does this work itself, and must not share
-            return
-        self._warming_up = True
+    def prepare(
+        self,
+        packs_loaded: Callable[[bool], object] | None = None,
+        then: Callable[[], object] | None = None,
+    ) -> None:
+        """Once, right after the first frame (the home screen calls this): in one thread, load the packs, import the
+        question screen's modules (`import_question_screen`), have the highlighted row's screen built ahead
+        (`prebuild_question`, on the UI thread, while this thread waits), then compile the other kinds'
+        highlighting (`warm_up`), so that a question opened from the list waits on nothing but its own screen.
 
-        def warm_up_then_freeze() -> None:
-            warm_up()
-            self.call_from_thread(self._freeze_soon)
+        `packs_loaded(changed)` runs on the UI thread as soon as the packs are in; `then` (the home screen's menus),
+        the collection and the freeze come after the whole preparation, and never while a question is opening."""
+        if self._prepare_started:
+            return
+        self._prepare_started = True
+        services = self.services
 
-        self.run_worker(warm_up_then_freeze, thread=True, group="warm-up", exit_on_error=False)
+        def prepare_in_thread() -> None:
+            try:
+                if not services.catalogue_ready():
+                    changed = services.load_catalogue()
+                    if packs_loaded is not None:
+                        self.call_from_thread(packs_loaded, changed)
+                        if changed:  # the list is redrawn (the very first start draws it only now): before the rest
+                            self.call_from_thread(self._next_paint)
+            finally:
+                self._wait_for_openings()
+                import_question_screen()
+                self.call_from_thread(self._allow_prebuild)
+                self._wait_for_openings()  # and for that prebuild
+                warm_up()
+                self.call_from_thread(self._prepared, then)
+
+        self.run_worker(prepare_in_thread, thread=True, group="prepare", exit_on_error=False)
+
+    async def _next_paint(self) -> None:
+        """Return once the current screen has been refreshed (for a thread that must not compete with that paint)."""
+        painted = asyncio.Event()
+        self.screen.call_after_refresh(painted.set)
+        with contextlib.suppress(TimeoutError):  # a screen that never refreshes holds nothing up for long
+            await asyncio.wait_for(painted.wait(), OPEN_BATCH_SECONDS)
+
+    _acting_after_packs = 0  # actions (an Enter on the list) waiting for the packs, or running once they are in
+
+    def _wait_for_openings(self, timeout: float = OPEN_BATCH_SECONDS * 5) -> None:
+        """In the preparation's thread: wait while a question asked for before the packs were in is opening. It
+        imports what it needs itself; the rest of the warm-up (the other kinds' highlighting, other screens) would
+        only take the CPU from it."""
+        deadline = time.monotonic() + timeout
+        while (self._acting_after_packs or self._opening or self._prebuilding) and time.monotonic() < deadline:
+            time.sleep(0.02)
+
+    def _prepared(self, then: Callable[[], object] | None = None) -> None:
+        """After the preparation, when no question is opening: `then`, then collect and move the objects made so
+        far (the packs, Textual, the imported modules), which live as long as the app, out of the cyclic garbage
+        collector's reach. A full collection walked them all, about a tenth of a second, at moments the learner
+        waited for (a collection started while a screen opened). Never while a question is opening: the collection
+        holds the interpreter meanwhile."""
+        if self._opening:
+            self.set_timer(PREPARED_RETRY_SECONDS, lambda: self._prepared(then))
+            return
+        self.load_screen_styles()
+        if then is not None:
+            self.call_later(then)
+        self.call_later(self._freeze)
         self.set_timer(JUDGE_IDLE_SECONDS, self.start_judge_in_background)
 
-    def _freeze_soon(self) -> None:
-        """Once the warm-up is done: collect, then move the objects made so far (the packs, Textual, the imported
-        modules), which live as long as the app, out of the cyclic garbage collector's reach. A full collection
-        walked them all, about a tenth of a second, at moments the learner waited for (a collection started while a
-        screen opened). Not while a question is opening: the collection holds the interpreter meanwhile."""
+    def _freeze(self) -> None:
         if self._opening:
-            self.set_timer(FIRST_FRAME_SECONDS, self._freeze_soon)
+            self.set_timer(PREPARED_RETRY_SECONDS, self._freeze)
             return
         gc.collect()
         gc.freeze()
+
+    # --- the highlighted question, built ahead of time ---------------------------------------------------------
+
+    _prebuild_allowed = False  # the packs and the question screen's modules are in (the preparation says so)
+    _prebuilding = False
+    _highlighted: str | None = None  # "pack/question" under the list's cursor
+    _highlighted_at = 0.0  # when the cursor came to it (monotonic)
+    _prebuild_timer: Timer | None = None
+    _prebuilt: QuestionScreen | None = None  # built (or being built) for _prebuilt_key, not yet shown
+    _prebuilt_key: str | None = None
+    _prebuilt_state: tuple[object, ...] | None = None
+
+    def prebuild_question(self, key: str | None, *, restart: bool = False) -> None:
+        """The list's cursor rests on `key`: once it has rested PREBUILD_IDLE_SECONDS, the app has prepared and the
+        list is still on screen, compose, style and lay out that question's screen out of sight, so that Enter only
+        shows it (`open_question`). A screen built for another row is dropped."""
+        # The cursor rests from now when it moved (or came to the list's first row as the list appeared, which the
+        # home screen says at its first frame), or when the list is back on screen (restart).
+        if key != self._highlighted or restart:
+            self._highlighted_at = time.monotonic()
+        self._highlighted = key
+        if self._prebuild_timer is not None:
+            self._prebuild_timer.stop()
+            self._prebuild_timer = None
+        if key != self._prebuilt_key:
+            self._discard_prebuilt()
+        if key is None or not self._prebuild_allowed:
+            return  # the preparation asks again (`_allow_prebuild`)
+        rested = time.monotonic() - self._highlighted_at
+        if rested >= PREBUILD_IDLE_SECONDS:
+            self._start_prebuild(key)
+        else:
+            self._prebuild_timer = self.set_timer(PREBUILD_IDLE_SECONDS - rested, lambda: self._start_prebuild(key))
+
+    def _allow_prebuild(self) -> None:
+        """From the preparation, once the packs and the question screen's modules are in: the highlighted row's
+        screen can be built (at once if the cursor has rested on it; the preparation waits for it)."""
+        self._prebuild_allowed = True
+        if self._highlighted is not None:
+            self.prebuild_question(self._highlighted)
+
+    def _start_prebuild(self, key: str) -> None:
+        self._prebuild_timer = None
+        if key != self._highlighted or key == self._prebuilt_key:
+            return
+        stack = self.screen_stack
+        if self._exit or self._opening or self._acting_after_packs or not (stack and isinstance(stack[-1], HomeScreen)):
+            return  # quitting, busy, or the list is covered (its return asks again)
+        if not self.services.catalogue_ready():
+            return
+        self._prebuilding = True
+        self.run_worker(self._prebuild(key), group="prebuild", exit_on_error=False)
+
+    async def _prebuild(self, key: str) -> None:
+        try:
+            await self._build_ahead(key)
+        finally:
+            self._prebuilding = False
+
+    async def _build_ahead(self, key: str) -> None:
+        from .screens.question import QuestionScreen
+
+        self.load_screen_styles()
+        pack_id, _, question_id = key.partition("/")
+        pack = self.services.catalogue.packs.get(pack_id)
+        if pack is None:
+            return
+        try:
+            question = pack.question(question_id)
+            screen = QuestionScreen(pack, question, store=self.services.store)
+            state = self._opening_state(screen)
+        except Exception:  # a question that cannot be built ahead is built on Enter, which says why
+            return
+        self._discard_prebuilt()
+        if self._exit:
+            return
+        self._prebuilt, self._prebuilt_key, self._prebuilt_state = screen, key, state
+        _, mounted = self._get_screen(screen)  # registered: composed, mounted and styled, not shown
+        await mounted
+        # Lay it out at the terminal's size until it settles (a layout resizes widgets, which may ask for another).
+        for _ in range(3):
+            if self._prebuilt is not screen:
+                return  # shown or dropped meanwhile
+            await settled([screen, *screen.walk_children()], OPEN_BATCH_SECONDS)
+            if self._prebuilt is not screen:
+                return
+            if screen.outer_size == self.size and not screen._layout_required:
+                break
+            screen._refresh_layout(self.size)
+            screen._layout_required = False
+
+    def _opening_state(self, screen: QuestionScreen) -> tuple[object, ...]:
+        """What a screen built ahead must still match when it is shown: its pack and question objects (packs
+        reloaded), the theme and the sheet's state in the store (draft, hints, last result, solved, given up)."""
+        return (id(screen.pack), id(screen.question), self.theme, screen.sheet.opening_state())  # type: ignore[union-attr]
+
+    def _take_prebuilt(self, key: str) -> QuestionScreen | None:
+        """The screen built ahead for `key` if it is still exactly what opening it now would build, else None (and
+        whatever was built is dropped)."""
+        screen, state = self._prebuilt, self._prebuilt_state
+        if screen is None or key != self._prebuilt_key:
+            self._discard_prebuilt()
+            return None
+        self._prebuilt = self._prebuilt_key = self._prebuilt_state = None
+        pack_id, _, question_id = key.partition("/")
+        pack = self.services.catalogue.packs.get(pack_id)
+        fresh = (
+            pack is screen.pack
+            and pack.question(question_id) is screen.question
+            and screen.is_running
+            and self._opening_state(screen) == state
+        )
+        if not fresh:
+            self._drop(screen)
+            return None
+        return screen
+
+    def _discard_prebuilt(self) -> None:
+        screen = self._prebuilt
+        self._prebuilt = self._prebuilt_key = self._prebuilt_state = None
+        if screen is not None:
+            self._drop(screen)
+
+    def _drop(self, screen: QuestionScreen) -> None:
+        """Remove a screen built ahead and not shown, once it has mounted: removed while it composes, its children
+        would be gone before its on_mount ran."""
+
+        async def remove_when_mounted() -> None:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(screen._mounted_event.wait(), OPEN_BATCH_SECONDS * 5)
+            if screen.is_attached and screen not in self.screen_stack:
+                await screen.remove()
+
+        if screen.is_attached and screen not in self.screen_stack:
+            self.run_worker(remove_when_mounted(), group="prebuild-drop", exit_on_error=False)
 
     def push_question(self, screen: QuestionScreen) -> None:
         """Show a question screen in one layout and one paint.
@@ -240,10 +447,24 @@ class QuizApp(App[None]):
         if self.services.catalogue_ready():
             return True
 
-        def wait_then_act() -> None:
-            self.services.catalogue.ensure()  # returns when the home screen's worker has loaded them
-            self.call_from_thread(action, *args)
+        def act() -> None:
+            try:
+                action(*args)  # opening a question: counted in _opening from here until it is painted
+            finally:
+                self._acting_after_packs -= 1
 
+        def gave_up() -> None:
+            self._acting_after_packs -= 1
+
+        def wait_then_act() -> None:
+            try:
+                self.services.catalogue.ensure()  # returns when the preparation has loaded them
+            except BaseException:
+                self.call_from_thread(gave_up)
+                raise
+            self.call_from_thread(act)
+
+        self._acting_after_packs += 1
         self.run_worker(wait_then_act, thread=True, group="packs-wait", exit_on_error=False)
         return False
 
@@ -256,6 +477,10 @@ class QuizApp(App[None]):
         current = self.screen
         if isinstance(current, QuestionScreen) and (current.pack.id, current.question.id) == (pack_id, question_id):
             return  # already open: keep the editor as it is
+        prebuilt = None if review else self._take_prebuilt(f"{pack_id}/{question_id}")
+        if prebuilt is not None:
+            self.push_question(prebuilt)
+            return
         pack = self.services.catalogue.packs[pack_id]
         question = pack.question(question_id)
         self.push_question(QuestionScreen(pack, question, review=review, store=self.services.store))
@@ -314,10 +539,16 @@ async def settled(nodes: list[Widget], timeout: float) -> None:
     await asyncio.wait_for(done.wait(), timeout)
 
 
+def import_question_screen() -> None:
+    """After the first frame and the packs (in the preparation's thread): import what opening a question needs."""
+    from .screens import question  # noqa: F401
+
+
 def warm_up() -> None:
-    """After the first frame and the packs: import what opening a question needs (the screen's modules), compile the
-    editor's Python highlighting (tree-sitter) and the prompt's (pygments compiles a lexer's rules on its first use:
-    a predict question's snippet paid it), so the first question opens as fast as the next."""
+    """After the highlighted question's screen is built ahead (in the preparation's thread): import the other
+    screens' modules, compile the editor's Python highlighting (tree-sitter) and the prompt's (pygments compiles a
+    lexer's rules on its first use: a predict question's snippet paid it), so that any question opens as fast as
+    the one built ahead."""
     from .screens import history, question  # noqa: F401
     from .screens.help import HelpScreen  # noqa: F401
     from .widgets.editor import PythonEditor

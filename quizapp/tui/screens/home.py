@@ -81,32 +81,48 @@ class HomeScreen(Screen[None]):
             self.query_one(StatusLine).context = "loading the question packs…"
         self.call_after_refresh(self._first_refresh_done)
 
+    def _compositor_refresh(self) -> None:
+        """Textual renders a screen after each layout even while the app holds its paints in a batch (the app's
+        start-up, the menus being built), and throws the render away: nothing is displayed in a batch. The paint
+        after the batch renders what changed, so the render inside it, a tenth of the first frame's work, is
+        skipped."""
+        if self.app._batch_count:
+            return
+        super()._compositor_refresh()
+
     def _first_refresh_done(self) -> None:
         """The screen's first refresh falls inside the app's start-up batch, which Textual does not paint: ask for one
         more and wait for it, so that the work after the first frame comes after it is on the terminal."""
         self.refresh()
         self.call_after_refresh(self._first_frame_drawn)
 
-    async def _first_frame_drawn(self) -> None:
-        """The packs (in a thread, first: opening a question needs them) and the menus, neither of which the first
-        frame waits for."""
-        if not self.app.services.catalogue_ready():  # type: ignore[attr-defined]
-            self.run_worker(self._load_packs, thread=True, group="packs", exit_on_error=False)
-        filters = self.query_one("#filters")
+    def _first_frame_drawn(self) -> None:
+        """What opening a question needs, in one thread, at once: the packs, then the question screen's modules and
+        its highlighting (`QuizApp.prepare`). The main thread stays free meanwhile (an Enter pressed now opens the
+        question as soon as its pack is loaded); the menus, which nobody can use in the first second, come after."""
+        self.app.prepare(self._packs_loaded, self._build_menus)  # type: ignore[attr-defined]
+        # The row under the cursor since the first frame: its screen is built as soon as the preparation allows.
+        self.app.prebuild_question(self.query_one(QuestionList).cursor_key)  # type: ignore[attr-defined]
+
+    async def _build_menus(self) -> None:
+        """The four filter menus in place of their faces, in one paint (each Select is in place before its face
+        goes). A Select is a handful of widgets and an overlay list: built in the first frame they cost it about a
+        tenth of a second, and built while the packs load they slowed the packs down as much."""
         faces = list(self.query(MenuFace))
-        with self.app.batch_update():  # one paint: each Select is in place before its face goes
+        if not faces:
+            return
+        if not self.is_current:  # a question is open: not while the learner is there (see on_screen_resume)
+            self._menus_waiting = True
+            return
+        self._menus_waiting = False
+        filters = self.query_one("#filters")
+        with self.app.batch_update():
             for face in faces:
                 menu_id = face.id.removesuffix("-face")  # type: ignore[union-attr]
                 choices = self._menu_choices.get(menu_id, ())
                 select = Select([(c, c) for c in choices], prompt=face.prompt, id=menu_id, compact=True)
                 await filters.mount(select, after=face)
             await self.query(MenuFace).remove()
-
-    def _load_packs(self) -> None:
-        app = self.app
-        changed = app.services.load_catalogue()  # type: ignore[attr-defined]
-        app.call_from_thread(self._packs_loaded, changed)
-        app.call_from_thread(app._warm_up_soon)  # type: ignore[attr-defined]  # at once, not at its next poll
 
     def _packs_loaded(self, changed: bool) -> None:
         if not changed:  # the home index had these rows: nothing to redraw
@@ -128,10 +144,16 @@ class HomeScreen(Screen[None]):
     def on_screen_suspend(self) -> None:
         self._left = True
 
+    _menus_waiting = False  # the menus were due while another screen covered this one: built on its return
+
     def on_screen_resume(self) -> None:
         # Not on the first show: on_mount has just filled the list.
         if self._left and self.app.services.home_rows() is not None:  # type: ignore[attr-defined]
             self.refill()
+        if self._left:  # the row under the cursor gets its screen built again, ahead of the next Enter
+            self.app.prebuild_question(self.query_one(QuestionList).cursor_key, restart=True)  # type: ignore[attr-defined]
+        if self._menus_waiting:
+            self.call_after_refresh(self._build_menus)  # after the list is back on screen
 
     def refill(self) -> None:
         """Rebuild the table from the packs, the store's statuses and the filters; keep the cursor's row."""
@@ -197,6 +219,10 @@ class HomeScreen(Screen[None]):
     @on(Input.Submitted, "#filter")
     def _filter_done(self) -> None:
         self.query_one(QuestionList).focus()
+
+    @on(QuestionList.Highlighted)
+    def _highlighted(self, event: QuestionList.Highlighted) -> None:
+        self.app.prebuild_question(event.key)  # type: ignore[attr-defined]
 
     @on(QuestionList.Selected)
     def _open(self, event: QuestionList.Selected) -> None:

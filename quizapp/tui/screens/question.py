@@ -220,11 +220,12 @@ class QuestionScreen(Screen[None]):
     # --- lifecycle -----------------------------------------------------------------------------------
 
     def on_mount(self) -> None:
-        if self.sheet.restored_draft:
-            if not isinstance(self.question, model.ChoiceQuestion):
-                self._cursor_to_end()
-            if self.mock is None:
-                self.notify("Your draft is restored: the cursor is at its end.", timeout=5)
+        """The screen as it opens. It may be built ahead of time, while the learner is still on the list
+        (QuizApp.prebuild_question): what must happen only once it is shown is in `_first_shown`."""
+        if not self.query("#answer, #options"):
+            return  # closed while it composed (the app quit while this screen was being built ahead)
+        if self.sheet.restored_draft and not isinstance(self.question, model.ChoiceQuestion):
+            self._cursor_to_end()
         if self.sheet.hints_shown():  # the hints' Markdown starts empty: no update (and layout) for nothing
             self._show_hints(self.sheet.hints_shown(), scroll=False)
         last = self.sheet.last_result()
@@ -242,9 +243,16 @@ class QuestionScreen(Screen[None]):
             self.query_one(StatusLine).context = f"{self.pack.id}/{self.question.id}" + (
                 " · review: answer from memory" if self.review else ""
             )
-        self.set_interval(AUTOSAVE_SECONDS, self.save_draft)
         self.query_one("#answer, #options").focus()
         self.refresh_bindings()
+
+    def _first_shown(self) -> None:
+        """The learner sees the screen for the first time: the time to answer starts, and so do the autosaves."""
+        if isinstance(self.sheet, PracticeSheet):
+            self.sheet.begin()
+        if self.sheet.restored_draft and self.mock is None:
+            self.notify("Your draft is restored: the cursor is at its end.", timeout=5)
+        self.set_interval(AUTOSAVE_SECONDS, self.save_draft)
 
     def _compositor_refresh(self) -> None:
         """Textual renders a screen after each layout even while the app holds its paints in a batch, and throws
@@ -264,6 +272,7 @@ class QuestionScreen(Screen[None]):
         if not self._resumed_before:
             self._resumed_before = True
             event.refresh_styles = False
+            self._first_shown()
         if self.when_drawn is not None:
             drawn, self.when_drawn = self.when_drawn, None
             self.call_after_refresh(drawn)

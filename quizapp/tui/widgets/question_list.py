@@ -51,6 +51,18 @@ class QuestionList(ScrollView, can_focus=True):
         def control(self) -> QuestionList:
             return self.question_list
 
+    class Highlighted(Message):
+        """The cursor moved to another row (or the rows changed under it); `key` is None when the list is empty."""
+
+        def __init__(self, question_list: QuestionList, key: str | None) -> None:
+            super().__init__()
+            self.question_list = question_list
+            self.key = key
+
+        @property
+        def control(self) -> QuestionList:
+            return self.question_list
+
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("enter", "select", "Open", show=False),
         Binding("up", "cursor_up", "Up", show=False),
@@ -179,9 +191,14 @@ class QuestionList(ScrollView, can_focus=True):
 
     # --- the cursor ----------------------------------------------------------------------------------------
 
+    _highlighted: str | None = None
+
     def watch_cursor_row(self, old: int, new: int) -> None:
         self._scroll_cursor_into_view()
         self.refresh()
+        if self.cursor_key != self._highlighted:
+            self._highlighted = self.cursor_key
+            self.post_message(self.Highlighted(self, self._highlighted))
 
     def _visible_rows(self) -> int:
         return max(self.scrollable_content_region.height - 1, 1)
