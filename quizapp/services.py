@@ -172,12 +172,16 @@ class Services:
         """Close the store and the pool. With `wait`, give the pool that many seconds to stop its workers politely
         (a worker still importing torch answers late) and go on: a worker also stops by itself when this process
         ends and its pipe closes, and the pool's exit finalizer kills any left at a normal interpreter exit, so
-        quitting the app never waits on the judge."""
+        quitting the app never waits on the judge. With `wait=0` (the app's quit, which then ends its process
+        without exit handlers) the workers are killed at once: a worker still warming up would otherwise go on
+        importing torch for seconds after the app has gone."""
         pool, self._pool = self._pool, None
         try:
             if pool is not None and self.owns_pool:
                 if wait is None:
                     pool.close()
+                elif wait <= 0:
+                    pool.terminate()
                 else:
                     closer = threading.Thread(target=pool.close, name="pool-close", daemon=True)
                     closer.start()

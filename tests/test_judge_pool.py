@@ -525,3 +525,38 @@ def test_parts_that_cannot_be_put_together_are_refused_by_the_grader_as_forged_f
     undefined = {"definition": {"ok": False, "syntax": {"line": 1}}}
     kept = merge_outcomes([_part(facts=undefined, stdout="a"), _part(facts=undefined)], JobLimits())
     assert kept.facts == undefined and kept.status == "ok"
+
+
+def test_terminate_kills_workers_still_warming_up_at_once():
+    """The app's quit ends its process without exit handlers: its workers, asked politely, would read the
+    request only once warm, and go on importing torch on both cores for seconds after the app has gone.
+    terminate() kills them (their whole process groups) at once, and the pool refuses work after it."""
+    pool = Pool(size=2)
+    deadline = time.monotonic() + 60
+    while len(pool._workers) < 2 and time.monotonic() < deadline:  # started, not warm yet
+        time.sleep(0.01)
+    workers = list(pool._workers.values())
+    assert len(workers) == 2 and not pool._warm.is_set()
+    pool.terminate()
+    for worker in workers:
+        assert worker.process.wait(timeout=30) == -signal.SIGKILL  # killed, not an exit of its own once warm
+    assert pool.run("exec", code("RESULT = 1"), LIMITS).status != "ok"
+    pool.close()  # nothing more to do: idempotent
+
+
+def test_services_close_without_waiting_terminates_the_judge(tmp_path, monkeypatch):
+    from quizapp.services import Services
+
+    monkeypatch.setenv("QUIZAPP_HOME", str(tmp_path))
+    services = Services.default(lazy=True)
+    services.start_judge()
+    deadline = time.monotonic() + 60
+    while services._pool is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    pool = services._pool
+    assert pool is not None, services.pool_error
+    while not pool._workers and time.monotonic() < deadline:
+        time.sleep(0.01)
+    workers = list(pool._workers.values())
+    services.close(wait=0)
+    assert workers and all(worker.process.wait(timeout=30) == -signal.SIGKILL for worker in workers)
