@@ -301,9 +301,15 @@ def test_two_interrupts_stop_at_once_and_the_tables_say_partial_then_resume(
     journal = out / batch.JOURNAL
     _wait_for(lambda: journal.exists() and len(journal.read_text().splitlines()) >= 3)
     process.send_signal(signal.SIGINT)
-    time.sleep(0.5)
+    assert process.stderr is not None
+    said = []  # the second Ctrl-C once the first is answered, while the run still waits for its answer in flight
+    while not any("interrupted: no new answer starts" in line for line in said):
+        line = process.stderr.readline()
+        assert line, "".join(said)
+        said.append(line)
     process.send_signal(signal.SIGINT)
     stdout, stderr = process.communicate(timeout=120)
+    stderr = "".join(said) + stderr
     assert "Traceback" not in stderr
     assert "interrupted: no new answer starts; waiting for the" in stderr
     assert "stopping now" in stderr
