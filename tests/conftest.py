@@ -432,6 +432,9 @@ class _Borrowed:
     def close(self) -> None:
         pass
 
+    def terminate(self) -> None:  # a command ends its pool this way: the session's is only given back
+        pass
+
     def __enter__(self) -> _Borrowed:
         return self
 
