@@ -167,9 +167,10 @@ def collapse_huge_pages() -> int:
     import ctypes
     import re
 
+    from .jail import libc
+
     try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        madvise = libc.madvise
+        madvise = libc().madvise
         madvise.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
         with open("/proc/self/maps") as maps:
             lines = maps.readlines()

@@ -273,9 +273,10 @@ class QuizApp(App[None]):
             screen._layout_required = False
 
     def _opening_state(self, screen: QuestionScreen) -> tuple[object, ...]:
-        """What a screen built ahead must still match when it is shown: its pack and question objects (packs
-        reloaded), the theme and the sheet's state in the store (draft, hints, last result, solved, given up)."""
-        return (id(screen.pack), id(screen.question), self.theme, screen.sheet.opening_state())  # type: ignore[union-attr]
+        """What a screen built ahead must still match when it is shown, besides its pack and question objects
+        (`_take_prebuilt` checks those against the packs loaded now): the theme and the sheet's state in the store
+        (draft, hints, last result, solved, given up)."""
+        return (self.theme, screen.sheet.opening_state())  # type: ignore[union-attr]
 
     def _take_prebuilt(self, key: str) -> QuestionScreen | None:
         """The screen built ahead for `key` if it is still exactly what opening it now would build, else None (and
