@@ -52,6 +52,8 @@ class Setup:
     warm_up: Callable[[Callable[[], bool]], None]  # the task modules' warm-ups; stop early when told
     seccomp: Any = None  # the filter J loads (seccomp.build), or None
     profile: bool = False  # QUIZAPP_JOB_PROFILE=1: J writes where its time went to the job's stderr
+    # The server forks I itself, into a new PID namespace (the full jail as root): the chain has no C.
+    direct_init: bool = False
 
 
 # --- C: the server's child ------------------------------------------------------------------------------
@@ -77,7 +79,7 @@ def cold_chain(
     scratch: str,
 ) -> NoReturn:
     """C of a chain forked for its job: take the payload, then enter the namespaces and start PID 1 (full)
-    or be the job (reduced)."""
+    or be the job (reduced). With `setup.direct_init`, this process is PID 1 (I) already."""
     code = EXIT_SETUP
     try:
         default_signals()
@@ -85,7 +87,7 @@ def cold_chain(
         if payload_map is not None:
             payload_map.close()
         _leave_server(setup)
-        uid = jail.job_uid(os.getpid())
+        uid = jail.job_uid(_chain_pid(setup))
         limits = JobLimits.of(header["limits"])
         if setup.mode == "reduced":
             _job(setup, header, payload, nonce, out_w, err_w, res_w, scratch, uid)
@@ -112,12 +114,12 @@ def prepared_chain(
     scratch: str,
     scratch_kb: int,
 ) -> NoReturn:
-    """C of a prepared chain (full mode), or J itself (reduced mode)."""
+    """C of a prepared chain (full mode), or J itself (reduced mode); with `setup.direct_init`, I itself."""
     code = EXIT_SETUP
     try:
         default_signals()
         _leave_server(setup)
-        uid = jail.job_uid(os.getpid())
+        uid = jail.job_uid(_chain_pid(setup))
         if setup.mode == "reduced":
             _prepared_job(setup, nonce, job_r, out_w, err_w, res_w, stat_w, scratch, uid)
 
@@ -132,10 +134,19 @@ def prepared_chain(
         os._exit(code)
 
 
+def _chain_pid(setup: Setup) -> int:
+    """The host's pid of the chain's first process (C, or I forked by the server): /proc is still the host's,
+    where I's own pid is 1."""
+    return int(os.readlink("/proc/self")) if setup.direct_init else os.getpid()
+
+
 def _enter(
     setup: Setup, stat_w: int, job_fds: list[int], scratch_kb: int, uid: int, job: Callable[[], NoReturn]
 ) -> None:
-    """In C: create the namespaces, fork I (PID 1), report its pid, wait for it."""
+    """In C: create the namespaces, fork I (PID 1), report its pid, wait for it. In I forked by the server into
+    its PID namespace (`setup.direct_init`): become I at once, the namespaces created by I itself."""
+    if setup.direct_init:
+        _init(setup, stat_w, job_fds, scratch_kb, uid, job, direct=True)
     server_pid = os.getppid()
     jail.enter_namespaces(user_namespace=not setup.is_root)
     jail.set_parent_death_signal(signal.SIGKILL, server_pid)
@@ -151,12 +162,22 @@ def _enter(
 
 
 def _init(
-    setup: Setup, stat_w: int, job_fds: list[int], scratch_kb: int, uid: int, job: Callable[[], NoReturn]
+    setup: Setup,
+    stat_w: int,
+    job_fds: list[int],
+    scratch_kb: int,
+    uid: int,
+    job: Callable[[], NoReturn],
+    direct: bool = False,
 ) -> NoReturn:
-    """Build the root, start the job as PID 2, reap, report."""
+    """Build the root, start the job as PID 2, reap, report. `direct`: the server forked this process into
+    its PID namespace; it reports its own host pid and creates the other namespaces itself (as C would)."""
     code = EXIT_SETUP
     try:
         jail.set_parent_death_signal(signal.SIGKILL, 0)  # the parent is outside this namespace: pid 0
+        if direct:
+            status(stat_w, ev="init", pid=int(os.readlink("/proc/self")), t=time.monotonic())
+            jail.enter_namespaces(user_namespace=False, pid=False)
         jail.set_name("quizapp-init")
         jail.prctl(jail.PR_SET_DUMPABLE, 0)
         assert setup.plan is not None

@@ -6,9 +6,16 @@ Full mode, the process tree of one job::
 
     server ─fork─▶ C ─unshare(mount, PID, net, IPC, UTS[, user])─fork─▶ I = PID 1 ─fork─▶ J = PID 2 (the job)
 
+  and as root, one process fewer:
+
+    server ─unshare(PID), fork, setns back─▶ I = PID 1 ─unshare(mount, net, IPC, UTS)─fork─▶ J = PID 2
+
 * C (outside the new PID namespace) reads the payload, creates the namespaces, tells the server I's pid and
   waits for I. The server kills I to end a job: when PID 1 of a namespace dies, the kernel kills every
-  process left in it, so nothing the job started can outlive it.
+  process left in it, so nothing the job started can outlive it. As root, the server forks I into a new PID
+  namespace itself (unshare(CLONE_NEWPID) sends only its next child there; setns to its own namespace right
+  after the fork sends its later children back), and I creates the other namespaces and reports its own
+  host pid: C's fork of the 220 MB worker, its copy-on-write faults and its teardown are gone from every chain.
 * I, PID 1, builds the root filesystem (below), forks J, reaps every orphan, and when J has ended kills and
   reaps every process left in the namespace, then reports J's exit status and resource usage to the server
   on a pipe that J closes before running anything of the job's. The server usually prepares this chain
@@ -164,6 +171,10 @@ def prctl(option: int, arg2: int = 0, arg3: int = 0, arg4: int = 0, arg5: int = 
 
 def unshare(flags: int) -> None:
     _check(libc().unshare(ctypes.c_int(flags)), "unshare")
+
+
+def setns(fd: int, nstype: int) -> None:
+    _check(libc().setns(ctypes.c_int(fd), ctypes.c_int(nstype)), "setns")
 
 
 def mount(source: str | None, target: str, fstype: str | None, flags: int, data: str | None = None) -> None:
@@ -458,9 +469,10 @@ def _choose_mount_point(plan: Plan) -> str:
 # --- in the children ------------------------------------------------------------------------------------
 
 
-def enter_namespaces(user_namespace: bool) -> None:
-    """In C: new mount, PID, network, IPC and UTS namespaces (and a user namespace when not root)."""
-    flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS
+def enter_namespaces(user_namespace: bool, pid: bool = True) -> None:
+    """In C: new mount, PID, network, IPC and UTS namespaces (and a user namespace when not root). In I forked
+    into its PID namespace by the server (`pid` False, as root): the others."""
+    flags = CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS | (CLONE_NEWPID if pid else 0)
     if user_namespace:
         uid, gid = os.geteuid(), os.getegid()
         unshare(flags | CLONE_NEWUSER)
