@@ -67,13 +67,27 @@ def run(payload: dict[str, Any]) -> tuple[dict[str, Any], dict[str, torch.Tensor
             spec = {**spec, "function": function}  # the entry point is called, not constructed
             probe = _PROBES[spec["kind"]]
             facts["checks"][spec["id"]] = probe(spec, namespace, entry_point, tensors, f"{spec['id']}/")
-        except SystemExit:
+        except (SystemExit, WarmUpStopped):
             raise
         except BaseException as exc:  # noqa: BLE001 - the answer may have broken torch or these probes
             if is_out_of_memory(exc):
                 raise
             facts["checks"][spec["id"]] = {"probe_failed": _exception_facts(exc)}
     return facts, tensors
+
+
+class WarmUpStopped(Exception):
+    """A prepared chain's warm-up stops: its job has arrived (see warm_up)."""
+
+
+# While a prepared chain warms up: True once its job is waiting. Asked between the runs of the outputs probe,
+# so a job that arrives mid-warm-up waits for one forward at most, not for the whole probe. None in a job.
+_warm_up_stop: Callable[[], bool] | None = None
+
+
+def _stop_point() -> None:
+    if _warm_up_stop is not None and _warm_up_stop():
+        raise WarmUpStopped
 
 
 class _Discard(io.TextIOBase):
@@ -544,9 +558,11 @@ def probe_outputs(
         if isinstance(module, nn.Module):
             parameters[str(case_index)] = _parameter_list(module)
         calls = case_calls(case)
+        _stop_point()
         plan = case_plan(module, spec, case, case_index, ranks)
         for mode in modes:
             for call_index, call in enumerate(calls):
+                _stop_point()
                 key = f"{prefix}{case_index}/{mode}/{call_index}"
                 entry: dict[str, Any] = {"case": case_index, "mode": mode, "input": call_index}
                 if isinstance(module, nn.Module):
@@ -564,6 +580,7 @@ def probe_outputs(
                 else:
                     _output_facts(output, key, entry, tensors)
                     if case_index == 0 and call_index == 0 and mode == "train" and _has_tensors(entry):
+                        _stop_point()
                         entry["random"] = _is_random(module, arguments, output, seed, plan)
                 results.append(entry)
     facts = {"results": results, "unregistered": unregistered, "parameters": parameters}
@@ -2106,7 +2123,9 @@ def warm_up(stop: Callable[[], bool] = lambda: False, passes: int = 2, chain: bo
     from about 50 ms to about 30 ms. Nothing from any pack is involved. The probes run as a job asks for
     them (outputs observed; a trace counting unseen ops), so the
     pages and caches of those paths are warm too. In a prepared chain, `stop` says a job is waiting: the
-    warm-up ends at the next step. One pass is enough there: a second made the job no faster (measured: a
+    warm-up ends at the next step, between two runs of the probe (discovery, each forward): the probe took
+    about 15 ms of CPU whole, and a job sent back to back often found its chain inside it. One pass is enough
+    there: a second made the job no faster (measured: a
     forked child's ResNet probes, the median of 8, within a millisecond), and cost each chain about 30 ms
     of CPU, which jobs sent back to back compete with. Nor is every probe: in forked children of a warm worker
     (medians of 30, CPU), a ResNet job took 60.0 ms with no warm-up, 50.8 after every probe (31.7 ms of
@@ -2126,12 +2145,20 @@ def warm_up(stop: Callable[[], bool] = lambda: False, passes: int = 2, chain: bo
     if chain:
         checks = checks[:1]
     tensors: dict[str, torch.Tensor] = {}
-    for _ in range(passes):
-        for check in checks:  # one probe at a time, so a waiting job waits for one step at most
-            if stop():
-                linecache.cache.pop(ANSWER_FILE, None)
-                return
-            _, tensors = run({"code": _WARM_UP_CODE, "entry_point": "WarmUp", "checks": [check]})
+    global _warm_up_stop
+    _warm_up_stop = stop if chain else None
+    try:
+        for _ in range(passes):
+            for check in checks:  # one probe at a time, so a waiting job waits for one step at most
+                if stop():
+                    raise WarmUpStopped
+                _, tensors = run({"code": _WARM_UP_CODE, "entry_point": "WarmUp", "checks": [check]})
+    except WarmUpStopped:
+        linecache.cache.pop(ANSWER_FILE, None)
+        sys.modules.pop("answer", None)
+        return
+    finally:
+        _warm_up_stop = None
     try:
         from safetensors.torch import save
 
