@@ -17,7 +17,7 @@ import uuid
 from pathlib import Path
 
 import pytest
-from judge_support import descendants, leftovers, prepared_chain
+from judge_support import comm, descendants, leftovers, prepared_chain
 
 from quizapp import locations
 from quizapp.judge import jail
@@ -828,6 +828,29 @@ def test_every_job_runs_under_a_uid_of_its_own(healthy):
     uids += [run(healthy, "import os\nRESULT = os.getuid()").facts["result"] for _ in range(3)]
     assert len(set(uids)) == len(uids), uids
     assert all(uid >= jail.JOB_UID_BASE for uid in uids)
+
+
+def test_a_chain_holds_no_handle_on_the_hosts_namespaces(healthy):
+    """As root the server forks the jail's PID 1 (I) itself into a new PID namespace, and keeps a handle on its own
+    namespace to send its later children back there: no process of a chain may hold such a handle (a way back
+    out of the jail's namespaces), and the chain is I and J, with no C."""
+    if os.geteuid() != 0:
+        pytest.skip("as an ordinary user, a chain starts with C, which also creates a user namespace")
+    run(healthy, "x = 1")  # a job ran, and each worker prepared its next chain
+    for worker in healthy.worker_pids().values():
+        deadline = time.monotonic() + 15
+        while not (chain := prepared_chain(worker)) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert [comm(pid) for pid in chain] == ["quizapp-init", "quizapp-ready"]
+        for pid in chain:
+            links = []
+            for fd in os.listdir(f"/proc/{pid}/fd"):  # the chain waits for its job: it is there
+                try:
+                    links.append(os.readlink(f"/proc/{pid}/fd/{fd}"))
+                except OSError:  # a descriptor closed meanwhile
+                    pass
+            kinds = ("pid", "mnt", "net", "ipc", "uts", "user", "cgroup", "time")
+            assert [link for link in links if link.split(":")[0] in kinds] == [], (comm(pid), links)
 
 
 # --- nothing of one job stays in the worker for the next ---------------------------------------------------

@@ -560,7 +560,7 @@ class Server:
             stream.flush()
         pid = self._fork_chain()
         if pid == 0:
-            close(out_r, err_r, res_r, stat_r, job_w)
+            close(out_r, err_r, res_r, stat_r, job_w, self._pid_ns)
             child.prepared_chain(setup, nonce, job_r, out_w, err_w, res_w, stat_w, scratch, scratch_kb)
         close(out_w, err_w, res_w, stat_w, job_r)
         for fd in (out_r, err_r, res_r, stat_r):
@@ -717,7 +717,7 @@ class Server:
         started = time.monotonic()
         pid = self._fork_chain()
         if pid == 0:
-            close(out_r, err_r, res_r, stat_r)
+            close(out_r, err_r, res_r, stat_r, self._pid_ns)  # the chain keeps nothing of the host's namespaces
             child.cold_chain(setup, header, payload, nonce, out_w, err_w, res_w, stat_w, scratch)
         close(out_w, err_w, res_w, stat_w)
         try:
