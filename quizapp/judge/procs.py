@@ -158,9 +158,10 @@ HUGE_PAGE = 2 << 20
 def collapse_huge_pages() -> int:
     """Back the worker's private anonymous memory (the heap, torch's and Python's allocations) with huge pages,
     once it is warm, and return how many ranges were collapsed (0 where the kernel cannot: older than 6.1, no
-    THP). Each job's chain is three forks of the worker (C, I, J), and each fork copies, then each exit tears
-    down, the page tables of its 220 MB of anonymous memory: 4 KB pages took a fork about 7 ms of CPU and an
-    exit about 9, on every chain; 2 MB pages, about 1.3 and 3.4 (measured in a forked child of a warm worker).
+    THP). Each job's chain is two or three forks of the worker (I and J as root; C, I and J), and each fork
+    copies, then each exit tears down, the page tables of its 220 MB of anonymous memory: 4 KB pages took a
+    fork about 7 ms of CPU and an exit about 9, on every chain; 2 MB pages, about 1.3 and 3.4 (measured in a
+    forked child of a warm worker).
     A page a child writes to is still copied 4 KB at a time (the kernel splits the huge mapping in the writer
     only), so what a job reads and costs is unchanged. Only the mapping changes, never the contents; the
     mappings' flags are left alone, so what a job allocates later is backed as before."""
