@@ -11,7 +11,6 @@ from textual.containers import Horizontal
 from textual.screen import Screen
 from textual.widgets import Header, Input, Select, Static
 
-from ..widgets.footer import KeysFooter
 from ..widgets.question_list import QuestionList
 from ..widgets.status import StatusLine
 
@@ -43,7 +42,18 @@ class MenuFace(Static):
         return f"{self.prompt:<{max(self.size.width - 2, len(self.prompt) + 1)}}▼ "
 
 
+class FooterFace(Static):
+    """The footer's place in the first frame: an empty line in the footer's colours, which is what Textual's Footer
+    shows there too (it composes its keys only after its first refresh). The real footer (KeysFooter) replaces it
+    right after the first frame: its import, its stylesheet and its first composition cost the first frame about
+    a twelfth of its CPU, for a line that stayed empty."""
+
+
 class HomeScreen(Screen[None]):
+    # The list has the focus from the start. Textual would focus the first focusable widget, the filter, and the
+    # list's focus in on_mount comes after: a focus change (the footer's keys change with it) on the way to the
+    # first frame, and a footer without the screen's letter keys (the filter takes letters) until then.
+    AUTO_FOCUS = "#questions"
     BINDINGS = [
         # Priority: run in order with the keys typed after it. Textual runs other bindings once the key has bubbled
         # up from the focused widget, by when the next keys ("resnet") may already have gone to the table.
@@ -63,7 +73,7 @@ class HomeScreen(Screen[None]):
                 yield MenuFace(menu_id, prompt)
         yield QuestionList(COLUMNS, id="questions")
         yield StatusLine(id="status-line")
-        yield KeysFooter()
+        yield FooterFace()
 
     _menu_choices: dict[str, tuple[str, ...]] = {menu_id: choices for menu_id, _, choices in MENUS}
 
@@ -100,9 +110,21 @@ class HomeScreen(Screen[None]):
         """What opening a question needs, in one thread, at once: the packs, then the question screen's modules and
         its highlighting (`QuizApp.prepare`). The main thread stays free meanwhile (an Enter pressed now opens the
         question as soon as its pack is loaded); the menus, which nobody can use in the first second, come after."""
+        self.call_later(self._show_footer)
         self.app.prepare(self._packs_loaded, self._build_menus)  # type: ignore[attr-defined]
         # The row under the cursor since the first frame: its screen is built as soon as the preparation allows.
         self.app.prebuild_question(self.query_one(QuestionList).cursor_key)  # type: ignore[attr-defined]
+
+    async def _show_footer(self) -> None:
+        """The footer's keys in place of its face, composed once from the screen's bindings, in one paint."""
+        from ..widgets.footer import KeysFooter
+
+        faces = list(self.query(FooterFace))
+        if not faces:
+            return
+        with self.app.batch_update():
+            await self.mount(KeysFooter(at_once=True), after=faces[0])
+            await self.query(FooterFace).remove()
 
     async def _build_menus(self) -> None:
         """The four filter menus in place of their faces, in one paint (each Select is in place before its face
