@@ -367,6 +367,8 @@ class Store:
                 "ORDER BY id DESC LIMIT ?",
                 (pack_id, question_id, -1 if limit is None else max(limit, 0)),
             ).fetchall()
+        if not rows:  # nothing to make: the records module is not imported (the app asks for running mocks at start)
+            return []
         from .records import attempt_from_row
 
         return [attempt_from_row(row) for row in rows]
@@ -550,6 +552,8 @@ class Store:
                 f"SELECT {_MOCK_COLUMNS} FROM mock_sessions {where} ORDER BY started_at DESC, id DESC LIMIT ?",
                 (-1 if limit is None else max(limit, 0),),
             ).fetchall()
+        if not rows:  # nothing to make: the records module is not imported (the app asks for running mocks at start)
+            return []
         from .records import mock_session_from_row
 
         return [mock_session_from_row(row) for row in rows]
@@ -597,6 +601,8 @@ class Store:
         params.append(-1 if limit is None else max(limit, 0))
         with self._read() as db:
             rows = db.execute(sql, params).fetchall()
+        if not rows:  # nothing to make: the records module is not imported (the app asks for running mocks at start)
+            return []
         from .records import mock_report_from_row
 
         return [mock_report_from_row(row) for row in rows]
@@ -623,6 +629,8 @@ class Store:
             params.append(_timestamp(due_by))
         with self._read() as db:
             rows = db.execute(sql + " ORDER BY due, pack_id, question_id", params).fetchall()
+        if not rows:  # nothing to make: the records module is not imported (the app asks for running mocks at start)
+            return []
         from .records import review_card_from_row
 
         return [review_card_from_row(row) for row in rows]
