@@ -114,22 +114,25 @@ class HomeScreen(Screen[None]):
             self._packs_loaded(changed=True)
         else:
             self.query_one(StatusLine).context = "loading the question packs…"
-        self.call_after_refresh(self._first_refresh_done)
+
+    _drawn = False  # the screen has been painted on the terminal once
 
     def _compositor_refresh(self) -> None:
         """Textual renders a screen after each layout even while the app holds its paints in a batch (the app's
         start-up, the menus being built), and throws the render away: nothing is displayed in a batch. The paint
         after the batch renders what changed, so the render inside it, a tenth of the first frame's work, is
-        skipped."""
+        skipped.
+
+        The first paint outside a batch is the first frame: what comes after it (`_first_frame_drawn`) starts from
+        here. The app's start-up batch lasts until its own mount has returned, after this screen has mounted and
+        refreshed (inside the batch): waiting for a refresh (`call_after_refresh`) started the preparation's thread
+        and the footer before anything was on the terminal, and the first frame waited for both."""
         if self.app._batch_count:
             return
         super()._compositor_refresh()
-
-    def _first_refresh_done(self) -> None:
-        """The screen's first refresh falls inside the app's start-up batch, which Textual does not paint: ask for one
-        more and wait for it, so that the work after the first frame comes after it is on the terminal."""
-        self.refresh()
-        self.call_after_refresh(self._first_frame_drawn)
+        if not self._drawn and self.is_current:
+            self._drawn = True
+            self.call_later(self._first_frame_drawn)
 
     def _first_frame_drawn(self) -> None:
         """What opening a question needs, in one thread, at once: the packs, then the question screen's modules and
