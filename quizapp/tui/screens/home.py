@@ -48,8 +48,9 @@ class MenuFace(Static):
 
 class HeaderFace(Static):
     """Textual's Header as its first frame draws it (the icon, the title centred between the icon's 8 cells and the
-    clock's 10), in one widget instead of four; the real Header replaces it right after the first frame, with the
-    footer. Its import, stylesheet and four widgets cost the first frame about 3% of its CPU."""
+    clock's 10), in one widget instead of four; the real Header replaces it with the menus, once the app has prepared
+    (nothing on screen changes; until then a click on it does nothing). Its import, stylesheet and four widgets cost
+    the first frame about 3% of its CPU, and right after it they would take that from the preparation."""
 
     ICON_WIDTH = 8  # HeaderIcon's width, with its padding of 1 either side of the icon
     CLOCK_WIDTH = 10  # HeaderClockSpace's
@@ -138,31 +139,36 @@ class HomeScreen(Screen[None]):
         """What opening a question needs, in one thread, at once: the packs, then the question screen's modules and
         its highlighting (`QuizApp.prepare`). The main thread stays free meanwhile (an Enter pressed now opens the
         question as soon as its pack is loaded); the menus, which nobody can use in the first second, come after."""
-        self.call_later(self._show_header_and_footer)
+        self.call_later(self._show_footer)
         self.app.prepare(self._packs_loaded, self._build_menus)  # type: ignore[attr-defined]
         # The row under the cursor since the first frame: its screen is built as soon as the preparation allows.
         self.app.prebuild_question(self.query_one(QuestionList).cursor_key)  # type: ignore[attr-defined]
 
-    async def _show_header_and_footer(self) -> None:
-        """Textual's Header and the footer's keys (composed once from the screen's bindings) in place of their faces,
-        in one paint."""
-        from textual.widgets import Header
-
+    async def _show_footer(self) -> None:
+        """The footer's keys in place of its face, composed once from the screen's bindings, in one paint."""
         from ..widgets.footer import KeysFooter
 
-        header_faces, footer_faces = list(self.query(HeaderFace)), list(self.query(FooterFace))
+        faces = list(self.query(FooterFace))
+        if not faces:
+            return
         with self.app.batch_update():
-            if header_faces:
-                await self.mount(Header(), before=header_faces[0])
-                await self.query(HeaderFace).remove()
-            if footer_faces:
-                await self.mount(KeysFooter(at_once=True), after=footer_faces[0])
-                await self.query(FooterFace).remove()
+            await self.mount(KeysFooter(at_once=True), after=faces[0])
+            await self.query(FooterFace).remove()
+
+    async def _show_header(self) -> None:
+        """Textual's Header in place of its face (it draws the same cells, and adds the icon's and the title's
+        clicks)."""
+        from textual.widgets import Header
+
+        faces = list(self.query(HeaderFace))
+        if faces:
+            await self.mount(Header(), before=faces[0])
+            await self.query(HeaderFace).remove()
 
     async def _build_menus(self) -> None:
-        """The four filter menus in place of their faces, in one paint (each Select is in place before its face
-        goes). A Select is a handful of widgets and an overlay list: built in the first frame they cost it about a
-        tenth of a second, and built while the packs load they slowed the packs down as much."""
+        """The four filter menus in place of their faces, with the real Header, in one paint (each is in place before
+        its face goes). A Select is a handful of widgets and an overlay list: built in the first frame they cost it
+        about a tenth of a second, and built while the packs load they slowed the packs down as much."""
         faces = list(self.query(MenuFace))
         if not faces:
             return
@@ -172,6 +178,7 @@ class HomeScreen(Screen[None]):
         self._menus_waiting = False
         filters = self.query_one("#filters")
         with self.app.batch_update():
+            await self._show_header()
             selects = [
                 Select([(c, c) for c in self._menu_choices.get(menu_id, ())], prompt=prompt, id=menu_id, compact=True)
                 for menu_id, prompt, _, _ in MENUS
