@@ -10,7 +10,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .grading.result import Result
 from .store import Store
 from .store.home_index import (
     PackRows,
@@ -24,6 +23,7 @@ from .store.home_index import (
 
 if TYPE_CHECKING:  # imported when first used: the app's first frame does not wait for the pack models
     from .grading.grader import Grader
+    from .grading.result import Result
     from .packs import Catalogue, model
 
 ONLY_PACKS_VARIABLE = "QUIZAPP_ONLY_PACKS"
@@ -160,6 +160,7 @@ class Services:
         self, pack: model.Pack, question: model.AnyQuestion, answer: str, mode: str, ticked: list[str] | None = None
     ) -> Result:
         """Blocking: call from a worker thread, never from the UI thread."""
+        from .grading.result import Result
         from .packs import model
 
         if isinstance(question, model.CodeBase):

@@ -257,3 +257,41 @@ def test_a_catalogue_with_problems_is_never_cached(pack: Path) -> None:
     assert services.catalogue.problems
     services.close()
     assert not home_index.catalogue_path().exists()
+
+
+def test_the_list_and_its_menus_arrive_when_the_fallback_timer_started_the_preparation(
+    pack: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On a loaded machine the preparation's fallback timer can fire before the home screen's first frame: the home
+    screen's callbacks, given later, must still fill the list (no index yet: it says "loading") and build the menus."""
+    from textual.widgets import Select
+
+    from quizapp.tui.screens.home import HomeScreen, MenuFace
+
+    first_frame = HomeScreen._first_frame_drawn
+
+    def after_the_fallback(self: HomeScreen) -> None:
+        self.app.prepare()  # what the fallback timer calls, with no callbacks  # type: ignore[attr-defined]
+        first_frame(self)
+
+    monkeypatch.setattr(HomeScreen, "_first_frame_drawn", after_the_fallback)
+
+    async def run() -> tuple[list[str], list[str], int]:
+        app = QuizApp(services=start())
+        async with app.run_test(size=(80, 24)) as pilot:
+            for _ in range(500):  # at most 10 s: what a loaded machine may need; ends as soon as the menus are in
+                await pilot.pause(0.02)
+                if not app.screen.query(MenuFace):
+                    break
+            await app.workers.wait_for_complete()
+            await pilot.pause()
+            table = app.screen.query_one("#questions", QuestionList)
+            shown = [table.row(i)[4] for i in range(table.row_count)]
+            menus = [select.id or "" for select in app.screen.query(Select)]
+            faces = len(app.screen.query(MenuFace))
+            await pilot.press("ctrl+q")
+        return shown, menus, faces
+
+    shown, menus, faces = asyncio.run(run())
+    assert shown and shown[0] == FIRST_TITLE
+    assert menus == ["pack", "tag", "difficulty", "status"] and faces == 0

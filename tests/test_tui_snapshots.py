@@ -24,6 +24,7 @@ from quizapp.packs import discover
 from quizapp.services import Services
 from quizapp.store import Store
 from quizapp.tui.app import QuizApp
+from quizapp.tui.screens.home import MenuFace
 from quizapp.tui.widgets.results import ResultsPanel
 
 PACK = "tui-fixture"
@@ -86,6 +87,14 @@ async def prepared(pilot: Pilot) -> None:
     app.prepare()  # type: ignore[attr-defined]  # now, if the first frame has not started it yet
     await app.workers.wait_for_complete()
     await pilot.pause()
+    await pilot.pause()
+    # What comes after it (the home screen's menus, whether its first frame asked before or after the call above).
+    for _ in range(50):
+        if app._prepare_done and not app.screen_stack[1].query(MenuFace):  # type: ignore[attr-defined]
+            break
+        await pilot.pause(0.02)
+    else:
+        raise AssertionError("the preparation did not end, or the home screen's menus were never built")
     await pilot.pause()
 
 

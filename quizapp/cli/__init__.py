@@ -4,18 +4,21 @@ Commands are grouped by what they serve: packs.py (authors and tools), grading.p
 practice.py (the app, mocks, review, reports); render.py turns results and questions into text. main() is the one
 place where a command's error (CommandError, a pack that does not load, an unusable progress store, a closed
 pipe) becomes a message and an exit code: 0 success, 1 the thing checked has problems, 2 usage or pack errors.
-Nothing here imports torch or textual at module level, so `quizapp --help` is instant.
+Nothing here imports torch or textual at module level, so `quizapp --help` is instant; `quizapp` alone starts the
+app without argparse (its import and this parser cost the app's first frame about a hundredth of a second).
 """
 
 from __future__ import annotations
 
-import argparse
 import importlib
 import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import argparse
 
 from .. import __version__
 
@@ -67,6 +70,8 @@ def __getattr__(name: str) -> Any:
 
 def positive(text: str) -> int:
     """An argparse type: a whole number of at least 1 (how many workers)."""
+    import argparse
+
     try:
         value = int(text)
     except ValueError:
@@ -77,6 +82,8 @@ def positive(text: str) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    import argparse
+
     parser = argparse.ArgumentParser(
         prog="quizapp",
         description="Practise PyTorch interview questions. With no command, starts the app.",
@@ -212,13 +219,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    arguments = sys.argv[1:] if argv is None else list(argv)
+    if not arguments:  # the app, as the parser would say (no command, no packs): its first frame waits for no parser
+        return start_app([])
+    args = build_parser().parse_args(arguments)
     extra_packs = [Path(p) for p in [*args.packs, *getattr(args, "packs_after", [])]]
-    if args.command is None:  # the app reports its own errors, and its first frame waits for no pack model
-        from ..tui.app import run
-
-        run(extra_packs)
-        return 0
+    if args.command is None:
+        return start_app(extra_packs)
     from ..packs import PackError
     from ..store.errors import StoreError
     from .common import EXIT_PROBLEMS, EXIT_USAGE, CommandError, Context
@@ -246,3 +253,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except StoreError as error:  # the progress database cannot be used: its message says which and what to do
         print(f"quizapp: {error}", file=sys.stderr)
         return EXIT_USAGE
+
+
+def start_app(extra_packs: list[Path]) -> int:
+    """The app reports its own errors, and its first frame waits for no pack model."""
+    from ..tui.app import run
+
+    run(extra_packs)
+    return 0

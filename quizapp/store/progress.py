@@ -34,16 +34,27 @@ import sqlite3
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Literal, get_args
+from typing import TYPE_CHECKING, Any, Literal, get_args
 
 from .. import locations
-from ..grading.result import Result
 from .errors import StoreError
 from .schema import migrate, refuse_newer, schema_version
+
+if TYPE_CHECKING:  # imported where used: the app's first frame needs none of them
+    from ..grading.result import Result
+    from .records import (
+        Attempt,
+        Draft,
+        MockReportRecord,
+        MockSessionRecord,
+        ReviewCardRecord,
+        ReviewChange,
+        ReviewLogEntry,
+    )
 
 FILENAME = "progress.sqlite3"
 BUSY_TIMEOUT_SECONDS = 5.0
@@ -56,52 +67,6 @@ MODES: tuple[str, ...] = get_args(Mode)
 def default_path() -> Path:
     """Where the progress database lives: `progress.sqlite3` in the data directory (moved by QUIZAPP_HOME)."""
     return locations.data_dir() / FILENAME
-
-
-@dataclass(frozen=True)
-class Draft:
-    """The learner's current text for a question and when it was last changed (UTC)."""
-
-    text: str
-    updated_at: datetime
-
-
-@dataclass(frozen=True)
-class Attempt:
-    """One Run or Submit, as recorded. `result_json` is the Result's `to_json()`, exactly as it was then."""
-
-    id: int
-    pack_id: str
-    question_id: str
-    kind: str
-    mode: str  # 'run' | 'submit'
-    verdict: str
-    status: str  # 'pass' | 'fail' | 'error'
-    score: float | None
-    duration_ms: float  # how long grading took (the Result's duration_ms)
-    hints_used: int  # hints revealed on the question when the attempt was made
-    answer: str
-    created_at: datetime
-    started_at: datetime | None  # when the learner opened the question, if the front end said
-    gave_up: bool  # made after the solution was shown
-    result_json: dict[str, Any] = field(repr=False)
-
-    @property
-    def accepted(self) -> bool:
-        return self.verdict == "accepted"
-
-    @property
-    def solves(self) -> bool:
-        """Whether this attempt marks the question solved: an accepted Submit made before the solution was shown
-        (an accepted Run does not, nor an answer typed in after giving up)."""
-        return self.mode == "submit" and self.verdict == "accepted" and not self.gave_up
-
-    @property
-    def elapsed(self) -> timedelta | None:
-        """Time from opening the question to this attempt, when the opening time was recorded."""
-        if self.started_at is None:
-            return None
-        return self.created_at - self.started_at
 
 
 @dataclass(frozen=True)
@@ -131,34 +96,10 @@ def _timestamp(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat(timespec="microseconds")
 
 
-def _parse_time(text: str | None) -> datetime | None:
-    return None if text is None else datetime.fromisoformat(text)
-
-
 _ATTEMPT_COLUMNS = (
     "id, pack_id, question_id, kind, mode, verdict, status, score, duration_ms, hints_used, answer, "
     "created_at, started_at, gave_up, result_json"
 )
-
-
-def _attempt(row: sqlite3.Row) -> Attempt:
-    return Attempt(
-        id=row["id"],
-        pack_id=row["pack_id"],
-        question_id=row["question_id"],
-        kind=row["kind"],
-        mode=row["mode"],
-        verdict=row["verdict"],
-        status=row["status"],
-        score=row["score"],
-        duration_ms=row["duration_ms"],
-        hints_used=row["hints_used"],
-        answer=row["answer"],
-        created_at=datetime.fromisoformat(row["created_at"]),
-        started_at=_parse_time(row["started_at"]),
-        gave_up=bool(row["gave_up"]),
-        result_json=json.loads(row["result_json"]),
-    )
 
 
 # Primary SQLite result codes (exc.sqlite_errorcode & 0xFF) that need their own advice.
@@ -346,6 +287,8 @@ class Store:
             row = db.execute(
                 "SELECT text, updated_at FROM drafts WHERE pack_id = ? AND question_id = ?", (pack_id, question_id)
             ).fetchone()
+        from .records import Draft
+
         return None if row is None else Draft(row["text"], datetime.fromisoformat(row["updated_at"]))
 
     def clear_draft(self, pack_id: str, question_id: str) -> None:
@@ -355,6 +298,8 @@ class Store:
 
     def drafts(self, pack_id: str) -> dict[str, Draft]:
         """Every saved draft in a pack, by question id."""
+        from .records import Draft
+
         with self._read() as db:
             rows = db.execute("SELECT question_id, text, updated_at FROM drafts WHERE pack_id = ?", (pack_id,))
             return {row["question_id"]: Draft(row["text"], datetime.fromisoformat(row["updated_at"])) for row in rows}
@@ -422,13 +367,19 @@ class Store:
                 "ORDER BY id DESC LIMIT ?",
                 (pack_id, question_id, -1 if limit is None else max(limit, 0)),
             ).fetchall()
-        return [_attempt(row) for row in rows]
+        if not rows:  # nothing to make: the records module is not imported (the app asks for running mocks at start)
+            return []
+        from .records import attempt_from_row
+
+        return [attempt_from_row(row) for row in rows]
 
     def attempt(self, attempt_id: int) -> Attempt | None:
         """One attempt by id (for diffing two attempts), or None."""
         with self._read() as db:
             row = db.execute(f"SELECT {_ATTEMPT_COLUMNS} FROM attempts WHERE id = ?", (attempt_id,)).fetchone()
-        return None if row is None else _attempt(row)
+        from .records import attempt_from_row
+
+        return None if row is None else attempt_from_row(row)
 
     # --- hints and giving up ------------------------------------------------------------------------------
 
@@ -581,7 +532,9 @@ class Store:
         """One mock session by id, or None."""
         with self._read() as db:
             row = db.execute(f"SELECT {_MOCK_COLUMNS} FROM mock_sessions WHERE id = ?", (session_id,)).fetchone()
-        return None if row is None else _mock_session(row)
+        from .records import mock_session_from_row
+
+        return None if row is None else mock_session_from_row(row)
 
     def mock_sessions(
         self, *, finished: bool | None = None, reviewed: bool | None = None, limit: int | None = None
@@ -599,7 +552,11 @@ class Store:
                 f"SELECT {_MOCK_COLUMNS} FROM mock_sessions {where} ORDER BY started_at DESC, id DESC LIMIT ?",
                 (-1 if limit is None else max(limit, 0),),
             ).fetchall()
-        return [_mock_session(row) for row in rows]
+        if not rows:  # nothing to make: the records module is not imported (the app asks for running mocks at start)
+            return []
+        from .records import mock_session_from_row
+
+        return [mock_session_from_row(row) for row in rows]
 
     def mark_mock_reviewed(self, session_id: str, when: datetime | None = None) -> None:
         """Note that a finished session's outcomes were fed to spaced review (the first time is kept)."""
@@ -629,7 +586,9 @@ class Store:
         """One report by its id, or None."""
         with self._read() as db:
             row = db.execute(f"SELECT {_REPORT_COLUMNS} FROM mock_reports WHERE id = ?", (report_id,)).fetchone()
-        return None if row is None else _mock_report(row)
+        from .records import mock_report_from_row
+
+        return None if row is None else mock_report_from_row(row)
 
     def mock_reports(self, *, before: datetime | None = None, limit: int | None = None) -> list[MockReportRecord]:
         """Reports, newest finished first; `before` keeps those finished strictly before that moment."""
@@ -642,7 +601,11 @@ class Store:
         params.append(-1 if limit is None else max(limit, 0))
         with self._read() as db:
             rows = db.execute(sql, params).fetchall()
-        return [_mock_report(row) for row in rows]
+        if not rows:  # nothing to make: the records module is not imported (the app asks for running mocks at start)
+            return []
+        from .records import mock_report_from_row
+
+        return [mock_report_from_row(row) for row in rows]
 
     # --- review cards -------------------------------------------------------------------------------------
 
@@ -653,7 +616,9 @@ class Store:
                 f"SELECT {_CARD_COLUMNS} FROM review_cards WHERE pack_id = ? AND question_id = ?",
                 (pack_id, question_id),
             ).fetchone()
-        return None if row is None else _review_card(row)
+        from .records import review_card_from_row
+
+        return None if row is None else review_card_from_row(row)
 
     def review_cards(self, *, due_by: datetime | None = None) -> list[ReviewCardRecord]:
         """Review cards, earliest due first; `due_by` keeps those due at or before that moment."""
@@ -664,7 +629,11 @@ class Store:
             params.append(_timestamp(due_by))
         with self._read() as db:
             rows = db.execute(sql + " ORDER BY due, pack_id, question_id", params).fetchall()
-        return [_review_card(row) for row in rows]
+        if not rows:  # nothing to make: the records module is not imported (the app asks for running mocks at start)
+            return []
+        from .records import review_card_from_row
+
+        return [review_card_from_row(row) for row in rows]
 
     def update_review_card(
         self,
@@ -719,10 +688,14 @@ class Store:
                     json.dumps(new.log, ensure_ascii=False, default=str),
                 ),
             )
+        from .records import ReviewCardRecord
+
         return ReviewCardRecord(pack_id, question_id, new.card, new.due.astimezone(UTC), reviews)
 
     def review_log(self, pack_id: str, question_id: str) -> list[ReviewLogEntry]:
         """A question's reviews, oldest first."""
+        from .records import ReviewLogEntry
+
         with self._read() as db:
             rows = db.execute(
                 """
@@ -742,90 +715,6 @@ class Store:
         ]
 
 
-@dataclass(frozen=True)
-class MockSessionRecord:
-    """A mock session's row: its state is practice/'s JSON, the rest is for queries."""
-
-    id: str
-    started_at: datetime
-    deadline: datetime
-    finished_at: datetime | None
-    reviewed_at: datetime | None
-    updated_at: datetime
-    state: dict[str, Any] = field(repr=False)
-
-
-@dataclass(frozen=True)
-class MockReportRecord:
-    id: str
-    session_id: str
-    finished_at: datetime
-    score: float  # percent
-    created_at: datetime
-    report: dict[str, Any] = field(repr=False)
-
-
-@dataclass(frozen=True)
-class ReviewCardRecord:
-    pack_id: str
-    question_id: str
-    card: dict[str, Any]  # the scheduler's own serialisation of the card
-    due: datetime
-    reviews: int
-
-
-@dataclass(frozen=True)
-class ReviewChange:
-    """What `update_review_card`'s callback returns: the new card, when it is due, and the review's log entry."""
-
-    card: dict[str, Any]
-    due: datetime
-    rating: int
-    reviewed_at: datetime
-    log: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class ReviewLogEntry:
-    rating: int
-    reviewed_at: datetime
-    source: str | None
-    log: dict[str, Any]
-
-
 _MOCK_COLUMNS = "id, started_at, deadline, finished_at, reviewed_at, updated_at, state_json"
 _REPORT_COLUMNS = "id, session_id, finished_at, score, created_at, report_json"
 _CARD_COLUMNS = "pack_id, question_id, card_json, due, reviews"
-
-
-def _mock_session(row: sqlite3.Row) -> MockSessionRecord:
-    return MockSessionRecord(
-        id=row["id"],
-        started_at=datetime.fromisoformat(row["started_at"]),
-        deadline=datetime.fromisoformat(row["deadline"]),
-        finished_at=_parse_time(row["finished_at"]),
-        reviewed_at=_parse_time(row["reviewed_at"]),
-        updated_at=datetime.fromisoformat(row["updated_at"]),
-        state=json.loads(row["state_json"]),
-    )
-
-
-def _mock_report(row: sqlite3.Row) -> MockReportRecord:
-    return MockReportRecord(
-        id=row["id"],
-        session_id=row["session_id"],
-        finished_at=datetime.fromisoformat(row["finished_at"]),
-        score=float(row["score"]),
-        created_at=datetime.fromisoformat(row["created_at"]),
-        report=json.loads(row["report_json"]),
-    )
-
-
-def _review_card(row: sqlite3.Row) -> ReviewCardRecord:
-    return ReviewCardRecord(
-        pack_id=row["pack_id"],
-        question_id=row["question_id"],
-        card=json.loads(row["card_json"]),
-        due=datetime.fromisoformat(row["due"]),
-        reviews=int(row["reviews"]),
-    )

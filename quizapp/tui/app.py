@@ -57,6 +57,8 @@ class QuizApp(App[None]):
         review: bool = False,
     ) -> None:
         super().__init__()
+        self._packs_listeners: list[Callable[[bool], object]] = []  # prepare's packs_loaded callbacks, still to call
+        self._after_prepare: list[Callable[[], object]] = []  # prepare's `then` callbacks, still to call
         self.services = services or Services.default(extra_packs)
         self.start_with_mock = mock
         self.start_with_review = review
@@ -106,6 +108,8 @@ class QuizApp(App[None]):
         return super().push_screen(screen, *args, **kwargs)
 
     _prepare_started = False
+    _prepare_done = False  # `_prepared` has run: what comes after the preparation has been called
+    _packs_changed: bool | None = None  # what the preparation's load of the packs said (None: not loaded by it yet)
     _opening = 0  # question screens being opened (QuizApp.push_question) and not yet painted
 
     def prepare(
@@ -119,7 +123,20 @@ class QuizApp(App[None]):
         highlighting (`warm_up`), so that a question opened from the list waits on nothing but its own screen.
 
         `packs_loaded(changed)` runs on the UI thread as soon as the packs are in; `then` (the home screen's menus),
-        the collection and the freeze come after the whole preparation, and never while a question is opening."""
+        the collection and the freeze come after the whole preparation, and never while a question is opening.
+        Callbacks given after the preparation has started (the home screen's first frame came after the fallback
+        timer, on a loaded machine) still run: `packs_loaded` at once if the packs are already in, `then` after the
+        preparation, or at once if it is over."""
+        if packs_loaded is not None:
+            if self._packs_changed is not None:
+                packs_loaded(self._packs_changed)
+            else:
+                self._packs_listeners.append(packs_loaded)
+        if then is not None:
+            if self._prepare_done:
+                self.call_later(then)
+            else:
+                self._after_prepare.append(then)
         if self._prepare_started:
             return
         self._prepare_started = True
@@ -129,19 +146,25 @@ class QuizApp(App[None]):
             try:
                 if not services.catalogue_ready():
                     changed = services.load_catalogue()
-                    if packs_loaded is not None:
-                        self.call_from_thread(packs_loaded, changed)
-                        if changed:  # the list is redrawn (the very first start draws it only now): before the rest
-                            self.call_from_thread(self._next_paint)
+                    self.call_from_thread(self._packs_in, changed)
+                    if changed:  # the list is redrawn (the very first start draws it only now): before the rest
+                        self.call_from_thread(self._next_paint)
             finally:
                 self._wait_for_openings()
                 import_question_screen()
                 self.call_from_thread(self._allow_prebuild)
                 self._wait_for_openings()  # and for that prebuild
                 warm_up()
-                self.call_from_thread(self._prepared, then)
+                self.call_from_thread(self._prepared)
 
         self.run_worker(prepare_in_thread, thread=True, group="prepare", exit_on_error=False)
+
+    def _packs_in(self, changed: bool) -> None:
+        """On the UI thread, once the preparation has loaded the packs: tell whoever asked (the home screen)."""
+        self._packs_changed = changed
+        listeners, self._packs_listeners = self._packs_listeners, []
+        for listener in listeners:
+            listener(changed)
 
     async def _next_paint(self) -> None:
         """Return once the current screen has been refreshed (for a thread that must not compete with that paint)."""
@@ -160,17 +183,20 @@ class QuizApp(App[None]):
         while (self._acting_after_packs or self._opening or self._prebuilding) and time.monotonic() < deadline:
             time.sleep(0.02)
 
-    def _prepared(self, then: Callable[[], object] | None = None) -> None:
-        """After the preparation, when no question is opening: `then`, then collect and move the objects made so
+    def _prepared(self) -> None:
+        """After the preparation, when no question is opening: what was to come after it (`prepare`'s `then`), then
+        collect and move the objects made so
         far (the packs, Textual, the imported modules), which live as long as the app, out of the cyclic garbage
         collector's reach. A full collection walked them all, about a tenth of a second, at moments the learner
         waited for (a collection started while a screen opened). Never while a question is opening: the collection
         holds the interpreter meanwhile."""
         if self._opening:
-            self.set_timer(PREPARED_RETRY_SECONDS, lambda: self._prepared(then))
+            self.set_timer(PREPARED_RETRY_SECONDS, self._prepared)
             return
         self.load_screen_styles()
-        if then is not None:
+        self._prepare_done = True
+        after, self._after_prepare = self._after_prepare, []
+        for then in after:
             self.call_later(then)
         self.call_later(self._freeze)
         self.set_timer(JUDGE_IDLE_SECONDS, self.start_judge_in_background)

@@ -8,10 +8,10 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
+from textual.content import Content
 from textual.screen import Screen
-from textual.widgets import Header, Input, Select, Static
+from textual.widgets import Input, Select, Static
 
-from ..widgets.footer import KeysFooter
 from ..widgets.question_list import QuestionList
 from ..widgets.status import StatusLine
 
@@ -20,30 +20,67 @@ if TYPE_CHECKING:
 
 STATUS_MARK = {"new": "·", "attempted": "◐", "solved": "✓"}
 DIFFICULTIES = ("easy", "medium", "hard")
-# The filter menus: id, prompt, and the fixed choices (the packs' and tags' come from the rows).
+# The filter menus: id, prompt, the fixed choices (the packs' and tags' come from the rows) and their width (also in
+# quizapp.tcss, for the Selects).
 MENUS = (
-    ("pack", "any pack", ()),
-    ("tag", "any tag", ()),
-    ("difficulty", "any level", DIFFICULTIES),
-    ("status", "any status", tuple(STATUS_MARK)),
+    ("pack", "any pack", (), 20),
+    ("tag", "any tag", (), 15),
+    ("difficulty", "any level", DIFFICULTIES, 15),
+    ("status", "any status", tuple(STATUS_MARK), 15),
 )
 # The list's columns: label and width (the title takes the rest of the line).
 COLUMNS = (("", 1), ("kind", 7), ("level", 6), ("min", 3), ("question", 0))
+HEADER_ICON = "⭘"  # Textual's Header's (HeaderIcon.icon)
 
 
 class MenuFace(Static):
-    """A filter menu's closed face, drawn in the first frame; the real Select replaces it right after. A Select is
-    a handful of widgets and an overlay list: four of them cost the first frame about a tenth of a second."""
+    """The filter menus' closed faces, all four in one widget, drawn in the first frame as the Selects draw them; the
+    real Selects replace it right after. A Select is a handful of widgets and an overlay list: four of them cost the
+    first frame about a tenth of a second, and even four faces of one widget each cost it 1.5%."""
 
-    def __init__(self, menu_id: str, prompt: str) -> None:
-        super().__init__(prompt, id=f"{menu_id}-face", classes="menu-face", markup=False)
-        self.prompt = prompt
+    def __init__(self) -> None:
+        super().__init__(id="menu-faces", markup=False)
+        self.styles.width = sum(width for *_, width in MENUS)
 
     def render(self) -> str:
-        return f"{self.prompt:<{max(self.size.width - 2, len(self.prompt) + 1)}}▼ "
+        return "".join(f"{prompt:<{width - 2}}▼ " for _, prompt, _, width in MENUS)
+
+
+class HeaderFace(Static):
+    """Textual's Header as its first frame draws it (the icon, the title centred between the icon's 8 cells and the
+    clock's 10), in one widget instead of four; the real Header replaces it with the menus, once the app has prepared
+    (nothing on screen changes; until then a click on it does nothing). Its import, stylesheet and four widgets cost
+    the first frame about 3% of its CPU, and right after it they would take that from the preparation."""
+
+    ICON_WIDTH = 8  # HeaderIcon's width, with its padding of 1 either side of the icon
+    CLOCK_WIDTH = 10  # HeaderClockSpace's
+
+    def render(self) -> Content:
+        app = self.app
+        screen = self.screen
+        title = app.format_title(
+            screen.title if screen.title is not None else app.title,
+            screen.sub_title if screen.sub_title is not None else app.sub_title,
+        )
+        middle = max(self.size.width - self.ICON_WIDTH - self.CLOCK_WIDTH, 0)
+        title = title.truncate(middle, ellipsis=True)
+        left = (middle - title.cell_length) // 2
+        icon = Content(f" {HEADER_ICON}").pad_right(max(self.ICON_WIDTH - 2, 0))
+        return Content.assemble(icon, title.pad_left(left))
+
+
+class FooterFace(Static):
+    """The footer's place in the first frame: an empty line in the footer's colours, which is what Textual's Footer
+    shows there too (it composes its keys only after its first refresh). The real footer (KeysFooter) replaces it
+    right after the first frame: its import, its stylesheet and its first composition cost the first frame about
+    a twelfth of its CPU, for a line that stayed empty."""
 
 
 class HomeScreen(Screen[None]):
+    # The list has the focus from the start. Textual would focus the first focusable widget, the filter, and the
+    # list's focus in on_mount comes after: a focus change (the footer's keys change with it) on the way to the
+    # first frame, and a footer without the screen's letter keys (the filter takes letters) until then.
+    AUTO_FOCUS = "#questions"
     BINDINGS = [
         # Priority: run in order with the keys typed after it. Textual runs other bindings once the key has bubbled
         # up from the focused widget, by when the next keys ("resnet") may already have gone to the table.
@@ -56,16 +93,15 @@ class HomeScreen(Screen[None]):
     ]
 
     def compose(self) -> ComposeResult:
-        yield Header()
+        yield HeaderFace()
         with Horizontal(id="filters"):
             yield Input(placeholder="/ search", id="filter", compact=True)
-            for menu_id, prompt, _ in MENUS:
-                yield MenuFace(menu_id, prompt)
+            yield MenuFace()
         yield QuestionList(COLUMNS, id="questions")
         yield StatusLine(id="status-line")
-        yield KeysFooter()
+        yield FooterFace()
 
-    _menu_choices: dict[str, tuple[str, ...]] = {menu_id: choices for menu_id, _, choices in MENUS}
+    _menu_choices: dict[str, tuple[str, ...]] = {menu_id: choices for menu_id, _, choices, _ in MENUS}
 
     def _rows(self) -> list[PackRows]:
         return self.app.services.home_rows() or []  # type: ignore[attr-defined]
@@ -79,35 +115,60 @@ class HomeScreen(Screen[None]):
             self._packs_loaded(changed=True)
         else:
             self.query_one(StatusLine).context = "loading the question packs…"
-        self.call_after_refresh(self._first_refresh_done)
+
+    _drawn = False  # the screen has been painted on the terminal once
 
     def _compositor_refresh(self) -> None:
         """Textual renders a screen after each layout even while the app holds its paints in a batch (the app's
         start-up, the menus being built), and throws the render away: nothing is displayed in a batch. The paint
         after the batch renders what changed, so the render inside it, a tenth of the first frame's work, is
-        skipped."""
+        skipped.
+
+        The first paint outside a batch is the first frame: what comes after it (`_first_frame_drawn`) starts from
+        here. The app's start-up batch lasts until its own mount has returned, after this screen has mounted and
+        refreshed (inside the batch): waiting for a refresh (`call_after_refresh`) started the preparation's thread
+        and the footer before anything was on the terminal, and the first frame waited for both."""
         if self.app._batch_count:
             return
         super()._compositor_refresh()
-
-    def _first_refresh_done(self) -> None:
-        """The screen's first refresh falls inside the app's start-up batch, which Textual does not paint: ask for one
-        more and wait for it, so that the work after the first frame comes after it is on the terminal."""
-        self.refresh()
-        self.call_after_refresh(self._first_frame_drawn)
+        if not self._drawn and self.is_current:
+            self._drawn = True
+            self.call_later(self._first_frame_drawn)
 
     def _first_frame_drawn(self) -> None:
         """What opening a question needs, in one thread, at once: the packs, then the question screen's modules and
         its highlighting (`QuizApp.prepare`). The main thread stays free meanwhile (an Enter pressed now opens the
         question as soon as its pack is loaded); the menus, which nobody can use in the first second, come after."""
+        self.call_later(self._show_footer)
         self.app.prepare(self._packs_loaded, self._build_menus)  # type: ignore[attr-defined]
         # The row under the cursor since the first frame: its screen is built as soon as the preparation allows.
         self.app.prebuild_question(self.query_one(QuestionList).cursor_key)  # type: ignore[attr-defined]
 
+    async def _show_footer(self) -> None:
+        """The footer's keys in place of its face, composed once from the screen's bindings, in one paint."""
+        from ..widgets.footer import KeysFooter
+
+        faces = list(self.query(FooterFace))
+        if not faces:
+            return
+        with self.app.batch_update():
+            await self.mount(KeysFooter(at_once=True), after=faces[0])
+            await self.query(FooterFace).remove()
+
+    async def _show_header(self) -> None:
+        """Textual's Header in place of its face (it draws the same cells, and adds the icon's and the title's
+        clicks)."""
+        from textual.widgets import Header
+
+        faces = list(self.query(HeaderFace))
+        if faces:
+            await self.mount(Header(), before=faces[0])
+            await self.query(HeaderFace).remove()
+
     async def _build_menus(self) -> None:
-        """The four filter menus in place of their faces, in one paint (each Select is in place before its face
-        goes). A Select is a handful of widgets and an overlay list: built in the first frame they cost it about a
-        tenth of a second, and built while the packs load they slowed the packs down as much."""
+        """The four filter menus in place of their faces, with the real Header, in one paint (each is in place before
+        its face goes). A Select is a handful of widgets and an overlay list: built in the first frame they cost it
+        about a tenth of a second, and built while the packs load they slowed the packs down as much."""
         faces = list(self.query(MenuFace))
         if not faces:
             return
@@ -117,11 +178,12 @@ class HomeScreen(Screen[None]):
         self._menus_waiting = False
         filters = self.query_one("#filters")
         with self.app.batch_update():
-            for face in faces:
-                menu_id = face.id.removesuffix("-face")  # type: ignore[union-attr]
-                choices = self._menu_choices.get(menu_id, ())
-                select = Select([(c, c) for c in choices], prompt=face.prompt, id=menu_id, compact=True)
-                await filters.mount(select, after=face)
+            await self._show_header()
+            selects = [
+                Select([(c, c) for c in self._menu_choices.get(menu_id, ())], prompt=prompt, id=menu_id, compact=True)
+                for menu_id, prompt, _, _ in MENUS
+            ]
+            await filters.mount_all(selects, after=faces[0])
             await self.query(MenuFace).remove()
 
     def _packs_loaded(self, changed: bool) -> None:
