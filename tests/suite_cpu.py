@@ -38,7 +38,11 @@ def tree_cpu(pid: int | None = None) -> float:
         except OSError:
             continue  # it ended meanwhile: its parent's reaped-children times have it, or will
         total += sum(int(field) for field in fields[11:15])  # utime, stime, cutime, cstime
-        for task in os.listdir(f"/proc/{process}/task") if os.path.isdir(f"/proc/{process}/task") else ():
+        try:
+            tasks = os.listdir(f"/proc/{process}/task")
+        except OSError:
+            continue  # it ended between reading its times and listing its threads
+        for task in tasks:
             try:
                 with open(f"/proc/{process}/task/{task}/children") as children:
                     stack += [int(child) for child in children.read().split()]
