@@ -18,9 +18,9 @@ time, after every key and pause; app timers), and so is much of a test that wait
 with one process per core, a core idled whenever its process did (about 80 core-seconds in a run). The filler
 runs at a lower priority (`FILLER_NICENESS`) and never takes a TUI test, so it soaks up those idle moments with
 the judge's and the loader's work without starving the TUI tests, whose pilot takes a process that gets no CPU
-for a while for one that has gone quiet. The other processes take the TUI tests first, so their idle moments
-come while the filler runs the judge's units, instead of all at the end, where the filler would have nothing
-left it may take.
+for a while for one that has gone quiet. The other processes take the TUI tests first once the containment tests
+are over (never beside their CPU-bound attacks), so the TUI tests' idle moments come while the filler runs the
+judge's units, instead of all at the end, where the filler would have nothing left it may take.
 """
 
 from __future__ import annotations
@@ -115,6 +115,8 @@ class JudgeAwareScheduling(LoadGroupScheduling):
             if kind == "judge" and "alone" in busy:
                 continue
             if filler and (is_tui(scope) or kind == "alone"):  # the alone unit holds the judge's others back
+                continue
+            if is_tui(scope) and "alone" in busy:  # not beside the containment tests' CPU-bound attacks either
                 continue
             break
         else:

@@ -96,9 +96,9 @@ def test_containment_runs_with_no_judge_beside_it_and_every_test_runs_once(slow:
     beside = [test for start, end, _, test in ran if kind(test) == "judge" and start < last and end > first]
     assert beside == []
     assert first == 0  # the containment tests start at once, before any judge's tests
-    if slow:  # meanwhile the other process is not idle: it runs tests that start no judge
+    if slow:  # meanwhile the other process is not idle: it runs tests that start no judge, and no TUI test
         other = [test for start, _, process, test in ran if process != alone[0][2] and start < last]
-        assert other and all(kind(test) == "free" for test in other)
+        assert other and all(kind(test) == "free" and "test_tui_" not in test for test in other)
 
 
 def test_the_judges_tests_are_shared_between_both_processes_and_a_group_stays_together() -> None:
@@ -115,27 +115,28 @@ def test_the_judges_tests_are_shared_between_both_processes_and_a_group_stays_to
 def test_with_a_process_more_than_cores_the_filler_runs_no_tui_test_and_every_test_runs_once() -> None:
     """Three processes on two cores: gw2 is the filler (niced by conftest.py): never a TUI test, never the
     containment tests (while they run, no other judge's tests may); the others take the TUI tests before the
-    other free tests, so that the filler's work runs beside them."""
+    other judge units once the containment tests are over, so that the filler's work runs beside them."""
     assert filler_id(3, 2) == "gw2" and filler_id(2, 2) is None and filler_id(3, 4) is None
     ran = run_everything({t: 3 for t in collection() if kind(t) == "judge"}, processes_count=3, cores=2)
     assert sorted(test for *_, test in ran) == sorted(collection())
     filler = [test for *_, process, test in ran if process == "gw2"]
     assert filler and not any("test_tui_" in test or kind(test) == "alone" for test in filler), filler
-    tui = [start for start, _, process, test in ran if "test_tui_" in test and kind(test) == "free"]
-    plain_elsewhere = [start for start, _, p, test in ran if p != "gw2" and kind(test) == "free" and "tui" not in test]
-    assert all(start >= max(tui) for start in plain_elsewhere), ran  # the TUI tests first, beside the filler
+    alone_end = max(end for _, end, _, test in ran if kind(test) == "alone")
+    tui = [start for start, _, process, test in ran if "test_tui_" in test]
+    assert min(tui) >= alone_end  # never beside the containment tests
+    assert any(kind(test) == "judge" for test in filler)  # the judge's units run beside the TUI tests
     assert any(kind(test) == "free" for test in filler)  # the filler runs the other free tests meanwhile
 
 
 def test_the_order_is_the_containment_tests_then_the_tui_tests_then_the_judges_then_the_rest() -> None:
-    ran = run_everything({})
+    """While the containment tests run, the other process takes free tests that are not TUI tests."""
+    ran = run_everything({"tests/test_containment.py::test_0@judge-alone:test_containment.py": 3})
     assert {process for *_, process, _ in ran} == {"gw0", "gw1"}
     starts = {test: start for start, _, _, test in ran}
 
     def first(part: str) -> int:
         return min(start for test, start in starts.items() if part in test)
 
-    def last(part: str) -> int:
-        return max(start for test, start in starts.items() if part in test)
-
-    assert last("test_tui_") <= first("judge:builtin-packs") and last("judge:") <= first("test_z.py")
+    alone_end = max(end for _, end, _, test in ran if kind(test) == "alone")
+    assert first("test_tui_") >= alone_end  # never beside the containment tests, then before the judge's others
+    assert first("test_tui_") <= first("judge:builtin-packs") and first("test_tui_") <= first("judge:test_cli")
