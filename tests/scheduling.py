@@ -18,9 +18,10 @@ time, after every key and pause; app timers), and so is much of a test that wait
 with one process per core, a core idled whenever its process did (about 80 core-seconds in a run). The filler
 runs at a lower priority (`FILLER_NICENESS`) and never takes a TUI test, so it soaks up those idle moments with
 the judge's and the loader's work without starving the TUI tests, whose pilot takes a process that gets no CPU
-for a while for one that has gone quiet. The other processes take the TUI tests first once the containment tests
-are over (never beside their CPU-bound attacks), so the TUI tests' idle moments come while the filler runs the
-judge's units, instead of all at the end, where the filler would have nothing left it may take.
+for a while for one that has gone quiet. The other processes take the TUI tests first, so the TUI tests' idle
+moments come while the filler runs the judge's units, instead of all at the end, where the filler would have
+nothing left it may take; but beside the containment tests' CPU-bound attacks only once no other free test is
+left.
 """
 
 from __future__ import annotations
@@ -35,6 +36,10 @@ except ImportError:  # without pytest-xdist the groups are plain markers and not
 
 JUDGE = "judge:"
 JUDGE_ALONE = "judge-alone:"
+# The judge's groups that take longest (CPU seconds in a quiet run: the judge's pool tests 48, with five pools of
+# their own; the built-in packs' proofs and their class 49; the corpus 29) start before the others, whatever
+# their number of tests: started last, one of them alone made the run's end.
+LONGEST_GROUPS = ("judge:test_judge_pool.py", "judge:builtin-packs", "judge:test_grading_corpus.py")
 FILLER_VARIABLE = "QUIZAPP_TEST_FILLER"  # set by conftest.py in the controller: the filler's id, for the workers
 FILLER_NICENESS = 5  # the filler gets about a quarter of a core beside a busy test process, all of an idle one
 
@@ -79,13 +84,14 @@ class JudgeAwareScheduling(LoadGroupScheduling):
         self.filler = filler_id(self.numnodes, machine_cores or cores())
 
     def _order(self) -> None:
-        def rank(scope: str, tests: dict[str, bool]) -> tuple[int, int, int]:
+        def rank(scope: str, tests: dict[str, bool]) -> tuple[int, int, int, int]:
             kind = unit_kind(scope)
             # The TUI tests before the judge's other units: the filler skips them, so it runs the judge's units
             # beside them; judge units largest first (as loadscope's reorder does); free units keep their
             # collection order (a stable sort) and come last, small units that even out the end.
             group = 0 if kind == "alone" else 1 if is_tui(scope) else 2 if kind == "judge" else 3
-            return (group, 1 if kind == "free" else 0, 0 if kind == "free" else -len(tests))
+            longest = LONGEST_GROUPS.index(scope) if scope in LONGEST_GROUPS else len(LONGEST_GROUPS)
+            return (group, 1 if kind == "free" else 0, longest, 0 if kind == "free" else -len(tests))
 
         units = sorted(self.workqueue.items(), key=lambda item: rank(*item))
         self.workqueue.clear()
@@ -108,18 +114,22 @@ class JudgeAwareScheduling(LoadGroupScheduling):
             self._order()
         busy = self._running_elsewhere(node)
         filler = node.gateway.id == self.filler
-        for scope in self.workqueue:
+
+        def allowed(scope: str, tui_beside_alone: bool) -> bool:
             kind = unit_kind(scope)
             if kind == "alone" and busy & {"alone", "judge"}:
-                continue
+                return False
             if kind == "judge" and "alone" in busy:
-                continue
+                return False
             if filler and (is_tui(scope) or kind == "alone"):  # the alone unit holds the judge's others back
-                continue
-            if is_tui(scope) and "alone" in busy:  # not beside the containment tests' CPU-bound attacks either
-                continue
-            break
-        else:
+                return False
+            # Not beside the containment tests' CPU-bound attacks while other free tests are left to run.
+            return tui_beside_alone or not (is_tui(scope) and "alone" in busy)
+
+        scope = next((s for s in self.workqueue if allowed(s, False)), None)
+        if scope is None:
+            scope = next((s for s in self.workqueue if allowed(s, True)), None)
+        if scope is None:
             return  # nothing this process may start now: it gets work when another finishes (mark_test_complete)
         work_unit = self.workqueue.pop(scope)
         self.assigned_work.setdefault(node, {})[scope] = work_unit
