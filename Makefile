@@ -22,10 +22,13 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	$(BIN)/quizapp $(ARGS)
 
-# Two test processes (pytest-xdist). The judge's tests come first, in groups (a file, or files that share job
-# outcomes), shared between both processes; the containment tests run first, with no other judge's jobs beside
-# them; everything else fills in (tests/conftest.py and tests/scheduling.py). XDIST="-n 0" runs in one process.
-XDIST ?= -n 2 --dist loadgroup
+# A test process per core (pytest-xdist), and one more, the filler: niced, never a TUI test, it runs the judge's
+# and the loader's work in the moments the others wait (the TUI tests' pilot waits for the app to go quiet
+# after every key). The judge's tests come first, in groups (a file, or files that share job outcomes), shared
+# between the processes; the containment tests run first, with no other judge's jobs beside them; the TUI tests
+# come before the rest (tests/conftest.py and tests/scheduling.py). XDIST="-n 0" runs in one process.
+TEST_PROCESSES ?= $(shell echo $$(( $$(nproc) + 1 )))
+XDIST ?= -n $(TEST_PROCESSES) --dist loadgroup
 test: $(STAMP)
 	$(BIN)/python -m pytest $(XDIST) $(PYTEST_ARGS)
 

@@ -524,6 +524,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if worker is None and config.getvalue("dist") == "loadgroup":  # the controller, before it starts the workers
+        filler = scheduling.filler_id(int(config.getvalue("numprocesses") or 0), scheduling.cores())
+        os.environ[scheduling.FILLER_VARIABLE] = filler or ""
+    elif worker is not None and worker == os.environ.get(scheduling.FILLER_VARIABLE):
+        os.nice(scheduling.FILLER_NICENESS)  # the filler process: see scheduling.py (its pools inherit this)
     if config.getoption("suite_cpu"):
         import suite_cpu
 

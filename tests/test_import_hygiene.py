@@ -121,8 +121,11 @@ from quizapp.packs import check_pack_text
 
 pack = check_pack_text(sys.stdin.read(), "pack.yaml").pack
 question = pack.question("scale-module")  # outputs and gradients: tensors come back
-with Pool(size=1) as pool:
+pool = Pool(size=1)
+try:
     result = Grader(pool).grade(pack, question, question.solution)
+finally:
+    pool.terminate()  # as the commands end theirs: close() would wait for the worker's deferred training warm-up
 loaded = sorted({name.split(".")[0] for name in sys.modules})
 print(json.dumps({"verdict": result.verdict, "loaded": loaded}))
 """

@@ -10,6 +10,7 @@ import asyncio
 import functools
 import json
 import threading
+import time
 from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
@@ -167,6 +168,16 @@ async def settle(pilot: Pilot) -> None:
     await pilot.pause()
 
 
+async def menus_built(pilot: Pilot) -> None:
+    """Wait for the home screen's four filter menus. They replace their faces after the first paint, once the app
+    has prepared (HomeScreen._build_menus): one pause covered that on a quiet machine, but the pilot's pause ends
+    when the process looks idle, and a process starved of CPU on a loaded machine looks idle too."""
+    deadline = time.monotonic() + 60
+    while not all(pilot.app.screen.query(f"#{menu}") for menu in ("pack", "tag", "difficulty", "status")):
+        assert time.monotonic() < deadline, "the home screen's filter menus were never built"
+        await pilot.pause(0.01)
+
+
 async def submit(pilot: Pilot, key: str = "ctrl+s") -> None:
     await pilot.press(key)
     await settle(pilot)
@@ -294,7 +305,7 @@ async def test_typing_in_the_filter_narrows_the_table() -> None:
 async def test_the_tag_level_and_status_menus_filter() -> None:
     app = offline_app()
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.pause()
+        await menus_built(pilot)
         screen = app.screen
         # The level menu with the keyboard: focus it, open it, move to 'hard', choose.
         level = screen.query_one("#difficulty", Select)
@@ -356,7 +367,7 @@ async def test_the_pack_menu_and_the_words_filter_by_pack(tmp_path: Path) -> Non
     catalogue = discover([FIXTURE, second], include_defaults=False)
     app = QuizApp(services=Services(catalogue, Store.open_default(), pool_factory=None))
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.pause()
+        await menus_built(pilot)
         screen = app.screen
         assert len(shown_titles(app)) == len(builtin_questions()) + 1
         screen.query_one("#pack", Select).value = "second-pack"
