@@ -137,6 +137,10 @@ THREAD_ENV = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THRE
 SEND_TIMEOUT_S = 10.0  # how long J may take to read its job frame
 MAX_PREPARE_FAILURES = 3  # in a row; then this worker stops pre-forking
 TRAINING_WARM_IDLE_S = 0.3  # how long a new worker waits for the host before its deferred training warm-up
+# After its first job, how long a worker waits for the host's next request before that warm-up: an "exit" (a
+# pool closed after one job) is answered at once instead of after about 2 s of the warm-up's CPU; a job that
+# comes in that time still waits for the warm-up first (every later job of a training question needs it).
+TRAINING_WARM_AFTER_JOB_S = 0.1
 # How long after sending an outcome the server waits before forking the next job's chain. Forking and warming
 # it takes both workers' chains about 2 x 60 ms of CPU at once, while the host reads the outcome and judges it
 # (2 to 4 ms of CPU): put off this long, on a quiet machine the verdict is out before they start, and the
@@ -407,6 +411,8 @@ class Server:
             elif op == "exit":
                 return
             elif op == "job":
+                if not self.training_warm and self.jobs_served:
+                    self.warm_up_training()  # the second job came before the worker was idle: warm up once
                 self.prepare_now()  # a job came before the delayed chain was forked: fork it now, for this job
                 self.serve_job(header, blob_len)
             else:
@@ -468,9 +474,10 @@ class Server:
         """Block until the host writes (or closes) stdin; meanwhile replace a prepared chain that ends, and
         reap what is left of the last job's chain as it ends."""
         if not self.training_warm:
-            # Not while the host is talking to a worker that has just started (its ping, its first job).
-            busy = not self.jobs_served and select.select([0], [], [], TRAINING_WARM_IDLE_S)[0]
-            if not busy:
+            # Not while the host is talking to a worker that has just started (its ping, its first job), nor
+            # before reading a request that comes right after the first job (serve warms up before such a job).
+            idle = TRAINING_WARM_AFTER_JOB_S if self.jobs_served else TRAINING_WARM_IDLE_S
+            if not select.select([0], [], [], idle)[0]:
                 self.warm_up_training()
         while True:
             if self._prepare_at and time.monotonic() >= self._prepare_at:
