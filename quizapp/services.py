@@ -27,6 +27,18 @@ if TYPE_CHECKING:  # imported when first used: the app's first frame does not wa
     from .packs import Catalogue, model
 
 ONLY_PACKS_VARIABLE = "QUIZAPP_ONLY_PACKS"
+WORKERS_VARIABLE = "QUIZAPP_WORKERS"
+APP_WORKERS = 2  # one judges while the other prepares the next job's jail, or a job runs in two parts on both cores
+MAX_APP_WORKERS = 8
+
+
+def app_workers() -> int:
+    """How many judge workers the app starts: QUIZAPP_WORKERS when it is a whole number from 1 to 8 (1 halves the
+    judge's memory, about 280 MiB a worker, and its start-up CPU), otherwise 2."""
+    value = os.environ.get(WORKERS_VARIABLE, "").strip()
+    if value.isdigit() and 1 <= int(value) <= MAX_APP_WORKERS:
+        return int(value)
+    return APP_WORKERS
 
 
 class LazyCatalogue:
@@ -85,7 +97,7 @@ class Services:
         def start_pool() -> Any:
             from .judge.pool import Pool
 
-            return Pool(size=2, hide=extra)  # packs given with --pack (the usual places are always hidden)
+            return Pool(size=app_workers(), hide=extra)  # packs given with --pack (the usual places are always hidden)
 
         store = Store.open_default()
         extra = extra_packs or []

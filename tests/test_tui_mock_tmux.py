@@ -111,7 +111,7 @@ def test_a_mock_survives_kill_9_with_its_clock_hand_in_and_draft(tmp_path: Path)
     # The frozen fixture pack only: QUIZAPP_PACKS lets the command line find it, QUIZAPP_ONLY_PACKS keeps the app
     # to it (the built-in packs keep growing, and the seed's draw depends on the questions).
     python = (
-        f"QUIZAPP_HOME={shlex.quote(str(home))} QUIZAPP_PACKS={fixture} QUIZAPP_ONLY_PACKS={fixture} "
+        f"QUIZAPP_HOME={shlex.quote(str(home))} QUIZAPP_PACKS={fixture} QUIZAPP_ONLY_PACKS={fixture} QUIZAPP_WORKERS=1 "
         f"{shlex.quote(sys.executable)} -m quizapp"
     )
     terminal = Terminal(f"quizapp-mock-{os.getpid()}", tmp_path / "tmux.sock")

@@ -62,7 +62,7 @@ def resnet_row(screen: str) -> str:
 def test_solve_the_resnet_question_in_a_real_terminal(tmp_path: Path) -> None:
     home = tmp_path / "home"
     command = (
-        f"QUIZAPP_HOME={shlex.quote(str(home))} QUIZAPP_ONLY_PACKS={shlex.quote(str(FIXTURE))} "
+        f"QUIZAPP_HOME={shlex.quote(str(home))} QUIZAPP_ONLY_PACKS={shlex.quote(str(FIXTURE))} QUIZAPP_WORKERS=1 "
         f"{shlex.quote(sys.executable)} -m quizapp"
     )
     terminal = Terminal(f"quizapp-test-{os.getpid()}", tmp_path / "tmux.sock")
@@ -162,7 +162,7 @@ def test_quitting_at_once_keeps_the_draft_and_the_hint_and_leaves_no_judge_behin
 
     home = tmp_path / "home"
     command = (
-        f"QUIZAPP_HOME={shlex.quote(str(home))} QUIZAPP_ONLY_PACKS={shlex.quote(str(FIXTURE))} "
+        f"QUIZAPP_HOME={shlex.quote(str(home))} QUIZAPP_ONLY_PACKS={shlex.quote(str(FIXTURE))} QUIZAPP_WORKERS=1 "
         f"{shlex.quote(sys.executable)} -m quizapp"
     )
     terminal = Terminal(f"quizapp-quit-{os.getpid()}", tmp_path / "tmux.sock")
