@@ -322,6 +322,26 @@ async def test_slash_then_words_typed_at_once_filter_the_home_list() -> None:
 
 
 @sync
+async def test_an_enter_right_behind_the_filters_enter_opens_the_highlighted_question() -> None:
+    """"/resnet block", Enter, Enter delivered together (a fast typist, a busy machine): the first Enter gives the
+    keys to the list, the second opens the one question left; it once reached the filter again and was lost."""
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        for character in "/resnet block":
+            key = {"/": "slash", " ": "space"}.get(character, character)
+            app.post_message(events.Key(key, character))
+        app.post_message(events.Key("enter", "\r"))
+        app.post_message(events.Key("enter", "\r"))
+        for _ in range(100):
+            if isinstance(app.screen, QuestionScreen):
+                break
+            await pilot.pause(0.02)
+        assert isinstance(app.screen, QuestionScreen), f"still on {type(app.screen).__name__}, focus {app.focused}"
+        assert app.screen.question.id == "resnet-residual-block"
+
+
+@sync
 async def test_a_running_grade_dims_the_old_results_and_can_be_cancelled() -> None:
     app = make_app(SlowServices)
     app.services.release = threading.Event()  # type: ignore[attr-defined]

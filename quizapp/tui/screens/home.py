@@ -33,6 +33,17 @@ COLUMNS = (("", 1), ("kind", 7), ("level", 6), ("min", 3), ("question", 0))
 HEADER_ICON = "⭘"  # Textual's Header's (HeaderIcon.icon)
 
 
+class FilterInput(Input):
+    """The list's filter. Enter gives the keys to the list at once, not when the screen handles the filter's
+    Submitted message: an Enter typed right behind it ("/resnet", Enter, Enter, delivered together on a busy
+    machine) reached the filter again and was lost, where it must open the highlighted question."""
+
+    async def action_submit(self) -> None:
+        await super().action_submit()
+        questions = self.screen.query(QuestionList)
+        if questions:
+            self.screen.set_focus(questions.first())
+
 class MenuFace(Static):
     """The filter menus' closed faces, all four in one widget, drawn in the first frame as the Selects draw them; the
     real Selects replace it right after. A Select is a handful of widgets and an overlay list: four of them cost the
@@ -95,7 +106,7 @@ class HomeScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         yield HeaderFace()
         with Horizontal(id="filters"):
-            yield Input(placeholder="/ search", id="filter", compact=True)
+            yield FilterInput(placeholder="/ search", id="filter", compact=True)
             yield MenuFace()
         yield QuestionList(COLUMNS, id="questions")
         yield StatusLine(id="status-line")
