@@ -39,20 +39,8 @@ class QuestionList(ScrollView, can_focus=True):
 
     `columns` are (label, width) pairs; the first column of width 0 takes what the others leave."""
 
-    class Selected(Message):
-        """A row was chosen (Enter, or a click on the highlighted row)."""
-
-        def __init__(self, question_list: QuestionList, key: str) -> None:
-            super().__init__()
-            self.question_list = question_list
-            self.key = key
-
-        @property
-        def control(self) -> QuestionList:
-            return self.question_list
-
-    class Highlighted(Message):
-        """The cursor moved to another row (or the rows changed under it); `key` is None when the list is empty."""
+    class _RowMessage(Message):
+        """A message about one row of the list, named by its key."""
 
         def __init__(self, question_list: QuestionList, key: str | None) -> None:
             super().__init__()
@@ -62,6 +50,14 @@ class QuestionList(ScrollView, can_focus=True):
         @property
         def control(self) -> QuestionList:
             return self.question_list
+
+    class Selected(_RowMessage):
+        """A row was chosen (Enter, or a click on the highlighted row)."""
+
+        key: str
+
+    class Highlighted(_RowMessage):
+        """The cursor moved to another row (or the rows changed under it); `key` is None when the list is empty."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("enter", "select", "Open", show=False),
