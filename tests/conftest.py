@@ -474,7 +474,7 @@ SHARED_OUTCOMES = {
 
 
 # Files that run worker-side code (torch) in the test process: one process imports torch for them, not both.
-TORCH_IN_PROCESS = {"test_grading_roles.py"}
+TORCH_IN_PROCESS = {"test_grading_roles.py", "test_probe_helpers.py"}
 
 
 # What collecting the suite imported that it must not: every test process collects every file, so a module-level

@@ -18,6 +18,7 @@ import contextlib
 import copy
 import functools
 import hashlib
+import inspect
 import io
 import itertools
 import json
@@ -207,6 +208,7 @@ def build(
     return built
 
 
+@functools.lru_cache(maxsize=4096)
 def _stable_seed(*parts: object) -> int:
     return zlib.crc32(":".join(str(p) for p in parts).encode())
 
@@ -264,11 +266,77 @@ def default_init_skipped() -> Iterator[None]:
             setattr(nn.init, name, function)
 
 
+def set_training(module: Any, training: bool) -> None:
+    """module.train(training). A tree of modules that leave train() and __setattr__ to nn.Module gets each
+    module's flag set directly: torch's walk sets it through nn.Module.__setattr__ on every module, and a
+    job switches modes about 26 times (3% of a ResNet job)."""
+    if not isinstance(module, nn.Module):
+        return
+    modules = []
+    stack = [module]
+    seen: set[int] = set()
+    while stack:
+        sub = stack.pop()
+        if id(sub) in seen:
+            continue
+        seen.add(id(sub))
+        kind = type(sub)
+        if kind.train is not _TRAIN or kind.__setattr__ is not _SETATTR or "training" not in sub.__dict__:
+            module.train(training)
+            return
+        modules.append(sub)
+        stack.extend(child for child in sub._modules.values() if child is not None)
+    for sub in modules:
+        sub.__dict__["training"] = training
+
+
+_TRAIN, _SETATTR = nn.Module.train, nn.Module.__setattr__
+
+
 def _is_lazy(tensor: torch.Tensor) -> bool:
     return isinstance(tensor, nn.parameter.UninitializedTensorMixin)
 
 
 def make_input(spec: dict[str, Any], seed: int) -> torch.Tensor:
+    """A call's input tensor, a function of its spec and seed. The first one made of each (spec, seed) is kept
+    and later calls get a copy: a job makes the same inputs for each mode and check (a ResNet job makes 22,
+    about 4% of it, drawing each from a new generator), and a copy is fresh for an answer that changes its
+    input in place."""
+    if spec.get("values") is not None:
+        return _make_input(spec, seed)
+    try:
+        key = (seed, _spec_key(spec))
+    except (TypeError, ValueError):
+        return _make_input(spec, seed)
+    made = _INPUTS.get(key)
+    if made is None:
+        made = _make_input(spec, seed)
+        if _INPUT_ELEMENTS[0] + made.numel() > MAX_KEPT_INPUT_ELEMENTS:
+            return made
+        _INPUTS[key] = made
+        _INPUT_ELEMENTS[0] += made.numel()
+    return made.clone()
+
+
+def _spec_key(spec: dict[str, Any]) -> Any:
+    """An input spec as a key: its fields as a tuple when they are the usual ones, else its JSON."""
+    if spec.keys() <= _PLAIN_SPEC and type(spec.get("shape")) is list:
+        return (
+            tuple(spec["shape"]) if "shape" in spec else None,
+            spec.get("dtype"),
+            repr(spec.get("low")),
+            repr(spec.get("high")),
+        )
+    return json.dumps(spec, sort_keys=True)
+
+
+_PLAIN_SPEC = {"shape", "dtype", "low", "high"}
+MAX_KEPT_INPUT_ELEMENTS = 1 << 22  # 16 MB of float32 at most, as for the canonical values (apply_plan)
+_INPUTS: dict[tuple[int, str], torch.Tensor] = {}
+_INPUT_ELEMENTS = [0]
+
+
+def _make_input(spec: dict[str, Any], seed: int) -> torch.Tensor:
     dtype = getattr(torch, spec.get("dtype") or "float32")
     if spec.get("values") is not None:
         return torch.tensor(spec["values"], dtype=dtype)
@@ -399,39 +467,54 @@ def _output_facts(output: Any, key: str, entry: dict[str, Any], tensors: dict[st
 # --- reviewer's context for an exception: which module was running ---------------------------------------
 
 
-@contextmanager
-def module_context(root: Any) -> Iterator[list[tuple[nn.Module, Any]]]:
-    """While active, the yielded list holds the modules of root's tree whose forward is running, innermost last,
-    each with the shape of its first argument (`running_module` describes one).
-
-    A forward hook pops a module when its forward returns; when an exception escapes, no hook runs, so
-    the list still names the module that raised, and the modules around it. Two global hooks for the whole
-    tree, set once per run (not two per module), and nothing described until an error needs it: a run that
-    does not raise pays for a lookup per module call."""
-    stack: list[tuple[nn.Module, Any]] = []
+def _running(root: Any, exc: BaseException) -> tuple[nn.Module, Any] | None:
+    """The innermost module of root's tree whose forward was running when `exc` was raised, with the shape of
+    its first argument then: read from the exception's traceback, after the fact. (Two global module hooks
+    kept a stack of the running modules before: every module call of every run paid for them, about 6% of
+    a ResNet job, for the runs that raise.) A module whose forward was running has a frame of that forward
+    in the traceback, with `self` bound to it."""
     if not isinstance(root, nn.Module):
-        yield stack
-        return
-    inside = {id(m) for m in root.modules()}
+        return None
+    inside: set[int] | None = None
+    found = None
+    tb = exc.__traceback__
+    while tb is not None:
+        frame = tb.tb_frame
+        tb = tb.tb_next
+        owner = frame.f_locals.get("self")
+        if not isinstance(owner, nn.Module) or frame.f_code is not _forward_code(type(owner)):
+            continue
+        if inside is None:
+            try:
+                inside = {id(m) for m in root.modules()}
+            except Exception:  # noqa: BLE001 - the answer may have broken its own tree
+                return None
+        if id(owner) in inside:
+            found = (owner, _first_argument_shape(frame))
+    return found
 
-    def before(module: nn.Module, args: tuple[Any, ...]) -> None:
-        if id(module) in inside:
-            first = args[0] if args else None
-            stack.append((module, first.shape if isinstance(first, torch.Tensor) else None))
 
-    def after(module: nn.Module, args: tuple[Any, ...], output: Any) -> None:
-        if stack and id(module) in inside:
-            stack.pop()
-
-    handles = [
-        nn.modules.module.register_module_forward_pre_hook(before),
-        nn.modules.module.register_module_forward_hook(after),
-    ]
+def _forward_code(cls: type) -> Any:
+    """The code object of a module class's forward (decorators unwrapped); None if it has none."""
     try:
-        yield stack
-    finally:
-        for handle in handles:
-            handle.remove()
+        forward = inspect.unwrap(cls.forward)  # type: ignore[attr-defined]
+        return getattr(forward, "__code__", None)
+    except Exception:  # noqa: BLE001 - a class of the learner's may make forward anything
+        return None
+
+
+def _first_argument_shape(frame: Any) -> Any:
+    """The shape of the first argument after self of a forward frame (the first of *args if that is all)."""
+    code = frame.f_code
+    names = code.co_varnames
+    if code.co_argcount >= 2:
+        value = frame.f_locals.get(names[1])
+    elif code.co_flags & inspect.CO_VARARGS:
+        rest = frame.f_locals.get(names[code.co_argcount + code.co_kwonlyargcount])
+        value = rest[0] if isinstance(rest, tuple) and rest else None
+    else:
+        value = None
+    return value.shape if isinstance(value, torch.Tensor) else None
 
 
 def running_module(root: nn.Module, running: tuple[nn.Module, Any]) -> dict[str, Any]:
@@ -449,20 +532,23 @@ def _short_repr(module: nn.Module) -> str:
 
 def _run_guarded(action: Callable[[], Any], root: Any) -> tuple[Any, dict[str, Any] | None]:
     """Run learner code; an exception becomes facts, with the module that was running when it happened."""
-    with module_context(root) as running:
+    try:
+        return action(), None
+    except SystemExit as exc:
+        return None, _exception_facts(exc, "the answer called exit() while being probed")
+    except BaseException as exc:  # noqa: BLE001
+        if is_out_of_memory(exc):
+            raise
+        facts = _exception_facts(exc)
         try:
-            return action(), None
-        except SystemExit as exc:
-            return None, _exception_facts(exc, "the answer called exit() while being probed")
-        except BaseException as exc:  # noqa: BLE001
-            if is_out_of_memory(exc):
-                raise
-            facts = _exception_facts(exc)
-            if running and running[-1][0] is not root:  # a submodule raised, not the answer's own forward
-                described = running_module(root, running[-1])
-                if described["path"]:
-                    facts["module"] = described
-            return None, facts
+            running = _running(root, exc)
+        except Exception:  # noqa: BLE001 - the context is a courtesy: never let it cost the facts
+            running = None
+        if running is not None and running[0] is not root:  # a submodule raised, not the answer's own forward
+            described = running_module(root, running)
+            if described["path"]:
+                facts["module"] = described
+        return None, facts
 
 
 # --- probes by check kind --------------------------------------------------------------------------------
@@ -567,7 +653,7 @@ def probe_outputs(
                 entry: dict[str, Any] = {"case": case_index, "mode": mode, "input": call_index}
                 if isinstance(module, nn.Module):
                     apply_plan(plan)
-                    module.train(mode == "train")
+                    set_training(module, mode == "train")
                 arguments = Arguments(call, seed, case_index, call_index)
                 observed = observe and call_index == 0 and mode == modes[0]
                 with torch.no_grad():
@@ -844,7 +930,7 @@ def probe_gradients(
                 entry: dict[str, Any] = {"case": case_index, "mode": mode, "input": call_index}
                 if isinstance(module, nn.Module):
                     apply_plan(plan)
-                    module.train(mode == "train")
+                    set_training(module, mode == "train")
                     module.zero_grad(set_to_none=True)
                 arguments = Arguments(call, seed, case_index, call_index)
                 for _, tensor, tensor_spec in arguments.tensors:
@@ -1006,9 +1092,10 @@ def _shared(root: nn.Module) -> list[dict[str, str]]:
 def _held_outside(root: nn.Module) -> list[tuple[str, str, list[nn.Module]]]:
     """(attribute path, container type, modules) for modules kept in plain lists, tuples, sets or dicts and
     not also registered (by assignment, add_module or a ModuleList elsewhere in the tree)."""
-    registered = {id(m) for m in root.modules()}
+    walked = _walk(root)
+    registered = {id(m) for _, m in walked}
     found = []
-    for path, module in root.named_modules():
+    for path, module in walked:
         for name, value in vars(module).items():
             if name.startswith("_") or not isinstance(value, list | tuple | dict | set):
                 continue
@@ -1017,6 +1104,31 @@ def _held_outside(root: nn.Module) -> list[tuple[str, str, list[nn.Module]]]:
             if held:
                 found.append((f"{path}.{name}" if path else name, type(value).__name__, held))
     return found
+
+
+def _walk(root: nn.Module) -> list[tuple[str, nn.Module]]:
+    """root.named_modules() as a list, walked here when every module leaves named_modules, __hash__ and __eq__
+    to nn.Module (torch's generator recurses through a call per module: a job walks trees often)."""
+    found: list[tuple[str, nn.Module]] = []
+    seen: set[int] = set()
+    stack: list[tuple[str, nn.Module]] = [("", root)]
+    while stack:
+        path, module = stack.pop()
+        kind = type(module)
+        if kind.named_modules is not _NAMED_MODULES or kind.__hash__ is not _HASH or kind.__eq__ is not _EQ:
+            return list(root.named_modules())
+        if id(module) in seen:
+            continue
+        seen.add(id(module))
+        found.append((path, module))
+        children = [
+            (f"{path}.{name}" if path else name, child) for name, child in module._modules.items() if child is not None
+        ]
+        stack.extend(reversed(children))
+    return found
+
+
+_NAMED_MODULES, _HASH, _EQ = nn.Module.named_modules, nn.Module.__hash__, nn.Module.__eq__
 
 
 def _unregistered(root: nn.Module) -> list[dict[str, Any]]:
@@ -1273,11 +1385,11 @@ def _train_forward(
     training = module.training
     random_state = torch.random.get_rng_state()
     try:
-        module.train()
+        set_training(module, True)
         with torch.no_grad():
             result, error = _run_guarded(traced, None)  # only whether it raised matters here
     finally:
-        module.train(training)
+        set_training(module, training)
         torch.random.set_rng_state(random_state)
     if error is not None:
         return None, error, None
