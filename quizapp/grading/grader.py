@@ -12,7 +12,6 @@ from __future__ import annotations
 import ast
 import base64
 import collections
-import copy
 import functools
 import hashlib
 import json
@@ -119,7 +118,7 @@ def probe_payload(question: model.CodeBase, code: str, checks: Iterable[Any], ob
     for check in checks:
         spec = _derived(check, f"probe spec, observe={observe}", functools.partial(_probe_spec, check, observe))
         if spec is not None:
-            specs.append(copy.deepcopy(spec))  # the caller's own: the role search adds ranks to a spec
+            specs.append(dict(spec))  # the caller's own: the role search sets a spec's ranks (its only change)
     payload = {"code": code, "entry_point": question.entry_point, "checks": specs}
     if question.entry_point_kind != "class":  # format 2: a function entry point is called, not constructed
         payload["entry_point_kind"] = question.entry_point_kind
