@@ -194,3 +194,33 @@ def test_a_module_outside_the_tree_is_not_named() -> None:
             return stranger(self.lin(x))  # 3 features into a norm of 4, kept outside the tree
 
     assert "module" not in _guarded(Calls(), torch.randn(2, 3))
+
+
+def test_a_chain_warming_up_stops_within_a_traced_run_when_its_job_arrives() -> None:
+    """The warm-up asks whether a job is waiting before every op of a traced run, not only between runs: a job
+    that arrives during role discovery's forward waits for one op, and nothing of the warm-up is left behind."""
+    calls = []
+
+    def job_waiting() -> bool:
+        calls.append(probes._warm_up_stop is not None)
+        return len(calls) >= 4
+
+    probes.warm_up(stop=job_waiting, passes=1, chain=True)
+    assert len(calls) == 4  # it stopped when told, at the next op
+    assert probes._warm_up_stop is None
+    import sys
+
+    assert "answer" not in sys.modules
+
+    asked = []
+    probes.warm_up(stop=lambda: asked.append(1) is None and False, passes=1, chain=True)
+    assert len(asked) > 10  # asked at every op of the traced runs, not a handful of times per probe
+
+
+def test_an_answer_raising_the_warm_up_s_own_exception_gets_it_as_a_fact() -> None:
+    class Raises(nn.Module):
+        def forward(self, x: Any) -> Any:
+            raise probes.WarmUpStopped("mine")
+
+    error = _guarded(Raises(), torch.randn(1))
+    assert error["type"] == "WarmUpStopped"

@@ -81,8 +81,9 @@ class WarmUpStopped(Exception):
     """A prepared chain's warm-up stops: its job has arrived (see warm_up)."""
 
 
-# While a prepared chain warms up: True once its job is waiting. Asked between the runs of the outputs probe,
-# so a job that arrives mid-warm-up waits for one forward at most, not for the whole probe. None in a job.
+# While a prepared chain warms up: True once its job is waiting. Asked between the runs of the outputs probe
+# and before each op of a traced run, so a job that arrives mid-warm-up waits for one untraced forward at most
+# (a traced one, role discovery's or the observed run, took up to 3 ms). None in a job.
 _warm_up_stop: Callable[[], bool] | None = None
 
 
@@ -306,9 +307,9 @@ def make_input(spec: dict[str, Any], seed: int) -> torch.Tensor:
         return _make_input(spec, seed)
     try:
         key = (seed, _spec_key(spec))
-    except (TypeError, ValueError):
+        made = _INPUTS.get(key)
+    except (TypeError, ValueError, KeyError):  # a malformed spec: made (and refused) as before
         return _make_input(spec, seed)
-    made = _INPUTS.get(key)
     if made is None:
         made = _make_input(spec, seed)
         if _INPUT_ELEMENTS[0] + made.numel() > MAX_KEPT_INPUT_ELEMENTS:
@@ -318,19 +319,11 @@ def make_input(spec: dict[str, Any], seed: int) -> torch.Tensor:
     return made.clone()
 
 
-def _spec_key(spec: dict[str, Any]) -> Any:
-    """An input spec as a key: its fields as a tuple when they are the usual ones, else its JSON."""
-    if spec.keys() <= _PLAIN_SPEC and type(spec.get("shape")) is list:
-        return (
-            tuple(spec["shape"]) if "shape" in spec else None,
-            spec.get("dtype"),
-            repr(spec.get("low")),
-            repr(spec.get("high")),
-        )
-    return json.dumps(spec, sort_keys=True)
+def _spec_key(spec: dict[str, Any]) -> tuple[Any, ...]:
+    """What _make_input reads of a spec without `values`: its shape, dtype and bounds."""
+    return (tuple(int(n) for n in spec["shape"]), spec.get("dtype"), spec.get("low"), spec.get("high"))
 
 
-_PLAIN_SPEC = {"shape", "dtype", "low", "high"}
 MAX_KEPT_INPUT_ELEMENTS = 1 << 22  # 16 MB of float32 at most, as for the canonical values (apply_plan)
 _INPUTS: dict[tuple[int, str], torch.Tensor] = {}
 _INPUT_ELEMENTS = [0]
@@ -537,8 +530,8 @@ def _run_guarded(action: Callable[[], Any], root: Any) -> tuple[Any, dict[str, A
     except SystemExit as exc:
         return None, _exception_facts(exc, "the answer called exit() while being probed")
     except BaseException as exc:  # noqa: BLE001
-        if is_out_of_memory(exc):
-            raise
+        if is_out_of_memory(exc) or (isinstance(exc, WarmUpStopped) and _warm_up_stop is not None):
+            raise  # (the second: a prepared chain's warm-up, stopped within a run, for its job)
         facts = _exception_facts(exc)
         try:
             running = _running(root, exc)
@@ -774,7 +767,7 @@ def _sampled(tensor: torch.Tensor) -> torch.Tensor:
     """A tensor's values at _sample_index's positions, as float32: what an observed run reports of a module's
     output, a buffer or a constant. Call with torch functions disabled (our sample is not an op of the answer's)."""
     flat = tensor.detach().reshape(-1)
-    return flat[_sample_index(flat.numel())].float().clone()
+    return flat[_sample_index(flat.numel())].float()  # indexing by a tensor copies: nothing shares storage
 
 
 MAX_OBSERVED_BUFFERS = 16
@@ -1452,6 +1445,8 @@ class _RoleTracer(TorchFunctionMode):
         return self.node[key]
 
     def __torch_function__(self, func, types, args=(), kwargs=None):  # type: ignore[no-untyped-def]
+        if _warm_up_stop is not None:  # a chain warming up stops at the next op when its job arrives
+            _stop_point()
         kwargs = kwargs or {}
         result = func(*args, **kwargs)
         name = normalise_op(func)
@@ -1889,6 +1884,8 @@ class _Tracer(TorchFunctionMode):
                 self.constants.append((sample, list(tensor.shape), dtype, _answer_line()))
 
     def __torch_function__(self, func, types, args=(), kwargs=None):  # type: ignore[no-untyped-def]
+        if _warm_up_stop is not None:  # a chain warming up stops at the next op when its job arrives
+            _stop_point()
         kwargs = kwargs or {}
         self.depth += 1
         try:
