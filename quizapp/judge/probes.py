@@ -767,7 +767,7 @@ def _sampled(tensor: torch.Tensor) -> torch.Tensor:
     """A tensor's values at _sample_index's positions, as float32: what an observed run reports of a module's
     output, a buffer or a constant. Call with torch functions disabled (our sample is not an op of the answer's)."""
     flat = tensor.detach().reshape(-1)
-    return flat[_sample_index(flat.numel())].float()  # indexing by a tensor copies: nothing shares storage
+    return torch.index_select(flat, 0, _sample_index(flat.numel())).float()  # a copy (9 us as flat[index].clone())
 
 
 MAX_OBSERVED_BUFFERS = 16
