@@ -87,11 +87,10 @@ that report and the job's pipes are in, without waiting 10 to 20 ms for C and I 
 the server's memory and the namespaces. It kills them, sends the outcome, forks the next chain, and reaps
 them as they end (finish_job). J's own teardown is off that path too: in full mode J, its result sent,
 closes its pipes and stops itself (SIGSTOP) instead of exiting; I sees the stop (its CPU time and peak
-memory are final) and, when J is the namespace's only process, reports at once and leaves J stopped: the
-server's kill after the outcome (finish_job) ends the namespace, J with it; otherwise I kills and reaps
-everything first, as before. The kernel freeing a torch process's memory took 5 to 10 ms of every job's wall
-(and counted in its CPU time); killed before I's report, it still held up the report and the outcome's way
-to the host on a busy machine (the job's result to I's report: 2.3 ms, now 0.9).
+memory are final) and, when J is the namespace's only process, reports at once, kills J right after its
+report and reaps it; otherwise it kills and reaps everything first, as before. The kernel freeing a torch
+process's memory took 5 to 10 ms of every job's wall (and counted in its CPU time); started before I's
+report, it still held the report up on a busy machine (the job's result to I's report: 2.3 ms, now 0.9).
 
 Measured when pre-forking was introduced (2 cores, while another test run loaded the machine): a ResNet
 probe job 0.3 s after the previous one, host round trip median 61-67 ms instead of 132 ms under the same

@@ -94,7 +94,8 @@ def watch(
             pass
     reaped: Exit | None = None
     # When the job was over: its chain reaped, or (full mode) I's report that J ended, which I sends only
-    # after it has killed and reaped every process of the namespace. The outcome does not wait for C and I
+    # after it has killed and reaped every process of the namespace, or, when J stopped itself and was the
+    # namespace's only process, just before killing it (child._init). The outcome does not wait for C and I
     # to end (their teardown takes 10 to 20 ms): they are killed now and reaped after the outcome is sent,
     # before the next chain is forked.
     finished_at = 0.0
