@@ -128,7 +128,25 @@ def test_a_kept_input_is_the_same_values_and_a_fresh_tensor() -> None:
 
 def test_kept_and_fresh_inputs_are_equal() -> None:
     for spec in ({"shape": [3, 4]}, {"shape": [5], "dtype": "bool"}, {"shape": [2, 2], "low": -2, "high": 2}):
-        assert torch.equal(probes.make_input(spec, 3), probes._make_input(spec, 3))
+        probes.make_input(spec, 3)  # made and kept
+        assert torch.equal(probes.make_input(spec, 3), probes._make_input(spec, 3))  # the kept one's copy
+    assert not torch.equal(
+        probes.make_input({"shape": [4], "low": 0, "high": 1}, 5),
+        probes.make_input({"shape": [4], "low": 0.0, "high": 2}, 5),
+    )
+    with pytest.raises(TypeError):  # not a shape: refused as before, never a kept input of another shape
+        probes.make_input({"shape": [3.0, 4]}, 3)
+
+
+def test_an_instance_s_own_train_is_honoured() -> None:
+    """The BatchNorm-freezing trick: an instance attribute `train` that torch's walk calls and the shortcut must
+    not bypass."""
+    model = nn.Sequential(nn.BatchNorm1d(3), nn.Linear(3, 3))
+    norm = model[0]
+    norm.eval()
+    norm.train = lambda mode=True: norm
+    probes.set_training(model, True)
+    assert model.training and model[1].training and not norm.training
 
 
 def _guarded(module: Any, *args: object) -> dict[str, Any]:
@@ -197,24 +215,25 @@ def test_a_module_outside_the_tree_is_not_named() -> None:
 
 
 def test_a_chain_warming_up_stops_within_a_traced_run_when_its_job_arrives() -> None:
-    """The warm-up asks whether a job is waiting before every op of a traced run, not only between runs: a job
-    that arrives during role discovery's forward waits for one op, and nothing of the warm-up is left behind."""
-    calls = []
-
-    def job_waiting() -> bool:
-        calls.append(probes._warm_up_stop is not None)
-        return len(calls) >= 4
-
-    probes.warm_up(stop=job_waiting, passes=1, chain=True)
-    assert len(calls) == 4  # it stopped when told, at the next op
-    assert probes._warm_up_stop is None
+    """The warm-up asks whether a job is waiting before every op of a traced run, not only between runs (a job
+    that arrives during role discovery's forward waits for one op), stops at the first yes, and leaves nothing
+    of itself behind."""
     import sys
-
-    assert "answer" not in sys.modules
 
     asked = []
     probes.warm_up(stop=lambda: asked.append(1) is None and False, passes=1, chain=True)
-    assert len(asked) > 10  # asked at every op of the traced runs, not a handful of times per probe
+    assert len(asked) > 10  # at every op of the traced runs: between runs alone it was asked 5 times
+
+    answers = []
+
+    def job_waiting() -> bool:
+        answers.append(len(answers) >= len(asked) // 2)
+        return answers[-1]
+
+    probes.warm_up(stop=job_waiting, passes=1, chain=True)
+    assert answers[-1] and answers.count(True) == 1  # it stopped at the first yes
+    assert probes._warm_up_stop is None
+    assert "answer" not in sys.modules
 
 
 def test_an_answer_raising_the_warm_up_s_own_exception_gets_it_as_a_fact() -> None:
@@ -224,3 +243,48 @@ def test_an_answer_raising_the_warm_up_s_own_exception_gets_it_as_a_fact() -> No
 
     error = _guarded(Raises(), torch.randn(1))
     assert error["type"] == "WarmUpStopped"
+
+
+def test_a_submodule_given_the_wrong_arguments_is_named() -> None:
+    """The call fails before the submodule's forward runs (its arguments do not bind): it is still named, with
+    the shape it was given."""
+
+    class Wrong(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.lin = nn.Linear(4, 4)
+
+        def forward(self, x: Any) -> Any:
+            x = x * 2
+            return self.lin(x, x)
+
+    error = _guarded(Wrong(), torch.randn(3, 4))
+    assert error["type"] == "TypeError"
+    assert error["module"]["path"] == "lin" and error["module"]["input_shape"] == [3, 4]
+
+
+def test_a_failed_run_keeps_nothing_alive() -> None:
+    """Reading the traceback for the module that raised must not tie the exception to a frame that holds it:
+    the run's tensors go when the run does, without waiting for the cycle collector."""
+    import gc
+    import weakref
+
+    made = []
+
+    class Fails(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.lin = nn.Linear(4, 4)
+
+        def forward(self, x: Any) -> Any:
+            big = torch.ones(1000)
+            made.append(weakref.ref(big))
+            return self.lin(big)
+
+    gc.disable()
+    try:
+        error = _guarded(Fails(), torch.randn(2, 4))
+        assert error["module"]["path"] == "lin"
+        assert made and made[0]() is None
+    finally:
+        gc.enable()

@@ -68,11 +68,11 @@ def run(payload: dict[str, Any]) -> tuple[dict[str, Any], dict[str, torch.Tensor
             spec = {**spec, "function": function}  # the entry point is called, not constructed
             probe = _PROBES[spec["kind"]]
             facts["checks"][spec["id"]] = probe(spec, namespace, entry_point, tensors, f"{spec['id']}/")
-        except (SystemExit, WarmUpStopped):
+        except SystemExit:
             raise
         except BaseException as exc:  # noqa: BLE001 - the answer may have broken torch or these probes
-            if is_out_of_memory(exc):
-                raise
+            if is_out_of_memory(exc) or (isinstance(exc, WarmUpStopped) and _warm_up_stop is not None):
+                raise  # (the second: a prepared chain's warm-up, stopped for its job)
             facts["checks"][spec["id"]] = {"probe_failed": _exception_facts(exc)}
     return facts, tensors
 
@@ -209,7 +209,7 @@ def build(
     return built
 
 
-@functools.lru_cache(maxsize=4096)
+@functools.lru_cache(maxsize=4096, typed=True)
 def _stable_seed(*parts: object) -> int:
     return zlib.crc32(":".join(str(p) for p in parts).encode())
 
@@ -282,7 +282,15 @@ def set_training(module: Any, training: bool) -> None:
             continue
         seen.add(id(sub))
         kind = type(sub)
-        if kind.train is not _TRAIN or kind.__setattr__ is not _SETATTR or "training" not in sub.__dict__:
+        if (
+            kind.train is not _TRAIN
+            or kind.__setattr__ is not _SETATTR
+            or kind.children is not _CHILDREN
+            or kind.named_children is not _NAMED_CHILDREN
+            or "training" not in sub.__dict__
+            or "train" in sub.__dict__  # an instance's own train (a frozen BatchNorm), which torch's walk calls
+            or type(training) is not bool
+        ):
             module.train(training)
             return
         modules.append(sub)
@@ -291,7 +299,12 @@ def set_training(module: Any, training: bool) -> None:
         sub.__dict__["training"] = training
 
 
-_TRAIN, _SETATTR = nn.Module.train, nn.Module.__setattr__
+_TRAIN, _SETATTR, _CHILDREN, _NAMED_CHILDREN = (
+    nn.Module.train,
+    nn.Module.__setattr__,
+    nn.Module.children,
+    nn.Module.named_children,
+)
 
 
 def _is_lazy(tensor: torch.Tensor) -> bool:
@@ -312,21 +325,30 @@ def make_input(spec: dict[str, Any], seed: int) -> torch.Tensor:
         return _make_input(spec, seed)
     if made is None:
         made = _make_input(spec, seed)
-        if _INPUT_ELEMENTS[0] + made.numel() > MAX_KEPT_INPUT_ELEMENTS:
+        size = made.numel() * made.element_size()
+        if _INPUT_BYTES[0] + size > MAX_KEPT_INPUT_BYTES:
             return made
         _INPUTS[key] = made
-        _INPUT_ELEMENTS[0] += made.numel()
+        _INPUT_BYTES[0] += size
     return made.clone()
 
 
 def _spec_key(spec: dict[str, Any]) -> tuple[Any, ...]:
-    """What _make_input reads of a spec without `values`: its shape, dtype and bounds."""
-    return (tuple(int(n) for n in spec["shape"]), spec.get("dtype"), spec.get("low"), spec.get("high"))
+    """What _make_input reads of a spec without `values`: its shape, dtype and bounds. A shape of anything but
+    ints is no key (TypeError): such a spec is made, or refused, as it is."""
+    shape = tuple(spec["shape"])
+    if not all(type(n) is int for n in shape):
+        raise TypeError("not a shape of ints")
+    return (shape, spec.get("dtype"), _typed(spec.get("low")), _typed(spec.get("high")))
 
 
-MAX_KEPT_INPUT_ELEMENTS = 1 << 22  # 16 MB of float32 at most, as for the canonical values (apply_plan)
-_INPUTS: dict[tuple[int, str], torch.Tensor] = {}
-_INPUT_ELEMENTS = [0]
+def _typed(value: Any) -> tuple[str, Any]:
+    return (type(value).__name__, value)
+
+
+MAX_KEPT_INPUT_BYTES = 16 << 20  # at most, as for the canonical values (apply_plan)
+_INPUTS: dict[tuple[int, tuple[Any, ...]], torch.Tensor] = {}
+_INPUT_BYTES = [0]
 
 
 def _make_input(spec: dict[str, Any], seed: int) -> torch.Tensor:
@@ -461,30 +483,45 @@ def _output_facts(output: Any, key: str, entry: dict[str, Any], tensors: dict[st
 
 
 def _running(root: Any, exc: BaseException) -> tuple[nn.Module, Any] | None:
-    """The innermost module of root's tree whose forward was running when `exc` was raised, with the shape of
-    its first argument then: read from the exception's traceback, after the fact. (Two global module hooks
-    kept a stack of the running modules before: every module call of every run paid for them, about 6% of
-    a ResNet job, for the runs that raise.) A module whose forward was running has a frame of that forward
-    in the traceback, with `self` bound to it."""
+    """The innermost module of root's tree that was being called when `exc` was raised, with the shape of the
+    first argument it was given: read from the exception's traceback, after the fact. (Two global module
+    hooks kept a stack of the running modules before: every module call of every run paid for them, about
+    6% of a ResNet job, for the runs that raise.) A module being called has a frame of nn.Module's call in
+    the traceback (its arguments as given, even when binding them to forward failed or a pre-hook raised),
+    and one of its forward once that runs (a forward called directly has only this one); `self` is bound
+    to the module in both. Only frames whose first argument is `self` are looked into: reading the locals of
+    a running frame (ours, holding `exc`) would tie the exception to itself and keep the run's tensors alive."""
     if not isinstance(root, nn.Module):
         return None
     inside: set[int] | None = None
-    found = None
+    found: tuple[nn.Module, Any] | None = None
     tb = exc.__traceback__
+    tb = tb.tb_next if tb is not None else None  # the first frame is _run_guarded's own
     while tb is not None:
         frame = tb.tb_frame
         tb = tb.tb_next
+        code = frame.f_code
+        if not code.co_argcount or code.co_varnames[0] != "self":
+            continue
         owner = frame.f_locals.get("self")
-        if not isinstance(owner, nn.Module) or frame.f_code is not _forward_code(type(owner)):
+        if not isinstance(owner, nn.Module):
+            continue
+        calling = code in _CALL_CODES
+        if not calling and code is not _forward_code(type(owner)):
             continue
         if inside is None:
             try:
                 inside = {id(m) for m in root.modules()}
             except Exception:  # noqa: BLE001 - the answer may have broken its own tree
                 return None
-        if id(owner) in inside:
+        if id(owner) not in inside:
+            continue
+        if calling or found is None or found[0] is not owner:  # a forward keeps the shape its call was given
             found = (owner, _first_argument_shape(frame))
     return found
+
+
+_CALL_CODES = {nn.Module._call_impl.__code__, nn.Module._wrapped_call_impl.__code__}
 
 
 def _forward_code(cls: type) -> Any:
