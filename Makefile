@@ -2,7 +2,7 @@
 # The virtual environment's Python: Debian's python3.11 where there is one (built with profile-guided and
 # link-time optimisation, libpython linked in), else any python3. The judge's jobs are Python-heavy: a ResNet
 # verdict takes about 9% less CPU on it than on a plain source build (pyenv's), measured in README.md.
-PYTHON ?= $(shell for p in /usr/bin/python3.11 python3; do $$p -c 'import ensurepip, venv' 2>/dev/null && echo $$p && break; done)
+PYTHON ?= $(or $(shell for p in /usr/bin/python3.11 python3; do $$p -c 'import ensurepip, venv' 2>/dev/null && echo $$p && break; done),python3)
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
