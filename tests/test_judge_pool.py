@@ -43,6 +43,33 @@ def test_a_job_returns_facts(pool):
     assert outcome.exit_code == 0 and outcome.signal is None
 
 
+def test_the_worker_freezes_its_heap_and_a_job_still_collects_its_own_cycles(pool):
+    """No collection in a chain walks the worker's objects (server.freeze_heap); the learner's garbage is
+    collected as ever."""
+    with pool._lock:
+        infos = [worker.info for worker in pool._workers.values() if worker.info]
+    assert infos and all(info["frozen_objects"] > 50_000 for info in infos), infos
+    outcome = pool.run(
+        "exec",
+        code(
+            """
+            import gc
+            class Node:
+                pass
+            for _ in range(200):
+                node = Node()
+                node.me = node
+            del node
+            RESULT = {"collected": gc.collect(), "frozen": gc.get_freeze_count()}
+            """
+        ),
+        LIMITS,
+    )
+    assert outcome.status == "ok", outcome.detail
+    assert outcome.facts["result"]["collected"] >= 200
+    assert outcome.facts["result"]["frozen"] > 50_000
+
+
 def test_tensors_round_trip_without_torch_on_the_host(pool):
     from safetensors.numpy import load
 

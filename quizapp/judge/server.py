@@ -103,6 +103,7 @@ removed that wait. `python -m quizapp.judge.bench` measures both.
 from __future__ import annotations
 
 import argparse
+import gc
 import inspect
 import mmap
 import os
@@ -273,6 +274,7 @@ class Server:
         self.warm_up_tasks()
         if sys.platform.startswith("linux"):
             self.seccomp, self.seccomp_problem = seccomp.build()
+        freeze_heap()
         self._choose_mode()
 
     def warm_up_tasks(self, stop: Callable[[], bool] | None = None) -> None:
@@ -394,6 +396,7 @@ class Server:
                 "tasks": sorted(self.tasks),
                 "task_problems": self.task_problems,
                 "vm_bytes": jail.virtual_size(),
+                "frozen_objects": gc.get_freeze_count(),
                 "prefork": self.prefork,
             }
         )
@@ -463,6 +466,7 @@ class Server:
             warm_up_training(torch)
         except Exception as exc:  # a failed warm-up costs speed, not correctness
             log(f"training warm-up failed: {exc!r}")
+        freeze_heap()  # the training stack's objects too
         if sys.platform.startswith("linux"):
             # The worker is warm now: every chain forked from here on copies fewer page tables. Not at start,
             # where it would delay the first verdict (about 0.2 s of CPU).
@@ -798,6 +802,18 @@ class Server:
         buffers, self._buffers = self._buffers, None
         if buffers is not None:
             buffers.release()
+
+
+def freeze_heap() -> None:
+    """Move every object the worker holds now into the collector's permanent generation (gc.freeze), so that no
+    collection in a forked chain walks them. A collection writes to the header of each object it examines: in a
+    fresh fork of a warm worker (about 170,000 objects, a full collection: 140 ms), that made the pages of
+    objects a job never uses private copies, and it ran in I, J's warm-up and the job alike. Measured in
+    interleaved runs of a ResNet job (2 cores): J's job 42 to 43 ms of CPU instead of 48, I 7.3 ms instead
+    of 9.9, and back to back 56 ms a verdict instead of 58 to 61. The objects stay alive as they would
+    anyway: the worker keeps what it imported, and no collection needs to look at them again. Not preceded by a
+    collection (140 ms at start): the cyclic garbage of the warm-up, a few hundred objects, stays with them."""
+    gc.freeze()
 
 
 def warm_up_torch(torch: Any) -> None:
