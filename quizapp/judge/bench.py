@@ -22,6 +22,10 @@ One run prints, with medians and p95:
 (i) many ResNet files graded at once through Grader and the pool (as `quizapp grade F1..Fn` does): the marginal
     cost of one more file, (T(N) - T(1)) / (N - 1), against a fresh process per file, and the ratio.
 
+(k) the machine's speed, at the start and at the end: the ResNet probe job run again and again in one warm
+    process (no fork, no jail: probes.run alone), its median CPU time. On a shared machine this figure drifts
+    by up to 1.6x within minutes, and (c) moves with it; read (c) beside it.
+
 Items 12 to 14 of the judge's speed goals are (h), (c) (both medians at most 50 ms), and (i): each ratio's
 goal is 30x. Each goal line says whether it is met. (c) also gives the medians of the right and the wrong
 answer apart (a wrong one's verdict locates its difference); the load average is printed at the start and
@@ -94,6 +98,42 @@ def descendants(pid: int) -> list[int]:
             found += children
             stack += children
     return found
+
+
+SPEED_CODE = """
+import json, statistics, sys, time
+import torch
+torch.set_num_threads(1)
+torch.set_num_interop_threads(1)
+torch.backends.mkldnn.enabled = False  # as the worker runs jobs
+from quizapp.judge import child, probes
+payload = json.load(sys.stdin)
+probes.warm_up()
+times = []
+for _ in range(25):
+    data = json.loads(json.dumps(payload))
+    child.seed_generators(data)
+    started = time.process_time()
+    probes.run(data)
+    times.append((time.process_time() - started) * 1000)
+print(statistics.median(times[5:]))
+"""
+
+
+def machine_speed(payload: dict[str, Any]) -> float | None:
+    """(k): the median CPU ms of the ResNet probe job in one warm process, or None if that run failed."""
+    try:
+        done = subprocess.run(
+            [sys.executable, "-c", SPEED_CODE],
+            env=server_environment(),
+            check=True,
+            capture_output=True,
+            input=json.dumps(payload).encode(),
+            timeout=300,
+        )
+        return float(done.stdout.split()[-1])
+    except (subprocess.SubprocessError, ValueError, IndexError):
+        return None
 
 
 def fresh_job(code: str, stdin: bytes = b"") -> float:
@@ -181,6 +221,7 @@ def main(argv: list[str] | None = None) -> int:
     lines: list[str] = []
 
     print(f"load average at the start: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    speed_at_start = machine_speed(resnet_payload)
     # (e) Pool() to the first ResNet verdict, nothing cached.
     with tempfile.TemporaryDirectory(prefix="quizapp-bench-") as cache_dir:
         started = time.monotonic()
@@ -317,6 +358,9 @@ def main(argv: list[str] | None = None) -> int:
         f"{statistics.median(one):.0f} ms: {marginal:.1f} ms per extra file, "
         f"{marginal_ratio:.1f}x less than a fresh process (goal 30x: {goal(marginal_ratio >= 30)})"
     )
+    speed_at_end = machine_speed(resnet_payload)
+    speeds = " and ".join("failed" if speed is None else f"{speed:.1f} ms" for speed in (speed_at_start, speed_at_end))
+    print(f"(k) this machine's speed: the ResNet probe job in one warm process (no fork, no jail), CPU {speeds}")
     print(f"load average at the end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     for line in lines:
         print(f"(f) {line}")
