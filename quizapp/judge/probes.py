@@ -1119,10 +1119,13 @@ def _shared(root: nn.Module) -> list[dict[str, str]]:
     return shared[:50]
 
 
-def _held_outside(root: nn.Module) -> list[tuple[str, str, list[nn.Module]]]:
+def _held_outside(
+    root: nn.Module, walked: list[tuple[str, nn.Module]] | None = None
+) -> list[tuple[str, str, list[nn.Module]]]:
     """(attribute path, container type, modules) for modules kept in plain lists, tuples, sets or dicts and
-    not also registered (by assignment, add_module or a ModuleList elsewhere in the tree)."""
-    walked = _walk(root)
+    not also registered (by assignment, add_module or a ModuleList elsewhere in the tree). `walked`: the
+    tree's _walk, when the caller has it already."""
+    walked = walked if walked is not None else _walk(root)
     registered = {id(m) for _, m in walked}
     found = []
     for path, module in walked:
@@ -1363,9 +1366,10 @@ _NAMED_PARAMETERS, _PARAMETERS, _NAMED_BUFFERS = (
 def _every_module(module: nn.Module) -> list[nn.Module]:
     """Every module of the tree, registered or kept in plain containers, each once (registered first)."""
     seen: set[int] = set()
-    extra = [sub for _, _, held in _held_outside(module) for top in held for sub in top.modules()]
+    walked = _walk(module)  # module.modules(), with the paths _held_outside needs: the tree is walked once
+    extra = [sub for _, _, held in _held_outside(module, walked) for top in held for sub in top.modules()]
     found = []
-    for sub in [*module.modules(), *extra]:
+    for sub in [*(sub for _, sub in walked), *extra]:
         if id(sub) not in seen:
             seen.add(id(sub))
             found.append(sub)
