@@ -54,7 +54,13 @@ TABLE = [
     ("wall clock", {"killed_for": "wall", "events": []}, "time_limit", "killed after 5.0 s of wall time"),
     ("printed too much", {"output_exceeded": True}, "output_limit", "printed more than 16 KB"),
     ("sent too much", {"result_exceeded": True}, "output_limit", "sent back more than 64 MB of results"),
-    ("SIGXCPU", {"events": [init_exit(killed(signal.SIGXCPU))], "result": b""}, "time_limit", "2 s of CPU"),
+    ("SIGXCPU", {"events": [init_exit(killed(signal.SIGXCPU), cpu=2.0)], "result": b""}, "time_limit", "2 s of CPU"),
+    (
+        "SIGXCPU sent by the answer",
+        {"events": [init_exit(killed(signal.SIGXCPU))], "result": b""},
+        "runtime_error",
+        "SIGXCPU",
+    ),
     ("CPU measured over", {"events": [init_exit(exited(0), cpu=2.5)]}, "time_limit", "2 s of CPU"),
     ("segfault", {"events": [init_exit(killed(signal.SIGSEGV))], "result": b""}, "runtime_error", "SIGSEGV"),
     ("exit before facts", {"events": [init_exit(exited(3))], "result": b""}, "runtime_error", "status 3"),
@@ -71,9 +77,9 @@ TABLE = [
     ("garbage", {"result": b"QZF1" + b"\xff" * 40}, "runtime_error", "result channel"),
     ("facts over their cap", {"result": frame(facts=b" " * (protocol.MAX_FACTS_BYTES + 1))}, "output_limit", "facts"),
     ("measured out of memory", {"result": frame("memory", b"")}, "memory_limit", "more than 300 MB"),
-    ("our task failed", {"result": frame("task_error", b"{}")}, "internal_error", "task failed"),
+    ("our task failed, by J's word", {"result": frame("task_error", b"{}")}, "runtime_error", "probe code failed"),
     ("the answer broke the probes", {"result": frame("learner_error", b"{}")}, "runtime_error", "probed"),
-    ("setup failed", {"result": frame("setup_error", b"{}")}, "internal_error", "could not start"),
+    ("set-up failed, by J's word", {"result": frame("setup_error", b"{}")}, "runtime_error", "set-up"),
     ("prepared chain lost", {"prepared": True, "events": [], "result": b""}, "internal_error", "before taking"),
 ]
 

@@ -4,11 +4,13 @@ The watch loop (watch.py) records what happened (how the job's processes ended, 
 reported, whether a limit was crossed, the bytes on the result channel) in a `JobRecord`; `decide` turns it
 into the outcome's status and detail. No I/O, no clock: tests/test_judge_verdict.py drives it with a table.
 
-Rules of blame: `internal_error` only for our faults (the jail could not start, our task failed with no
-frame of the learner's in its traceback); `memory_limit` only when the child measured that an allocation
-really failed (see jail.allocation_failed), never from text the learner printed; anything wrong with the
-result channel (a forged or malformed frame, NaN or Infinity where a length goes) is the learner's
-runtime_error. Nothing here raises on job data.
+Rules of blame: `internal_error` only for our faults seen from outside the job (the jail's init reported that
+it could not start the job, or ended without reporting); never from the job's own result frame, which the
+answer can write (a frame that says our task failed is the answer's runtime_error, naming what failed);
+`time_limit` from the CPU time init measured (a SIGXCPU the answer sent itself is a crash); `memory_limit`
+when the child measured that an allocation really failed (see jail.allocation_failed), never from text the
+learner printed; anything wrong with the result channel (a forged or malformed frame, NaN or Infinity where
+a length goes) is the learner's runtime_error. Nothing here raises on job data.
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ from typing import Any
 from . import protocol
 from .limits import JobLimits
 from .procs import signal_name
+
+CPU_SLACK_MS = 50  # the kernel counts CPU time in ticks: a process stopped at its limit can show a little less
 
 
 @dataclass(frozen=True)
@@ -102,9 +106,13 @@ def decide(record: JobRecord) -> Decision:
     if record.result_exceeded:
         return done("output_limit", f"sent back more than {protocol.MAX_RESULT_BYTES >> 20} MB of results")
     cpu_detail = f"used more than {limits.cpu_seconds:g} s of CPU time"
-    if signal_number == signal.SIGXCPU or cpu_ms > limits.cpu_seconds * 1000:
+    if cpu_ms > limits.cpu_seconds * 1000:
         return done("time_limit", cpu_detail)
-    if signal_number == signal.SIGKILL and cpu_ms >= max(1, int(limits.cpu_seconds + 0.999)) * 1000 - 50:
+    # SIGXCPU is the kernel's when RLIMIT_CPU runs out, or the answer's own os.kill: only the CPU time
+    # measured from outside (init's wait4) tells them apart.
+    if signal_number == signal.SIGXCPU and cpu_ms >= limits.cpu_seconds * 1000 - CPU_SLACK_MS:
+        return done("time_limit", cpu_detail)
+    if signal_number == signal.SIGKILL and cpu_ms >= max(1, int(limits.cpu_seconds + 0.999)) * 1000 - CPU_SLACK_MS:
         return done("time_limit", cpu_detail)
     if record.mode == "full" and exit_event is None and job_status is None:
         return done("internal_error", "the job's init process ended without reporting")
@@ -122,10 +130,19 @@ def decide(record: JobRecord) -> Decision:
         return done("output_limit", f"sent back more than {protocol.MAX_FACTS_BYTES >> 20} MB of facts")
     facts = envelope.blob[: envelope.facts_len]
     tensors = envelope.blob[envelope.facts_len :]
+    # The envelope's status is J's own word, and J runs the answer: whatever J can write, the answer can write
+    # too (it can reach the nonce and fd 3, or break the judge's modules so that our code fails). A report that
+    # blames the judge therefore counts as the answer's runtime_error; it says what failed, so a real bug of
+    # ours is still named (and the reference's run failing this way is the host's internal_error).
     if envelope.status == "setup_error":
-        return done("internal_error", "the jail could not start the job", facts=facts)
+        return done("runtime_error", "the job reported that its set-up in the jail failed", facts=facts)
     if envelope.status == "task_error":
-        return done("internal_error", "the judge's task failed", facts=facts)
+        return done(
+            "runtime_error",
+            "the judge's probe code failed in the job, with no frame of the answer's in its traceback (an answer "
+            "that changes the judge's own modules gets this; if yours does not, it is a bug of the judge's)",
+            facts=facts,
+        )
     if envelope.status == "learner_error":
         return done("runtime_error", "the answer's code raised an exception while the judge probed it", facts=facts)
     if signal_number is not None or exit_code not in (0, None):
