@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import ast
 
-from quizapp.grading.checks import classic_error, dotted_names
+import pytest
+
+from quizapp.grading.checks import classic_error, dotted_names, dynamic_lookups
 from quizapp.grading.diagnosis import config_difference, layer_head, locate, parameter_difference
 
 
@@ -85,3 +87,42 @@ def test_source_rules_see_through_aliases() -> None:
     names = dotted_names(ast.parse("from torch.nn import Sequential as S\nS()\n"))
     assert {"nn.Sequential", "Sequential", "torch.nn.Sequential"} <= names
     assert "nn.Sequential" not in dotted_names(ast.parse("import torch\nx = torch.zeros(1)\n"))
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        'import torch\ngetattr(torch.nn, "Linear")(2, 2)\n',
+        'import torch\ngetattr(getattr(torch, "nn"), "Linear")(2, 2)\n',
+        'import importlib\nimportlib.import_module("torch.nn").Linear(2, 2)\n',
+        '__import__("torch.nn").nn.Linear(2, 2)\n',  # __import__ returns the top package: torch.nn.nn.Linear...
+        'import sys\nsys.modules["torch.nn"].Linear(2, 2)\n',
+        "import torch\nlayers = torch.nn\nlayers.Linear(2, 2)\n",
+        "import torch\nt = torch\nlayers = t.nn\nmake = layers.Linear\n",
+    ],
+)
+def test_source_rules_read_lookups_spelled_with_constants(source: str) -> None:
+    names = dotted_names(ast.parse(source))
+    assert "torch.nn" in names or "nn.Linear" in names, sorted(names)
+    if "__import__" not in source:
+        assert {"nn.Linear", "torch.nn.Linear"} <= names, sorted(names)
+    assert dynamic_lookups(ast.parse(source)) == []
+
+
+@pytest.mark.parametrize(
+    ("source", "line", "what"),
+    [
+        ('import torch\nname = "Lin" + "ear"\ngetattr(torch.nn, name)(2, 2)\n', 3, "getattr with a computed name"),
+        (
+            'import importlib\nimportlib.import_module("torch." + "nn")\n',
+            2,
+            "importlib.import_module with a computed name",
+        ),
+        ('import sys\nsys.modules["torch." + "nn"]\n', 2, "sys.modules with a computed name"),
+        ('eval("torch.nn.Linear")(2, 2)\n', 1, "eval()"),
+        ("import torch\nvars(torch.nn)['Linear']\n", 2, "vars()"),
+        ("import torch\n\ntorch.nn.__dict__['Linear']\n", 3, "__dict__"),
+    ],
+)
+def test_source_rules_name_lookups_they_cannot_follow(source: str, line: int, what: str) -> None:
+    assert dynamic_lookups(ast.parse(source)) == [(line, what)]

@@ -122,3 +122,93 @@ def test_a_huge_answer_does_not_take_the_grading_processs_memory(grader: Grader)
     assert result.verdict != "accepted"
     assert result.verdict != "internal_error", result.message
     assert peak < 64 << 20, f"the grading process allocated {peak >> 20} MiB for a {len(answer) >> 10} KiB answer"
+
+
+# --- round 8's red team: trace rules by an operator's overload, torch's class names, the judge's blame -------
+
+SCRATCH = load_pack(locations.builtin_packs_dir() / "torch-from-scratch.yaml")
+
+
+@pytest.mark.parametrize(
+    ("question_id", "answer_file", "op"),
+    [
+        ("stable-softmax", "softmax_by_aten_overload.py", "softmax"),
+        ("layer-norm", "layer_norm_by_aten_overload.py", "layer_norm"),
+    ],
+)
+def test_a_builtin_called_by_its_aten_overload_still_breaks_the_trace_rule(
+    grader: Grader, question_id: str, answer_file: str, op: str
+) -> None:
+    """torch.ops.aten._softmax.default(...) used to trace as 'softmax.default', which a rule `op: softmax` never
+    matched: an answer that calls the forbidden built-in by its overload was accepted with no tampering."""
+    question = SCRATCH.question(question_id)
+    answer = (ANSWERS / answer_file).read_text(encoding="utf-8")
+    result = grader.grade(SCRATCH, question, answer)
+    assert result.verdict == "wrong_answer", result.to_json()
+    traced = [
+        t
+        for t in result.tests
+        if t.status == "fail" and f"no built-in {op.replace('_', ' ')}" in t.message.replace("_", " ")
+    ]
+    assert traced, result.to_json()
+    assert f"{op} ran" in traced[0].message, traced[0].message
+
+
+def test_an_answers_own_class_named_like_torchs_is_not_counted_as_torchs(grader: Grader) -> None:
+    """A class of the answer's called BatchNorm2d that normalises nothing used to pass both layer checks (0.6
+    against an honest block without BatchNorms at 0.2)."""
+    answer = (ANSWERS / "resnet_own_batchnorm_class.py").read_text(encoding="utf-8")
+    result = grader.grade(MODULES, RESNET, answer)
+    assert result.verdict == "wrong_answer", result.to_json()
+    layers = {t.check: t for t in result.tests if t.check in ("identity-layers", "projection-layers")}
+    assert set(layers) == {"identity-layers", "projection-layers"}, result.to_json()
+    for test in layers.values():
+        assert test.status == "fail", test
+        assert "0 BatchNorm2d" in test.message and "its own class named BatchNorm2d" in test.message, test.message
+    assert result.score <= 0.2, result.to_json()
+    right = grader.grade(MODULES, RESNET, RESNET_RIGHT["identity-and-functional-relu"])
+    assert right.verdict == "accepted", right.to_json()
+
+
+@pytest.mark.parametrize("answer_file", ["judge_helper_broken.py", "forged_task_error_frame.py"])
+def test_an_answer_cannot_make_its_failure_the_judges(grader: Grader, answer_file: str) -> None:
+    """Breaking the child's own helper (no frame of answer.py in the failure), or writing a task_error frame with
+    the nonce read from a frame, used to give internal_error: the judge's fault, in words the answer chose.
+    J's word is the answer's: it is a runtime_error that says what failed."""
+    answer = (ANSWERS / answer_file).read_text(encoding="utf-8")
+    result = grader.grade(MODULES, RESNET, answer)
+    assert result.verdict == "runtime_error", result.to_json()
+    assert "probe code failed" in result.message, result.message
+    right = grader.grade(MODULES, RESNET, RESNET_RIGHT["identity-and-functional-relu"])
+    assert right.verdict == "accepted", right.to_json()
+
+
+def test_an_answer_that_sends_itself_sigxcpu_is_not_a_time_limit(grader: Grader) -> None:
+    result = grader.grade(MODULES, RESNET, "import os, signal\nos.kill(os.getpid(), signal.SIGXCPU)\n")
+    assert result.verdict == "runtime_error", result.to_json()
+    assert "SIGXCPU" in result.message, result.message
+
+
+def test_an_exception_class_with_a_huge_name_is_a_runtime_error_with_the_name_cut(grader: Grader) -> None:
+    """A 1.8-million-character class name used to be copied into every run's facts: output_limit."""
+    answer = (ANSWERS / "huge_exception_type_name.py").read_text(encoding="utf-8")
+    result = grader.grade(MODULES, RESNET, answer)
+    assert result.verdict == "runtime_error", result.to_json()
+    assert all(len(t.message) < 4000 for t in result.tests), [len(t.message) for t in result.tests]
+
+
+def test_a_forbidden_function_looked_up_by_a_computed_name_breaks_the_source_rule(grader: Grader) -> None:
+    """`importlib.import_module("torch.autograd." + "functional").jacobian` used to pass a rule that forbids
+    torch.autograd.functional: a source rule reads names, and this one is computed. It now fails the rule and
+    says where; the same lookup spelled with a constant reads as the name it spells."""
+    question = AUTOGRAD.question("jacobian-by-rows")
+    computed = (ANSWERS / "jacobian_builtin_by_computed_import.py").read_text(encoding="utf-8")
+    result = grader.grade(AUTOGRAD, question, computed)
+    assert result.verdict == "wrong_answer", result.to_json()
+    rule = next(t for t in result.tests if t.check == "by-hand")
+    assert rule.status == "fail" and "looks a name up at run time" in rule.message, rule
+    constant = computed.replace('"torch.autograd." + "functional"', '"torch.autograd.functional"')
+    assert constant != computed
+    spelled = grader.grade(AUTOGRAD, question, constant)
+    rule = next(t for t in spelled.tests if t.check == "by-hand")
+    assert rule.status == "fail" and "uses torch.autograd.functional" in rule.message, rule

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from ..packs import model
+from ..pyparse import parse
 from . import facts as schema
 from . import tensors
 from .diagnosis import RELATION_LIMIT, layer_head, locate, parameter_difference, relation, split_repr
@@ -152,7 +153,7 @@ class Context:
 @functools.lru_cache(maxsize=4)  # a verdict asks for the same answer's definitions once per case
 def _top_level(source: str | None, name: str) -> ast.stmt | None:
     try:
-        tree = ast.parse(source or "")
+        tree = parse(source or "")
     except (SyntaxError, ValueError):
         return None
     found = [node for node in tree.body if isinstance(node, ast.FunctionDef | ast.ClassDef) and node.name == name]
@@ -893,7 +894,10 @@ def judge_structure(check: model.StructureCheck, context: Context) -> Finding | 
         for type_name, expected in check.modules.items():
             got = entry["modules"].get(type_name, 0)
             if (expected.min is not None and got < expected.min) or (expected.max is not None and got > expected.max):
-                return Finding("fail", f"{label} has {got} {type_name} module(s), expected {_range(expected)}", rank=1)
+                message = f"{label} has {got} {type_name} module(s), expected {_range(expected)}"
+                if entry["modules"].get(f"{type_name} (the answer's own class)"):
+                    message += f" (its own class named {type_name} is not torch.nn.{type_name})"
+                return Finding("fail", message, rank=1)
         if check.param_count is not None:
             if check.param_count == "reference":
                 ref = reference.get(entry["case"])
@@ -1050,38 +1054,126 @@ def dotted_names(tree: ast.AST) -> set[str]:
 
     `import torch.nn.functional as G; G.layer_norm` mentions `torch.nn.functional.layer_norm`, and so
     `F.layer_norm` and `nn.functional.layer_norm`; `from torch.nn import Sequential as S` mentions
-    `torch.nn.Sequential`, `nn.Sequential` and `Sequential`."""
-    aliases: dict[str, str] = {}
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            for alias in node.names:
-                if alias.asname:
-                    aliases[alias.asname] = alias.name
-        elif isinstance(node, ast.ImportFrom) and node.module:
-            for alias in node.names:
-                aliases[alias.asname or alias.name] = f"{node.module}.{alias.name}"
+    `torch.nn.Sequential`, `nn.Sequential` and `Sequential`. Lookups spelled with constants read as the
+    names they spell: `getattr(torch.nn, "Linear")` as `torch.nn.Linear`, `importlib.import_module("torch.func")`,
+    `__import__(...)` and `sys.modules[...]` as the module named; and a name assigned a dotted name
+    (`layers = torch.nn`) as that name. Lookups computed at run time are dynamic_lookups' business."""
+    aliases, _ = _aliases(tree)
     names: set[str] = set()
     for node in ast.walk(tree):
-        if isinstance(node, ast.Attribute | ast.Name):
-            parts: list[str] = []
-            current: ast.AST = node
-            while isinstance(current, ast.Attribute):
-                parts.append(current.attr)
-                current = current.value
-            if isinstance(current, ast.Name):
-                parts.append(current.id)
-                dotted = ".".join(reversed(parts))
-                names.add(dotted)
-                head, _, rest = dotted.partition(".")
-                if head in aliases:
-                    names.update(_spellings(aliases[head] + (f".{rest}" if rest else "")))
-                else:
-                    names.update(_spellings(dotted))
+        if isinstance(node, ast.Attribute | ast.Name | ast.Call | ast.Subscript):
+            dotted = _spelled(node, {})
+            if dotted is None:
+                continue
+            names.add(dotted)
+            head, _, rest = dotted.partition(".")
+            if head in aliases:
+                names.update(_spellings(aliases[head] + (f".{rest}" if rest else "")))
+            else:
+                names.update(_spellings(dotted))
         elif isinstance(node, ast.ImportFrom) and node.module:
             for alias in node.names:
                 names.update(_spellings(f"{node.module}.{alias.name}"))
                 names.add(alias.name)
     return names
+
+
+def _aliases(tree: ast.AST) -> tuple[dict[str, str], set[str]]:
+    """Each name bound to a dotted name: by an import (`import torch.nn as tnn`, `from torch import nn`), or by
+    an assignment of one (`layers = torch.nn`, followed through a few such names); and the modules imported
+    (their top-level names: `torch` for `import torch.nn as tnn`)."""
+    aliases: dict[str, str] = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                aliases[alias.asname or alias.name.split(".")[0]] = (
+                    alias.name if alias.asname else alias.name.split(".")[0]
+                )
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            for alias in node.names:
+                aliases[alias.asname or alias.name] = f"{node.module}.{alias.name}"
+    imported = set(aliases)
+    modules = {value.split(".")[0] for value in aliases.values()}
+    assigned = [
+        (node.targets[0].id, node.value)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name)
+    ]
+    for _ in range(4):  # a name assigned a dotted name stands for it (a chain of a few such names too)
+        for target, value in assigned:
+            dotted = _spelled(value, aliases)
+            if dotted and target not in imported and dotted.split(".")[0] != target:
+                aliases[target] = dotted
+    return aliases, modules
+
+
+_IMPORTERS = {"importlib.import_module", "import_module", "__import__", "builtins.__import__"}
+_DYNAMIC_CALLS = {"eval", "exec", "compile", "builtins.eval", "builtins.exec"}
+
+
+def _spelled(node: ast.AST, aliases: dict[str, str]) -> str | None:
+    """The dotted name an expression spells, with constant lookups read: `a.b`, `getattr(a, "b")`,
+    `import_module("a.b")`, `sys.modules["a.b"]`; None for anything else."""
+    if isinstance(node, ast.Name):
+        return aliases.get(node.id, node.id)
+    if isinstance(node, ast.Attribute):
+        base = _spelled(node.value, aliases)
+        return f"{base}.{node.attr}" if base else None
+    if isinstance(node, ast.Call):
+        func = _spelled(node.func, {})
+        text = _constant_text(node.args[1]) if func == "getattr" and len(node.args) >= 2 else None
+        if func == "getattr" and text is not None:
+            base = _spelled(node.args[0], aliases)
+            return f"{base}.{text}" if base else None
+        if func in _IMPORTERS and node.args:
+            return _constant_text(node.args[0])
+        return None
+    if isinstance(node, ast.Subscript) and _spelled(node.value, {}) == "sys.modules":
+        return _constant_text(node.slice)
+    return None
+
+
+def _constant_text(node: ast.AST) -> str | None:
+    return node.value if isinstance(node, ast.Constant) and isinstance(node.value, str) else None
+
+
+def dynamic_lookups(tree: ast.AST) -> list[tuple[int, str]]:
+    """Where the source reaches into an imported module (or a name imported from one) by a name computed at run
+    time, which no reading of the source can follow: getattr, vars() or __dict__ on such a name; and
+    import_module, __import__ or sys.modules with a computed name, eval, exec and compile anywhere. A computed
+    lookup on the answer's own objects (`getattr(self, f"layer{i}")`) is not one. (line, what), in order."""
+    aliases, modules = _aliases(tree)
+    modules |= {"torch"}  # the probes give every answer torch, nn and F
+
+    def imported(node: ast.AST) -> bool:
+        """Whether the expression names an imported module, or something reached from one."""
+        dotted = _spelled(node, aliases)
+        return dotted is not None and _root(dotted) in modules
+
+    found: list[tuple[int, str]] = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call):
+            func = _spelled(node.func, {})
+            if func == "getattr" and node.args and imported(node.args[0]):
+                if len(node.args) < 2 or _constant_text(node.args[1]) is None:
+                    found.append((node.lineno, "getattr with a computed name"))
+            elif func == "vars" and node.args and imported(node.args[0]):
+                found.append((node.lineno, "vars()"))
+            elif func in _IMPORTERS and (not node.args or _constant_text(node.args[0]) is None):
+                found.append((node.lineno, f"{func} with a computed name"))
+            elif func in _DYNAMIC_CALLS:
+                found.append((node.lineno, f"{func}()"))
+        elif isinstance(node, ast.Subscript) and _spelled(node.value, {}) == "sys.modules":
+            if _constant_text(node.slice) is None:
+                found.append((node.lineno, "sys.modules with a computed name"))
+        elif isinstance(node, ast.Attribute) and node.attr == "__dict__" and imported(node.value):
+            found.append((node.lineno, "__dict__"))
+    return sorted(found)
+
+
+def _root(dotted: str) -> str:
+    head = dotted.split(".")[0]
+    return "torch" if head in ("nn", "F") else head
 
 
 def _spellings(full: str) -> set[str]:
@@ -1101,12 +1193,16 @@ def imported_modules(tree: ast.AST) -> set[str]:
             modules.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom) and node.module:
             modules.add(node.module)
+        elif isinstance(node, ast.Call) and _spelled(node.func, {}) in _IMPORTERS and node.args:
+            name = _constant_text(node.args[0])
+            if name:
+                modules.add(name)
     return modules
 
 
 def judge_source(check: model.SourceCheck, context: Context) -> Finding | None:
     try:
-        tree = ast.parse(context.source)
+        tree = parse(context.source)
     except SyntaxError:
         return Finding("error", "the answer does not parse")
     names = dotted_names(tree)
@@ -1119,8 +1215,14 @@ def judge_source(check: model.SourceCheck, context: Context) -> Finding | None:
         forbidden = [n for n in rule.forbid_names if n in names]
         banned = [m for m in rule.forbid_imports if any(i == m or i.startswith(m + ".") for i in imports)]
         missing = [n for n in rule.require_names if n not in names]
+        hidden = dynamic_lookups(tree) if rule.forbid_names or rule.forbid_imports else []
         if forbidden:
             detail = f"uses {', '.join(forbidden)}"
+        elif hidden:
+            line, what = hidden[0]
+            detail = (
+                f"looks a name up at run time ({what}, line {line}), which this rule cannot check: write the names out"
+            )
         elif banned:
             detail = f"imports {', '.join(banned)}"
         elif missing:

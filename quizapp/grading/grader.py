@@ -9,7 +9,6 @@ parses and validates the reference's facts once, not once per answer.
 
 from __future__ import annotations
 
-import ast
 import base64
 import collections
 import functools
@@ -30,6 +29,7 @@ from typing import Any, Protocol
 from .. import locations
 from ..judge import version as judge_version
 from ..packs import model
+from ..pyparse import parse
 from . import answers, roles
 from .checks import Context, Facts, PackFault, ReferenceFailed, describe_exception, judge_check_ranked, score
 from .facts import FactsRefused, TensorStore, probed, validate_definition
@@ -237,7 +237,7 @@ class Grader:
         if len(source) > MAX_ANSWER_CHARS and not as_reference:
             return _too_long(source)
         try:
-            ast.parse(source, filename="answer.py")
+            parse(source, filename="answer.py")
         except SyntaxError as error:
             return Result(
                 "syntax_error",

@@ -159,20 +159,25 @@ def _scope(namespace: dict[str, Any]) -> dict[str, Any]:
     return {"torch": torch, "nn": nn, "F": F, **namespace}
 
 
+def type_name(value: Any) -> str:
+    """The name of a value's class as facts say it: at most 200 characters (an answer names its classes)."""
+    return str(type(value).__name__)[:200]
+
+
 def _exception_facts(exc: BaseException, note: str | None = None) -> dict[str, Any]:
     """The exception as facts: type, message, and the frames of the learner's own file only."""
     frames = [
-        {"line": frame.lineno, "function": frame.name, "text": (frame.line or "").strip()}
+        {"line": frame.lineno, "function": str(frame.name)[:200], "text": (frame.line or "").strip()[:500]}
         for frame in traceback.extract_tb(exc.__traceback__)
         if frame.filename == ANSWER_FILE
     ]
     try:
         message = str(exc)
     except Exception:  # the learner's exception's __str__ raises: still the learner's error, not ours
-        message = f"<{type(exc).__name__} whose message cannot be printed>"
+        message = f"<{type_name(exc)} whose message cannot be printed>"
     if len(message) > 2000:
         message = message[:2000] + " ..."
-    facts: dict[str, Any] = {"type": type(exc).__name__, "message": message, "frames": frames[-8:]}
+    facts: dict[str, Any] = {"type": type_name(exc), "message": message, "frames": frames[-8:]}
     if is_out_of_memory(exc):  # measured: an allocation was refused (see protocol.is_out_of_memory)
         facts["memory"] = True
     if note:
@@ -620,7 +625,7 @@ def sendable(tensor: torch.Tensor) -> torch.Tensor:
 def _tensor_summary(value: Any) -> dict[str, Any]:
     if isinstance(value, torch.Tensor):
         return {"shape": list(value.shape), "dtype": str(value.dtype).removeprefix("torch.")}
-    return {"type": type(value).__name__}
+    return {"type": type_name(value)}
 
 
 def _built_cases(
@@ -732,7 +737,7 @@ def _observed_run(
                 return
             fact: dict[str, Any] = {
                 "path": names.get(id(sub), "?"),
-                "type": type(sub).__name__,
+                "type": type_name(sub),
                 "repr": _short_repr(sub),
             }
             line = _answer_line()
@@ -1081,11 +1086,12 @@ def probe_structure(
     results: list[dict[str, Any]] = []
     for case_index, _case, module in _built_cases(spec, namespace, entry_point, results):
         if not isinstance(module, nn.Module):
-            results.append({"case": case_index, "not_a_module": type(module).__name__})
+            results.append({"case": case_index, "not_a_module": type_name(module)})
             continue
         counts: dict[str, int] = {}
         for sub in module.modules():
-            counts[type(sub).__name__] = counts.get(type(sub).__name__, 0) + 1
+            key = _type_key(type(sub))
+            counts[key] = counts.get(key, 0) + 1
         trainable = sum(p.numel() for p in module.parameters() if p.requires_grad and not _is_lazy(p))
         results.append(
             {
@@ -1103,6 +1109,21 @@ def probe_structure(
             }
         )
     return {"results": results}
+
+
+def _type_key(cls: type) -> str:
+    """The name a structure check counts a module under: its class's name, except that a class of the answer's
+    own named like one of torch.nn's (a `BatchNorm2d` of its own that normalises nothing) is not counted as
+    torch's: it is counted as "<name> (the answer's own class)". A subclass of torch's class counts as it."""
+    name = str(cls.__name__)[:200]
+    torch_class = vars(nn).get(name)
+    if isinstance(torch_class, type) and issubclass(torch_class, nn.Module):
+        try:
+            if not issubclass(cls, torch_class):
+                return f"{name} (the answer's own class)"
+        except Exception:  # a metaclass of the answer's that refuses the question
+            return f"{name} (the answer's own class)"
+    return str(name)
 
 
 def _shared(root: nn.Module) -> list[dict[str, str]]:
@@ -1135,7 +1156,7 @@ def _held_outside(
             items = value.values() if isinstance(value, dict) else value
             held = [item for item in items if isinstance(item, nn.Module) and id(item) not in registered]
             if held:
-                found.append((f"{path}.{name}" if path else name, type(value).__name__, held))
+                found.append((f"{path}.{name}" if path else name, type_name(value), held))
     return found
 
 
@@ -1167,7 +1188,7 @@ _NAMED_MODULES, _HASH, _EQ = nn.Module.named_modules, nn.Module.__hash__, nn.Mod
 def _unregistered(root: nn.Module) -> list[dict[str, Any]]:
     """Modules kept outside registration: invisible to parameters(), to() and state_dict()."""
     return [
-        {"attribute": where, "container": container, "modules": [type(m).__name__ for m in held][:20]}
+        {"attribute": where, "container": container, "modules": [type_name(m) for m in held][:20]}
         for where, container, held in _held_outside(root)
     ]
 
@@ -2010,7 +2031,7 @@ class _Unseen(TorchDispatchMode):
 
     def _record(self, func, args, kwargs):  # type: ignore[no-untyped-def]
         if self.tracer.depth == 0 and len(self.ops) < MAX_TRACE_OPS:
-            name = normalise_op(getattr(func, "overloadpacket", func))
+            name = normalise_op(func)
             if name is not None:
                 self.ops.append("scaled_dot_product_attention" if name.startswith("scaled_dot_product") else name)
         return func(*args, **(kwargs or {}))
@@ -2088,7 +2109,10 @@ _ALIASES = {
 
 
 def normalise_op(func: Any) -> str | None:
-    """F.relu, torch.relu, Tensor.relu_ and nn.ReLU all trace as 'relu'; +, torch.add, add_ and += as 'add'."""
+    """F.relu, torch.relu, Tensor.relu_ and nn.ReLU all trace as 'relu'; +, torch.add, add_ and += as 'add'; an
+    operator called by its overload (`torch.ops.aten._softmax.default`) as its packet ('softmax')."""
+    if isinstance(func, torch._ops.OpOverload):
+        func = func.overloadpacket
     try:
         return _OP_NAMES[func]
     except Exception:  # not seen yet, or not hashable

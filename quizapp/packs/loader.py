@@ -19,6 +19,7 @@ from typing import Any
 
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
+from ..pyparse import parse as parse_python
 from . import model
 from .problems import PackError, Problem, Severity, format_path
 from .yamlsource import Document, Path, YamlSyntaxError, parse
@@ -438,7 +439,8 @@ class _Checker:
 
     def _check_python(self, source: str, at: Path, what: str, mode: str = "exec") -> ast.AST | None:
         try:
-            return ast.parse(source, mode=mode)
+            tree: ast.AST = parse_python(source, mode=mode)
+            return tree
         except SyntaxError as error:
             line = error.lineno or 1
             column = error.offset or 1

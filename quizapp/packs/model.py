@@ -525,11 +525,11 @@ class CustomCheck(CheckBase):
 
 def _parsed(source: Any, mode: str) -> Any:
     """The source, if Python parses it (statements, or one expression); a message with its line otherwise."""
-    import ast
+    from ..pyparse import parse
 
     if isinstance(source, str):
         try:
-            ast.parse(source, mode=mode)
+            parse(source, mode=mode)
         except SyntaxError as error:
             what = "an expression" if mode == "eval" else "Python statements"
             raise ValueError(f"not {what}: line {error.lineno}: {error.msg}") from None
