@@ -310,6 +310,45 @@ def test_output_elements_must_be_the_tensors_sent() -> None:
             validate(check, {"results": bad}, tensors)
 
 
+def test_running_statistics_must_be_the_tensors_sent_for_a_train_runs_first_input() -> None:
+    import numpy as np
+    from safetensors.numpy import save
+
+    pack = load_pack(TEST_PACK)
+    check = pack.question("masked-multi-head-attention").checks[0]  # type: ignore[union-attr]
+    results, arrays = [], {}
+    for case_index, case in enumerate(check.cases):
+        for mode in check.modes:
+            for call_index in range(len(case.all_calls())):
+                key = f"outputs/{case_index}/{mode}/{call_index}"
+                arrays[key] = np.zeros((2,), np.float32)
+                entry = {
+                    "case": case_index,
+                    "mode": mode,
+                    "input": call_index,
+                    "output": {"shape": [2], "dtype": "float32"},
+                }
+                if mode == "train" and call_index == 0:
+                    arrays[f"{key}/s0"] = np.zeros((4,), np.float32)
+                    entry["state"] = [
+                        {"path": "norm.running_mean", "shape": [4], "dtype": "float32", "tensor": f"{key}/s0"}
+                    ]
+                results.append(entry)
+    tensors = TensorStore(save(arrays))
+    validate(check, {"results": copy.deepcopy(results)}, tensors)
+    first_train = next(i for i, r in enumerate(results) if r.get("state"))
+    first_eval = next(i for i, r in enumerate(results) if r["mode"] == "eval")
+    for forged in (
+        lambda r: r[first_train]["state"][0].__setitem__("tensor", "outputs/0/train/0"),  # the output's tensor
+        lambda r: r[first_train]["state"][0].__setitem__("shape", [5]),
+        lambda r: r[first_eval].__setitem__("state", [dict(r[first_train]["state"][0])]),  # in an eval run
+    ):
+        bad = copy.deepcopy(results)
+        forged(bad)
+        with pytest.raises(FactsRefused):
+            validate(check, {"results": bad}, tensors)
+
+
 def test_state_dict_keys_must_be_reported_when_the_check_asks() -> None:
     pack = load_pack(TEST_PACK)
     check = next(c for c in pack.question("masked-multi-head-attention").checks if c.id == "interface")

@@ -212,3 +212,30 @@ def test_a_forbidden_function_looked_up_by_a_computed_name_breaks_the_source_rul
     spelled = grader.grade(AUTOGRAD, question, constant)
     rule = next(t for t in spelled.tests if t.check == "by-hand")
     assert rule.status == "fail" and "uses torch.autograd.functional" in rule.message, rule
+
+
+def test_running_statistics_updated_with_another_momentum_fail_the_outputs_check(grader: Grader) -> None:
+    """BatchNorm2d(momentum=0.9) gives the reference's outputs in both modes (each run starts from the same
+    running statistics) and was accepted. The statistics a training-mode forward leaves are compared now."""
+    answer = (ANSWERS / "resnet_batchnorm_momentum.py").read_text(encoding="utf-8")
+    result = grader.grade(MODULES, RESNET, answer)
+    assert result.verdict == "wrong_answer", result.to_json()
+    outputs = next(t for t in result.tests if t.check == "outputs")
+    assert outputs.status == "fail" and "running statistics" in outputs.message, outputs
+    assert "momentum" in outputs.message and "running_mean" in outputs.message, outputs.message
+    fixed = answer.replace("momentum=0.9", "momentum=0.1")
+    assert fixed != answer
+    assert grader.grade(MODULES, RESNET, fixed).verdict == "accepted"
+
+
+def test_a_crash_before_a_layer_does_not_say_the_layer_never_runs(grader: Grader) -> None:
+    """The fix-head-merge starter raises in `.view` before `self.out` is reached: the headline used to say "`out`
+    never runs in forward: its weights are registered but not used; then RuntimeError ...", a claim drawn from
+    a run cut short by the crash (a new user's report). Only the exception and its line are said now."""
+    question = AUTOGRAD.question("fix-head-merge")
+    assert question.starter is not None
+    result = grader.grade(AUTOGRAD, question, question.starter)
+    assert result.verdict == "runtime_error", result.to_json()
+    outputs = next(t for t in result.tests if t.check == "outputs")
+    assert "view size is not compatible" in outputs.message and "line 12" in outputs.message, outputs.message
+    assert "never runs" not in outputs.message and "0 times" not in outputs.message, outputs.message

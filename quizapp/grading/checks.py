@@ -236,8 +236,8 @@ def judge_check_ranked(check: Any, context: Context) -> tuple[TestResult, float]
         message = check.message or "this hidden check did not pass"
         if finding.message.startswith(TAMPERED):
             message = finding.message
-        elif finding.status == "error":
-            message = f"{message} (the answer raised {finding.message.split(' while ')[0]})"
+        elif finding.status == "error":  # what the check is about would mislead: the answer raised
+            message = f"the answer raised {finding.message.split(' while ')[0]} while this hidden check ran"
         else:
             detail = (
                 finding.message.replace(f" for {finding.case}", "") if finding.case else _without_case(finding.message)
@@ -245,8 +245,8 @@ def judge_check_ranked(check: Any, context: Context) -> tuple[TestResult, float]
             message = f"{message} ({detail})"
         return TestResult(name=title, status="fail", message=message, visible=False, check=check.id), finding.rank
     message = finding.message
-    if check.message and check.message not in message and not finding.own_words:
-        message = f"{check.message}: {message}" if finding.status == "fail" else f"{message} ({check.message})"
+    if check.message and check.message not in message and not finding.own_words and finding.status == "fail":
+        message = f"{check.message}: {message}"  # not after an error: the answer raised, whatever the check's about
     return TestResult(
         output=finding.traceback,
         name=title,
@@ -525,7 +525,66 @@ def judge_outputs(check: model.OutputsCheck, context: Context) -> Finding | None
             if held:
                 message, rank = f"{unregistered_message(held[0])}; {message}", 1
             problems.append(Finding("fail", message, rank=rank, detail=difference))
+    if not problems:  # outputs that agree: then the running statistics they leave (BatchNorm's momentum)
+        statistics = _running_statistics(check, context, learner, ref_by_key)
+        if statistics is not None:
+            problems.append(statistics)
     return _first(problems, len(learner))
+
+
+def _running_statistics(
+    check: model.OutputsCheck, context: Context, learner: list[dict[str, Any]], ref_by_key: dict[Any, Any]
+) -> Finding | None:
+    """Each running statistic the reference's first training-mode run left (`running_*` buffers, the probes'
+    `state`) must be held by one of the answer's, of the same shape, with the same values: outputs that agree
+    in both modes say nothing of how the statistics are updated, since every run starts from the same ones.
+    Paired by values, its own path first, so an answer that names or orders its norms differently is not
+    held to the reference's names."""
+    for entry in learner:
+        if entry.get("mode") != "train" or entry.get("input") != 0 or "error" in entry or "construct_error" in entry:
+            continue
+        theirs = (ref_by_key.get((entry["case"], "train", 0)) or {}).get("state") or []
+        if not theirs:
+            continue
+        mine = list(entry.get("state") or [])
+        rtol, atol = model.tolerance_for(check, check.cases[entry["case"]])
+        label = _call_label(check, entry, context.case_label(check, entry["case"]), context)
+        for want in theirs:
+            shaped = sorted(
+                (got for got in mine if got["shape"] == want["shape"]), key=lambda g: g["path"] != want["path"]
+            )
+            match = next(
+                (
+                    got
+                    for got in shaped
+                    if context.difference(got["tensor"], want["tensor"], rtol, atol, got["dtype"], want["dtype"])
+                    is None
+                ),
+                None,
+            )
+            if match is not None:
+                mine.remove(match)
+                continue
+            if not shaped:
+                return Finding(
+                    "fail",
+                    f"the outputs agree, but after a training-mode forward of {label} the answer keeps no running "
+                    f"statistics of shape {tuple(want['shape'])} like the reference's `{want['path']}`: does it "
+                    "track them as the reference does?",
+                    rank=2,
+                    own_words=True,
+                )
+            got = shaped[0]
+            return Finding(
+                "fail",
+                f"the outputs agree, but after a training-mode forward of {label} `{got['path']}` holds other "
+                f"running statistics than the reference's `{want['path']}`: {DIFFERENCE}; are they updated as the "
+                "reference updates them (the momentum, the variance's bias correction)?",
+                rank=2,
+                own_words=True,
+                detail=context.difference(got["tensor"], want["tensor"], rtol, atol, got["dtype"], want["dtype"]),
+            )
+    return None
 
 
 def _call_label(check: Any, entry: dict[str, Any], label: str, context: Context) -> str:

@@ -116,9 +116,14 @@ def locate(
     learner: dict[str, Any], reference: dict[str, Any], close: Close, runner: str = "forward"
 ) -> tuple[str, float] | None:
     """(what went wrong, rank) for one observed run: 0.5 for layers that never run, 1 when a cause is named,
-    2 when only a place. `runner` names what ran the code in messages: forward, or a function's name."""
+    2 when only a place. `runner` names what ran the code in messages: forward, or a function's name.
+
+    A run that raised was cut short: what it did before (a layer's output, its configuration, a constant)
+    still counts, but not what it never reached: layers that "never run", ops run fewer times than the
+    reference's, the op its result came from."""
+    cut_short = learner.get("error") is not None
     idle = learner.get("idle") or []
-    if idle and not reference.get("idle"):
+    if idle and not reference.get("idle") and not cut_short:
         names = ", ".join(f"`{name}`" for name in idle[:4])
         verb, their = ("never runs", "its") if len(idle) == 1 else ("never run", "their")
         return f"{names} {verb} in forward: {their} weights are registered but not used", 0.5
@@ -133,7 +138,7 @@ def locate(
         constant = buffer_difference(learner, reference, close) or constant_difference(learner, reference, close)
         if constant:
             return f"{constant}; the first layer whose output differs is `{module['path']}`{line}", 1
-        ops = _op_difference(learner, reference, runner)
+        ops = None if cut_short else _op_difference(learner, reference, runner)
         if ops:
             return f"{ops}; the first layer whose output differs is `{module['path']}`{line}", 1
         head = layer_head(module["repr"])
@@ -141,6 +146,8 @@ def locate(
     constant = buffer_difference(learner, reference, close) or constant_difference(learner, reference, close)
     if constant:
         return constant, 1
+    if cut_short:
+        return None
     ops = _op_difference(learner, reference, runner)
     if ops:
         return ops, 1

@@ -226,6 +226,7 @@ class OutputEntry(_Strict):
     constants: list[ConstantSample] | None = Field(None, max_length=16)
     last: str | None = Field(None, max_length=200)
     returns_input: bool | None = None
+    state: list[BufferSample] | None = Field(None, max_length=16)  # running statistics after a train-mode run
 
 
 class ParameterInfo(_Strict):
@@ -491,6 +492,10 @@ def _output_tensors(check: Any, data: dict[str, Any], tensors: TensorStore) -> N
         for index, buffer in enumerate(entry.get("buffers") or []):
             if buffer["tensor"] != f"{key}/b{index}" or buffer["tensor"] not in tensors:
                 raise FactsRefused(f"buffer sample {buffer['tensor'][:60]!r} is not among the tensors")
+        for index, buffer in enumerate(entry.get("state") or []):
+            if buffer["tensor"] != f"{key}/s{index}" or entry.get("mode") != "train" or entry.get("input") != 0:
+                raise FactsRefused(f"running statistics {buffer['tensor'][:60]!r} are filed under another name")
+            _tensor_matches(tensors, buffer["tensor"], buffer["shape"], buffer["dtype"])
         for index, constant in enumerate(entry.get("constants") or []):
             if constant["tensor"] != f"{key}/c{index}" or constant["tensor"] not in tensors:
                 raise FactsRefused(f"constant sample {constant['tensor'][:60]!r} is not among the tensors")

@@ -700,12 +700,52 @@ def probe_outputs(
                     entry["error"] = error
                 else:
                     _output_facts(output, key, entry, tensors)
+                    if call_index == 0 and mode == "train" and isinstance(module, nn.Module):
+                        if state := _running_statistics(module, plan, key, tensors):
+                            entry["state"] = state
                     if case_index == 0 and call_index == 0 and mode == "train" and _has_tensors(entry):
                         _stop_point()
                         entry["random"] = _is_random(module, arguments, output, seed, plan)
                 results.append(entry)
     facts = {"results": results, "unregistered": unregistered, "parameters": parameters}
     return {**facts, "ranks": ranks} if ranks else facts
+
+
+MAX_STATE_BUFFERS = 16
+MAX_STATE_ELEMENTS = 1 << 16
+
+
+def _running_statistics(
+    module: nn.Module, plan: Plan, key: str, tensors: dict[str, torch.Tensor]
+) -> list[dict[str, Any]]:
+    """The running statistics a training-mode forward left (the state buffers the plan set before it, named
+    `running_*`, as torch's norm layers and most hand-written ones name them), each sent as a tensor: the
+    host compares them with the reference's, so a momentum or a variance's bias correction that differs is
+    seen although the outputs agree (each run starts from the plan's values)."""
+    found: list[dict[str, Any]] = []
+    paths: dict[int, str] | None = None
+    for owner, name, is_parameter, *_ in plan:
+        if is_parameter or not str(name).startswith("running_") or len(found) >= MAX_STATE_BUFFERS:
+            continue
+        tensor = owner._buffers.get(name)
+        if not isinstance(tensor, torch.Tensor) or not tensor.is_floating_point():
+            continue
+        if tensor.numel() > MAX_STATE_ELEMENTS:
+            continue
+        if paths is None:
+            paths = {id(sub): path for path, sub in _walk(module)}
+        where = paths.get(id(owner), "?")
+        tensor_key = f"{key}/s{len(found)}"
+        tensors[tensor_key] = sendable(tensor.detach().clone())
+        found.append(
+            {
+                "path": f"{where}.{name}" if where else str(name),
+                "shape": list(tensor.shape),
+                "dtype": str(tensor.dtype).removeprefix("torch."),
+                "tensor": tensor_key,
+            }
+        )
+    return found
 
 
 def _parameter_list(module: nn.Module) -> list[dict[str, Any]]:
