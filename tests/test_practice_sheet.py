@@ -220,6 +220,10 @@ def test_predict_feedback_marks_lines_and_names_near_misses() -> None:
     assert near_miss("tensor([1., 2., 9.])", "tensor([1., 2., 3.])") == (
         "Near miss: the shape is right and one value differs."
     )
+    # nan printed where nan is printed is right: only the 0.8 differs (nan != nan as floats counted it wrong)
+    typed = "tensor([nan, nan, nan])\ntensor([0.1, 0.2, 0.7])"
+    printed = "tensor([nan, nan, nan])\ntensor([0.1, 0.2, 0.8])"
+    assert near_miss(typed, printed) == "Near miss: the shape is right and one value differs."
     assert line_marks("10\n12", "10\n11") == [(True, "10"), (False, "12")]
     text = predict_feedback("10\n12", "10\n11")
     assert "1 of your 2 lines match" in text and "✓ 10" in text and "✗ 12" in text

@@ -27,6 +27,13 @@ def test_a_new_pack_with_every_kind_proves_itself_in_the_judge(
     assert code == 0, out + err
     assert out == ""  # no problem lines: no errors, and no unproven check either
     assert err.strip() == "1 file(s), 1 valid pack(s); ran 3 reference(s), 6 decoy(s), 1 snippet(s), 0 error(s)"
+    # A pack that loads but whose proof fails (its predict answer is not what the snippet prints) is not valid.
+    text = path.read_text(encoding="utf-8")
+    path.write_text(text.replace('answer: "tensor([0., 2.])"', 'answer: "tensor([0., 3.])"', 1), encoding="utf-8")
+    assert path.read_text(encoding="utf-8") != text
+    assert main(["validate", str(path)]) == 1
+    err = capsys.readouterr().err
+    assert err.strip().startswith("1 file(s), 0 valid pack(s);") and "1 error(s)" in err, err
 
 
 def test_new_question_appends_with_a_fresh_id_and_keeps_the_pack_valid(tmp_path: Path, capsys) -> None:

@@ -1203,3 +1203,23 @@ async def test_a_screen_dropped_while_it_is_still_being_built_does_not_break_the
         await pilot.press("enter")
         await pilot.pause()
         assert app.screen is built and app.screen.question.id == PREDICT
+
+
+@sync
+async def test_a_student_build_has_no_solution_to_give_up_for(tmp_path: Path) -> None:
+    """F3 before a pass in a student build used to record "given up" and then say there was no solution
+    (a choice question showed its options with no marks). It now says so and records nothing."""
+    from quizapp.cli import main
+
+    student = tmp_path / "student.yaml"
+    assert main(["build", str(FIXTURE), "--student", "-o", str(student)]) == 0
+    app = QuizApp(services=Services(discover([student], include_defaults=False), Store.open_default(), None))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        screen = await open_question(pilot, "module-sequential-modulelist")
+        await pilot.press("f3")
+        await pilot.pause()
+        assert app.screen is screen, "no dialog: there is nothing to confirm"
+        assert markdown_source(screen, "#reveal") == ""
+        assert not store_of(app).gave_up(PACK, "module-sequential-modulelist")
+        assert any("no solutions" in str(n.message) for n in app._notifications), list(app._notifications)

@@ -205,7 +205,9 @@ def validate(context: Context) -> int:
     else:
         for problem in problems:
             print(problem)
-        packs = sum(1 for r in results if r.pack is not None)
+        # a pack is valid when it loads and nothing in its file is an error (its proofs included)
+        failing = {p.file for p in errors}
+        packs = sum(1 for r in results if r.pack is not None and r.file not in failing)
         summary = f"{len(results)} file(s), {packs} valid pack(s){proved}, {len(errors)} error(s)"
         warnings = len(problems) - len(errors)
         if warnings:

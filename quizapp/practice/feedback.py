@@ -9,6 +9,7 @@ the grader's (grading/answers.py); this only explains a miss. Plain Python.
 from __future__ import annotations
 
 import difflib
+import math
 from typing import Any
 
 from ..grading.answers import printed_values
@@ -46,6 +47,13 @@ def line_marks(typed: str, expected: str) -> list[tuple[bool, str]]:
     return [(index in matched, line) for index, line in enumerate(mine)]
 
 
+def _same(a: object, b: object) -> bool:
+    """Two printed values alike: nan is nan, as a printout shows it (nan != nan as floats)."""
+    if isinstance(a, float) and isinstance(b, float) and math.isnan(a) and math.isnan(b):
+        return True
+    return a == b
+
+
 def near_miss(typed: str, expected: str) -> str:
     """One sentence naming how close a wrong printout is, or '' when nothing specific can be said."""
     mine, theirs = printed_values(typed), printed_values(expected)
@@ -67,7 +75,7 @@ def near_miss(typed: str, expected: str) -> str:
             right_count = sum(1 for a, b in zip(flat_left, flat_right, strict=True) if a == b)
             return f"Near miss: {right_count} of {len(flat_left)} sizes are right."
         return "The shape differs from what the snippet prints."
-    wrong = sum(1 for a, b in zip(flat_left, flat_right, strict=True) if a != b)
+    wrong = sum(1 for a, b in zip(flat_left, flat_right, strict=True) if not _same(a, b))
     if len(shape_left) == 2 and wrong and _transpose(left) == right:
         return "Near miss: the values are transposed (rows and columns swapped)."
     if sizes and _is_shape(left) and _is_shape(right) and wrong:

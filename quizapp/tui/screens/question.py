@@ -36,7 +36,7 @@ from ...practice.reference import letter, plural
 from ...practice.sheet import MockSheet, Outcome, PracticeSheet, SheetError
 from ...store import Store
 from ..widgets.choices import ChoiceList
-from ..widgets.editor import PythonEditor
+from ..widgets.editor import AnswerBox, PythonEditor
 from ..widgets.footer import KeysFooter
 from ..widgets.prompt import PromptMarkdown
 from ..widgets.results import ResultsPanel
@@ -171,9 +171,9 @@ class QuestionScreen(Screen[None]):
         if isinstance(question, model.CodeBase):
             yield PythonEditor.python(draft, id="answer")
         elif isinstance(question, model.PredictQuestion):
-            yield TextArea(draft, id="answer", show_line_numbers=False, placeholder="what the snippet prints")
+            yield AnswerBox(draft, id="answer", show_line_numbers=False, placeholder="what the snippet prints")
         elif isinstance(question, model.ExplainQuestion):
-            yield TextArea(draft, id="answer", soft_wrap=True, show_line_numbers=False, placeholder="your explanation")
+            yield AnswerBox(draft, id="answer", soft_wrap=True, show_line_numbers=False, placeholder="your explanation")
             rubric = SelectionList[str](*[Selection(p.text.strip(), p.id) for p in question.rubric], id="rubric")
             rubric.display = False
             yield rubric
@@ -600,6 +600,13 @@ class QuestionScreen(Screen[None]):
             return
         sheet = self.sheet
         assert isinstance(sheet, PracticeSheet)
+        if self.pack.build == "student" and not sheet.solved:
+            # Nothing to show before a pass (no solution, no marks): giving up would record a loss for nothing.
+            self.notify(
+                "This student build has no solutions. Its explanation opens once your answer passes.",
+                title="No solution here",
+            )
+            return
 
         def confirmed(yes: bool | None) -> None:
             if yes:

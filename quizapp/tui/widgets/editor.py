@@ -42,6 +42,13 @@ def next_line_indent(line: str, indent: int = INDENT) -> str:
     return current
 
 
+class AnswerBox(TextArea):
+    """The answer box of predict and explain questions: a plain TextArea whose ctrl+a selects all, as in the
+    code editor and as the help says (TextArea's own ctrl+a goes to the line's start)."""
+
+    BINDINGS = [Binding("ctrl+a", "select_all", "Select all", show=False)]
+
+
 class PythonEditor(TextArea):
     """The answer editor for code and fix questions."""
 
