@@ -152,6 +152,10 @@ async def test_a_review_opens_fresh_and_a_passed_choice_takes_the_learners_ratin
         await app.workers.wait_for_complete()
         await pilot.pause()
         assert isinstance(app.screen, RateScreen)
+        dialog = app.screen.query_one("#confirm").content_region
+        buttons = list(app.screen.query("#rate-buttons Button"))
+        assert [str(b.label) for b in buttons] == ["1 Again", "2 Hard", "3 Good", "4 Easy"]
+        assert all(dialog.contains_region(b.region) for b in buttons), [(b.label, b.region, dialog) for b in buttons]
         await pilot.press("2")  # Hard, the learner's own say
         await pilot.pause()
         assert app.screen is screen

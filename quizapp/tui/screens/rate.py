@@ -30,7 +30,7 @@ class RateScreen(ModalScreen[Rating | None]):
                 f"How well did you recall it? The outcome earns {self.earned.name}: "
                 "Enter takes it, or pick your own (1 to 4)."
             )
-            with Horizontal():
+            with Horizontal(id="rate-buttons"):
                 for key, rating in CHOICES:
                     yield Button(f"{key} {rating.name}", id=f"rate-{int(rating)}", compact=True)
 
