@@ -327,7 +327,7 @@ async def test_slash_then_words_typed_at_once_filter_the_home_list() -> None:
 
 @sync
 async def test_an_enter_right_behind_the_filters_enter_opens_the_highlighted_question() -> None:
-    """"/resnet block", Enter, Enter delivered together (a fast typist, a busy machine): the first Enter gives the
+    """ "/resnet block", Enter, Enter delivered together (a fast typist, a busy machine): the first Enter gives the
     keys to the list, the second opens the one question left; it once reached the filter again and was lost."""
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
@@ -409,3 +409,31 @@ def test_a_damaged_progress_database_is_one_message_not_a_traceback(tmp_path: Pa
     assert "Traceback" not in completed.stderr
     assert "damaged or is not a quizapp database" in completed.stderr
     assert completed.stderr.startswith("quizapp: ")
+
+
+@sync
+async def test_a_passed_choice_question_keeps_its_verdict_in_view_at_80x24() -> None:
+    """The built-in 'Module, Sequential, ModuleList' passed at 80x24 left its results pane one row in view (its
+    border): the solution and the options took the screen (a new user's report). The options now scroll first."""
+    from quizapp import locations
+
+    catalogue = discover([locations.builtin_packs_dir() / "torch-modules.yaml"], include_defaults=False)
+    app = QuizApp(services=Services(catalogue, Store.open_default(), None))
+    question = catalogue.packs["torch-modules"].question("module-sequential-modulelist")
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        app.open_question("torch-modules", question.id)
+        await pilot.pause()
+        screen = app.screen
+        assert isinstance(screen, QuestionScreen)
+        screen.query_one("#options", ChoiceList).set_selected([o.id for o in question.options if o.correct])
+        await pilot.press("ctrl+s")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        panel = screen.query_one(ResultsPanel)
+        shown = panel.region.intersection(screen.query_one("#body").region).height
+        assert shown >= 3, (panel.region, screen.query_one("#body").region)  # its border, the verdict and a line
+        assert (
+            "Accepted" in str(panel.query_one("#verdict", Static).render())
+            or "accepted" in str(panel.query_one("#verdict", Static).render()).lower()
+        )
