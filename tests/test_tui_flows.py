@@ -247,6 +247,8 @@ async def test_zoom_gives_the_focused_pane_the_whole_screen() -> None:
         await pilot.press("f5")
         await pilot.pause()
         assert screen.maximized is screen.query_one("#prompt-pane")
+        # the whole screen, as for the answer (a code question's prompt kept its 30%: six lines at 80x24)
+        assert screen.query_one("#prompt-pane").size.height >= SIZE[1] - 2, screen.query_one("#prompt-pane").size
 
 
 def many_checks() -> Result:
