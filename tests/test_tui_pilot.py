@@ -875,12 +875,15 @@ async def test_the_palette_keeps_what_was_typed() -> None:
         again = await open_question(pilot, target.id)  # what choosing it in the palette does
         assert again is first, "the open question is not opened a second time"
         assert again.query_one("#answer", TextArea).text == "# a\n" + target.starter
-        # Another question from the palette: the one being edited is saved first.
+        # Another question from the palette: the one being edited is saved first, and the new one takes its place,
+        # so escape goes back to the list, as the help says (it went back to the first question, and a learner's
+        # next key was typed into its answer: a new user's report).
         await open_question(pilot, "mlp-stack")
         assert store_of(app).draft(PACK, target.id).text == "# a\n" + target.starter
         await pilot.press("escape")  # leave mlp-stack, from its code editor
         await pilot.pause()
-        assert app.screen is first
+        assert isinstance(app.screen, HomeScreen), app.screen
+        assert first not in app.screen_stack
 
 
 # --- history ------------------------------------------------------------------------------------------------------

@@ -504,6 +504,11 @@ class QuizApp(App[None]):
         current = self.screen
         if isinstance(current, QuestionScreen) and (current.pack.id, current.question.id) == (pack_id, question_id):
             return  # already open: keep the editor as it is
+        if isinstance(current, QuestionScreen) and current.mock is None and not current.review:
+            # Another question from the command palette: in place of this one, as ctrl+n does, so that escape
+            # still goes back to the list (it went back to the question the palette was opened on).
+            current.save_draft()
+            self.pop_screen()
         prebuilt = None if review else self._take_prebuilt(f"{pack_id}/{question_id}")
         if prebuilt is not None:
             self.push_question(prebuilt)
