@@ -104,6 +104,9 @@ def test_solve_the_resnet_question_in_a_real_terminal(tmp_path: Path) -> None:
         terminal.wait_for("the right answer typed", has(right.rstrip("\n").split("\n")[-1].strip()))
         terminal.keys("C-s")
         terminal.wait_for("Accepted", has("Accepted", "5/5 checks passed"), timeout=90)
+        terminal.wait_for("the notice", has("Solved."), timeout=10)
+        # The notice goes after its 5 s, and its cells are painted again (Textual left them on screen until a resize).
+        terminal.wait_for("the notice to go", lambda screen: "Solved." not in screen, timeout=15)
 
         # Review: failed, then passed with a hint, the question is due today; it opens fresh (recall).
         terminal.keys("Escape")

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 from textual.app import App
 from textual.binding import Binding
+from textual.notifications import Notify
 from textual.timer import Timer
 from textual.widget import Widget
 
@@ -62,6 +63,19 @@ class QuizApp(App[None]):
         self.services = services or Services.default(extra_packs)
         self.start_with_mock = mock
         self.start_with_review = review
+
+    def on_notify(self, event: Notify) -> None:
+        """After Textual's own handler has shown the toast: a repaint of the screen once the toast has gone.
+        Textual (8.2) removes an expired toast without repainting the cells it covered: a "Solved." toast
+        stayed on screen until a resize (a new user's report, reproduced in tmux at 80x24). A handler of the
+        Notify message, so it runs on the app's loop whichever thread called notify."""
+        self.set_timer(event.notification.timeout + 0.3, self._repaint_after_toast)
+
+    def _repaint_after_toast(self) -> None:
+        try:
+            self.screen.refresh(repaint=True, layout=True)
+        except Exception:  # no screen (quitting): nothing to repaint
+            pass
 
     def on_mount(self) -> None:
         self.push_screen(HomeScreen())
