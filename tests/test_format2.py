@@ -349,6 +349,25 @@ def test_running_statistics_must_be_the_tensors_sent_for_a_train_runs_first_inpu
             validate(check, {"results": bad}, tensors)
 
 
+def test_the_calls_a_job_watched_must_be_reported_as_asked() -> None:
+    from quizapp import locations
+    from quizapp.grading.grader import _called, watched_names
+
+    autograd = load_pack(locations.builtin_packs_dir() / "torch-autograd.yaml")
+    jacobian = autograd.question("jacobian-by-rows")
+    watched = watched_names(jacobian)  # type: ignore[arg-type]
+    assert "torch.autograd.functional.jacobian" in watched and "torch.func" in watched
+    assert _called(jacobian, {"called": []}) == set()  # type: ignore[arg-type]
+    assert _called(jacobian, {"called": ["torch.func"]}) == {"torch.func"}  # type: ignore[arg-type]
+    for forged in ({}, {"called": None}, {"called": ["torch.func", "torch.func"]}, {"called": ["os.system"]}):
+        with pytest.raises(FactsRefused):
+            _called(jacobian, forged)  # type: ignore[arg-type]
+    plain = autograd.question("gradient-penalty")  # no source rule: nothing watched, nothing to report
+    assert watched_names(plain) == [] and _called(plain, {}) == set()  # type: ignore[arg-type]
+    with pytest.raises(FactsRefused):
+        _called(plain, {"called": ["torch.func"]})  # type: ignore[arg-type]
+
+
 def test_state_dict_keys_must_be_reported_when_the_check_asks() -> None:
     pack = load_pack(TEST_PACK)
     check = next(c for c in pack.question("masked-multi-head-attention").checks if c.id == "interface")

@@ -518,6 +518,24 @@ def test_merged_parts_hold_both_parts_facts_tensors_and_printouts():
     assert merged.cpu_ms == 20.0 and merged.wall_ms == 12.0
 
 
+def test_merged_parts_report_every_forbidden_call_either_part_saw():
+    from quizapp.judge.limits import JobLimits
+    from quizapp.judge.split import merge_outcomes
+
+    def part(called, check):  # type: ignore[no-untyped-def]
+        facts = {"definition": {"ok": True}, "checks": {check: {}}}
+        if called is not ...:
+            facts["called"] = called
+        return _part(facts=facts)
+
+    merged = merge_outcomes([part([], "a"), part(["nn.Sequential"], "b")], JobLimits())
+    assert merged.facts["called"] == ["nn.Sequential"]  # the second part's call counts for the job
+    missing = merge_outcomes([part(["x"], "a"), part(..., "b")], JobLimits())
+    assert missing.facts["called"] is None  # a part without its record: refused by the grader
+    unwatched = merge_outcomes([part(..., "a"), part(..., "b")], JobLimits())
+    assert "called" not in unwatched.facts
+
+
 @pytest.mark.parametrize(
     ("first", "second", "status", "detail"),
     [

@@ -199,19 +199,59 @@ def test_an_exception_class_with_a_huge_name_is_a_runtime_error_with_the_name_cu
 
 def test_a_forbidden_function_looked_up_by_a_computed_name_breaks_the_source_rule(grader: Grader) -> None:
     """`importlib.import_module("torch.autograd." + "functional").jacobian` used to pass a rule that forbids
-    torch.autograd.functional: a source rule reads names, and this one is computed. It now fails the rule and
-    says where; the same lookup spelled with a constant reads as the name it spells."""
+    torch.autograd.functional: a source rule read only the text. The job now watches the forbidden names being
+    called from the answer's code; the same lookup spelled with a constant is read in the text as before."""
     question = AUTOGRAD.question("jacobian-by-rows")
     computed = (ANSWERS / "jacobian_builtin_by_computed_import.py").read_text(encoding="utf-8")
     result = grader.grade(AUTOGRAD, question, computed)
     assert result.verdict == "wrong_answer", result.to_json()
     rule = next(t for t in result.tests if t.check == "by-hand")
-    assert rule.status == "fail" and "looks a name up at run time" in rule.message, rule
+    assert rule.status == "fail" and "torch.autograd.functional.jacobian (seen while it ran)" in rule.message, rule
     constant = computed.replace('"torch.autograd." + "functional"', '"torch.autograd.functional"')
     assert constant != computed
     spelled = grader.grade(AUTOGRAD, question, constant)
     rule = next(t for t in spelled.tests if t.check == "by-hand")
     assert rule.status == "fail" and "uses torch.autograd.functional" in rule.message, rule
+
+
+SOURCE_RULES = ANSWERS / "source_rules"
+RULE_QUESTIONS = {  # file prefix -> (pack, question, the source check's id)
+    "jacobian": (AUTOGRAD, "jacobian-by-rows", "by-hand"),
+    "sequential": (MODULES, "my-sequential", None),
+    "linear": (SCRATCH, "linear-with-init", None),
+}
+
+
+def _rule_check(pack, question_id: str, check_id: str | None):  # type: ignore[no-untyped-def]
+    question = pack.question(question_id)
+    return question, check_id or next(c.id for c in question.checks if c.kind == "source")
+
+
+@pytest.mark.parametrize("answer_file", sorted(p.name for p in SOURCE_RULES.glob("*_bypass_*.py")))
+def test_a_forbidden_name_reached_any_way_fails_the_source_rule(grader: Grader, answer_file: str) -> None:
+    """The review of this round's static reading found fifteen ways past it (getattr kept in a variable,
+    operator.attrgetter, functools.reduce(getattr, ...), sys.modules.get, __getattribute__, inspect.getmembers,
+    the module passed as an argument, a class that derives from the forbidden one, the entry point bound to
+    it...). Each is seen calling the forbidden name, or holding it, when the job runs."""
+    pack, question_id, check_id = RULE_QUESTIONS[answer_file.split("_")[0]]
+    question, check_id = _rule_check(pack, question_id, check_id)
+    result = grader.grade(pack, question, (SOURCE_RULES / answer_file).read_text(encoding="utf-8"))
+    assert result.verdict == "wrong_answer", result.to_json()
+    rule = next(t for t in result.tests if t.check == check_id)
+    assert rule.status == "fail", result.to_json()
+    assert "seen while it ran" in rule.message or "uses " in rule.message, rule.message
+
+
+@pytest.mark.parametrize("answer_file", sorted(p.name for p in SOURCE_RULES.glob("*_honest_*.py")))
+def test_an_honest_answer_with_computed_lookups_of_its_own_passes_the_source_rule(
+    grader: Grader, answer_file: str
+) -> None:
+    """getattr(self, f"layer{i}"), getattr(torch, dtype), sys.modules[__name__], a self-test under
+    `if __name__ == "__main__":`: none calls a forbidden name, and each answer is right."""
+    pack, question_id, check_id = RULE_QUESTIONS[answer_file.split("_")[0]]
+    question, check_id = _rule_check(pack, question_id, check_id)
+    result = grader.grade(pack, question, (SOURCE_RULES / answer_file).read_text(encoding="utf-8"))
+    assert result.verdict == "accepted", result.to_json()
 
 
 def test_running_statistics_updated_with_another_momentum_fail_the_outputs_check(grader: Grader) -> None:

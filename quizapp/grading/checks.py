@@ -65,6 +65,7 @@ class Context:
     as_reference: bool = False  # the reference solution itself, as `quizapp validate` grades it
     _runner: str | None = field(default=None, repr=False)
     verdicts: VerdictRunner | None = field(default=None, repr=False)  # runs a pack's custom verdict in the jail
+    called: set[str] = field(default_factory=set)  # forbidden names the job saw called from the answer's code
 
     def same_module_output(self, mine: dict[str, Any], theirs: dict[str, Any]) -> bool:
         """Whether two observed module outputs agree: the same shape and the same sampled values."""
@@ -237,7 +238,7 @@ def judge_check_ranked(check: Any, context: Context) -> tuple[TestResult, float]
         if finding.message.startswith(TAMPERED):
             message = finding.message
         elif finding.status == "error":  # what the check is about would mislead: the answer raised
-            message = f"the answer raised {finding.message.split(' while ')[0]} while this hidden check ran"
+            message = f"this hidden check stopped on an error in the answer: {finding.message.split(' while ')[0]}"
         else:
             detail = (
                 finding.message.replace(f" for {finding.case}", "") if finding.case else _without_case(finding.message)
@@ -532,6 +533,9 @@ def judge_outputs(check: model.OutputsCheck, context: Context) -> Finding | None
     return _first(problems, len(learner))
 
 
+MAX_STATE_BUFFERS = 64  # the running statistics a run reports at most (probes.MAX_STATE_BUFFERS)
+
+
 def _running_statistics(
     check: model.OutputsCheck, context: Context, learner: list[dict[str, Any]], ref_by_key: dict[Any, Any]
 ) -> Finding | None:
@@ -566,6 +570,8 @@ def _running_statistics(
                 mine.remove(match)
                 continue
             if not shaped:
+                if len(entry.get("state") or []) >= MAX_STATE_BUFFERS:
+                    continue  # the answer's list was cut at its length: its counterpart may be past the cut
                 return Finding(
                     "fail",
                     f"the outputs agree, but after a training-mode forward of {label} the answer keeps no running "
@@ -1116,20 +1122,17 @@ def dotted_names(tree: ast.AST) -> set[str]:
     `torch.nn.Sequential`, `nn.Sequential` and `Sequential`. Lookups spelled with constants read as the
     names they spell: `getattr(torch.nn, "Linear")` as `torch.nn.Linear`, `importlib.import_module("torch.func")`,
     `__import__(...)` and `sys.modules[...]` as the module named; and a name assigned a dotted name
-    (`layers = torch.nn`) as that name. Lookups computed at run time are dynamic_lookups' business."""
-    aliases, _ = _aliases(tree)
+    (`layers = torch.nn`) as that name. A name reached at run time by a computed lookup is not in the text:
+    the job watches the forbidden names being called (probes.Watch, judge_source)."""
+    aliases = _aliases(tree)
     names: set[str] = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Attribute | ast.Name | ast.Call | ast.Subscript):
-            dotted = _spelled(node, {})
-            if dotted is None:
-                continue
-            names.add(dotted)
-            head, _, rest = dotted.partition(".")
-            if head in aliases:
-                names.update(_spellings(aliases[head] + (f".{rest}" if rest else "")))
-            else:
-                names.update(_spellings(dotted))
+            raw, full = _spelled(node, {}), _spelled(node, aliases)
+            if raw is not None:
+                names.add(raw)
+            if full is not None:
+                names.update(_spellings(full))
         elif isinstance(node, ast.ImportFrom) and node.module:
             for alias in node.names:
                 names.update(_spellings(f"{node.module}.{alias.name}"))
@@ -1137,10 +1140,9 @@ def dotted_names(tree: ast.AST) -> set[str]:
     return names
 
 
-def _aliases(tree: ast.AST) -> tuple[dict[str, str], set[str]]:
+def _aliases(tree: ast.AST) -> dict[str, str]:
     """Each name bound to a dotted name: by an import (`import torch.nn as tnn`, `from torch import nn`), or by
-    an assignment of one (`layers = torch.nn`, followed through a few such names); and the modules imported
-    (their top-level names: `torch` for `import torch.nn as tnn`)."""
+    an assignment of one (`layers = torch.nn`, followed through a few such names)."""
     aliases: dict[str, str] = {}
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
@@ -1152,7 +1154,6 @@ def _aliases(tree: ast.AST) -> tuple[dict[str, str], set[str]]:
             for alias in node.names:
                 aliases[alias.asname or alias.name] = f"{node.module}.{alias.name}"
     imported = set(aliases)
-    modules = {value.split(".")[0] for value in aliases.values()}
     assigned = [
         (node.targets[0].id, node.value)
         for node in ast.walk(tree)
@@ -1163,11 +1164,10 @@ def _aliases(tree: ast.AST) -> tuple[dict[str, str], set[str]]:
             dotted = _spelled(value, aliases)
             if dotted and target not in imported and dotted.split(".")[0] != target:
                 aliases[target] = dotted
-    return aliases, modules
+    return aliases
 
 
 _IMPORTERS = {"importlib.import_module", "import_module", "__import__", "builtins.__import__"}
-_DYNAMIC_CALLS = {"eval", "exec", "compile", "builtins.eval", "builtins.exec"}
 
 
 def _spelled(node: ast.AST, aliases: dict[str, str]) -> str | None:
@@ -1179,7 +1179,7 @@ def _spelled(node: ast.AST, aliases: dict[str, str]) -> str | None:
         base = _spelled(node.value, aliases)
         return f"{base}.{node.attr}" if base else None
     if isinstance(node, ast.Call):
-        func = _spelled(node.func, {})
+        func = _spelled(node.func, aliases)  # `il.import_module`, `load = importlib.import_module; load(...)`
         text = _constant_text(node.args[1]) if func == "getattr" and len(node.args) >= 2 else None
         if func == "getattr" and text is not None:
             base = _spelled(node.args[0], aliases)
@@ -1187,52 +1187,13 @@ def _spelled(node: ast.AST, aliases: dict[str, str]) -> str | None:
         if func in _IMPORTERS and node.args:
             return _constant_text(node.args[0])
         return None
-    if isinstance(node, ast.Subscript) and _spelled(node.value, {}) == "sys.modules":
+    if isinstance(node, ast.Subscript) and _spelled(node.value, aliases) == "sys.modules":
         return _constant_text(node.slice)
     return None
 
 
 def _constant_text(node: ast.AST) -> str | None:
     return node.value if isinstance(node, ast.Constant) and isinstance(node.value, str) else None
-
-
-def dynamic_lookups(tree: ast.AST) -> list[tuple[int, str]]:
-    """Where the source reaches into an imported module (or a name imported from one) by a name computed at run
-    time, which no reading of the source can follow: getattr, vars() or __dict__ on such a name; and
-    import_module, __import__ or sys.modules with a computed name, eval, exec and compile anywhere. A computed
-    lookup on the answer's own objects (`getattr(self, f"layer{i}")`) is not one. (line, what), in order."""
-    aliases, modules = _aliases(tree)
-    modules |= {"torch"}  # the probes give every answer torch, nn and F
-
-    def imported(node: ast.AST) -> bool:
-        """Whether the expression names an imported module, or something reached from one."""
-        dotted = _spelled(node, aliases)
-        return dotted is not None and _root(dotted) in modules
-
-    found: list[tuple[int, str]] = []
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Call):
-            func = _spelled(node.func, {})
-            if func == "getattr" and node.args and imported(node.args[0]):
-                if len(node.args) < 2 or _constant_text(node.args[1]) is None:
-                    found.append((node.lineno, "getattr with a computed name"))
-            elif func == "vars" and node.args and imported(node.args[0]):
-                found.append((node.lineno, "vars()"))
-            elif func in _IMPORTERS and (not node.args or _constant_text(node.args[0]) is None):
-                found.append((node.lineno, f"{func} with a computed name"))
-            elif func in _DYNAMIC_CALLS:
-                found.append((node.lineno, f"{func}()"))
-        elif isinstance(node, ast.Subscript) and _spelled(node.value, {}) == "sys.modules":
-            if _constant_text(node.slice) is None:
-                found.append((node.lineno, "sys.modules with a computed name"))
-        elif isinstance(node, ast.Attribute) and node.attr == "__dict__" and imported(node.value):
-            found.append((node.lineno, "__dict__"))
-    return sorted(found)
-
-
-def _root(dotted: str) -> str:
-    head = dotted.split(".")[0]
-    return "torch" if head in ("nn", "F") else head
 
 
 def _spellings(full: str) -> set[str]:
@@ -1247,12 +1208,13 @@ def _spellings(full: str) -> set[str]:
 
 def imported_modules(tree: ast.AST) -> set[str]:
     modules: set[str] = set()
+    aliases = _aliases(tree)
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             modules.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom) and node.module:
             modules.add(node.module)
-        elif isinstance(node, ast.Call) and _spelled(node.func, {}) in _IMPORTERS and node.args:
+        elif isinstance(node, ast.Call) and _spelled(node.func, aliases) in _IMPORTERS and node.args:
             name = _constant_text(node.args[0])
             if name:
                 modules.add(name)
@@ -1274,14 +1236,13 @@ def judge_source(check: model.SourceCheck, context: Context) -> Finding | None:
         forbidden = [n for n in rule.forbid_names if n in names]
         banned = [m for m in rule.forbid_imports if any(i == m or i.startswith(m + ".") for i in imports)]
         missing = [n for n in rule.require_names if n not in names]
-        hidden = dynamic_lookups(tree) if rule.forbid_names or rule.forbid_imports else []
+        # What the answer's code called while it ran, however it reached it (probes.Watch): the text alone
+        # misses a name reached by a computed getattr, an alias passed around, importlib, operator.attrgetter.
+        ran = [n for n in [*rule.forbid_names, *rule.forbid_imports] if n in context.called]
         if forbidden:
             detail = f"uses {', '.join(forbidden)}"
-        elif hidden:
-            line, what = hidden[0]
-            detail = (
-                f"looks a name up at run time ({what}, line {line}), which this rule cannot check: write the names out"
-            )
+        elif ran:
+            detail = f"calls {', '.join(ran)} (seen while it ran)"
         elif banned:
             detail = f"imports {', '.join(banned)}"
         elif missing:

@@ -226,7 +226,7 @@ class OutputEntry(_Strict):
     constants: list[ConstantSample] | None = Field(None, max_length=16)
     last: str | None = Field(None, max_length=200)
     returns_input: bool | None = None
-    state: list[BufferSample] | None = Field(None, max_length=16)  # running statistics after a train-mode run
+    state: list[BufferSample] | None = Field(None, max_length=64)  # running statistics after a train-mode run
 
 
 class ParameterInfo(_Strict):

@@ -106,6 +106,18 @@ def _probe_spec(check: Any, observe: bool) -> dict[str, Any] | None:
     return spec
 
 
+def watched_names(question: model.CodeBase) -> list[str]:
+    """The names and modules the question's source rules forbid, which its jobs watch being called."""
+    names = {
+        name
+        for check in question.checks
+        if check.kind == "source"
+        for rule in check.rules
+        for name in [*rule.forbid_names, *rule.forbid_imports]
+    }
+    return sorted(names)
+
+
 def probe_payload(question: model.CodeBase, code: str, checks: Iterable[Any], observe: bool = True) -> dict[str, Any]:
     """What the jailed child needs to collect facts: probes only, never expected values or messages.
 
@@ -120,6 +132,9 @@ def probe_payload(question: model.CodeBase, code: str, checks: Iterable[Any], ob
         if spec is not None:
             specs.append(dict(spec))  # the caller's own: the role search sets a spec's ranks (its only change)
     payload = {"code": code, "entry_point": question.entry_point, "checks": specs}
+    watched = watched_names(question)
+    if watched:  # a source rule's forbidden names: the job records any call of them (probes.Watch)
+        payload["watch"] = watched
     if question.entry_point_kind != "class":  # format 2: a function entry point is called, not constructed
         payload["entry_point_kind"] = question.entry_point_kind
     return payload
@@ -356,6 +371,7 @@ class Grader:
                 extra = sorted(set(reported) - asked) if isinstance(reported, dict) else []
                 raise FactsRefused(f"facts for checks that were not asked: {', '.join(map(str, extra))[:200]}")
             tensors = decode_tensors(outcome.tensors)
+            called = _called(question, outcome.facts) if definition["ok"] else set()
         except FactsRefused as problem:
             return _tampered(checks, str(problem))
         if not definition["ok"]:
@@ -363,6 +379,7 @@ class Grader:
         assert isinstance(reported, dict)  # checked above: a run whose definition is ok reports a dict
         learner = Facts(reported, tensors)
         context = Context(question, learner, reference, source, pack.id, as_reference)
+        context.called = called
         context.verdicts = self._verdict_runner(pack, limits or pack.limits_for(question))
         tests: list[TestResult] = []
         ranks: list[float] = []
@@ -545,6 +562,22 @@ class Grader:
 # The longest answer graded: the built-in references are under 5,000 characters; parsing costs the grading
 # process about 600 bytes of memory per character of source, so a 16 MB file took it to 10 GB.
 MAX_ANSWER_CHARS = 100_000
+
+
+def _called(question: model.CodeBase, facts: dict[str, Any]) -> set[str]:
+    """The forbidden names the job saw called from the answer's code: a list of the names it was asked to
+    watch, each once. Missing when names were watched, or naming others, the facts are refused."""
+    watched = watched_names(question)
+    called = facts.get("called")
+    if not watched:
+        if called not in (None, []):
+            raise FactsRefused("calls reported, where none were watched")
+        return set()
+    if not isinstance(called, list) or not all(isinstance(name, str) for name in called):
+        raise FactsRefused("no record of the calls watched")
+    if len(called) != len(set(called)) or not set(called) <= set(watched):
+        raise FactsRefused("calls reported of names that were not watched")
+    return set(called)
 
 
 def _too_long(answer: str) -> Result:

@@ -24,6 +24,7 @@ import itertools
 import json
 import linecache
 import math
+import os
 import random
 import sys
 import traceback
@@ -47,7 +48,27 @@ MAX_VALUE_ITEMS = 10_000
 
 
 def run(payload: dict[str, Any]) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
-    """The task the judge's child runs: payload {code, entry_point, checks: [probe specs]}."""
+    """The task the judge's child runs: payload {code, entry_point, checks: [probe specs], watch: [names]}.
+
+    `watch`: the names a source rule forbids. While the answer is defined and probed, a call of one of them
+    made from the answer's code (answer.py anywhere in the calling stack) is recorded, however the answer
+    reached it (an alias, getattr with a computed name, importlib): the facts' `called`."""
+    watch = Watch(payload.get("watch")) if payload.get("watch") else None
+    if watch is not None:
+        watch.start()
+    try:
+        facts, tensors = _run(payload)
+    finally:
+        if watch is not None:
+            watch.stop()
+    if watch is not None and facts.get("definition") == {"ok": True}:
+        answer = sys.modules.get("answer")
+        watch.scan(getattr(answer, "__dict__", None))
+        facts["called"] = sorted(watch.hits)
+    return facts, tensors
+
+
+def _run(payload: dict[str, Any]) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
     tensors: dict[str, torch.Tensor] = {}
     if payload.get("part"):  # a later part of a split job: the answer's own printout is the first part's
         with contextlib.redirect_stdout(_DISCARD), contextlib.redirect_stderr(_DISCARD):
@@ -75,6 +96,169 @@ def run(payload: dict[str, Any]) -> tuple[dict[str, Any], dict[str, torch.Tensor
                 raise  # (the second: a prepared chain's warm-up, stopped for its job)
             facts["checks"][spec["id"]] = {"probe_failed": _exception_facts(exc)}
     return facts, tensors
+
+
+# Where a name a rule forbids may live, in the usual spellings (nn.X, F.X, a bare X).
+_WATCH_PREFIXES = (
+    "",
+    "torch.",
+    "torch.nn.",
+    "torch.nn.functional.",
+    "torch.nn.init.",
+    "torch.func.",
+    "torch.autograd.",
+)
+_WATCH_SPELLINGS = {"nn.": "torch.nn.", "F.": "torch.nn.functional."}
+MAX_WATCH_DEPTH = 64  # frames looked through for answer.py above a watched call
+
+
+class Watch:
+    """Calls of forbidden names made from the answer's code, seen by a profile function (sys.setprofile):
+    Python functions by their code object (a class by its own __init__ and forward), C functions by identity,
+    and modules by their source files. Only names that resolve to something already importable count; the
+    others are left to the static reading of the source (quizapp/grading/checks.py)."""
+
+    def __init__(self, names: Any) -> None:
+        # each target with every name that reached it (nn.Sequential, torch.nn.Sequential and Sequential alike)
+        self.codes: dict[Any, tuple[str, ...]] = {}
+        self.builtins: dict[int, tuple[Any, tuple[str, ...]]] = {}
+        self.files: dict[str, tuple[str, ...]] = {}
+        self.classes: dict[type, tuple[str, ...]] = {}
+        self.hits: set[str] = set()
+        self._file_cache: dict[str, tuple[str, ...] | None] = {}
+        for name in names if isinstance(names, list) else []:
+            if isinstance(name, str) and len(name) <= 200:
+                self._add(name)
+
+    def _add(self, name: str) -> None:
+        spelled = next(
+            (long + name[len(short) :] for short, long in _WATCH_SPELLINGS.items() if name.startswith(short)), name
+        )
+        for prefix in _WATCH_PREFIXES:
+            target = _resolve(prefix + spelled)
+            if target is None:
+                origin = _module_origin(prefix + spelled)  # a module not imported yet: its files, found unimported
+                if origin is not None:
+                    self.files[origin] = (*self.files.get(origin, ()), name)
+                    return
+                continue
+            if isinstance(target, types.ModuleType):
+                origin = _file_prefix(getattr(target, "__file__", None))
+                if origin:
+                    self.files[origin] = (*self.files.get(origin, ()), name)
+            elif isinstance(target, type):
+                self.classes[target] = (*self.classes.get(target, ()), name)
+                for attribute in ("__init__", "forward"):
+                    function = target.__dict__.get(attribute)
+                    if isinstance(function, types.FunctionType):
+                        self.codes[function.__code__] = (*self.codes.get(function.__code__, ()), name)
+            elif isinstance(target, types.FunctionType):
+                self.codes[target.__code__] = (*self.codes.get(target.__code__, ()), name)
+            elif callable(target):
+                self.builtins[id(target)] = (target, (*self.builtins.get(id(target), (None, ()))[1], name))
+            return
+
+    def scan(self, namespace: Any) -> None:
+        """What the answer's module holds at the end: a forbidden object itself as one of its names (the entry
+        point `MySequential = nn.Sequential`, run by the probes, never from answer.py), or a class of its own
+        deriving from a forbidden class."""
+        values = list(namespace.values()) if isinstance(namespace, dict) else []
+        for value in values[:10_000]:
+            try:
+                if isinstance(value, type):
+                    for target, names in self.classes.items():
+                        if issubclass(value, target):
+                            self.hits.update(names)
+                elif isinstance(value, types.FunctionType) and value.__code__ in self.codes:
+                    self.hits.update(self.codes[value.__code__])
+                elif isinstance(value, types.ModuleType):
+                    names = self._in_files(str(getattr(value, "__file__", None) or ""))
+                    if names:
+                        self.hits.update(names)
+                else:
+                    entry = self.builtins.get(id(value))
+                    if entry is not None and entry[0] is value:
+                        self.hits.update(entry[1])
+            except Exception:  # a class of the answer's whose metaclass refuses the question: nothing learned
+                continue
+
+    def start(self) -> None:
+        sys.setprofile(self._profile)
+
+    def stop(self) -> None:
+        sys.setprofile(None)
+
+    def _profile(self, frame: Any, event: str, arg: Any) -> None:
+        if event == "call":
+            code = frame.f_code
+            names = self.codes.get(code)
+            if names is None and self.files:
+                names = self._in_files(code.co_filename)
+            caller = frame.f_back
+        elif event == "c_call":
+            entry = self.builtins.get(id(arg))
+            names = entry[1] if entry is not None and entry[0] is arg else None
+            caller = frame
+        else:
+            return
+        if names is None or names[0] in self.hits:
+            return
+        if event == "call" and type(frame.f_locals.get("self")).__module__ == "answer":
+            self.hits.update(names)  # a forbidden class's own method run for a class of the answer's: a subclass
+            return
+        depth = 0
+        while caller is not None and depth < MAX_WATCH_DEPTH:
+            if caller.f_code.co_filename == ANSWER_FILE:
+                self.hits.update(names)
+                return
+            caller, depth = caller.f_back, depth + 1
+
+    def _in_files(self, filename: str) -> tuple[str, ...] | None:
+        try:
+            return self._file_cache[filename]
+        except KeyError:
+            found = next((name for prefix, name in self.files.items() if filename.startswith(prefix)), None)
+            if len(self._file_cache) < 100_000:
+                self._file_cache[filename] = found
+            return found
+
+
+def _file_prefix(origin: Any) -> str | None:
+    """A module's source file, or its package's folder (every file under it)."""
+    if not isinstance(origin, str) or not origin:
+        return None
+    return os.path.dirname(origin) + os.sep if os.path.basename(origin) == "__init__.py" else origin
+
+
+def _module_origin(dotted: str) -> str | None:
+    """The files of a module that is not imported yet, from its spec (finding a spec imports nothing but the
+    parents, which must be imported already)."""
+    parent = dotted.rpartition(".")[0]
+    if parent and parent not in sys.modules:
+        return None
+    try:
+        import importlib.util
+
+        spec = importlib.util.find_spec(dotted)
+    except (ImportError, ValueError, AttributeError):
+        return None
+    return _file_prefix(spec.origin) if spec is not None else None
+
+
+def _resolve(dotted: str) -> Any:
+    """The object a dotted name names, from modules already imported (never importing one)."""
+    parts = dotted.split(".")
+    for cut in range(len(parts), 0, -1):
+        module = sys.modules.get(".".join(parts[:cut]))
+        if module is None:
+            continue
+        target: Any = module
+        for attribute in parts[cut:]:
+            target = getattr(target, attribute, None)
+            if target is None:
+                return None
+        return target
+    return None
 
 
 class WarmUpStopped(Exception):
@@ -711,7 +895,7 @@ def probe_outputs(
     return {**facts, "ranks": ranks} if ranks else facts
 
 
-MAX_STATE_BUFFERS = 16
+MAX_STATE_BUFFERS = 64
 MAX_STATE_ELEMENTS = 1 << 16
 
 

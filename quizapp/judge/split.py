@@ -123,9 +123,16 @@ def merge_outcomes(parts: list[JobOutcome], limits: JobLimits) -> JobOutcome:
                 checks[f"{key} (reported by two parts of the job)"] = value
             else:
                 checks[key] = value
-    return dataclasses.replace(
-        merged, facts={**facts[0], "checks": checks}, tensors=merge_tensors([part.tensors for part in parts])
-    )
+    whole: dict[str, Any] = {**facts[0], "checks": checks}
+    if any("called" in part_facts for part_facts in facts if isinstance(part_facts, dict)):
+        # the forbidden names each part saw called (probes.Watch): the job saw what any part saw
+        reported = [part_facts.get("called") for part_facts in facts if isinstance(part_facts, dict)]
+        lists = [names for names in reported if isinstance(names, list)]
+        if len(lists) == len(reported):
+            whole["called"] = sorted({name for names in lists for name in names if isinstance(name, str)})
+        else:
+            whole["called"] = None  # a part without its record: the grader refuses the facts
+    return dataclasses.replace(merged, facts=whole, tensors=merge_tensors([part.tensors for part in parts]))
 
 
 def _mergeable(facts: Any) -> bool:

@@ -1,0 +1,5 @@
+import torch
+
+
+def jacobian(f, x):
+    return torch.autograd.__getattribute__("functional").jacobian(f, x)
