@@ -203,9 +203,14 @@ class Watch:
             return
         if names is None or names[0] in self.hits:
             return
-        if event == "call" and type(frame.f_locals.get("self")).__module__ == "answer":
-            self.hits.update(names)  # a forbidden class's own method run for a class of the answer's: a subclass
-            return
+        if event == "call":
+            try:  # a forbidden class's own method run for a class of the answer's: a subclass of it
+                derived = getattr(type(frame.f_locals.get("self")), "__module__", None) == "answer"
+            except Exception:  # a metaclass of the answer's that refuses the question: the stack decides
+                derived = False
+            if derived:
+                self.hits.update(names)
+                return
         depth = 0
         while caller is not None and depth < MAX_WATCH_DEPTH:
             if caller.f_code.co_filename == ANSWER_FILE:
