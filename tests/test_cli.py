@@ -528,6 +528,24 @@ def test_grade_a_choice_answer_with_a_byte_order_mark(capsys, tmp_path: Path, va
     assert code == 0 and f"{answer}: accepted" in out
 
 
+def test_grade_grades_the_files_it_can_read_and_exits_2_for_the_ones_it_cannot(
+    capsys, tmp_path: Path, valid_pack_file: Path
+):
+    """One missing file among several used to stop the command before any was graded (a new user's report)."""
+    right, wrong = tmp_path / "right.txt", tmp_path / "wrong.txt"
+    right.write_text("a c\n")
+    wrong.write_text("b\n")
+    missing = tmp_path / "missing.txt"
+    target = f"{VALID_PACK_ID}/pick-activation"
+    code, out, err = run(capsys, "--pack", str(valid_pack_file), "grade", target, str(right), str(missing), str(wrong))
+    assert code == 2  # a usage error, once the others are graded
+    assert f"{right}: accepted" in out and f"{wrong}: wrong_answer" in out
+    assert out.index(str(right)) < out.index(str(wrong))
+    assert f"cannot read {missing}" in err and "the other files are graded" in err
+    code, out, err = run(capsys, "--pack", str(valid_pack_file), "grade", target, str(missing))
+    assert code == 2 and out == "" and f"cannot read {missing}" in err  # nothing to grade: one message
+
+
 def test_grade_unknown_question_exits_2_with_one_message(capsys, valid_pack_file: Path):
     code, out, err = run(capsys, "grade", f"{VALID_PACK_ID}/pick-activaton", "x.py", "--pack", str(valid_pack_file))
     assert code == 2 and out == ""

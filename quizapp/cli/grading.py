@@ -14,7 +14,16 @@ from typing import Any
 
 from ..grading import batch
 from ..packs import model
-from .common import EXIT_OK, EXIT_PROBLEMS, CommandError, Context, find_question, judge_services, pack_from_file_or_id
+from .common import (
+    EXIT_OK,
+    EXIT_PROBLEMS,
+    EXIT_USAGE,
+    CommandError,
+    Context,
+    find_question,
+    judge_services,
+    pack_from_file_or_id,
+)
 from .render import render_result, terminal_safe
 
 
@@ -28,7 +37,16 @@ def read_answer_file(name: str) -> str:
 def grade(context: Context) -> int:
     args = context.args
     pack, question = find_question(context.catalogue, args.target)
-    answers = [(name, read_answer_file(name)) for name in args.files]
+    answers, unreadable = [], []
+    for name in args.files:
+        try:
+            answers.append((name, read_answer_file(name)))
+        except CommandError as error:  # the others are still graded; the command ends as a usage error
+            unreadable.append(str(error))
+    if not answers:
+        raise CommandError("; ".join(unreadable))
+    for problem in unreadable:
+        print(f"quizapp: {problem} (the other files are graded)", file=sys.stderr, flush=True)
     is_code = isinstance(question, model.CodeBase)
     workers = min(args.jobs, len(answers)) if is_code else 1
     all_passed = True
@@ -54,6 +72,8 @@ def grade(context: Context) -> int:
                     print(render_result(name, result), flush=True)
         finally:
             executor.shutdown(wait=False, cancel_futures=True)
+    if unreadable:
+        return EXIT_USAGE
     return EXIT_OK if all_passed else EXIT_PROBLEMS
 
 
