@@ -279,3 +279,16 @@ def test_a_crash_before_a_layer_does_not_say_the_layer_never_runs(grader: Grader
     outputs = next(t for t in result.tests if t.check == "outputs")
     assert "view size is not compatible" in outputs.message and "line 12" in outputs.message, outputs.message
     assert "never runs" not in outputs.message and "0 times" not in outputs.message, outputs.message
+
+
+def test_an_exception_that_cannot_be_printed_by_any_means_is_the_answers_runtime_error(grader: Grader) -> None:
+    """A KeyboardInterrupt subclass whose __str__ raises itself, and a SystemExit whose int code refuses `&`:
+    the verdicts were right, the messages said "exited with status 121" (the child's own set-up status)."""
+    unprintable = grader.grade(MODULES, RESNET, (ANSWERS / "keyboard_interrupt_unprintable.py").read_text())
+    assert unprintable.verdict == "runtime_error", unprintable.to_json()
+    outputs = next(t for t in unprintable.tests if t.check == "outputs")
+    assert "Stop" in outputs.message and "cannot be printed" in outputs.message, outputs.message
+    assert "status 121" not in repr(unprintable.to_json())
+    odd_exit = grader.grade(MODULES, RESNET, (ANSWERS / "system_exit_odd_code.py").read_text())
+    assert odd_exit.verdict == "runtime_error", odd_exit.to_json()
+    assert "status 7" in odd_exit.message, odd_exit.message

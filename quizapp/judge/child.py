@@ -429,10 +429,10 @@ def through_learner_code(exc: BaseException) -> bool:
 def safe_str(value: Any, limit: int = 2000) -> str:
     try:
         text = str(value)
-    except Exception:
+    except BaseException:  # a learner's __str__ may raise anything, KeyboardInterrupt and SystemExit too
         try:
             text = f"<unprintable {type(value).__name__}>"
-        except Exception:
+        except BaseException:
             text = "<unprintable>"
     return text[:limit]
 
@@ -565,7 +565,11 @@ def _run(
             if value is None:
                 os._exit(0)
             if isinstance(value, int):
-                os._exit(value & 0xFF)
+                try:  # an int subclass of the answer's may refuse the arithmetic: then plainly its status
+                    status = int.__and__(int(value), 0xFF)
+                except BaseException:
+                    status = 1
+                os._exit(status)
             try:
                 stderr.write(f"{safe_str(value)}\n")
             finally:

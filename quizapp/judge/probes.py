@@ -362,7 +362,7 @@ def _exception_facts(exc: BaseException, note: str | None = None) -> dict[str, A
     ]
     try:
         message = str(exc)
-    except Exception:  # the learner's exception's __str__ raises: still the learner's error, not ours
+    except BaseException:  # the learner's exception's __str__ raises (anything): still the learner's error
         message = f"<{type_name(exc)} whose message cannot be printed>"
     if len(message) > 2000:
         message = message[:2000] + " ..."

@@ -203,7 +203,7 @@ def is_out_of_memory(exc: BaseException) -> bool:
     elif isinstance(exc, RuntimeError):
         try:
             text = str(exc).lower()
-        except Exception:  # a learner's exception whose __str__ raises
+        except BaseException:  # a learner's exception whose __str__ raises (anything)
             return False
         looks = any(marker in text for marker in OOM_MARKERS)
     else:
