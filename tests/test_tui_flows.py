@@ -251,6 +251,22 @@ async def test_zoom_gives_the_focused_pane_the_whole_screen() -> None:
         assert screen.query_one("#prompt-pane").size.height >= SIZE[1] - 2, screen.query_one("#prompt-pane").size
 
 
+@sync
+async def test_zoom_in_the_wide_layout_keeps_the_prompt_within_the_screen() -> None:
+    """At 120x40 the code prompt's 2fr width came along into the zoom: it was twice the screen's width and its
+    lines were cut off at the right edge (a new user's check of this round's fixes)."""
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        screen = await open_question(pilot, "resnet-residual-block")
+        screen.set_focus(screen.query_one("#prompt-pane"))
+        await pilot.press("f5")
+        await pilot.pause()
+        prompt = screen.query_one("#prompt-pane")
+        assert screen.maximized is prompt
+        assert prompt.region.width == 120 and prompt.size.height >= 38, (prompt.region, prompt.size)
+
+
 def many_checks() -> Result:
     from quizapp.grading.result import TestResult
 
