@@ -302,6 +302,25 @@ async def test_typing_in_the_filter_narrows_the_table() -> None:
 
 
 @sync
+async def test_a_new_filter_highlights_its_first_match() -> None:
+    """The cursor kept its old index: five rows down, "resnet" and Enter opened the last match, not the first
+    (a new user's report)."""
+    app = offline_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        table = app.screen.query_one(QuestionList)
+        table.focus()
+        await pilot.press(*["down"] * 5)
+        await pilot.pause()
+        assert table.cursor_row == 5 and "resnet" not in str(table.cursor_key)
+        await pilot.press("slash")
+        await type_text(pilot, "resnet")
+        await pilot.pause()
+        assert shown_titles(app) == [question(RESNET).title, question("resnet-module-or-sequential").title]
+        assert table.cursor_row == 0 and table.cursor_key == f"{PACK}/{RESNET}"
+
+
+@sync
 async def test_the_tag_level_and_status_menus_filter() -> None:
     app = offline_app()
     async with app.run_test(size=SIZE) as pilot:

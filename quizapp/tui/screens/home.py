@@ -288,6 +288,11 @@ class HomeScreen(Screen[None]):
     def _filters_changed(self) -> None:
         if self.app.services.home_rows() is not None:  # type: ignore[attr-defined]
             self.refill()
+            # A new filter: its first match, where Enter should lead (the cursor stayed at its old index, so
+            # Enter after "residual" opened the last match: a new user's report).
+            table = self.query_one(QuestionList)
+            if table.row_count:
+                table.cursor_row = 0
 
     @on(Input.Submitted, "#filter")
     def _filter_done(self) -> None:
