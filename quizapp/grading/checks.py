@@ -533,9 +533,6 @@ def judge_outputs(check: model.OutputsCheck, context: Context) -> Finding | None
     return _first(problems, len(learner))
 
 
-MAX_STATE_BUFFERS = 64  # the running statistics a run reports at most (probes.MAX_STATE_BUFFERS)
-
-
 def _running_statistics(
     check: model.OutputsCheck, context: Context, learner: list[dict[str, Any]], ref_by_key: dict[Any, Any]
 ) -> Finding | None:
@@ -570,7 +567,7 @@ def _running_statistics(
                 mine.remove(match)
                 continue
             if not shaped:
-                if len(entry.get("state") or []) >= MAX_STATE_BUFFERS:
+                if len(entry.get("state") or []) >= schema.MAX_STATE_BUFFERS:
                     continue  # the answer's list was cut at its length: its counterpart may be past the cut
                 return Finding(
                     "fail",
@@ -1114,7 +1111,7 @@ def judge_expression(check: model.ExpressionCheck, context: Context) -> Finding 
     return None
 
 
-def dotted_names(tree: ast.AST) -> set[str]:
+def dotted_names(tree: ast.AST, aliases: dict[str, str] | None = None) -> set[str]:
     """Every dotted name the source mentions, seen through import aliases and in its usual spellings.
 
     `import torch.nn.functional as G; G.layer_norm` mentions `torch.nn.functional.layer_norm`, and so
@@ -1124,7 +1121,7 @@ def dotted_names(tree: ast.AST) -> set[str]:
     `__import__(...)` and `sys.modules[...]` as the module named; and a name assigned a dotted name
     (`layers = torch.nn`) as that name. A name reached at run time by a computed lookup is not in the text:
     the job watches the forbidden names being called (probes.Watch, judge_source)."""
-    aliases = _aliases(tree)
+    aliases = _aliases(tree) if aliases is None else aliases
     names: set[str] = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Attribute | ast.Name | ast.Call | ast.Subscript):
@@ -1206,9 +1203,9 @@ def _spellings(full: str) -> set[str]:
     return found
 
 
-def imported_modules(tree: ast.AST) -> set[str]:
+def imported_modules(tree: ast.AST, aliases: dict[str, str] | None = None) -> set[str]:
     modules: set[str] = set()
-    aliases = _aliases(tree)
+    aliases = _aliases(tree) if aliases is None else aliases
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             modules.update(alias.name for alias in node.names)
@@ -1226,8 +1223,9 @@ def judge_source(check: model.SourceCheck, context: Context) -> Finding | None:
         tree = parse(context.source)
     except SyntaxError:
         return Finding("error", "the answer does not parse")
-    names = dotted_names(tree)
-    imports = imported_modules(tree)
+    aliases = _aliases(tree)  # one walk for both readings
+    names = dotted_names(tree, aliases)
+    imports = imported_modules(tree, aliases)
     reference = context.as_reference
     for rule in check.rules:
         if rule.applies_to == "learner" and reference:

@@ -186,6 +186,9 @@ class OutputElement(_Strict):
     value: bool | int | float | str | None = None
 
 
+MAX_STATE_BUFFERS = 64  # the running statistics a run reports at most (the probes' own MAX_STATE_BUFFERS)
+
+
 class BufferSample(_Strict):
     """A buffer of the answer's own classes before forward ran, sampled (a constant that differs is named)."""
 
@@ -226,7 +229,7 @@ class OutputEntry(_Strict):
     constants: list[ConstantSample] | None = Field(None, max_length=16)
     last: str | None = Field(None, max_length=200)
     returns_input: bool | None = None
-    state: list[BufferSample] | None = Field(None, max_length=64)  # running statistics after a train-mode run
+    state: list[BufferSample] | None = Field(None, max_length=MAX_STATE_BUFFERS)  # after a train-mode run
 
 
 class ParameterInfo(_Strict):

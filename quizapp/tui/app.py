@@ -534,7 +534,6 @@ class QuizApp(App[None]):
     def open_next(self, pack_id: str | None, question_id: str | None, unsolved: bool) -> None:
         """The question after this one in the list (or the next not yet solved), in place of the open one."""
         from ..practice.navigation import next_question
-        from .screens.question import QuestionScreen
 
         if not self.when_packs_loaded(self.open_next, pack_id, question_id, unsolved):
             return
@@ -543,10 +542,7 @@ class QuizApp(App[None]):
         if found is None:
             self.notify("Every other question is solved." if unsolved else "No other question.")
             return
-        if isinstance(self.screen, QuestionScreen):
-            self.screen.save_draft()
-            self.pop_screen()
-        self.open_question(*found)
+        self.open_question(*found)  # in place of the open question (open_question saves its draft, pops it)
 
     def continue_last(self) -> None:
         from ..practice.navigation import last_touched
